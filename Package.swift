@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// CrawlRun — batch crawler runner for AWS Fargate.
+// No Swift package dependencies by design: Foundation, Dispatch and libcurl only.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "CrawlRun",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "crawlrun", targets: ["crawlrun"]),
+        .executable(name: "crawler", targets: ["crawler"]),
+    ],
+    targets: [
+        // libcurl, bound as a system library; shim.h adds typed wrappers for the variadic
+        // curl_easy_setopt / curl_easy_getinfo, which Swift cannot call directly.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "HTTP", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "ProcessKit", swiftSettings: strict),
+        .target(name: "JSONKit", swiftSettings: strict),
+        .target(name: "WebDriver", dependencies: ["HTTP", "JSONKit"], swiftSettings: strict),
+        .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
+        .target(name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP"], swiftSettings: strict),
+        .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
+        .target(
+            name: "Coordinator",
+            dependencies: ["CrawlKit", "HTTP", "ProcessKit"],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "crawlrun", dependencies: ["Coordinator"], swiftSettings: strict),
+        // Fixture site and real-peer launchers shared by the tests, the benchmark and the demo.
+        .target(name: "TestSupport", dependencies: ["ProcessKit", "HTTP"], swiftSettings: strict),
+        .executableTarget(
+            name: "bench",
+            dependencies: ["Crawler", "TestSupport", "WebDriver", "ProcessKit"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CrawlRunTests",
+            dependencies: ["HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "TestSupport", "ProcessKit"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,144 @@
+import JSONKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// When to keep a screenshot or the page source of a visited URL.
+public enum ArtifactPolicy: String, Codable, Sendable, CaseIterable {
+    case never, onError, always
+}
+
+/// What to take from a page: the text (or an attribute) of the first, or every, match of a
+/// CSS selector. In a job or batch file either a bare selector string or
+/// `{"selector": "a", "attr": "href", "all": true}`; `attr: "html"` takes the inner HTML.
+public struct FieldSpec: Codable, Sendable, Equatable {
+    public var selector: String
+    public var attr: String?
+    public var all: Bool
+
+    public init(selector: String, attr: String? = nil, all: Bool = false) {
+        self.selector = selector
+        self.attr = attr
+        self.all = all
+    }
+
+    enum CodingKeys: String, CodingKey { case selector, attr, all }
+
+    public init(from decoder: any Decoder) throws {
+        if let selector = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(selector: selector)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            selector: try c.decode(String.self, forKey: .selector),
+            attr: try c.decodeIfPresent(String.self, forKey: .attr),
+            all: try c.decodeIfPresent(Bool.self, forKey: .all) ?? false)
+    }
+}
+
+/// The crawl options: written in a job's `crawl` section, carried to the crawler in each batch
+/// file. Times are in seconds. Every option has a default, so `{}` is a valid value.
+public struct CrawlOptions: Codable, Sendable, Equatable {
+    /// WebDriver page-load timeout; a navigation that takes longer is a `timeout`.
+    public var pageLoadTimeout: Double = 30
+    /// Script timeout for the extraction and wait scripts.
+    public var scriptTimeout: Double = 10
+    /// A CSS selector to wait for after each navigation.
+    public var waitFor: String?
+    public var waitForTimeout: Double = 10
+    public var fields: [String: FieldSpec] = [:]
+    /// Attempts per URL, the first included; only retryable error kinds are tried again.
+    public var maxAttempts: Int = 3
+    /// First retry delay; doubled each attempt, with jitter.
+    public var retryBackoff: Double = 1
+    /// Parallel WebDriver sessions against the one sidecar.
+    public var sessions: Int = 1
+    /// Minimum time between two page loads on the same host, across all sessions.
+    public var politenessDelay: Double = 0
+    public var screenshot: ArtifactPolicy = .never
+    public var pageSource: ArtifactPolicy = .never
+    public var browserName: String = "chrome"
+    /// Browser command-line arguments; replaces the defaults when given.
+    public var browserArgs: [String]?
+    public var pageLoadStrategy: String = "normal"
+    public var acceptInsecureCerts: Bool = false
+    /// Allow loopback and private (RFC 1918, ULA) addresses. Link-local addresses — the ECS and
+    /// EC2 credential endpoints live there — are refused regardless.
+    public var allowPrivateNetworks: Bool = false
+    /// Start a fresh session after this many pages (browsers grow over long sessions).
+    public var recycleSessionAfter: Int = 100
+    /// Extra W3C capabilities merged last into `alwaysMatch`.
+    public var capabilities: [String: JSONValue]?
+
+    public init() {}
+
+    public static let defaultChromeArgs = [
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+        "--window-size=1280,800", "--no-first-run", "--disable-extensions",
+    ]
+    public static let defaultFirefoxArgs = ["-headless"]
+
+    public static let keys = [
+        "pageLoadTimeout", "scriptTimeout", "waitFor", "waitForTimeout", "fields", "maxAttempts",
+        "retryBackoff", "sessions", "politenessDelay", "screenshot", "pageSource", "browserName",
+        "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
+        "recycleSessionAfter", "capabilities",
+    ]
+
+    enum CodingKeys: String, CodingKey {
+        case pageLoadTimeout, scriptTimeout, waitFor, waitForTimeout, fields, maxAttempts, retryBackoff
+        case sessions, politenessDelay, screenshot, pageSource, browserName, browserArgs
+        case pageLoadStrategy, acceptInsecureCerts, allowPrivateNetworks, recycleSessionAfter, capabilities
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func get<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        let d = CrawlOptions()
+        pageLoadTimeout = try get(.pageLoadTimeout, d.pageLoadTimeout)
+        scriptTimeout = try get(.scriptTimeout, d.scriptTimeout)
+        waitFor = try c.decodeIfPresent(String.self, forKey: .waitFor)
+        waitForTimeout = try get(.waitForTimeout, d.waitForTimeout)
+        fields = try get(.fields, d.fields)
+        maxAttempts = try get(.maxAttempts, d.maxAttempts)
+        retryBackoff = try get(.retryBackoff, d.retryBackoff)
+        sessions = try get(.sessions, d.sessions)
+        politenessDelay = try get(.politenessDelay, d.politenessDelay)
+        screenshot = try get(.screenshot, d.screenshot)
+        pageSource = try get(.pageSource, d.pageSource)
+        browserName = try get(.browserName, d.browserName)
+        browserArgs = try c.decodeIfPresent([String].self, forKey: .browserArgs)
+        pageLoadStrategy = try get(.pageLoadStrategy, d.pageLoadStrategy)
+        acceptInsecureCerts = try get(.acceptInsecureCerts, d.acceptInsecureCerts)
+        allowPrivateNetworks = try get(.allowPrivateNetworks, d.allowPrivateNetworks)
+        recycleSessionAfter = try get(.recycleSessionAfter, d.recycleSessionAfter)
+        capabilities = try c.decodeIfPresent([String: JSONValue].self, forKey: .capabilities)
+    }
+
+    /// Problems a decoder cannot see (ranges), each as (key, message).
+    public func rangeProblems() -> [(key: String, message: String)] {
+        var out: [(String, String)] = []
+        func positive(_ v: Double, _ k: String) { if !(v > 0) { out.append((k, "must be greater than 0")) } }
+        positive(pageLoadTimeout, "pageLoadTimeout")
+        positive(scriptTimeout, "scriptTimeout")
+        positive(waitForTimeout, "waitForTimeout")
+        if maxAttempts < 1 || maxAttempts > 10 { out.append(("maxAttempts", "must be between 1 and 10")) }
+        if retryBackoff < 0 { out.append(("retryBackoff", "must not be negative")) }
+        if sessions < 1 || sessions > 16 { out.append(("sessions", "must be between 1 and 16")) }
+        if politenessDelay < 0 { out.append(("politenessDelay", "must not be negative")) }
+        if recycleSessionAfter < 1 { out.append(("recycleSessionAfter", "must be at least 1")) }
+        if !["normal", "eager", "none"].contains(pageLoadStrategy) {
+            out.append(("pageLoadStrategy", "must be one of normal, eager, none"))
+        }
+        for (name, field) in fields.sorted(by: { $0.key < $1.key }) where field.selector.isEmpty {
+            out.append(("fields.\(name).selector", "must not be empty"))
+        }
+        return out
+    }
+}

@@ -1,0 +1,196 @@
+import CrawlKit
+import Dispatch
+import HTTP
+import JSONKit
+import WebDriver
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The crawler worker: waits for the sidecar, crawls one batch with N sessions, writes exactly
+/// one record per URL, and ends with a documented exit code.
+public struct Crawler: Sendable {
+    public let settings: CrawlerSettings
+    public let log: Log
+    let http: any HTTPTransport
+
+    public init(settings: CrawlerSettings, log: Log = Log(), http: (any HTTPTransport)? = nil) {
+        self.settings = settings
+        self.log = log
+        self.http = http ?? CurlHTTPClient(connectTimeout: .seconds(2), timeout: .seconds(60))
+    }
+
+    /// Runs the batch. Installs SIGTERM/SIGINT handling for its duration when `handleSignals`.
+    public func run(handleSignals: Bool = true) async -> CrawlerExitCode {
+        let stop = StopFlag()
+        let batch: BatchFile
+        let sink: ResultSink
+        do {
+            batch = try BatchInput.load(settings.batchLocation)
+            sink = try ResultSink(location: settings.outLocation)
+        } catch {
+            log.error(error.message)
+            return error.exitCode
+        }
+        let run = BatchRun(crawler: self, batch: batch, sink: sink, stop: stop)
+        let work = Task { await run.execute() }
+        var sources: [any DispatchSourceSignal] = []
+        if handleSignals {
+            for sig in [SIGTERM, SIGINT] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { [log, settings] in
+                    if stop.set() {
+                        log.warn("\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): taking no more URLs; in-flight ones have \(SidecarProbe.seconds(settings.stopGrace)) to finish")
+                        Task {
+                            try? await Task.sleep(for: settings.stopGrace)
+                            work.cancel()
+                        }
+                    } else {
+                        work.cancel()
+                    }
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+        let code = await work.value
+        for s in sources { s.cancel() }
+        await sink.close()
+        return code
+    }
+}
+
+/// One batch being crawled: the shared state of its workers.
+final class BatchRun: Sendable {
+    let crawler: Crawler
+    let batch: BatchFile
+    let sink: ResultSink
+    let stop: StopFlag
+    let client: WebDriverClient
+    let visitor: PageVisitor
+    let progress: Progress
+    let pacer: HostPacer
+    let sidecar = SidecarState()
+    var log: Log { crawler.log }
+
+    init(crawler: Crawler, batch: BatchFile, sink: ResultSink, stop: StopFlag) {
+        self.crawler = crawler
+        self.batch = batch
+        self.sink = sink
+        self.stop = stop
+        self.client = WebDriverClient(baseURL: crawler.settings.webDriverURL, http: crawler.http)
+        self.visitor = PageVisitor(options: batch.crawl)
+        self.progress = Progress(total: batch.urls.count, log: crawler.log)
+        self.pacer = HostPacer(delay: .milliseconds(Int64(batch.crawl.politenessDelay * 1000)))
+    }
+
+    func execute() async -> CrawlerExitCode {
+        let total = batch.urls.count
+        log.info("batch \(batch.batch): \(total) URLs, \(batch.crawl.sessions) session(s)")
+        var queueItems: [(index: Int, url: String, host: String)] = []
+        for (i, raw) in batch.urls.enumerated() {
+            switch Self.parse(raw) {
+            case .success(let host): queueItems.append((i, raw, host))
+            case .failure(let problem):
+                let now = Timestamp.now()
+                let record = ResultRecord(
+                    url: raw, ok: false, error: RecordError(kind: .invalidURL, message: problem.message),
+                    attempts: 0, batch: batch.batch, startedAt: now, ms: 0)
+                guard await write(record) else { return .outputFailed }
+            }
+        }
+        if !queueItems.isEmpty {
+            let probe = SidecarProbe(client: client, log: log)
+            do {
+                try await probe.waitUntilReady(timeout: crawler.settings.waitTimeout)
+            } catch {
+                if stop.isSet || Task.isCancelled { return await finish() }
+                log.error(error.message)
+                return error.exitCode
+            }
+            let queue = URLQueue(queueItems)
+            let workers = max(1, min(batch.crawl.sessions, queueItems.count))
+            await withTaskGroup(of: Void.self) { group in
+                for n in 1...workers {
+                    group.addTask { await Worker(run: self, number: n, queue: queue).run() }
+                }
+            }
+            if let failure = await sidecar.fatal {
+                log.error(failure.message)
+                return failure.exitCode
+            }
+            if await sidecar.outputFailed { return .outputFailed }
+        }
+        return await finish()
+    }
+
+    private func finish() async -> CrawlerExitCode {
+        let written = await sink.written
+        let total = batch.urls.count
+        log.info("summary: \(await progress.summary())")
+        if written < total {
+            log.warn("stopped: \(written)/\(total) URLs recorded, batch incomplete")
+            return .interrupted
+        }
+        // The sentinel: always the last line of a complete run (DESIGN.md, crawler exit codes).
+        log.info("done \(written)/\(total)")
+        return .ok
+    }
+
+    /// Appends a record and counts it; false when the results file cannot be written.
+    func write(_ record: ResultRecord) async -> Bool {
+        do {
+            try await sink.append(record)
+        } catch {
+            log.error(error.message)
+            await sidecar.markOutputFailed()
+            return false
+        }
+        await progress.count(record)
+        if let error = record.error {
+            log.warn("\(record.url): \(error.kind.rawValue): \(error.message)")
+        }
+        return true
+    }
+
+    struct URLProblem: Error { let message: String }
+
+    /// Checks that a URL parses and is http(s); returns its host.
+    static func parse(_ raw: String) -> Result<String, URLProblem> {
+        let trimmed = String(raw.trimmingWhitespace())
+        guard !trimmed.isEmpty else { return .failure(URLProblem(message: "empty URL")) }
+        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased() else {
+            return .failure(URLProblem(message: "not a valid URL"))
+        }
+        guard scheme == "http" || scheme == "https" else {
+            return .failure(URLProblem(message: "scheme \(scheme): only http and https are crawled"))
+        }
+        guard let host = url.host(), !host.isEmpty else {
+            return .failure(URLProblem(message: "URL has no host"))
+        }
+        return .success(host)
+    }
+}
+
+/// The sidecar as the workers see it: lost for good, or never usable.
+actor SidecarState {
+    private(set) var everHadSession = false
+    /// Set when a lost sidecar did not come back: remaining URLs are recorded as browser-crash.
+    private(set) var goneReason: String?
+    /// Set when no session could ever be created: the crawler exits 69 without more records.
+    private(set) var fatal: CrawlerFailure?
+    private(set) var outputFailed = false
+
+    func markSession() { everHadSession = true }
+    func markGone(_ reason: String) { if goneReason == nil { goneReason = reason } }
+    func markFatal(_ f: CrawlerFailure) { if fatal == nil { fatal = f } }
+    func markOutputFailed() { outputFailed = true }
+    var shouldStop: Bool { fatal != nil || outputFailed }
+}

@@ -1,0 +1,78 @@
+import CrawlKit
+import WebDriver
+
+/// Maps what the browser said to the closed set of error kinds, with a short message a person
+/// reads (the first line of the driver's message; net::ERR_* codes named, stack traces dropped).
+enum ErrorClassifier {
+    static func kind(forNetError code: String) -> ErrorKind {
+        let c = code.uppercased()
+        if c.contains("NAME_NOT_RESOLVED") || c.contains("NAME_RESOLUTION_FAILED") || c.hasPrefix("DNS") {
+            return .dns
+        }
+        if c.contains("TIMED_OUT") { return .timeout }
+        if c.contains("CERT") || c.contains("SSL") || c.contains("TLS") { return .tls }
+        if c.contains("TOO_MANY_REDIRECTS") || c.contains("REDIRECT") { return .redirect }
+        if c.contains("CONNECTION_") || c.contains("EMPTY_RESPONSE") || c.contains("ADDRESS_UNREACHABLE")
+            || c.contains("INTERNET_DISCONNECTED") || c.contains("NETWORK_CHANGED") || c.contains("SOCKET")
+        {
+            return .connection
+        }
+        return .navigation
+    }
+
+    /// The net::ERR_* token in a driver message, if any.
+    static func netError(in message: String) -> String? {
+        guard let r = message.firstRange(of: "net::ERR_") else { return nil }
+        let tail = message[r.lowerBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }
+        return String(tail.dropFirst("net::".count))
+    }
+
+    static func firstLine(_ message: String) -> String {
+        let line = message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? message
+        return String(line.prefix(300))
+    }
+
+    static func describe(netError code: String) -> String {
+        let words = (code.hasPrefix("ERR_") ? code.dropFirst(4) : Substring(code)).lowercased().replacing("_", with: " ")
+        return "\(words) (net::\(code))"
+    }
+
+    /// Classifies a failed WebDriver command during a visit.
+    static func classify(_ error: WebDriverError, during step: String) -> VisitFailure {
+        if error.isSessionLost {
+            return VisitFailure(.browserCrash, "\(step): \(error.code == .transport ? "WebDriver connection lost" : firstLine(error.message))", sessionLost: true)
+        }
+        if let net = netError(in: error.message) {
+            return VisitFailure(kind(forNetError: net), describe(netError: net))
+        }
+        switch error.code {
+        case .timeout, .scriptTimeout:
+            return VisitFailure(.timeout, "\(step) timed out: \(firstLine(error.message))")
+        case .insecureCertificate:
+            return VisitFailure(.tls, "insecure certificate: \(firstLine(error.message))")
+        case .javascriptError:
+            return VisitFailure(.script, "\(step): \(firstLine(error.message))")
+        default:
+            return VisitFailure(.webdriver, "\(step): \(error.code.wire): \(firstLine(error.message))")
+        }
+    }
+}
+
+/// Why one attempt at a URL failed.
+struct VisitFailure: Error, Sendable {
+    var kind: ErrorKind
+    var message: String
+    var sessionLost: Bool
+    var status: Int?
+    var page: PageResult?
+
+    init(_ kind: ErrorKind, _ message: String, sessionLost: Bool = false, status: Int? = nil, page: PageResult? = nil) {
+        self.kind = kind
+        self.message = message
+        self.sessionLost = sessionLost
+        self.status = status
+        self.page = page
+    }
+
+    var retryable: Bool { kind.isRetryable(status: status) }
+}

@@ -1,0 +1,143 @@
+import CrawlKit
+import JSONKit
+import WebDriver
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What one successful page visit yields.
+struct PageResult: Sendable {
+    var finalURL: String
+    var title: String
+    var status: Int?
+    var fields: [String: JSONValue]
+}
+
+/// One attempt at one URL on one session: navigate, optionally wait for a selector, then a
+/// single extraction script round trip. No retries here (the worker decides).
+struct PageVisitor: Sendable {
+    let options: CrawlOptions
+    let policy: NetworkPolicy
+    let fieldSpec: JSONValue
+
+    init(options: CrawlOptions) {
+        self.options = options
+        self.policy = NetworkPolicy(allowPrivateNetworks: options.allowPrivateNetworks)
+        var spec: [String: JSONValue] = [:]
+        for (name, f) in options.fields {
+            var o: [String: JSONValue] = ["selector": .string(f.selector), "all": .bool(f.all)]
+            if let attr = f.attr { o["attr"] = .string(attr) }
+            spec[name] = .object(o)
+        }
+        fieldSpec = .object(spec)
+    }
+
+    /// The W3C capabilities for a new session (WEBDRIVER-NOTES.md): headless Chrome flags that
+    /// work as root in a container and without /dev/shm sizing (Fargate), prompts that never
+    /// block ("dismiss" handles alerts without failing a command), bounded timeouts.
+    static func capabilities(_ o: CrawlOptions) -> JSONValue {
+        let browser = o.browserName.lowercased()
+        var caps: [String: JSONValue] = [
+            "browserName": .string(o.browserName),
+            "pageLoadStrategy": .string(o.pageLoadStrategy),
+            "unhandledPromptBehavior": "dismiss",
+            "acceptInsecureCerts": .bool(o.acceptInsecureCerts),
+            "timeouts": [
+                "pageLoad": .number((o.pageLoadTimeout * 1000).rounded()),
+                "script": .number((max(o.scriptTimeout, o.waitForTimeout + 2) * 1000).rounded()),
+                "implicit": 0,
+            ],
+        ]
+        if browser == "firefox" {
+            caps["moz:firefoxOptions"] = ["args": .array((o.browserArgs ?? CrawlOptions.defaultFirefoxArgs).map { .string($0) })]
+        } else if browser == "chrome" || browser == "chromium" || browser == "microsoftedge" {
+            let key = browser == "microsoftedge" ? "ms:edgeOptions" : "goog:chromeOptions"
+            caps[key] = ["args": .array((o.browserArgs ?? CrawlOptions.defaultChromeArgs).map { .string($0) })]
+        }
+        for (k, v) in o.capabilities ?? [:] { caps[k] = v }
+        return .object(caps)
+    }
+
+    /// Deadline for a navigation command: past the page-load timeout, so the browser's own
+    /// timeout (a clean `timeout` error) normally fires first.
+    var navigationDeadline: Duration { .milliseconds(Int64(options.pageLoadTimeout * 1000) + 15_000) }
+    var scriptDeadline: Duration { .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000) + 15_000) }
+
+    func visit(_ url: String, host: String, session: WebDriverSession) async throws(VisitFailure) -> PageResult {
+        switch await policy.check(host: host) {
+        case .allowed: break
+        case .blocked(let why): throw VisitFailure(.blocked, why)
+        case .unresolvable(let why): throw VisitFailure(.dns, "\(host) does not resolve: \(why)")
+        }
+        do {
+            try await session.navigate(to: url, timeout: navigationDeadline)
+        } catch let error as WebDriverError {
+            throw ErrorClassifier.classify(error, during: "navigate")
+        } catch {
+            throw VisitFailure(.webdriver, "navigate: \(error)")
+        }
+        if let selector = options.waitFor {
+            let found: JSONValue
+            do {
+                found = try await session.executeAsync(
+                    PageScripts.waitFor, args: [.string(selector), .number(options.waitForTimeout * 1000)],
+                    timeout: scriptDeadline)
+            } catch let error as WebDriverError {
+                throw ErrorClassifier.classify(error, during: "waitFor")
+            } catch {
+                throw VisitFailure(.webdriver, "waitFor: \(error)")
+            }
+            if let problem = found.stringValue { throw VisitFailure(.script, "waitFor \(selector): \(problem)") }
+            if found != .bool(true) {
+                // Still extract, so the record shows where the browser ended up.
+                let page = try? await extract(session)
+                throw VisitFailure(
+                    .selector, "waitFor selector \(selector) did not appear within \(options.waitForTimeout) s",
+                    status: page?.status, page: page)
+            }
+        }
+        let page = try await extract(session)
+        if let finalHost = URL(string: page.finalURL)?.host(), finalHost != host {
+            if case .blocked(let why) = await policy.check(host: finalHost) {
+                throw VisitFailure(.blocked, "redirected to \(page.finalURL): \(why)")
+            }
+        }
+        if let status = page.status, status >= 400 {
+            throw VisitFailure(.http, "HTTP \(status)", status: status, page: page)
+        }
+        return page
+    }
+
+    /// The extraction round trip. A page that navigates away while the script runs ("execution
+    /// context was destroyed") gets one more try, on the page it went to.
+    func extract(_ session: WebDriverSession) async throws(VisitFailure) -> PageResult {
+        var value: JSONValue = .null
+        for attempt in 1...2 {
+            do {
+                value = try await session.execute(PageScripts.extract, args: [fieldSpec], timeout: scriptDeadline)
+                break
+            } catch let error as WebDriverError {
+                let m = error.message.lowercased()
+                if attempt == 1 && (m.contains("context was destroyed") || m.contains("navigat")) { continue }
+                throw ErrorClassifier.classify(error, during: "extract")
+            } catch {
+                throw VisitFailure(.webdriver, "extract: \(error)")
+            }
+        }
+        let page = PageResult(
+            finalURL: value["u"]?.stringValue ?? "",
+            title: value["t"]?.stringValue ?? "",
+            status: value["s"]?.intValue,
+            fields: value["f"]?.objectValue ?? [:])
+        if let code = value["e"]?.stringValue {
+            throw VisitFailure(ErrorClassifier.kind(forNetError: code), ErrorClassifier.describe(netError: code))
+        }
+        if let fieldError = value["fe"]?.stringValue {
+            throw VisitFailure(.script, fieldError, status: page.status, page: page)
+        }
+        return page
+    }
+}

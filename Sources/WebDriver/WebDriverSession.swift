@@ -1,0 +1,133 @@
+import JSONKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A reference to a DOM element (the W3C element identifier).
+public struct ElementReference: Sendable, Hashable {
+    public static let key = "element-6066-11e4-a52e-4f735466cecf"
+    public let id: String
+    public var json: JSONValue { .object([Self.key: .string(id)]) }
+
+    init?(_ value: JSONValue) {
+        guard let id = value[Self.key]?.stringValue else { return nil }
+        self.id = id
+    }
+}
+
+/// One WebDriver session. Commands map one-to-one onto the W3C endpoint table:
+/// https://www.w3.org/TR/webdriver2/#endpoints
+public struct WebDriverSession: Sendable {
+    public let id: String
+    public let client: WebDriverClient
+    /// The capabilities the remote end matched.
+    public let capabilities: JSONValue
+
+    private var prefix: String { "/session/\(id)" }
+
+    private func call(_ method: String, _ path: String, _ body: JSONValue? = nil, timeout: Duration? = nil)
+        async throws -> JSONValue
+    {
+        try await client.command(method, prefix + path, body, timeout: timeout)
+    }
+
+    /// `DELETE /session/{id}`: always call it; it ends the browser.
+    public func delete(timeout: Duration = .seconds(10)) async throws {
+        _ = try await client.command("DELETE", prefix, nil, timeout: timeout)
+    }
+
+    /// `POST …/timeouts` in milliseconds. The pageLoad default of 300 s hangs a crawl.
+    public func setTimeouts(script: Int? = nil, pageLoad: Int? = nil, implicit: Int? = nil) async throws {
+        var o: [String: JSONValue] = [:]
+        if let script { o["script"] = .number(Double(script)) }
+        if let pageLoad { o["pageLoad"] = .number(Double(pageLoad)) }
+        if let implicit { o["implicit"] = .number(Double(implicit)) }
+        _ = try await call("POST", "/timeouts", .object(o))
+    }
+
+    /// `POST …/url`. `timeout` must exceed the session's page-load timeout, which is what
+    /// normally ends a slow navigation (with a `timeout` error).
+    public func navigate(to url: String, timeout: Duration? = nil) async throws {
+        _ = try await call("POST", "/url", ["url": .string(url)], timeout: timeout)
+    }
+
+    public func currentURL() async throws -> String {
+        try await call("GET", "/url").stringValue ?? ""
+    }
+
+    public func title() async throws -> String {
+        try await call("GET", "/title").stringValue ?? ""
+    }
+
+    public func pageSource(timeout: Duration? = nil) async throws -> String {
+        try await call("GET", "/source", timeout: timeout).stringValue ?? ""
+    }
+
+    /// `POST …/execute/sync`: the script's return value, as JSON.
+    public func execute(_ script: String, args: [JSONValue] = [], timeout: Duration? = nil) async throws -> JSONValue {
+        try await call("POST", "/execute/sync", ["script": .string(script), "args": .array(args)], timeout: timeout)
+    }
+
+    /// `POST …/execute/async`: the script calls `arguments[arguments.length - 1](result)`.
+    public func executeAsync(_ script: String, args: [JSONValue] = [], timeout: Duration? = nil) async throws
+        -> JSONValue
+    {
+        try await call("POST", "/execute/async", ["script": .string(script), "args": .array(args)], timeout: timeout)
+    }
+
+    public func findElement(css selector: String) async throws -> ElementReference {
+        let value = try await call("POST", "/element", ["using": "css selector", "value": .string(selector)])
+        guard let element = ElementReference(value) else {
+            throw WebDriverError(code: .malformedResponse, message: "find element returned no element reference")
+        }
+        return element
+    }
+
+    public func findElements(css selector: String) async throws -> [ElementReference] {
+        let value = try await call("POST", "/elements", ["using": "css selector", "value": .string(selector)])
+        return (value.arrayValue ?? []).compactMap(ElementReference.init)
+    }
+
+    public func text(of element: ElementReference) async throws -> String {
+        try await call("GET", "/element/\(element.id)/text").stringValue ?? ""
+    }
+
+    public func attribute(_ name: String, of element: ElementReference) async throws -> String? {
+        try await call("GET", "/element/\(element.id)/attribute/\(name)").stringValue
+    }
+
+    /// `GET …/screenshot`: the viewport as PNG bytes.
+    public func screenshot(timeout: Duration? = nil) async throws -> Data {
+        let value = try await call("GET", "/screenshot", timeout: timeout)
+        guard let text = value.stringValue, let png = Data(base64Encoded: text) else {
+            throw WebDriverError(code: .malformedResponse, message: "screenshot is not base64 data")
+        }
+        return png
+    }
+
+    public func windowHandle() async throws -> String {
+        try await call("GET", "/window").stringValue ?? ""
+    }
+
+    public func windowHandles() async throws -> [String] {
+        (try await call("GET", "/window/handles").arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    /// `POST …/window/new` (type "tab" or "window"): the new handle.
+    public func newWindow(type: String = "tab") async throws -> String {
+        try await call("POST", "/window/new", ["type": .string(type)])["handle"]?.stringValue ?? ""
+    }
+
+    public func switchToWindow(_ handle: String) async throws {
+        _ = try await call("POST", "/window", ["handle": .string(handle)])
+    }
+
+    /// `DELETE …/window`: closes the current window; the remaining handles.
+    @discardableResult
+    public func closeWindow() async throws -> [String] {
+        (try await call("DELETE", "/window").arrayValue ?? []).compactMap(\.stringValue)
+    }
+}

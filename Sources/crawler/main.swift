@@ -1,0 +1,27 @@
+// The crawler container's entry point: configuration from the environment, then the worker.
+// Exit codes and environment: `crawler --help`, README.md.
+import Crawler
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = CommandLine.arguments.dropFirst()
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(CrawlerSettings.usage)
+    exit(0)
+}
+if let unknown = arguments.first {
+    FileHandleStderr.write("crawler: unknown argument \(unknown); configuration comes from the environment (see --help)\n")
+    exit(64)
+}
+let log = Log()
+let settings: CrawlerSettings
+do {
+    settings = try CrawlerSettings(environment: ProcessEnvironment.current)
+} catch {
+    log.error(error.message)
+    exit(error.exitCode.rawValue)
+}
+let code = await Crawler(settings: settings, log: log).run()
+exit(code.rawValue)
