@@ -20,12 +20,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        .target(name: "HTTP", dependencies: ["CCurl"], swiftSettings: strict),
-        .target(name: "ProcessKit", swiftSettings: strict),
+        .target(name: "Blocking", swiftSettings: strict),
+        .target(name: "HTTP", dependencies: ["CCurl", "Blocking"], swiftSettings: strict),
+        .target(name: "ProcessKit", dependencies: ["Blocking"], swiftSettings: strict),
         .target(name: "JSONKit", swiftSettings: strict),
         .target(name: "WebDriver", dependencies: ["HTTP", "JSONKit"], swiftSettings: strict),
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
-        .target(name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP"], swiftSettings: strict),
+        .target(name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking"], swiftSettings: strict),
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
         .target(
             name: "Coordinator",
@@ -34,7 +35,7 @@ let package = Package(
         ),
         .executableTarget(name: "crawlrun", dependencies: ["Coordinator"], swiftSettings: strict),
         // Fixture site and real-peer launchers shared by the tests, the benchmark and the demo.
-        .target(name: "TestSupport", dependencies: ["ProcessKit", "HTTP"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking"], swiftSettings: strict),
         .executableTarget(
             name: "bench",
             dependencies: ["Crawler", "TestSupport", "WebDriver", "ProcessKit"],

@@ -59,7 +59,7 @@ public struct RecordError: Codable, Sendable, Equatable {
 }
 
 /// One line of results.jsonl: exactly one terminal record per input URL (DESIGN.md).
-public struct ResultRecord: Codable, Sendable, Equatable {
+public struct ResultRecord: Decodable, Sendable, Equatable {
     /// The URL as the user wrote it.
     public var url: String
     public var ok: Bool
@@ -101,29 +101,26 @@ public struct ResultRecord: Codable, Sendable, Equatable {
         case url, ok, status, finalUrl, title, fields, error, attempts, batch, startedAt, ms, artifacts
     }
 
-    // Explicit nulls: every record has every key, so downstream tools need no special cases.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(url, forKey: .url)
-        try c.encode(ok, forKey: .ok)
-        try c.encode(status, forKey: .status)
-        try c.encode(finalUrl, forKey: .finalUrl)
-        try c.encode(title, forKey: .title)
-        try c.encode(fields, forKey: .fields)
-        try c.encode(error, forKey: .error)
-        try c.encode(attempts, forKey: .attempts)
-        try c.encode(batch, forKey: .batch)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(ms, forKey: .ms)
-        try c.encodeIfPresent(artifacts, forKey: .artifacts)
-    }
-
-    /// One JSON Lines line, newline included.
-    public func jsonLine() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        var data = (try? encoder.encode(self)) ?? Data()
-        data.append(10)
-        return data
+    /// One JSON Lines line, newline included. Keys in the documented order, and every key
+    /// present (explicit nulls), so downstream tools need no special cases.
+    public func jsonLine() -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("url", .string(url))
+        w.field("ok", .bool(ok))
+        w.field("status", status.map { .number(Double($0)) } ?? .null)
+        w.field("finalUrl", finalUrl.map { .string($0) } ?? .null)
+        w.field("title", title.map { .string($0) } ?? .null)
+        w.field("fields", .object(fields))
+        w.field("error", error.map { .object(["kind": .string($0.kind.rawValue), "message": .string($0.message)]) } ?? .null)
+        w.field("attempts", .number(Double(attempts)))
+        w.field("batch", .string(batch))
+        w.field("startedAt", .string(startedAt))
+        w.field("ms", .number(Double(ms)))
+        if let artifacts { w.field("artifacts", .object(artifacts.mapValues { .string($0) })) }
+        w.endObject()
+        var bytes = w.bytes
+        bytes.append(10)
+        return bytes
     }
 }

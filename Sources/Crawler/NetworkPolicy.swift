@@ -1,5 +1,5 @@
+import Blocking
 import CrawlKit
-import Dispatch
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -61,7 +61,7 @@ public struct NetworkPolicy: Sendable {
 
     static func resolve(_ host: String) async -> Result<[IPAddress], ResolveError> {
         await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
+            ThreadPool.shared.submit {
                 var hints = addrinfo()
                 hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
                 var result: UnsafeMutablePointer<addrinfo>?

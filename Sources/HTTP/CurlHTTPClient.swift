@@ -1,5 +1,5 @@
+import Blocking
 import CCurl
-import Dispatch
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -13,15 +13,15 @@ import Foundation
 /// - Connection reuse: finished easy handles go back to a small pool; `curl_easy_reset` keeps a
 ///   handle's live connections, so the next request to the same host reuses the socket
 ///   (https://curl.se/libcurl/c/curl_easy_reset.html).
-/// - Blocking `curl_easy_perform` runs on a dedicated Dispatch queue, never on Swift's
-///   cooperative pool, so a slow page cannot starve the async tasks around it.
+/// - Blocking `curl_easy_perform` runs on `ThreadPool` threads, never on Swift's cooperative
+///   pool (nor on Dispatch, which shares its threads on Linux), so a slow page cannot starve
+///   the async tasks around it.
 /// - Task cancellation aborts the transfer through the progress callback.
 public final class CurlHTTPClient: HTTPTransport, Sendable {
     public let defaultConnectTimeout: Duration
     public let defaultTimeout: Duration
     private let idle = Mutex<[EasyHandle]>([])
     private let maxIdle: Int
-    private static let queue = DispatchQueue(label: "crawlrun.http", attributes: .concurrent)
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     public init(
@@ -42,11 +42,7 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let state = TransferState()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<HTTPResponse, any Error>) in
-                Self.queue.async {
-                    cont.resume(with: Result { try self.perform(request, state: state) })
-                }
-            }
+            try await ThreadPool.shared.run { try self.perform(request, state: state) }
         } onCancel: {
             state.cancelled.store(true, ordering: .relaxed)
         }

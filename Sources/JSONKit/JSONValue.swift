@@ -102,3 +102,86 @@ extension JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: data)
     }
 }
+
+/// Writes compact JSON with keys in the order given: records read the same way every time
+/// (url first), and writing needs no encoder machinery on the crawler's hot path.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = []
+
+    public init() { bytes.reserveCapacity(512) }
+
+    public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast() }
+
+    public mutating func key(_ k: String) {
+        separator()
+        string(k)
+        bytes.append(UInt8(ascii: ":"))
+        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
+    }
+
+    public mutating func value(_ v: JSONValue) {
+        switch v {
+        case .null: raw("null")
+        case .bool(let b): raw(b ? "true" : "false")
+        case .number(let n):
+            if n.rounded() == n, abs(n) < 9e15 { raw(String(Int(n))) } else if n.isFinite { raw(String(n)) } else { raw("null") }
+        case .string(let s): separator(); string(s); markWritten()
+        case .array(let a):
+            separator()
+            bytes.append(UInt8(ascii: "["))
+            needsComma.append(false)
+            for item in a { value(item) }
+            bytes.append(UInt8(ascii: "]"))
+            needsComma.removeLast()
+            markWritten()
+        case .object(let o):
+            beginObject()
+            for k in o.keys.sorted() {
+                key(k)
+                // `key` left needsComma false; the value must not add a separator.
+                if let item = o[k] { value(item) }
+            }
+            endObject()
+            markWritten()
+        }
+    }
+
+    public mutating func field(_ k: String, _ v: JSONValue) {
+        key(k)
+        value(v)
+    }
+
+    private mutating func raw(_ text: String) {
+        separator()
+        bytes.append(contentsOf: text.utf8)
+        markWritten()
+    }
+
+    private mutating func separator() {
+        if let last = needsComma.last, last { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private mutating func markWritten() {
+        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = true }
+    }
+
+    private mutating func string(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case 92: bytes.append(contentsOf: [92, 92])
+            case 10: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 13: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 9: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<32:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,4 +1,4 @@
-import Dispatch
+import Blocking
 import Synchronization
 
 #if canImport(Glibc)
@@ -128,7 +128,7 @@ public final class ChildProcess: Sendable {
         pid = child
         for (fd, handler) in readers { Self.readLines(fd: fd, handler: handler) }
         let pid = child
-        DispatchQueue.global().async { [box] in
+        ThreadPool.shared.submit { [box] in
             var raw: Int32 = 0
             while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
             let status: ExitStatus =
@@ -194,8 +194,7 @@ public final class ChildProcess: Sendable {
     }
 
     private static func readLines(fd: Int32, handler: @escaping @Sendable (String) -> Void) {
-        let thread = DispatchQueue(label: "crawlrun.process.reader")
-        thread.async {
+        ThreadPool.shared.submit {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 16384)
             while true {

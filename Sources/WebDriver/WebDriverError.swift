@@ -19,7 +19,7 @@ public struct WebDriverError: Error, Sendable, CustomStringConvertible {
         /// A response that is not a WebDriver envelope.
         case malformedResponse
 
-        static let table: [(String, Code)] = [
+        public static let table: [(String, Code)] = [
             ("element click intercepted", .elementClickIntercepted),
             ("element not interactable", .elementNotInteractable),
             ("insecure certificate", .insecureCertificate), ("invalid argument", .invalidArgument),

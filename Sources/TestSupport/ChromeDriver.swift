@@ -1,0 +1,105 @@
+import HTTP
+import ProcessKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real chromedriver on a free loopback port, in its own process group (so Chrome goes
+/// with it). `CHROMEDRIVER` overrides the binary.
+public final class ChromeDriver: Sendable {
+    public let port: UInt16
+    public let process: ChildProcess
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    private init(port: UInt16, process: ChildProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    public static var binary: String { ProcessInfo.processInfo.environment["CHROMEDRIVER"] ?? "chromedriver" }
+
+    /// Starts chromedriver without waiting for it.
+    public static func launch(port: UInt16? = nil, urlBase: String? = nil) throws -> ChromeDriver {
+        let p = try port ?? freePort()
+        var args = ["--port=\(p)"]
+        if let urlBase { args.append("--url-base=\(urlBase)") }
+        let process = try ChildProcess(binary, arguments: args, stdout: .null, stderr: .null, name: "chromedriver")
+        return ChromeDriver(port: p, process: process)
+    }
+
+    /// Starts chromedriver and waits until `/status` says ready.
+    public static func start(port: UInt16? = nil, urlBase: String? = nil) async throws -> ChromeDriver {
+        let driver = try launch(port: port, urlBase: urlBase)
+        try await driver.waitUntilReady(path: (urlBase ?? "") + "/status")
+        return driver
+    }
+
+    public func waitUntilReady(path: String = "/status", timeout: Duration = .seconds(20)) async throws {
+        let http = CurlHTTPClient(connectTimeout: .milliseconds(200), timeout: .seconds(2))
+        let ok = await eventually(timeout: timeout) {
+            if self.process.exitStatus != nil { return true }
+            guard let r = try? await http.send(HTTPRequest(url: self.url + path)) else { return false }
+            return String(decoding: r.body, as: UTF8.self).contains("\"ready\":true")
+        }
+        if let status = process.exitStatus { throw FixtureError("chromedriver exited (\(status))") }
+        if !ok { throw FixtureError("chromedriver on port \(port) not ready within \(timeout)") }
+    }
+
+    /// SIGTERM, then SIGKILL, to chromedriver and its browsers.
+    public func stop() async {
+        await process.terminate(grace: .seconds(3))
+    }
+
+    /// SIGKILL to the whole group at once: a crashed sidecar.
+    public func kill() async {
+        process.signalGroup(SIGKILL)
+        _ = await process.wait()
+    }
+
+    /// Browser processes still alive in this chromedriver's process group.
+    public var browserProcessCount: Int {
+        processesInGroup(process.pid).count
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+public func freePort() throws -> UInt16 {
+    let (fd, port) = try FixtureServer.listenLoopback()
+    close(fd)
+    return port
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; true when it held.
+/// For awaiting a condition in tests, not for waiting a fixed time.
+public func eventually(
+    timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return (try? await condition()) == true
+}
+
+/// Pids whose process group is `pgid` (from /proc).
+public func processesInGroup(_ pgid: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    var out: [pid_t] = []
+    for entry in entries {
+        guard let pid = pid_t(entry),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
+        // Fields after the command: state ppid pgrp …
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 2, pid_t(fields[2]) == pgid, fields[0] != "Z" { out.append(pid) }
+    }
+    return out
+}

@@ -1,0 +1,294 @@
+import Blocking
+import Synchronization
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An in-process HTTP/1.1 server on 127.0.0.1 (a free port) or a Unix socket, serving the
+/// fixture site and hostile pages. Keep-alive is honoured so connection reuse can be observed.
+///
+/// Routes: `/` index · `/page/N` · `/slow?ms=N` · `/never` (headers, then never ends) ·
+/// `/redirect?n=N` chain · `/loop` · `/redirect-to?url=U` · `/status/CODE` · `/huge?mb=N` ·
+/// `/alert` · `/navigate-away` · `/js-error` · `/late?ms=N` (`#late` appears after N ms) ·
+/// `/flaky?key=K&fail=N` (503 N times, then 200) · `/echo` (request as JSON) · files under `root`.
+public final class FixtureServer: Sendable {
+    public let port: UInt16
+    public let unixSocketPath: String?
+    private let listener: Int32
+    private let state = Mutex<ServerState>(ServerState())
+    private let root: String?
+
+    struct ServerState {
+        var stopped = false
+        var hits: [String: Int] = [:]
+        var hitTimes: [String: [ContinuousClock.Instant]] = [:]
+        var connections = 0
+        var inFlight = 0
+        var maxInFlight = 0
+        var flaky: [String: Int] = [:]
+        var openSockets: Set<Int32> = []
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts on 127.0.0.1 (free port), or on `unixSocket` when given.
+    public init(root: String? = nil, unixSocket: String? = nil) throws {
+        self.root = root
+        signal(SIGPIPE, SIG_IGN)
+        if let path = unixSocket {
+            unlink(path)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &addr.sun_path) { buf in
+                for (i, b) in path.utf8.prefix(buf.count - 1).enumerated() { buf[i] = b }
+            }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard rc == 0, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on \(path)") }
+            listener = fd
+            port = 0
+            unixSocketPath = path
+        } else {
+            let (fd, p) = try Self.listenLoopback()
+            listener = fd
+            port = p
+            unixSocketPath = nil
+        }
+        let fd = listener
+        ThreadPool.shared.submit { [self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                let stopped = state.withLock { s -> Bool in
+                    s.connections += 1
+                    s.openSockets.insert(client)
+                    return s.stopped
+                }
+                if stopped {
+                    close(client)
+                    return
+                }
+                ThreadPool.shared.submit { self.serve(client) }
+            }
+        }
+    }
+
+    deinit { stop() }
+
+    /// Closes the listener and every open connection (ending `/never` responses).
+    public func stop() {
+        let sockets = state.withLock { s -> Set<Int32> in
+            if s.stopped { return [] }
+            s.stopped = true
+            return s.openSockets
+        }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for fd in sockets { shutdown(fd, Int32(SHUT_RDWR)) }
+        if let unixSocketPath { unlink(unixSocketPath) }
+    }
+
+    public func hits(_ path: String) -> Int { state.withLock { $0.hits[path] ?? 0 } }
+    public func hitTimes(_ path: String) -> [ContinuousClock.Instant] { state.withLock { $0.hitTimes[path] ?? [] } }
+    public var connectionCount: Int { state.withLock { $0.connections } }
+    public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    static func listenLoopback() throws -> (Int32, UInt16) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0, listen(fd, 128) == 0 else { throw FixtureError("cannot listen on 127.0.0.1") }
+        var bound = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return (fd, UInt16(bigEndian: bound.sin_port))
+    }
+
+    // MARK: - Connections
+
+    private func serve(_ fd: Int32) {
+        defer {
+            state.withLock { _ = $0.openSockets.remove(fd) }
+            close(fd)
+        }
+        var buffer: [UInt8] = []
+        while !isStopped {
+            guard let request = readRequest(fd, &buffer) else { return }
+            state.withLock { s in
+                s.hits[request.path, default: 0] += 1
+                s.hitTimes[request.path, default: []].append(.now)
+                s.inFlight += 1
+                s.maxInFlight = max(s.maxInFlight, s.inFlight)
+            }
+            let keepAlive = respond(fd, request)
+            state.withLock { $0.inFlight -= 1 }
+            if !keepAlive || request.close { return }
+        }
+    }
+
+    struct Request {
+        var method: String
+        var path: String
+        var query: [String: String]
+        var headers: [(String, String)]
+        var body: [UInt8]
+        var close: Bool
+    }
+
+    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> Request? {
+        let marker: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            if let r = buffer.firstRange(of: marker) {
+                headerEnd = r.upperBound
+                break
+            }
+            guard readMore(fd, &buffer) else { return nil }
+        }
+        guard let end = headerEnd else { return nil }
+        let head = String(decoding: buffer[..<end], as: UTF8.self)
+        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
+        guard !lines.isEmpty else { return nil }
+        let parts = lines.removeFirst().split(separator: " ")
+        guard parts.count >= 2 else { return nil }
+        var headers: [(String, String)] = []
+        var length = 0
+        var close = false
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = String(line[..<colon]).lowercased()
+            let value = String(line[line.index(after: colon)...].drop { $0 == " " })
+            headers.append((name, value))
+            if name == "content-length" { length = Int(value) ?? 0 }
+            if name == "connection" && value.lowercased() == "close" { close = true }
+        }
+        while buffer.count < end + length { guard readMore(fd, &buffer) else { return nil } }
+        let body = Array(buffer[end..<(end + length)])
+        buffer.removeFirst(end + length)
+        let target = String(parts[1])
+        let (path, query) = Self.splitTarget(target)
+        return Request(method: String(parts[0]), path: path, query: query, headers: headers, body: body, close: close)
+    }
+
+    private func readMore(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return false }
+        buffer.append(contentsOf: chunk[0..<n])
+        return true
+    }
+
+    static func splitTarget(_ target: String) -> (String, [String: String]) {
+        guard let q = target.firstIndex(of: "?") else { return (target, [:]) }
+        var query: [String: String] = [:]
+        for pair in target[target.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            let value = kv.count > 1 ? String(kv[1]) : ""
+            query[String(kv[0])] = value.removingPercentEncodingLoosely()
+        }
+        return (String(target[..<q]), query)
+    }
+
+    @discardableResult
+    func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
+
+    func reply(_ fd: Int32, status: Int, headers: [(String, String)] = [], body: [UInt8], type: String = "text/html; charset=utf-8") -> Bool {
+        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n"
+        for (k, v) in headers { head += "\(k): \(v)\r\n" }
+        head += "\r\n"
+        return send(fd, Array(head.utf8) + body)
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 302: return "Found"
+        case 404: return "Not Found"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+
+    func sleepUnlessStopped(_ ms: Int) {
+        var left = ms
+        while left > 0 && !isStopped {
+            let step = min(left, 20)
+            usleep(UInt32(step * 1000))
+            left -= step
+        }
+    }
+
+    /// Handles one request; false closes the connection.
+    private func respond(_ fd: Int32, _ r: Request) -> Bool {
+        if let page = FixturePages.page(for: r, server: self, fd: fd) { return page }
+        if let root, r.method == "GET", !r.path.contains(".."),
+            let data = FileManager.default.contents(atPath: root + (r.path.hasSuffix("/") ? r.path + "index.html" : r.path))
+        {
+            let type = r.path.hasSuffix(".css") ? "text/css" : r.path.hasSuffix(".js") ? "text/javascript" : "text/html; charset=utf-8"
+            return reply(fd, status: 200, body: Array(data), type: type)
+        }
+        return reply(fd, status: 404, body: Array(FixturePages.html(title: "Not found", body: "<h1>Not found</h1>").utf8))
+    }
+
+    func countFlaky(_ key: String) -> Int {
+        state.withLock { s in
+            s.flaky[key, default: 0] += 1
+            return s.flaky[key] ?? 0
+        }
+    }
+}
+
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+extension String {
+    func removingPercentEncodingLoosely() -> String {
+        var out: [UInt8] = []
+        var bytes = Array(utf8)[...]
+        while let b = bytes.popFirst() {
+            if b == UInt8(ascii: "%"), bytes.count >= 2,
+                let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+            {
+                out.append(v)
+                bytes = bytes.dropFirst(2)
+            } else {
+                out.append(b == UInt8(ascii: "+") ? 32 : b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
