@@ -88,11 +88,13 @@ public final class FixtureServer: Sendable {
 
     /// Closes the listener and every open connection (ending `/never` responses).
     public func stop() {
-        let sockets = state.withLock { s -> Set<Int32> in
-            if s.stopped { return [] }
+        // Once only: a second close could hit a descriptor number already reused elsewhere.
+        let sockets = state.withLock { s -> Set<Int32>? in
+            if s.stopped { return nil }
             s.stopped = true
             return s.openSockets
         }
+        guard let sockets else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
         for fd in sockets { shutdown(fd, Int32(SHUT_RDWR)) }
