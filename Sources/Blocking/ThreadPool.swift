@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Dedicated threads for blocking calls (curl_easy_perform, waitpid, getaddrinfo, reads).
@@ -57,12 +57,14 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_attr_init(&attributes)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         pthread_attr_setstacksize(&attributes, 512 * 1024)
-        let rc = pthread_create(&thread, &attributes, { raw in
-            guard let raw else { return nil }
-            let pool = Unmanaged<ThreadPool>.fromOpaque(raw).takeRetainedValue()
-            pool.workLoop()
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &thread, &attributes,
+            { raw in
+                guard let raw else { return nil }
+                let pool = Unmanaged<ThreadPool>.fromOpaque(raw).takeRetainedValue()
+                pool.workLoop()
+                return nil
+            }, box)
         pthread_attr_destroy(&attributes)
         if rc != 0 {
             // No thread could be made: run the job here rather than lose it.

@@ -1,9 +1,9 @@
 import JSONKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// When to keep a screenshot or the page source of a visited URL.

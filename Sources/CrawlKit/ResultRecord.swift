@@ -1,9 +1,9 @@
 import JSONKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Why a URL failed: a closed, documented set (README "Error kinds").
@@ -112,7 +112,9 @@ public struct ResultRecord: Decodable, Sendable, Equatable {
         w.field("finalUrl", finalUrl.map { .string($0) } ?? .null)
         w.field("title", title.map { .string($0) } ?? .null)
         w.field("fields", .object(fields))
-        w.field("error", error.map { .object(["kind": .string($0.kind.rawValue), "message": .string($0.message)]) } ?? .null)
+        w.field(
+            "error",
+            error.map { .object(["kind": .string($0.kind.rawValue), "message": .string($0.message)]) } ?? .null)
         w.field("attempts", .number(Double(attempts)))
         w.field("batch", .string(batch))
         w.field("startedAt", .string(startedAt))

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// UTC timestamps in ISO 8601 with milliseconds, e.g. 2026-11-21T10:37:00.123Z.

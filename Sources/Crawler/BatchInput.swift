@@ -1,9 +1,9 @@
 import CrawlKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Reads and checks the batch file; every problem names the file.

@@ -5,12 +5,12 @@ import JSONKit
 import WebDriver
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The crawler worker: waits for the sidecar, crawls one batch with N sessions, writes exactly
@@ -47,7 +47,9 @@ public struct Crawler: Sendable {
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler { [log, settings] in
                     if stop.set() {
-                        log.warn("\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): taking no more URLs; in-flight ones have \(SidecarProbe.seconds(settings.stopGrace)) to finish")
+                        log.warn(
+                            "\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): taking no more URLs; in-flight ones have \(SidecarProbe.seconds(settings.stopGrace)) to finish"
+                        )
                         Task {
                             try? await Task.sleep(for: settings.stopGrace)
                             work.cancel()

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The crawler's exit codes (sysexits.h values, so they read the same in any shell).
@@ -102,13 +102,15 @@ public struct CrawlerSettings: Sendable {
     /// A local path from a path or `file://` URI.
     static func localPath(_ location: String, what: String) throws(CrawlerFailure) -> String {
         if location.hasPrefix("file://") {
-            guard let url = URL(string: location), url.host() == nil || url.host() == "" || url.host() == "localhost" else {
+            guard let url = URL(string: location), url.host() == nil || url.host() == "" || url.host() == "localhost"
+            else {
                 throw CrawlerFailure(.badInput, "\(what) \(location): a file:// URI must name a local path")
             }
             return url.path(percentEncoded: false)
         }
         if location.hasPrefix("s3://") {
-            throw CrawlerFailure(.badInput, "\(what) \(location): s3:// locations need the AWS layer, not built into this crawler yet")
+            throw CrawlerFailure(
+                .badInput, "\(what) \(location): s3:// locations need the AWS layer, not built into this crawler yet")
         }
         if let colon = location.firstIndex(of: ":"), location[..<colon].allSatisfy({ $0.isLetter }),
             location[colon...].hasPrefix("://")

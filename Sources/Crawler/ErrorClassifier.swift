@@ -33,14 +33,18 @@ enum ErrorClassifier {
     }
 
     static func describe(netError code: String) -> String {
-        let words = (code.hasPrefix("ERR_") ? code.dropFirst(4) : Substring(code)).lowercased().replacing("_", with: " ")
+        let words = (code.hasPrefix("ERR_") ? code.dropFirst(4) : Substring(code)).lowercased().replacing(
+            "_", with: " ")
         return "\(words) (net::\(code))"
     }
 
     /// Classifies a failed WebDriver command during a visit.
     static func classify(_ error: WebDriverError, during step: String) -> VisitFailure {
         if error.isSessionLost {
-            return VisitFailure(.browserCrash, "\(step): \(error.code == .transport ? "WebDriver connection lost" : firstLine(error.message))", sessionLost: true)
+            return VisitFailure(
+                .browserCrash,
+                "\(step): \(error.code == .transport ? "WebDriver connection lost" : firstLine(error.message))",
+                sessionLost: true)
         }
         if let net = netError(in: error.message) {
             return VisitFailure(kind(forNetError: net), describe(netError: net))

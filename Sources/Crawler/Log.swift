@@ -1,9 +1,9 @@
 import CrawlKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Log lines with a timestamp and a level, one write(2) each, so lines from several sessions

@@ -2,12 +2,12 @@ import Blocking
 import CrawlKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which addresses the crawler may visit. Link-local addresses (169.254.0.0/16, fe80::/10) are
@@ -53,7 +53,8 @@ public struct NetworkPolicy: Sendable {
         switch address.category {
         case .linkLocal: return "a link-local address (cloud credential endpoints); always refused"
         case .loopback where !allowPrivateNetworks: return "a loopback address; set allowPrivateNetworks to allow it"
-        case .privateNetwork where !allowPrivateNetworks: return "a private address; set allowPrivateNetworks to allow it"
+        case .privateNetwork where !allowPrivateNetworks:
+            return "a private address; set allowPrivateNetworks to allow it"
         case .unspecified: return "an unspecified address"
         default: return nil
         }

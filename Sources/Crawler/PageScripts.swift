@@ -1,11 +1,11 @@
 /// The JavaScript the crawler runs in the page. One extraction round trip returns everything a
 /// record needs (https://www.w3.org/TR/webdriver2/#execute-script).
-enum PageScripts {
+public enum PageScripts {
     /// arguments[0]: {name: {selector, attr, all}}. Returns
     /// {u: final URL, t: title, s: main document HTTP status | null, f: fields, e: error page code | null, fe: field error}.
     /// The status comes from Navigation Timing's responseStatus (Chrome ≥ 109, Firefox ≥ 129);
     /// Chrome shows failed navigations as chrome-error:// pages whose code is in loadTimeDataRaw.
-    static let extract = """
+    public static let extract = """
         const spec = arguments[0] || {};
         const nav = performance.getEntriesByType('navigation')[0];
         const out = {u: location.href, t: document.title, s: (nav && nav.responseStatus) || null, f: {}, e: null, fe: null};

@@ -3,9 +3,9 @@ import JSONKit
 import WebDriver
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What one successful page visit yields.
@@ -18,7 +18,7 @@ struct PageResult: Sendable {
 
 /// One attempt at one URL on one session: navigate, optionally wait for a selector, then a
 /// single extraction script round trip. No retries here (the worker decides).
-struct PageVisitor: Sendable {
+public struct PageVisitor: Sendable {
     let options: CrawlOptions
     let policy: NetworkPolicy
     let fieldSpec: JSONValue
@@ -38,7 +38,7 @@ struct PageVisitor: Sendable {
     /// The W3C capabilities for a new session (WEBDRIVER-NOTES.md): headless Chrome flags that
     /// work as root in a container and without /dev/shm sizing (Fargate), prompts that never
     /// block ("dismiss" handles alerts without failing a command), bounded timeouts.
-    static func capabilities(_ o: CrawlOptions) -> JSONValue {
+    public static func capabilities(_ o: CrawlOptions) -> JSONValue {
         let browser = o.browserName.lowercased()
         var caps: [String: JSONValue] = [
             "browserName": .string(o.browserName),
@@ -52,7 +52,9 @@ struct PageVisitor: Sendable {
             ],
         ]
         if browser == "firefox" {
-            caps["moz:firefoxOptions"] = ["args": .array((o.browserArgs ?? CrawlOptions.defaultFirefoxArgs).map { .string($0) })]
+            caps["moz:firefoxOptions"] = [
+                "args": .array((o.browserArgs ?? CrawlOptions.defaultFirefoxArgs).map { .string($0) })
+            ]
         } else if browser == "chrome" || browser == "chromium" || browser == "microsoftedge" {
             let key = browser == "microsoftedge" ? "ms:edgeOptions" : "goog:chromeOptions"
             caps[key] = ["args": .array((o.browserArgs ?? CrawlOptions.defaultChromeArgs).map { .string($0) })]
@@ -64,7 +66,9 @@ struct PageVisitor: Sendable {
     /// Deadline for a navigation command: past the page-load timeout, so the browser's own
     /// timeout (a clean `timeout` error) normally fires first.
     var navigationDeadline: Duration { .milliseconds(Int64(options.pageLoadTimeout * 1000) + 15_000) }
-    var scriptDeadline: Duration { .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000) + 15_000) }
+    var scriptDeadline: Duration {
+        .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000) + 15_000)
+    }
 
     func visit(_ url: String, host: String, session: WebDriverSession) async throws(VisitFailure) -> PageResult {
         switch await policy.check(host: host) {

@@ -1,12 +1,12 @@
 import CrawlKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Appends records to the results file, one write(2) per record as each URL finishes, so a
@@ -26,7 +26,8 @@ public actor ResultSink {
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw CrawlerFailure(.outputFailed, "results file \(path) cannot be opened: \(String(cString: strerror(errno)))")
+            throw CrawlerFailure(
+                .outputFailed, "results file \(path) cannot be opened: \(String(cString: strerror(errno)))")
         }
         self.fd = fd
         self.path = path
@@ -46,7 +47,8 @@ public actor ResultSink {
             return true
         }
         guard ok else {
-            throw CrawlerFailure(.outputFailed, "results file \(path) cannot be written: \(String(cString: strerror(errno)))")
+            throw CrawlerFailure(
+                .outputFailed, "results file \(path) cannot be written: \(String(cString: strerror(errno)))")
         }
         written += 1
     }
@@ -79,4 +81,3 @@ struct NSStringPath {
         return String(value[..<slash])
     }
 }
-

@@ -1,12 +1,12 @@
 import WebDriver
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Waits for the WebDriver sidecar: first its TCP port, then `GET /status` until

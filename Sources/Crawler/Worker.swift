@@ -3,9 +3,9 @@ import JSONKit
 import WebDriver
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// One WebDriver session working through the shared URL queue.
@@ -26,29 +26,41 @@ struct Worker: Sendable {
 
     private func work(_ session: inout WebDriverSession?) async {
         var pages = 0
+        var lostSession = false
         while !run.stop.isSet, !Task.isCancelled, !(await run.sidecar.shouldStop) {
             guard let item = await queue.take() else { break }
             if let reason = await run.sidecar.goneReason {
-                guard await record(item, attempts: 0, startedAt: Timestamp.now(), t0: .now,
-                    failure: VisitFailure(.browserCrash, reason)) else { return }
+                guard
+                    await record(
+                        item, attempts: 0, startedAt: Timestamp.now(), t0: .now,
+                        failure: VisitFailure(.browserCrash, reason))
+                else { return }
                 continue
             }
-            let startedAt = Timestamp.now()
-            let t0 = ContinuousClock.now
+            // The clock starts at the first attempt, once a session exists: a record's `ms` is the
+            // time spent on its URL, not the browser's start-up.
+            var startedAt = Timestamp.now()
+            var t0 = ContinuousClock.now
             var attempt = 0
             var outcome: Result<PageResult, VisitFailure>?
             var artifacts: [String: String] = [:]
             while attempt < options.maxAttempts {
                 if session == nil || pages >= options.recycleSessionAfter {
+                    let recycling = session != nil
                     if let old = session {
                         session = nil
                         await Self.delete(old)
                     }
-                    session = await openSession()
+                    session = await openSession(afterLoss: lostSession, recycling: recycling)
+                    lostSession = false
                     pages = 0
                     guard session != nil else { break }
                 }
                 guard let current = session else { break }
+                if attempt == 0 {
+                    startedAt = Timestamp.now()
+                    t0 = ContinuousClock.now
+                }
                 attempt += 1
                 await run.pacer.wait(host: item.host)
                 do {
@@ -61,6 +73,7 @@ struct Worker: Sendable {
                     pages += 1
                     outcome = .failure(error)
                     if error.sessionLost {
+                        lostSession = true
                         session = nil
                         Self.deleteDetached(current)
                     } else {
@@ -80,16 +93,23 @@ struct Worker: Sendable {
             if Task.isCancelled, case .failure = outcome { return }
             switch outcome {
             case .success(let page)?:
-                guard await record(item, attempts: attempt, startedAt: startedAt, t0: t0, page: page, artifacts: artifacts)
+                guard
+                    await record(
+                        item, attempts: attempt, startedAt: startedAt, t0: t0, page: page, artifacts: artifacts)
                 else { return }
             case .failure(let failure)?:
-                guard await record(item, attempts: attempt, startedAt: startedAt, t0: t0, failure: failure, artifacts: artifacts)
+                guard
+                    await record(
+                        item, attempts: attempt, startedAt: startedAt, t0: t0, failure: failure, artifacts: artifacts)
                 else { return }
             case nil:
                 // No session could be had for this URL.
                 if let reason = await run.sidecar.goneReason {
-                    guard await record(item, attempts: attempt, startedAt: startedAt, t0: t0,
-                        failure: VisitFailure(.browserCrash, reason)) else { return }
+                    guard
+                        await record(
+                            item, attempts: attempt, startedAt: startedAt, t0: t0,
+                            failure: VisitFailure(.browserCrash, reason))
+                    else { return }
                 } else {
                     return  // fatal (never had a session) or stopping: no record, exit code tells
                 }
@@ -123,13 +143,17 @@ struct Worker: Sendable {
 
     /// Opens a session. The first one may wait the whole wait timeout; after a loss, the sidecar
     /// has the recovery timeout to come back (a restarted container), else it is marked gone.
-    private func openSession() async -> WebDriverSession? {
+    private func openSession(afterLoss: Bool, recycling: Bool) async -> WebDriverSession? {
         let hadOne = await run.sidecar.everHadSession
         let budget = hadOne ? run.crawler.settings.recoveryTimeout : run.crawler.settings.waitTimeout
         let deadline = ContinuousClock.now + budget
         var lastError = "no attempt made"
         var pause: Duration = .milliseconds(100)
-        if hadOne { log.warn("session \(number): opening a new session after a lost one") }
+        if afterLoss {
+            log.warn("session \(number): opening a new session after a lost one")
+        } else if !recycling {
+            log.info("session \(number): opening")
+        }
         while ContinuousClock.now < deadline, !run.stop.isSet, !Task.isCancelled {
             if await run.sidecar.goneReason != nil { return nil }
             if await run.sidecar.shouldStop { return nil }
@@ -152,9 +176,13 @@ struct Worker: Sendable {
         }
         if run.stop.isSet || Task.isCancelled { return nil }
         if hadOne {
-            await run.sidecar.markGone("WebDriver unavailable: no session within \(SidecarProbe.seconds(budget)) (\(lastError))")
+            await run.sidecar.markGone(
+                "WebDriver unavailable: no session within \(SidecarProbe.seconds(budget)) (\(lastError))")
         } else {
-            await run.sidecar.markFatal(CrawlerFailure(.webDriverUnavailable, "could not create a WebDriver session within \(SidecarProbe.seconds(budget)): \(lastError)"))
+            await run.sidecar.markFatal(
+                CrawlerFailure(
+                    .webDriverUnavailable,
+                    "could not create a WebDriver session within \(SidecarProbe.seconds(budget)): \(lastError)"))
         }
         return nil
     }

@@ -3,9 +3,9 @@ import CCurl
 import Synchronization
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The HTTP client every part of CrawlRun uses: WebDriver, AWS, the Docker Engine API.
@@ -68,7 +68,9 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
 
     private func perform(_ request: HTTPRequest, state: TransferState) throws -> HTTPResponse {
         if state.cancelled.load(ordering: .relaxed) {
-            throw HTTPError(code: .cancelled, curlCode: Int32(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "request cancelled", url: request.url)
+            throw HTTPError(
+                code: .cancelled, curlCode: Int32(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "request cancelled",
+                url: request.url)
         }
         let handle = try checkout()
         var reusable = true
@@ -88,7 +90,8 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
         crawlrun_setopt_pointer(h, CURLOPT_ERRORBUFFER, errorBuffer)
         crawlrun_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         crawlrun_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
-        crawlrun_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout ?? defaultConnectTimeout))
+        crawlrun_setopt_long(
+            h, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout ?? defaultConnectTimeout))
         crawlrun_setopt_long(h, CURLOPT_TIMEOUT_MS, milliseconds(request.timeout ?? defaultTimeout))
         if let socket = request.unixSocketPath {
             crawlrun_setopt_string(h, CURLOPT_UNIX_SOCKET_PATH, socket)

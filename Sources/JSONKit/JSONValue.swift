@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Any JSON value: WebDriver payloads, extracted fields, pass-through capabilities.
@@ -126,7 +126,13 @@ public struct JSONWriter {
         case .null: raw("null")
         case .bool(let b): raw(b ? "true" : "false")
         case .number(let n):
-            if n.rounded() == n, abs(n) < 9e15 { raw(String(Int(n))) } else if n.isFinite { raw(String(n)) } else { raw("null") }
+            if n.rounded() == n, abs(n) < 9e15 {
+                raw(String(Int(n)))
+            } else if n.isFinite {
+                raw(String(n))
+            } else {
+                raw("null")
+            }
         case .string(let s): separator(); string(s); markWritten()
         case .array(let a):
             separator()

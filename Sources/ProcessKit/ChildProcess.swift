@@ -2,9 +2,9 @@ import Blocking
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How a child process ended.
@@ -57,6 +57,7 @@ public final class ChildProcess: Sendable {
 
     private struct WaitState {
         var status: ExitStatus?
+        var peakRSSKilobytes: Int?
         var waiters: [CheckedContinuation<ExitStatus, Never>] = []
     }
 
@@ -130,17 +131,22 @@ public final class ChildProcess: Sendable {
         let pid = child
         ThreadPool.shared.submit { [box] in
             var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+            var usage = rusage()
+            while wait4(pid, &raw, 0, &usage) == -1 && errno == EINTR {}
             let status: ExitStatus =
                 (raw & 0x7f) == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
             let waiters = box.state.withLock { s -> [CheckedContinuation<ExitStatus, Never>] in
                 s.status = status
+                s.peakRSSKilobytes = Int(usage.ru_maxrss)
                 defer { s.waiters.removeAll() }
                 return s.waiters
             }
             for w in waiters { w.resume(returning: status) }
         }
     }
+
+    /// The child's peak resident set size (getrusage ru_maxrss), once it has ended.
+    public var peakRSSKilobytes: Int? { box.state.withLock { $0.peakRSSKilobytes } }
 
     /// The exit status, if the process has ended.
     public var exitStatus: ExitStatus? { box.state.withLock { $0.status } }

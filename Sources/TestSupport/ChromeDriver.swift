@@ -2,12 +2,12 @@ import HTTP
 import ProcessKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real chromedriver on a free loopback port, in its own process group (so Chrome goes

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The fixture site's pages, including the hostile ones.
@@ -33,7 +33,8 @@ enum FixturePages {
             s.sleepUnlessStopped(int("ms", 1000))
             return ok(html(title: "Slow", body: "<h1>Slow</h1>"))
         case "/never":
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000000\r\n\r\n<html><head><title>Never</title></head><body>"
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000000\r\n\r\n<html><head><title>Never</title></head><body>"
             guard s.send(fd, Array(head.utf8)) else { return false }
             while !s.isStopped {
                 s.sleepUnlessStopped(200)
@@ -42,7 +43,8 @@ enum FixturePages {
             return false
         case "/redirect":
             let n = int("n", 3)
-            return s.reply(fd, status: 302, headers: [("Location", n > 0 ? "/redirect?n=\(n - 1)" : "/page/1")], body: [])
+            return s.reply(
+                fd, status: 302, headers: [("Location", n > 0 ? "/redirect?n=\(n - 1)" : "/page/1")], body: [])
         case "/loop":
             return s.reply(fd, status: 302, headers: [("Location", "/loop")], body: [])
         case "/redirect-to":
@@ -54,12 +56,24 @@ enum FixturePages {
         case "/alert":
             return ok(html(title: "Alert", head: "<script>alert('hello');</script>", body: "<h1>Alert</h1>"))
         case "/navigate-away":
-            return ok(html(title: "Leaving", head: "<script>window.addEventListener('load', () => location.replace('/page/2'));</script>", body: "<h1>Leaving</h1>"))
+            return ok(
+                html(
+                    title: "Leaving",
+                    head: "<script>window.addEventListener('load', () => location.replace('/page/2'));</script>",
+                    body: "<h1>Leaving</h1>"))
         case "/js-error":
-            return ok(html(title: "JS Error", head: "<script>null.boom();</script>", body: "<h1>Broken scripts</h1><script>throw new Error('bad');</script>"))
+            return ok(
+                html(
+                    title: "JS Error", head: "<script>null.boom();</script>",
+                    body: "<h1>Broken scripts</h1><script>throw new Error('bad');</script>"))
         case "/late":
             let ms = int("ms", 300)
-            return ok(html(title: "Late", body: "<h1>Late</h1><script>setTimeout(() => { const d = document.createElement('div'); d.id = 'late'; d.textContent = 'arrived'; document.body.appendChild(d); }, \(ms));</script>"))
+            return ok(
+                html(
+                    title: "Late",
+                    body:
+                        "<h1>Late</h1><script>setTimeout(() => { const d = document.createElement('div'); d.id = 'late'; d.textContent = 'arrived'; document.body.appendChild(d); }, \(ms));</script>"
+                ))
         case "/flaky":
             let seen = s.countFlaky(r.query["key"] ?? "")
             if seen <= int("fail", 1) { return ok(html(title: "Unavailable", body: "<h1>503</h1>"), status: 503) }

@@ -2,12 +2,12 @@ import Blocking
 import Synchronization
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An in-process HTTP/1.1 server on 127.0.0.1 (a free port) or a Unix socket, serving the
@@ -50,7 +50,9 @@ public final class FixtureServer: Sendable {
                 for (i, b) in path.utf8.prefix(buf.count - 1).enumerated() { buf[i] = b }
             }
             let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
             guard rc == 0, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on \(path)") }
             listener = fd
@@ -116,7 +118,9 @@ public final class FixtureServer: Sendable {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0, listen(fd, 128) == 0 else { throw FixtureError("cannot listen on 127.0.0.1") }
         var bound = sockaddr_in()
@@ -224,8 +228,12 @@ public final class FixtureServer: Sendable {
         return true
     }
 
-    func reply(_ fd: Int32, status: Int, headers: [(String, String)] = [], body: [UInt8], type: String = "text/html; charset=utf-8") -> Bool {
-        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n"
+    func reply(
+        _ fd: Int32, status: Int, headers: [(String, String)] = [], body: [UInt8],
+        type: String = "text/html; charset=utf-8"
+    ) -> Bool {
+        var head =
+            "HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n"
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
         head += "\r\n"
         return send(fd, Array(head.utf8) + body)
@@ -256,12 +264,16 @@ public final class FixtureServer: Sendable {
     private func respond(_ fd: Int32, _ r: Request) -> Bool {
         if let page = FixturePages.page(for: r, server: self, fd: fd) { return page }
         if let root, r.method == "GET", !r.path.contains(".."),
-            let data = FileManager.default.contents(atPath: root + (r.path.hasSuffix("/") ? r.path + "index.html" : r.path))
+            let data = FileManager.default.contents(
+                atPath: root + (r.path.hasSuffix("/") ? r.path + "index.html" : r.path))
         {
-            let type = r.path.hasSuffix(".css") ? "text/css" : r.path.hasSuffix(".js") ? "text/javascript" : "text/html; charset=utf-8"
+            let type =
+                r.path.hasSuffix(".css")
+                ? "text/css" : r.path.hasSuffix(".js") ? "text/javascript" : "text/html; charset=utf-8"
             return reply(fd, status: 200, body: Array(data), type: type)
         }
-        return reply(fd, status: 404, body: Array(FixturePages.html(title: "Not found", body: "<h1>Not found</h1>").utf8))
+        return reply(
+            fd, status: 404, body: Array(FixturePages.html(title: "Not found", body: "<h1>Not found</h1>").utf8))
     }
 
     func countFlaky(_ key: String) -> Int {

@@ -2,9 +2,9 @@ import HTTP
 import JSONKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What `GET /status` says. https://www.w3.org/TR/webdriver2/#status

@@ -1,9 +1,9 @@
 import JSONKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A reference to a DOM element (the W3C element identifier).
@@ -28,7 +28,9 @@ public struct WebDriverSession: Sendable {
 
     private var prefix: String { "/session/\(id)" }
 
-    private func call(_ method: String, _ path: String, _ body: JSONValue? = nil, timeout: Duration? = nil)
+    private func call(
+        _ method: String, _ path: String, _ body: JSONValue? = nil, timeout: Duration? = nil
+    )
         async throws -> JSONValue
     {
         try await client.command(method, prefix + path, body, timeout: timeout)
@@ -72,7 +74,9 @@ public struct WebDriverSession: Sendable {
     }
 
     /// `POST …/execute/async`: the script calls `arguments[arguments.length - 1](result)`.
-    public func executeAsync(_ script: String, args: [JSONValue] = [], timeout: Duration? = nil) async throws
+    public func executeAsync(
+        _ script: String, args: [JSONValue] = [], timeout: Duration? = nil
+    ) async throws
         -> JSONValue
     {
         try await call("POST", "/execute/async", ["script": .string(script), "args": .array(args)], timeout: timeout)

@@ -1,0 +1,196 @@
+// `make bench`: CrawlRun's benchmark. Prints figures; it is not a pass/fail test.
+// Runs against real chromedriver and the loopback fixture site; nothing leaves the machine.
+import Crawler
+import CrawlKit
+import Foundation
+import HTTP
+import JSONKit
+import ProcessKit
+import TestSupport
+import WebDriver
+
+let args = CommandLine.arguments.dropFirst()
+if args.contains("--help") {
+    print("""
+        usage: bench [--pages N] [--rounds N] [--only crawler]
+          Crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
+          readiness latency (chromedriver ready → first POST /session), peak RSS.
+        """)
+    exit(0)
+}
+func intArg(_ name: String, _ fallback: Int) -> Int {
+    guard let i = args.firstIndex(of: name), args.index(after: i) < args.endIndex else { return fallback }
+    return Int(args[args.index(after: i)]) ?? fallback
+}
+let pages = intArg("--pages", 100)
+let rounds = intArg("--rounds", 3)
+let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+let crawlerBin = binDir + "/crawler"
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s[s.count / 2]
+}
+func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+
+let server = try FixtureServer()
+let workDir = NSTemporaryDirectory() + "crawlrun-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: workDir) }
+let urls = (1...pages).map { server.baseURL + "/page/\($0)" }
+let crawlOptions: CrawlOptions = {
+    var o = CrawlOptions()
+    o.allowPrivateNetworks = true
+    o.fields = ["h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price")]
+    return o
+}()
+
+struct CrawlerRun {
+    var seconds: Double
+    var meanPageMs: Double
+    var medianPageMs: Double
+    var peakRSSKB: Int
+    var log: String
+}
+
+/// Runs the release crawler binary on the fixture URLs.
+func runCrawler(driver: String, sessions: Int, label: String) async throws -> CrawlerRun {
+    var o = crawlOptions
+    o.sessions = sessions
+    let batchPath = workDir + "/\(label).json"
+    let out = workDir + "/\(label).jsonl"
+    try? FileManager.default.removeItem(atPath: out)
+    try JSONEncoder().encode(BatchFile(batch: label, urls: urls, crawl: o)).write(to: URL(fileURLWithPath: batchPath))
+    let lines = LockedLines()
+    var env = ProcessInfo.processInfo.environment
+    env["CRAWL_BATCH"] = batchPath
+    env["CRAWL_OUT"] = out
+    env["WEBDRIVER_URL"] = driver
+    let start = ContinuousClock.now
+    let p = try ChildProcess(crawlerBin, environment: env, stdout: .lines { lines.add($0) }, stderr: .inherit)
+    let status = await p.wait()
+    let elapsed = ContinuousClock.now - start
+    guard status == .exited(0) else { throw FixtureError("crawler failed: \(status)\n\(lines.text)") }
+    let records = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
+        try JSONDecoder().decode(ResultRecord.self, from: Data($0.utf8))
+    }
+    guard records.count == pages, records.allSatisfy(\.ok) else { throw FixtureError("crawler records incomplete") }
+    let mean = Double(records.map(\.ms).reduce(0, +)) / Double(records.count)  // ms starts after the session
+    return CrawlerRun(
+        seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        meanPageMs: mean, medianPageMs: median(records.map { Double($0.ms) }), peakRSSKB: p.peakRSSKilobytes ?? 0, log: lines.text)
+}
+
+/// The floor: navigate + the same single extraction script, over one keep-alive connection.
+func floorLoop(driver: String) async throws -> (mean: Double, median: Double) {
+    let client = WebDriverClient(baseURL: driver, http: CurlHTTPClient())
+    // The crawler's own capabilities: the floor differs only in having no crawler around it.
+    let session = try await client.newSession(alwaysMatch: PageVisitor.capabilities(crawlOptions))
+    defer { Task { try? await session.delete() } }
+    let spec: JSONValue = ["h1": ["selector": "h1", "all": false], "price": ["selector": ".price", "all": false]]
+    var times: [Double] = []
+    for u in urls {
+        let start = ContinuousClock.now
+        try await session.navigate(to: u)
+        _ = try await session.execute(PageScripts.extract, args: [spec])
+        let e = ContinuousClock.now - start
+        times.append(Double(e.components.seconds) * 1000 + Double(e.components.attoseconds) / 1e15)
+    }
+    try await session.delete()
+    return (times.reduce(0, +) / Double(times.count), median(times))
+}
+
+final class LockedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func add(_ l: String) { lock.withLock { lines.append(l) } }
+    var text: String { lock.withLock { lines.joined(separator: "\n") } }
+}
+
+/// Milliseconds since the epoch of a log line's ISO timestamp.
+func logTime(_ line: Substring) -> Double? {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.date(from: String(line.prefix(24))).map { $0.timeIntervalSince1970 * 1000 }
+}
+
+print("CrawlRun benchmark — \(pages) loopback pages, \(rounds) rounds, medians")
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; chromedriver \(ChromeDriver.binary)")
+
+// 1. Throughput, overhead, memory.
+let driver = try await ChromeDriver.start()
+var floorMs: [Double] = []
+var crawlerMs: [Double] = []
+var floorMedian: [Double] = []
+var crawlerMedian: [Double] = []
+var rate1: [Double] = []
+var rate2: [Double] = []
+var rss1: [Int] = []
+var rss2: [Int] = []
+_ = try await floorLoop(driver: driver.url)  // warm the browser's caches once
+for round in 1...rounds {
+    let fl = try await floorLoop(driver: driver.url)
+    floorMs.append(fl.mean)
+    floorMedian.append(fl.median)
+    let one = try await runCrawler(driver: driver.url, sessions: 1, label: "s1-\(round)")
+    crawlerMs.append(one.meanPageMs)
+    crawlerMedian.append(one.medianPageMs)
+    rate1.append(Double(pages) / one.seconds)
+    rss1.append(one.peakRSSKB)
+    let two = try await runCrawler(driver: driver.url, sessions: 2, label: "s2-\(round)")
+    rate2.append(Double(pages) / two.seconds)
+    rss2.append(two.peakRSSKB)
+}
+await driver.stop()
+let floor = median(floorMs)
+let crawler = median(crawlerMs)
+print("")
+print("crawler throughput (whole process, session start included)")
+print("  1 session:  \(f(median(rate1))) pages/s")
+print("  2 sessions: \(f(median(rate2))) pages/s")
+let floorMid = median(floorMedian)
+let crawlerMid = median(crawlerMedian)
+print("per-page time (navigate + extraction), mean / median")
+print("  floor (bare WebDriver loop, same capabilities): \(f(floor, 2)) / \(f(floorMid, 2)) ms")
+print("  crawler (records' ms):                          \(f(crawler, 2)) / \(f(crawlerMid, 2)) ms")
+print("  overhead: \(f((crawler - floor) / floor * 100)) % mean, \(f((crawlerMid - floorMid) / floorMid * 100)) % median   (target ≤ 5 %)")
+print("crawler peak RSS, worst round (target ≤ 20 MB)")
+print("  1 session:  \(f(Double(rss1.max() ?? 0) / 1024)) MB")
+print("  2 sessions: \(f(Double(rss2.max() ?? 0) / 1024)) MB")
+
+// 2. Readiness latency: the crawler starts first; chromedriver starts after it.
+var latencies: [Double] = []
+for trial in 1...5 {
+    let port = try freePort()
+    let batchPath = workDir + "/ready-\(trial).json"
+    try JSONEncoder().encode(BatchFile(batch: "r\(trial)", urls: [urls[0]], crawl: crawlOptions))
+        .write(to: URL(fileURLWithPath: batchPath))
+    let lines = LockedLines()
+    var env = ProcessInfo.processInfo.environment
+    env["CRAWL_BATCH"] = batchPath
+    env["CRAWL_OUT"] = workDir + "/ready-\(trial).jsonl"
+    env["WEBDRIVER_URL"] = "http://127.0.0.1:\(port)"
+    let crawlerProcess = try ChildProcess(crawlerBin, environment: env, stdout: .lines { lines.add($0) })
+    _ = await eventually { lines.text.contains("waiting for WebDriver") }
+    let cd = try ChromeDriver.launch(port: port)
+    // Find the moment /status first says ready, polling as fast as a client reasonably can.
+    let probe = CurlHTTPClient(connectTimeout: .milliseconds(50), timeout: .milliseconds(500))
+    var readyAt: Double?
+    while readyAt == nil {
+        if let r = try? await probe.send(HTTPRequest(url: cd.url + "/status")),
+            String(decoding: r.body, as: UTF8.self).contains("\"ready\":true")
+        {
+            readyAt = Date().timeIntervalSince1970 * 1000
+        }
+    }
+    _ = await crawlerProcess.wait()
+    await cd.stop()
+    if let readyAt, let line = lines.text.split(separator: "\n").first(where: { $0.contains("session 1: opening") }),
+        let sessionAt = logTime(line)
+    {
+        latencies.append(max(0, sessionAt - readyAt))
+    }
+}
+print("readiness latency (chromedriver ready → crawler's first POST /session), 5 trials")
+print("  median \(f(median(latencies))) ms, max \(f(latencies.max() ?? 0)) ms   (target ≤ 50 ms)")
+server.stop()

@@ -3,8 +3,15 @@
 import Crawler
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
+
+// The crawler shares a small Fargate task with a browser: one malloc arena instead of one per
+// thread keeps its resident memory flat (the blocking-call threads would each get their own).
+_ = mallopt(-8 /* M_ARENA_MAX, malloc.h */, 1)
+
+// malloc.h is not part of the Glibc module map.
+@_silgen_name("mallopt") func mallopt(_ param: Int32, _ value: Int32) -> Int32
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--help") || arguments.contains("-h") {
@@ -12,7 +19,8 @@ if arguments.contains("--help") || arguments.contains("-h") {
     exit(0)
 }
 if let unknown = arguments.first {
-    FileHandleStderr.write("crawler: unknown argument \(unknown); configuration comes from the environment (see --help)\n")
+    FileHandleStderr.write(
+        "crawler: unknown argument \(unknown); configuration comes from the environment (see --help)\n")
     exit(64)
 }
 let log = Log()

@@ -1,2 +1,3 @@
 import Coordinator
+
 Coordinator.main()

@@ -17,11 +17,16 @@ extension Chrome {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start()
             defer { server.stop() }
-            let urls = (1...4).map { server.baseURL + "/page/\($0)" } + ["not a url", "ftp://x/y", server.baseURL + "/status/404"]
+            let urls =
+                (1...4).map { server.baseURL + "/page/\($0)" } + [
+                    "not a url", "ftp://x/y", server.baseURL + "/status/404",
+                ]
             let o = options {
-                $0.fields = ["h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price"),
-                             "tags": FieldSpec(selector: "li.tag", all: true),
-                             "next": FieldSpec(selector: "a.next", attr: "href"), "none": FieldSpec(selector: "#none")]
+                $0.fields = [
+                    "h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price"),
+                    "tags": FieldSpec(selector: "li.tag", all: true),
+                    "next": FieldSpec(selector: "a.next", attr: "href"), "none": FieldSpec(selector: "#none"),
+                ]
             }
             let r = try await crawl(urls, options: o, driver: driver.url)
             await driver.stop()
@@ -45,7 +50,10 @@ extension Chrome {
             let lastLine = r.log.split(separator: "\n").last.map(String.init) ?? ""
             #expect(lastLine.hasSuffix("crawler: done 7/7"), "the sentinel is the last line")
             let raw = try String(contentsOfFile: r.dir + "/out.jsonl", encoding: .utf8)
-            for key in ["\"url\"", "\"ok\"", "\"status\"", "\"finalUrl\"", "\"title\"", "\"error\"", "\"attempts\"", "\"startedAt\"", "\"ms\""] {
+            for key in [
+                "\"url\"", "\"ok\"", "\"status\"", "\"finalUrl\"", "\"title\"", "\"error\"", "\"attempts\"",
+                "\"startedAt\"", "\"ms\"",
+            ] {
                 #expect(raw.split(separator: "\n").allSatisfy { $0.contains(key) }, "every record has \(key)")
             }
         }
@@ -57,11 +65,14 @@ extension Chrome {
             let b = server.baseURL
             let closed = try freePort()
             let urls = [
-                b + "/slow?ms=4000", b + "/never", b + "/redirect?n=3", b + "/loop", b + "/status/500", b + "/status/429",
+                b + "/slow?ms=4000", b + "/never", b + "/redirect?n=3", b + "/loop", b + "/status/500",
+                b + "/status/429",
                 b + "/huge?mb=3", b + "/alert", b + "/navigate-away", b + "/js-error", b + "/flaky?key=k1&fail=1",
                 "http://127.0.0.1:\(closed)/",
             ]
-            let o = options { $0.pageLoadTimeout = 1.5; $0.maxAttempts = 2; $0.fields = ["h1": FieldSpec(selector: "h1")] }
+            let o = options {
+                $0.pageLoadTimeout = 1.5; $0.maxAttempts = 2; $0.fields = ["h1": FieldSpec(selector: "h1")]
+            }
             let r = try await crawl(urls, options: o, driver: driver.url)
             await driver.stop()
             #expect(r.code == .ok)
@@ -91,10 +102,15 @@ extension Chrome {
             let driver = try await ChromeDriver.start()
             defer { server.stop() }
             let redirect = server.baseURL + "/redirect-to?url=http%3A%2F%2F169.254.169.254%2Flatest%2Fmeta-data%2F"
-            let urls = ["http://169.254.169.254/latest/meta-data/", "http://169.254.170.2/v2/credentials/x", "http://[fe80::1]/", redirect]
+            let urls = [
+                "http://169.254.169.254/latest/meta-data/", "http://169.254.170.2/v2/credentials/x",
+                "http://[fe80::1]/", redirect,
+            ]
             let allowed = try await crawl(urls, options: options { _ in }, driver: driver.url)
             let rec = byURL(allowed.records)
-            for u in urls { #expect(rec[u]?.error?.kind == .blocked, "\(u) is blocked: \(String(describing: rec[u]?.error))") }
+            for u in urls {
+                #expect(rec[u]?.error?.kind == .blocked, "\(u) is blocked: \(String(describing: rec[u]?.error))")
+            }
             #expect(rec[redirect]?.error?.message.hasPrefix("redirected to http://169.254.169.254/") == true)
             #expect(server.hits("/redirect-to") == 1)
             // Loopback needs allowPrivateNetworks.
@@ -116,7 +132,8 @@ extension Chrome {
                 $0.fields = ["late": FieldSpec(selector: "#late")]
                 $0.screenshot = .onError; $0.pageSource = .always
             }
-            let r = try await crawl([server.baseURL + "/late?ms=300", server.baseURL + "/page/1"], options: o, driver: driver.url)
+            let r = try await crawl(
+                [server.baseURL + "/late?ms=300", server.baseURL + "/page/1"], options: o, driver: driver.url)
             await driver.stop()
             let rec = byURL(r.records)
             let late = try #require(rec[server.baseURL + "/late?ms=300"])
@@ -140,12 +157,18 @@ extension Chrome {
             #expect(server.maxConcurrentRequests >= 2, "two sessions load pages at once")
             // Politeness: one host, 300 ms apart, even with two sessions.
             let paced = (1...4).map { server.baseURL + "/page/\($0 + 20)" }
-            let p = try await crawl(paced, options: options { $0.sessions = 2; $0.politenessDelay = 0.3 }, driver: driver.url)
+            let p = try await crawl(
+                paced,
+                options: options {
+                    $0.sessions = 2; $0.politenessDelay = 0.3
+                }, driver: driver.url)
             await driver.stop()
             #expect(p.records.allSatisfy { $0.ok })
             let times = paced.compactMap { server.hitTimes(String($0.dropFirst(server.baseURL.count))).first }.sorted()
             #expect(times.count == 4)
-            for (a, b) in zip(times, times.dropFirst()) { #expect(b - a >= .milliseconds(200), "spaced by the 300 ms delay, less browser jitter") }
+            for (a, b) in zip(times, times.dropFirst()) {
+                #expect(b - a >= .milliseconds(200), "spaced by the 300 ms delay, less browser jitter")
+            }
         }
 
         @Test func recoversWhenTheSidecarIsKilledAndComesBack() async throws {
@@ -155,9 +178,12 @@ extension Chrome {
             defer { server.stop() }
             let dir = tempDir("recover")
             let urls = (1...8).map { server.baseURL + "/slow?ms=250&n=\($0)" }
-            let batch = try writeBatch(BatchFile(batch: "r1", urls: urls, crawl: options { $0.maxAttempts = 3 }), in: dir)
+            let batch = try writeBatch(
+                BatchFile(batch: "r1", urls: urls, crawl: options { $0.maxAttempts = 3 }), in: dir)
             let out = dir + "/out.jsonl"
-            let crawler = try CrawlerProcess(env: ["CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_RECOVERY_TIMEOUT": "30"])
+            let crawler = try CrawlerProcess(env: [
+                "CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_RECOVERY_TIMEOUT": "30",
+            ])
             #expect(await eventually { lineCount(out) >= 2 })
             await driver.kill()
             driver = try await ChromeDriver.start(port: port)
@@ -179,7 +205,9 @@ extension Chrome {
             let urls = (1...6).map { server.baseURL + "/slow?ms=250&n=\($0)" }
             let batch = try writeBatch(BatchFile(batch: "g1", urls: urls, crawl: options { _ in }), in: dir)
             let out = dir + "/out.jsonl"
-            let crawler = try CrawlerProcess(env: ["CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_RECOVERY_TIMEOUT": "1"])
+            let crawler = try CrawlerProcess(env: [
+                "CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_RECOVERY_TIMEOUT": "1",
+            ])
             #expect(await eventually { lineCount(out) >= 1 })
             await driver.kill()
             let status = await crawler.process.wait(timeout: .seconds(60))
@@ -195,8 +223,11 @@ extension Chrome {
             defer { server.stop() }
             let port = try freePort()
             let dir = tempDir("late")
-            let batch = try writeBatch(BatchFile(batch: "w1", urls: [server.baseURL + "/page/1"], crawl: options { _ in }), in: dir)
-            let crawler = try CrawlerProcess(env: ["CRAWL_BATCH": batch, "CRAWL_OUT": dir + "/out.jsonl", "WEBDRIVER_URL": "http://127.0.0.1:\(port)"])
+            let batch = try writeBatch(
+                BatchFile(batch: "w1", urls: [server.baseURL + "/page/1"], crawl: options { _ in }), in: dir)
+            let crawler = try CrawlerProcess(env: [
+                "CRAWL_BATCH": batch, "CRAWL_OUT": dir + "/out.jsonl", "WEBDRIVER_URL": "http://127.0.0.1:\(port)",
+            ])
             #expect(await eventually { crawler.output.contains("waiting for WebDriver") })
             let driver = try ChromeDriver.launch(port: port)
             let status = await crawler.process.wait(timeout: .seconds(60))
@@ -204,7 +235,9 @@ extension Chrome {
             #expect(status == .exited(0))
             #expect(try readRecords(dir + "/out.jsonl").first?.ok == true)
             #expect(crawler.output.contains("WebDriver ready after"))
-            #expect(crawler.output.text.components(separatedBy: "WebDriver not ready yet").count <= 4, "phases are logged once, not per poll")
+            #expect(
+                crawler.output.text.components(separatedBy: "WebDriver not ready yet").count <= 4,
+                "phases are logged once, not per poll")
         }
 
         @Test func sigtermFinishesInFlightAndExitsIncomplete() async throws {
@@ -238,7 +271,9 @@ extension Chrome {
                 let s = await p.process.wait(timeout: .seconds(20))
                 return (s, p.output.text)
             }
-            let (missing, missingLog) = try await run(["CRAWL_BATCH": dir + "/nope.json", "CRAWL_OUT": dir + "/o.jsonl"])
+            let (missing, missingLog) = try await run([
+                "CRAWL_BATCH": dir + "/nope.json", "CRAWL_OUT": dir + "/o.jsonl",
+            ])
             #expect(missing == .exited(65))
             #expect(missingLog.contains("batch file \(dir)/nope.json does not exist"))
             try "{\"batch\": \"x\", \"urls\": [1]}".write(toFile: dir + "/bad.json", atomically: true, encoding: .utf8)
@@ -249,10 +284,15 @@ extension Chrome {
             #expect(noEnv == .exited(65) && noEnvLog.contains("CRAWL_BATCH is not set"))
             let good = try writeBatch(BatchFile(batch: "x", urls: ["http://127.0.0.1:1/"]), in: dir)
             let port = try freePort()
-            let (never, neverLog) = try await run(["CRAWL_BATCH": good, "CRAWL_OUT": dir + "/o.jsonl", "WEBDRIVER_URL": "http://127.0.0.1:\(port)", "CRAWL_WAIT_TIMEOUT": "0.5"])
+            let (never, neverLog) = try await run([
+                "CRAWL_BATCH": good, "CRAWL_OUT": dir + "/o.jsonl", "WEBDRIVER_URL": "http://127.0.0.1:\(port)",
+                "CRAWL_WAIT_TIMEOUT": "0.5",
+            ])
             #expect(never == .exited(69))
             #expect(neverLog.contains("not ready after 0.5 s"))
-            let (unwritable, unwritableLog) = try await run(["CRAWL_BATCH": good, "CRAWL_OUT": "/proc/no/such/out.jsonl"])
+            let (unwritable, unwritableLog) = try await run([
+                "CRAWL_BATCH": good, "CRAWL_OUT": "/proc/no/such/out.jsonl",
+            ])
             #expect(unwritable == .exited(73))
             #expect(unwritableLog.contains("results file /proc/no/such/out.jsonl cannot be opened"))
             let help = try CrawlerProcess(env: [:])

@@ -22,7 +22,9 @@ import Testing
         let server = try FixtureServer()
         defer { server.stop() }
         let body = Data(repeating: 65, count: 300_000)
-        let r = try await client.send(HTTPRequest(method: "POST", url: server.baseURL + "/echo", headers: [("Content-Type", "text/plain")], body: body))
+        let r = try await client.send(
+            HTTPRequest(
+                method: "POST", url: server.baseURL + "/echo", headers: [("Content-Type", "text/plain")], body: body))
         let echo = try JSONSerialization.jsonObject(with: r.body) as? [String: Any]
         #expect(echo?["bodyBytes"] as? Int == 300_000)
         #expect(echo?["method"] as? String == "POST")
@@ -87,7 +89,9 @@ import Testing
     }
 
     @Test func redactsCredentialsAndQueries() {
-        #expect(HTTPError(code: .connect, curlCode: 7, message: "m", url: "https://user:secret@host/p?X-Amz-Signature=abc").url == "https://host/p")
+        #expect(
+            HTTPError(code: .connect, curlCode: 7, message: "m", url: "https://user:secret@host/p?X-Amz-Signature=abc")
+                .url == "https://host/p")
     }
 
     @Test func manyConcurrentRequestsDoNotStarveTasks() async throws {

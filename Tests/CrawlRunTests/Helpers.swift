@@ -52,7 +52,10 @@ func lineCount(_ path: String) -> Int {
 
 /// Runs the crawler in-process against `driver`; returns the exit code, records and log text.
 func crawl(
-    _ urls: [String], options: CrawlOptions = { var o = CrawlOptions(); o.allowPrivateNetworks = true; return o }(),
+    _ urls: [String],
+    options: CrawlOptions = {
+        var o = CrawlOptions(); o.allowPrivateNetworks = true; return o
+    }(),
     driver: String, batch: String = "b1", recovery: Duration = .seconds(30)
 ) async throws -> (code: CrawlerExitCode, records: [ResultRecord], log: String, dir: String) {
     let dir = tempDir("crawl")
@@ -86,7 +89,8 @@ struct CrawlerProcess {
         for (k, v) in env { environment[k] = v }
         let box = output
         process = try ChildProcess(
-            binary("crawler"), environment: environment, stdout: .lines { box.append($0) }, stderr: .lines { box.append($0) })
+            binary("crawler"), environment: environment, stdout: .lines { box.append($0) },
+            stderr: .lines { box.append($0) })
     }
 }
 

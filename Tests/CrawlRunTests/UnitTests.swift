@@ -11,7 +11,9 @@ import WebDriver
     let strict = NetworkPolicy(allowPrivateNetworks: false)
     let open = NetworkPolicy(allowPrivateNetworks: true)
 
-    @Test(arguments: ["169.254.169.254", "169.254.170.2", "fe80::1", "[fe80::1]", "fd00:ec2::254", "::ffff:169.254.169.254"])
+    @Test(arguments: [
+        "169.254.169.254", "169.254.170.2", "fe80::1", "[fe80::1]", "fd00:ec2::254", "::ffff:169.254.169.254",
+    ])
     func credentialEndpointsAreAlwaysRefused(host: String) async {
         guard case .blocked(let why) = await open.check(host: host) else {
             Issue.record("\(host) must be blocked even with allowPrivateNetworks")
@@ -20,7 +22,9 @@ import WebDriver
         #expect(why.contains("link-local"))
     }
 
-    @Test(arguments: ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "::1", "fc00::1", "localhost", "100.64.0.1"])
+    @Test(arguments: [
+        "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "::1", "fc00::1", "localhost", "100.64.0.1",
+    ])
     func privateAddressesNeedTheOption(host: String) async {
         guard case .blocked = await strict.check(host: host) else {
             Issue.record("\(host) must be blocked by default")
@@ -48,13 +52,19 @@ import WebDriver
     }
 
     @Test func driverMessagesAreMappedNotDumped() {
-        let e = WebDriverError(code: .unknownError, message: "unknown error: net::ERR_NAME_NOT_RESOLVED\n  (Session info: chrome=156)\n#0 0x55 <unknown>")
+        let e = WebDriverError(
+            code: .unknownError,
+            message: "unknown error: net::ERR_NAME_NOT_RESOLVED\n  (Session info: chrome=156)\n#0 0x55 <unknown>")
         let f = ErrorClassifier.classify(e, during: "navigate")
         #expect(f.kind == .dns)
         #expect(f.message == "name not resolved (net::ERR_NAME_NOT_RESOLVED)")
-        let t = ErrorClassifier.classify(WebDriverError(code: .timeout, message: "timeout: Timed out receiving message from renderer: 2.9\n  (Session info)"), during: "navigate")
+        let t = ErrorClassifier.classify(
+            WebDriverError(
+                code: .timeout, message: "timeout: Timed out receiving message from renderer: 2.9\n  (Session info)"),
+            during: "navigate")
         #expect(t.kind == .timeout && t.retryable && !t.message.contains("Session info"))
-        let lost = ErrorClassifier.classify(WebDriverError(code: .invalidSessionId, message: "invalid session id"), during: "navigate")
+        let lost = ErrorClassifier.classify(
+            WebDriverError(code: .invalidSessionId, message: "invalid session id"), during: "navigate")
         #expect(lost.kind == .browserCrash && lost.sessionLost && lost.retryable)
         let crash = WebDriverError(code: .unknownError, message: "unknown error: session deleted because of page crash")
         #expect(crash.isSessionLost)
@@ -76,7 +86,10 @@ import WebDriver
             error: RecordError(kind: .browserCrash, message: "gone"), attempts: 2, batch: "0001",
             startedAt: "2026-01-01T00:00:00.000Z", ms: 12)
         let line = String(decoding: r.jsonLine(), as: UTF8.self)
-        #expect(line == #"{"url":"http://x/\"q\"","ok":false,"status":null,"finalUrl":null,"title":null,"fields":{"a":"t\n","b":["1",null]},"error":{"kind":"browser-crash","message":"gone"},"attempts":2,"batch":"0001","startedAt":"2026-01-01T00:00:00.000Z","ms":12}"# + "\n")
+        #expect(
+            line
+                == #"{"url":"http://x/\"q\"","ok":false,"status":null,"finalUrl":null,"title":null,"fields":{"a":"t\n","b":["1",null]},"error":{"kind":"browser-crash","message":"gone"},"attempts":2,"batch":"0001","startedAt":"2026-01-01T00:00:00.000Z","ms":12}"#
+                + "\n")
         let back = try JSONDecoder().decode(ResultRecord.self, from: Data(line.utf8))
         #expect(back == r)
     }
@@ -86,7 +99,9 @@ import WebDriver
     }
 
     @Test func fieldSpecShorthand() throws {
-        let o = try JSONDecoder().decode(CrawlOptions.self, from: Data(#"{"fields": {"t": "h1", "l": {"selector": "a", "attr": "href", "all": true}}}"#.utf8))
+        let o = try JSONDecoder().decode(
+            CrawlOptions.self,
+            from: Data(#"{"fields": {"t": "h1", "l": {"selector": "a", "attr": "href", "all": true}}}"#.utf8))
         #expect(o.fields["t"] == FieldSpec(selector: "h1"))
         #expect(o.fields["l"] == FieldSpec(selector: "a", attr: "href", all: true))
         #expect(o.maxAttempts == 3 && o.sessions == 1)
@@ -99,7 +114,9 @@ import WebDriver
         #expect(caps["unhandledPromptBehavior"] == "dismiss")
         #expect(caps["timeouts"]?["pageLoad"] == .number(12_000))
         let args = caps["goog:chromeOptions"]?["args"]?.arrayValue ?? []
-        for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"] { #expect(args.contains(.string(flag))) }
+        for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"] {
+            #expect(args.contains(.string(flag)))
+        }
         o.browserName = "firefox"
         o.capabilities = ["acceptInsecureCerts": true]
         let ff = PageVisitor.capabilities(o)
@@ -122,20 +139,28 @@ import WebDriver
     }
 
     @Test func problemsNameTheFileAndPlace() {
-        #expect(load("{") .hasPrefix("batch file B: not valid JSON"))
+        #expect(load("{").hasPrefix("batch file B: not valid JSON"))
         #expect(load(#"{"urls": []}"#) == "batch file B: batch: required key is missing")
         #expect(load(#"{"batch": "b", "urls": "x"}"#) == "batch file B: urls: expected an array")
-        #expect(load(#"{"batch": "b", "urls": [], "crawl": {"pageLoadTimeout": "x"}}"#) == "batch file B: crawl.pageLoadTimeout: expected a number")
-        #expect(load(#"{"batch": "b", "urls": [], "crawl": {"sessions": 0}}"#) == "batch file B: crawl.sessions must be between 1 and 16")
+        #expect(
+            load(#"{"batch": "b", "urls": [], "crawl": {"pageLoadTimeout": "x"}}"#)
+                == "batch file B: crawl.pageLoadTimeout: expected a number")
+        #expect(
+            load(#"{"batch": "b", "urls": [], "crawl": {"sessions": 0}}"#)
+                == "batch file B: crawl.sessions must be between 1 and 16")
         #expect(load(#"{"batch": "b", "urls": ["http://a"]}"#) == "ok")
         let missing = (try? BatchInput.load("/nonexistent/batch.json")).map { _ in "ok" }
         #expect(missing == nil)
-        do { _ = try BatchInput.load("file:///nonexistent/b.json") } catch { #expect(error.message == "batch file /nonexistent/b.json does not exist") }
+        do { _ = try BatchInput.load("file:///nonexistent/b.json") } catch {
+            #expect(error.message == "batch file /nonexistent/b.json does not exist")
+        }
     }
 
     @Test func environmentIsChecked() {
         #expect(throws: CrawlerFailure.self) { try CrawlerSettings(environment: ["CRAWL_OUT": "x"]) }
-        #expect(throws: CrawlerFailure.self) { try CrawlerSettings(environment: ["CRAWL_OUT": "x", "CRAWL_BATCH": "b", "CRAWL_WAIT_TIMEOUT": "soon"]) }
+        #expect(throws: CrawlerFailure.self) {
+            try CrawlerSettings(environment: ["CRAWL_OUT": "x", "CRAWL_BATCH": "b", "CRAWL_WAIT_TIMEOUT": "soon"])
+        }
         let s = try? CrawlerSettings(environment: ["CRAWL_OUT": "x", "CRAWL_BATCH": "b"])
         #expect(s?.webDriverURL == "http://127.0.0.1:4444")
         #expect(s?.waitTimeout == .seconds(120))
@@ -144,16 +169,20 @@ import WebDriver
 
 @Suite struct WebDriverEnvelopeTests {
     func client(status: Int, body: String) -> WebDriverClient {
-        WebDriverClient(baseURL: "http://wd/wd/hub/", http: ClosureTransport { req in
-            #expect(req.url.hasPrefix("http://wd/wd/hub/"))
-            return HTTPResponse(status: status, body: Data(body.utf8))
-        })
+        WebDriverClient(
+            baseURL: "http://wd/wd/hub/",
+            http: ClosureTransport { req in
+                #expect(req.url.hasPrefix("http://wd/wd/hub/"))
+                return HTTPResponse(status: status, body: Data(body.utf8))
+            })
     }
 
     @Test func everyW3CCodeIsTyped() async {
         for (wire, code) in WebDriverError.Code.table {
             let c = client(status: 404, body: #"{"value": {"error": "\#(wire)", "message": "m", "stacktrace": ""}}"#)
-            let e = await #expect(throws: WebDriverError.self) { _ = try await c.command("GET", "/x", nil as JSONValue?) }
+            let e = await #expect(throws: WebDriverError.self) {
+                _ = try await c.command("GET", "/x", nil as JSONValue?)
+            }
             #expect(e?.code == code)
             #expect(e?.code.wire == wire)
         }

@@ -13,7 +13,9 @@ extension Chrome {
             "goog:chromeOptions": ["args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"]],
         ]
 
-        func withSession(urlBase: String? = nil, _ body: (WebDriverSession, FixtureServer) async throws -> Void) async throws {
+        func withSession(
+            urlBase: String? = nil, _ body: (WebDriverSession, FixtureServer) async throws -> Void
+        ) async throws {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start(urlBase: urlBase)
             let client = WebDriverClient(baseURL: driver.url + (urlBase ?? ""), http: CurlHTTPClient())
@@ -73,9 +75,13 @@ extension Chrome {
                 #expect(missing?.httpStatus == 404)
                 let bad = await #expect(throws: WebDriverError.self) { _ = try await s.findElement(css: "[[[") }
                 #expect(bad?.code == .invalidSelector)
-                let js = await #expect(throws: WebDriverError.self) { _ = try await s.execute("throw new Error('boom')") }
+                let js = await #expect(throws: WebDriverError.self) {
+                    _ = try await s.execute("throw new Error('boom')")
+                }
                 #expect(js?.code == .javascriptError)
-                let unknown = await #expect(throws: WebDriverError.self) { _ = try await s.client.command("GET", "/no/such/endpoint", nil) }
+                let unknown = await #expect(throws: WebDriverError.self) {
+                    _ = try await s.client.command("GET", "/no/such/endpoint", nil)
+                }
                 #expect(unknown?.code == .unknownCommand)
             }
         }

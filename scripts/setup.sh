@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what CrawlRun's build, tests and demo need on a Debian machine. Idempotent: it
+# installs only what is missing. Swift itself is expected at /opt/swift or on PATH.
+set -euo pipefail
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || need_apt+=(libcurl4-openssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "setup: installing ${need_apt[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v moto_server >/dev/null 2>&1; then
+    echo "setup: installing moto[server]"
+    python3 -m pip install -q 'moto[server]'
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        echo "setup: add /opt/swift/usr/bin to PATH" >&2
+    else
+        echo "setup: Swift 6 is required (https://www.swift.org/install/linux/)" >&2
+        exit 1
+    fi
+fi
