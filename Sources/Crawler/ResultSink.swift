@@ -20,7 +20,7 @@ public actor ResultSink {
 
     public init(location: String) throws(CrawlerFailure) {
         let path = try CrawlerSettings.localPath(location, what: "CRAWL_OUT")
-        let directory = NSStringPath(value: path).deletingLastPathComponent
+        let directory = Paths.directory(of: path)
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
@@ -72,12 +72,3 @@ public actor ResultSink {
     }
 }
 
-/// `deletingLastPathComponent` without NSString (not in FoundationEssentials).
-struct NSStringPath {
-    let value: String
-    var deletingLastPathComponent: String {
-        guard let slash = value.lastIndex(of: "/") else { return "" }
-        if slash == value.startIndex { return "/" }
-        return String(value[..<slash])
-    }
-}

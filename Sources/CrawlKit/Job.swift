@@ -1,0 +1,229 @@
+import JSONKit
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+public enum Backend: String, Sendable, CaseIterable { case local, docker, fargate }
+
+/// A validated job file (README, "Job file").
+public struct Job: Sendable {
+    public var name: String
+    public var path: String
+    /// Inline URLs with their JSON index, or nil when they come from `urlsFile`.
+    public var inlineURLs: [String]?
+    public var urlsFile: String?
+    public var batchSize: Int?
+    public var tasks: Int?
+    public var groupByHost: Bool
+    public var removeTrackingParameters: Bool
+    public var crawl: CrawlOptions
+    public var task: TaskSettings
+    public var fargate: FargateSettings
+    public var raw: JSONValue
+
+    public static let defaultBatchSize = 50
+}
+
+public struct TaskSettings: Sendable {
+    public var cpu = 1024
+    public var memory = 2048
+    public var architecture = "X86_64"
+    /// A pinned tag: a moving tag would make two runs of one job differ.
+    public var sidecarImage = "selenium/standalone-chrome:4.27.0-20241225"
+    public var crawlerImage = "crawlrun/crawler:latest"
+    public var stopTimeout = 30
+    public var environment: [String: String] = [:]
+    /// Planning assumptions for the estimate.
+    public var secondsPerPage = 2.0
+    public var startupSeconds = 60.0
+    public var maxRunSeconds = 3600.0
+    public var retries = 2
+}
+
+public struct FargateSettings: Sendable {
+    public var region: String?
+    public var cluster = "default"
+    public var subnets: [String] = []
+    public var securityGroups: [String] = []
+    public var assignPublicIp = false
+    public var executionRoleArn: String?
+    public var taskRoleArn: String?
+    public var logGroup = "/crawlrun"
+    public var bucket: String?
+    public var prefix = "crawlrun/"
+    public var capacityProviders: [(provider: String, weight: Int, base: Int)] = []
+    public var maxConcurrentTasks = 10
+    public var platformVersion = "LATEST"
+}
+
+/// A job file that cannot run: every problem, each with its place. Exit code 65.
+public struct JobError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var problems: [JobProblem]
+    public var description: String {
+        "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
+            + problems.map { "  \($0.place): \($0.message)" }.joined(separator: "\n")
+    }
+}
+
+/// Valid Fargate task sizes (ECS-NOTES.md; AWS "Task CPU and memory").
+public enum FargateSizes {
+    public static func memoryChoices(cpu: Int) -> [Int]? {
+        switch cpu {
+        case 256: return [512, 1024, 2048]
+        case 512: return Array(stride(from: 1024, through: 4096, by: 1024))
+        case 1024: return Array(stride(from: 2048, through: 8192, by: 1024))
+        case 2048: return Array(stride(from: 4096, through: 16384, by: 1024))
+        case 4096: return Array(stride(from: 8192, through: 30720, by: 1024))
+        case 8192: return Array(stride(from: 16384, through: 61440, by: 4096))
+        case 16384: return Array(stride(from: 32768, through: 122_880, by: 8192))
+        default: return nil
+        }
+    }
+    public static let cpuChoices = [256, 512, 1024, 2048, 4096, 8192, 16384]
+
+    static func describe(_ memory: [Int]) -> String {
+        memory.count <= 3 ? memory.map(String.init).joined(separator: ", ") : "\(memory[0])–\(memory[memory.count - 1]) in steps of \(memory[1] - memory[0])"
+    }
+}
+
+extension Job {
+    /// Reads and validates a job file for `backend`; throws a JobError listing every problem.
+    public static func load(path: String, backend: Backend) throws -> Job {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw JobError(file: path, problems: [JobProblem("(file)", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist")])
+        }
+        let raw: JSONValue
+        do {
+            raw = try JSONValue.decode(data)
+        } catch {
+            throw JobError(file: path, problems: [JobProblem("(file)", "not valid JSON: \(describeDecodingError(error))")])
+        }
+        var problems: [JobProblem] = []
+        Shape.job.check(raw, at: "", into: &problems)
+        guard raw.objectValue != nil else { throw JobError(file: path, problems: problems) }
+
+        var job = Job(
+            name: raw["name"]?.stringValue ?? Self.defaultName(path), path: path,
+            inlineURLs: raw["urls"]?.arrayValue?.compactMap(\.stringValue), urlsFile: nil,
+            batchSize: raw["batching"]?["batchSize"]?.intValue, tasks: raw["batching"]?["tasks"]?.intValue,
+            groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
+            removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
+            crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings(), raw: raw)
+        if let name = raw["name"]?.stringValue, !name.isEmpty,
+            !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) || name.count > 200
+        {
+            problems.append(JobProblem("name", "use letters, digits, - and _ only (it names the ECS task definition family)"))
+        }
+        switch (raw["urls"], raw["urlsFile"]?.stringValue) {
+        case (nil, nil): problems.append(JobProblem("urls", "required: give urls (a list) or urlsFile (a path)"))
+        case (.some, .some): problems.append(JobProblem("urlsFile", "give urls or urlsFile, not both"))
+        case (nil, .some(let file)):
+            let base = Paths.directory(of: path)
+            let full = file.hasPrefix("/") ? file : (base.isEmpty ? file : base + "/" + file)
+            if FileManager.default.isReadableFile(atPath: full) {
+                job.urlsFile = full
+            } else {
+                problems.append(JobProblem("urlsFile", "\(full) does not exist or cannot be read"))
+            }
+        default: break
+        }
+        if job.batchSize != nil && job.tasks != nil {
+            problems.append(JobProblem("batching.tasks", "give batchSize or tasks, not both"))
+        }
+        if let crawl = raw["crawl"], crawl.objectValue != nil,
+            let decoded = try? JSONDecoder().decode(CrawlOptions.self, from: crawl.encoded())
+        {
+            job.crawl = decoded
+        }
+        job.task = Self.taskSettings(raw["task"])
+        job.fargate = Self.fargateSettings(raw["fargate"])
+        if raw["task"] != nil || backend == .fargate {
+            if let memory = FargateSizes.memoryChoices(cpu: job.task.cpu) {
+                if !memory.contains(job.task.memory) {
+                    problems.append(JobProblem("task.memory", "\(job.task.memory) MiB is not valid with cpu \(job.task.cpu); choose \(FargateSizes.describe(memory))"))
+                }
+            } else {
+                problems.append(JobProblem("task.cpu", "\(job.task.cpu) is not a Fargate cpu value; choose one of \(FargateSizes.cpuChoices.map(String.init).joined(separator: ", "))"))
+            }
+            if job.task.architecture == "ARM64" && job.fargate.capacityProviders.contains(where: { $0.provider == "FARGATE_SPOT" }) {
+                problems.append(JobProblem("fargate.capacityProviders", "FARGATE_SPOT runs X86_64 only; set task.architecture to X86_64"))
+            }
+        }
+        if backend == .fargate { problems += Self.fargateProblems(raw["fargate"], job.fargate) }
+        if !problems.isEmpty { throw JobError(file: path, problems: problems) }
+        return job
+    }
+
+    static func defaultName(_ path: String) -> String {
+        let base = Paths.removingExtension(Paths.baseName(path))
+        let cleaned = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        return cleaned.isEmpty ? "crawl" : cleaned
+    }
+
+    static func taskSettings(_ v: JSONValue?) -> TaskSettings {
+        var t = TaskSettings()
+        guard let v else { return t }
+        t.cpu = v["cpu"]?.intValue ?? t.cpu
+        t.memory = v["memory"]?.intValue ?? t.memory
+        t.architecture = v["architecture"]?.stringValue ?? t.architecture
+        t.sidecarImage = v["sidecarImage"]?.stringValue ?? t.sidecarImage
+        t.crawlerImage = v["crawlerImage"]?.stringValue ?? t.crawlerImage
+        t.stopTimeout = v["stopTimeout"]?.intValue ?? t.stopTimeout
+        t.environment = v["environment"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        t.secondsPerPage = v["secondsPerPage"]?.doubleValue ?? t.secondsPerPage
+        t.startupSeconds = v["startupSeconds"]?.doubleValue ?? t.startupSeconds
+        t.maxRunSeconds = v["maxRunSeconds"]?.doubleValue ?? t.maxRunSeconds
+        t.retries = v["retries"]?.intValue ?? t.retries
+        return t
+    }
+
+    static func fargateSettings(_ v: JSONValue?) -> FargateSettings {
+        var f = FargateSettings()
+        guard let v else { return f }
+        f.region = v["region"]?.stringValue
+        f.cluster = v["cluster"]?.stringValue ?? f.cluster
+        f.subnets = v["subnets"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        f.securityGroups = v["securityGroups"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        f.assignPublicIp = v["assignPublicIp"]?.boolValue ?? false
+        f.executionRoleArn = v["executionRoleArn"]?.stringValue
+        f.taskRoleArn = v["taskRoleArn"]?.stringValue
+        f.logGroup = v["logGroup"]?.stringValue ?? f.logGroup
+        f.bucket = v["bucket"]?.stringValue
+        f.prefix = v["prefix"]?.stringValue ?? f.prefix
+        f.capacityProviders = (v["capacityProviders"]?.arrayValue ?? []).compactMap { p in
+            guard let name = p["provider"]?.stringValue else { return nil }
+            return (name, p["weight"]?.intValue ?? 1, p["base"]?.intValue ?? 0)
+        }
+        f.maxConcurrentTasks = v["maxConcurrentTasks"]?.intValue ?? f.maxConcurrentTasks
+        f.platformVersion = v["platformVersion"]?.stringValue ?? f.platformVersion
+        return f
+    }
+
+    static func fargateProblems(_ v: JSONValue?, _ f: FargateSettings) -> [JobProblem] {
+        var out: [JobProblem] = []
+        guard v != nil else { return [JobProblem("fargate", "required for the fargate backend (subnets, roles, bucket…)")] }
+        if f.subnets.isEmpty { out.append(JobProblem("fargate.subnets", "required for the fargate backend: at least one subnet id")) }
+        for (i, s) in f.subnets.enumerated() where !s.hasPrefix("subnet-") {
+            out.append(JobProblem("fargate.subnets[\(i)]", "\"\(s)\" is not a subnet id (subnet-…)"))
+        }
+        for (i, s) in f.securityGroups.enumerated() where !s.hasPrefix("sg-") {
+            out.append(JobProblem("fargate.securityGroups[\(i)]", "\"\(s)\" is not a security group id (sg-…)"))
+        }
+        for (key, arn) in [("executionRoleArn", f.executionRoleArn), ("taskRoleArn", f.taskRoleArn)] {
+            guard let arn else {
+                out.append(JobProblem("fargate.\(key)", "required for the fargate backend"))
+                continue
+            }
+            if !arn.hasPrefix("arn:aws") || !arn.contains(":iam::") || !arn.contains(":role/") {
+                out.append(JobProblem("fargate.\(key)", "\"\(arn)\" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+            }
+        }
+        if f.bucket == nil { out.append(JobProblem("fargate.bucket", "required for the fargate backend: batches and results travel through S3")) }
+        if f.region == nil { out.append(JobProblem("fargate.region", "required for the fargate backend")) }
+        return out
+    }
+}
