@@ -1,9 +1,9 @@
 import JSONKit
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 public enum Backend: String, Sendable, CaseIterable { case local, docker, fargate }
@@ -86,7 +86,9 @@ public enum FargateSizes {
     public static let cpuChoices = [256, 512, 1024, 2048, 4096, 8192, 16384]
 
     static func describe(_ memory: [Int]) -> String {
-        memory.count <= 3 ? memory.map(String.init).joined(separator: ", ") : "\(memory[0])–\(memory[memory.count - 1]) in steps of \(memory[1] - memory[0])"
+        memory.count <= 3
+            ? memory.map(String.init).joined(separator: ", ")
+            : "\(memory[0])–\(memory[memory.count - 1]) in steps of \(memory[1] - memory[0])"
     }
 }
 
@@ -94,13 +96,19 @@ extension Job {
     /// Reads and validates a job file for `backend`; throws a JobError listing every problem.
     public static func load(path: String, backend: Backend) throws -> Job {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw JobError(file: path, problems: [JobProblem("(file)", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist")])
+            throw JobError(
+                file: path,
+                problems: [
+                    JobProblem(
+                        "(file)", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist")
+                ])
         }
         let raw: JSONValue
         do {
             raw = try JSONValue.decode(data)
         } catch {
-            throw JobError(file: path, problems: [JobProblem("(file)", "not valid JSON: \(describeDecodingError(error))")])
+            throw JobError(
+                file: path, problems: [JobProblem("(file)", "not valid JSON: \(describeDecodingError(error))")])
         }
         var problems: [JobProblem] = []
         Shape.job.check(raw, at: "", into: &problems)
@@ -114,9 +122,11 @@ extension Job {
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
             crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings(), raw: raw)
         if let name = raw["name"]?.stringValue, !name.isEmpty,
-            !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) || name.count > 200
+            !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+                || name.count > 200
         {
-            problems.append(JobProblem("name", "use letters, digits, - and _ only (it names the ECS task definition family)"))
+            problems.append(
+                JobProblem("name", "use letters, digits, - and _ only (it names the ECS task definition family)"))
         }
         switch (raw["urls"], raw["urlsFile"]?.stringValue) {
         case (nil, nil): problems.append(JobProblem("urls", "required: give urls (a list) or urlsFile (a path)"))
@@ -144,13 +154,25 @@ extension Job {
         if raw["task"] != nil || backend == .fargate {
             if let memory = FargateSizes.memoryChoices(cpu: job.task.cpu) {
                 if !memory.contains(job.task.memory) {
-                    problems.append(JobProblem("task.memory", "\(job.task.memory) MiB is not valid with cpu \(job.task.cpu); choose \(FargateSizes.describe(memory))"))
+                    problems.append(
+                        JobProblem(
+                            "task.memory",
+                            "\(job.task.memory) MiB is not valid with cpu \(job.task.cpu); choose \(FargateSizes.describe(memory))"
+                        ))
                 }
             } else {
-                problems.append(JobProblem("task.cpu", "\(job.task.cpu) is not a Fargate cpu value; choose one of \(FargateSizes.cpuChoices.map(String.init).joined(separator: ", "))"))
+                problems.append(
+                    JobProblem(
+                        "task.cpu",
+                        "\(job.task.cpu) is not a Fargate cpu value; choose one of \(FargateSizes.cpuChoices.map(String.init).joined(separator: ", "))"
+                    ))
             }
-            if job.task.architecture == "ARM64" && job.fargate.capacityProviders.contains(where: { $0.provider == "FARGATE_SPOT" }) {
-                problems.append(JobProblem("fargate.capacityProviders", "FARGATE_SPOT runs X86_64 only; set task.architecture to X86_64"))
+            if job.task.architecture == "ARM64"
+                && job.fargate.capacityProviders.contains(where: { $0.provider == "FARGATE_SPOT" })
+            {
+                problems.append(
+                    JobProblem(
+                        "fargate.capacityProviders", "FARGATE_SPOT runs X86_64 only; set task.architecture to X86_64"))
             }
         }
         if backend == .fargate { problems += Self.fargateProblems(raw["fargate"], job.fargate) }
@@ -205,8 +227,12 @@ extension Job {
 
     static func fargateProblems(_ v: JSONValue?, _ f: FargateSettings) -> [JobProblem] {
         var out: [JobProblem] = []
-        guard v != nil else { return [JobProblem("fargate", "required for the fargate backend (subnets, roles, bucket…)")] }
-        if f.subnets.isEmpty { out.append(JobProblem("fargate.subnets", "required for the fargate backend: at least one subnet id")) }
+        guard v != nil else {
+            return [JobProblem("fargate", "required for the fargate backend (subnets, roles, bucket…)")]
+        }
+        if f.subnets.isEmpty {
+            out.append(JobProblem("fargate.subnets", "required for the fargate backend: at least one subnet id"))
+        }
         for (i, s) in f.subnets.enumerated() where !s.hasPrefix("subnet-") {
             out.append(JobProblem("fargate.subnets[\(i)]", "\"\(s)\" is not a subnet id (subnet-…)"))
         }
@@ -219,10 +245,14 @@ extension Job {
                 continue
             }
             if !arn.hasPrefix("arn:aws") || !arn.contains(":iam::") || !arn.contains(":role/") {
-                out.append(JobProblem("fargate.\(key)", "\"\(arn)\" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+                out.append(
+                    JobProblem("fargate.\(key)", "\"\(arn)\" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
             }
         }
-        if f.bucket == nil { out.append(JobProblem("fargate.bucket", "required for the fargate backend: batches and results travel through S3")) }
+        if f.bucket == nil {
+            out.append(
+                JobProblem("fargate.bucket", "required for the fargate backend: batches and results travel through S3"))
+        }
         if f.region == nil { out.append(JobProblem("fargate.region", "required for the fargate backend")) }
         return out
     }

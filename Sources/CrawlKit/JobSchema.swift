@@ -63,13 +63,16 @@ indirect enum Shape: Sendable {
             "securityGroups": .array(.nonEmptyString), "assignPublicIp": .bool,
             "executionRoleArn": .nonEmptyString, "taskRoleArn": .nonEmptyString, "logGroup": .nonEmptyString,
             "bucket": .nonEmptyString, "prefix": .string,
-            "capacityProviders": .array(.object([
-                "provider": .choice(["FARGATE", "FARGATE_SPOT"]), "weight": .integer(min: 0, max: 1000),
-                "base": .integer(min: 0, max: 100_000),
-            ])),
+            "capacityProviders": .array(
+                .object([
+                    "provider": .choice(["FARGATE", "FARGATE_SPOT"]), "weight": .integer(min: 0, max: 1000),
+                    "base": .integer(min: 0, max: 100_000),
+                ])),
             "maxConcurrentTasks": .integer(min: 1, max: 5000), "platformVersion": .nonEmptyString,
         ]),
-        "local": .object(["chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64)]),
+        "local": .object([
+            "chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64),
+        ]),
         "docker": .object(["host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64)]),
     ])
 
@@ -79,7 +82,9 @@ indirect enum Shape: Sendable {
         switch self {
         case .any: return
         case .string:
-            if value.stringValue == nil { problems.append(JobProblem(place, "expected a string, found \(value.kindName)")) }
+            if value.stringValue == nil {
+                problems.append(JobProblem(place, "expected a string, found \(value.kindName)"))
+            }
         case .nonEmptyString:
             guard let s = value.stringValue else {
                 problems.append(JobProblem(place, "expected a string, found \(value.kindName)"))
@@ -87,13 +92,19 @@ indirect enum Shape: Sendable {
             }
             if s.isEmpty { problems.append(JobProblem(place, "must not be empty")) }
         case .bool:
-            if value.boolValue == nil { problems.append(JobProblem(place, "expected true or false, found \(value.kindName)")) }
+            if value.boolValue == nil {
+                problems.append(JobProblem(place, "expected true or false, found \(value.kindName)"))
+            }
         case .number(let lo, let hi):
             guard let n = value.doubleValue else {
                 problems.append(JobProblem(place, "expected a number, found \(value.kindName)"))
                 return
             }
-            if n < lo || n > hi { problems.append(JobProblem(place, "must be between \(Shape.show(lo)) and \(Shape.show(hi)), found \(Shape.show(n))")) }
+            if n < lo || n > hi {
+                problems.append(
+                    JobProblem(place, "must be between \(Shape.show(lo)) and \(Shape.show(hi)), found \(Shape.show(n))")
+                )
+            }
         case .integer(let lo, let hi):
             guard let n = value.intValue else {
                 problems.append(JobProblem(place, "expected an integer, found \(value.kindName)"))
@@ -102,7 +113,8 @@ indirect enum Shape: Sendable {
             if n < lo || n > hi { problems.append(JobProblem(place, "must be between \(lo) and \(hi), found \(n)")) }
         case .choice(let options):
             guard let s = value.stringValue else {
-                problems.append(JobProblem(place, "expected one of \(options.joined(separator: ", ")), found \(value.kindName)"))
+                problems.append(
+                    JobProblem(place, "expected one of \(options.joined(separator: ", ")), found \(value.kindName)"))
                 return
             }
             if !options.contains(s) {

@@ -1,10 +1,10 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Normalises URLs for de-duplication: lower-case scheme and host, default ports and fragments
@@ -14,7 +14,9 @@ public struct URLNormalizer: Sendable {
     public init(removeTrackingParameters: Bool = false) { self.removeTrackingParameters = removeTrackingParameters }
 
     static let trackingPrefixes = ["utm_"]
-    static let trackingNames: Set<String> = ["fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "yclid", "_ga", "igshid"]
+    static let trackingNames: Set<String> = [
+        "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "yclid", "_ga", "igshid",
+    ]
 
     public enum Problem: Error, Equatable { case unparsable, notHTTP(String), noHost }
 
@@ -89,7 +91,9 @@ public struct URLListReader: Sequence {
 extension String {
     func trimmingLineWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0.isNewline }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
         return String(self[first...last])
     }
 }

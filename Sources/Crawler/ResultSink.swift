@@ -71,4 +71,3 @@ public actor ResultSink {
         _ = Glibc.close(fd)
     }
 }
-

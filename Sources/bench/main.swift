@@ -1,7 +1,7 @@
+import CrawlKit
 // `make bench`: CrawlRun's benchmark. Prints figures; it is not a pass/fail test.
 // Runs against real chromedriver and the loopback fixture site; nothing leaves the machine.
 import Crawler
-import CrawlKit
 import Foundation
 import HTTP
 import JSONKit
@@ -11,7 +11,8 @@ import WebDriver
 
 let args = CommandLine.arguments.dropFirst()
 if args.contains("--help") {
-    print("""
+    print(
+        """
         usage: bench [--pages N] [--rounds N] [--only crawler]
           Crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
           readiness latency (chromedriver ready → first POST /session), peak RSS.
@@ -78,7 +79,8 @@ func runCrawler(driver: String, sessions: Int, label: String) async throws -> Cr
     let mean = Double(records.map(\.ms).reduce(0, +)) / Double(records.count)  // ms starts after the session
     return CrawlerRun(
         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-        meanPageMs: mean, medianPageMs: median(records.map { Double($0.ms) }), peakRSSKB: p.peakRSSKilobytes ?? 0, log: lines.text)
+        meanPageMs: mean, medianPageMs: median(records.map { Double($0.ms) }), peakRSSKB: p.peakRSSKilobytes ?? 0,
+        log: lines.text)
 }
 
 /// The floor: navigate + the same single extraction script, over one keep-alive connection.
@@ -153,7 +155,9 @@ let crawlerMid = median(crawlerMedian)
 print("per-page time (navigate + extraction), mean / median")
 print("  floor (bare WebDriver loop, same capabilities): \(f(floor, 2)) / \(f(floorMid, 2)) ms")
 print("  crawler (records' ms):                          \(f(crawler, 2)) / \(f(crawlerMid, 2)) ms")
-print("  overhead: \(f((crawler - floor) / floor * 100)) % mean, \(f((crawlerMid - floorMid) / floorMid * 100)) % median   (target ≤ 5 %)")
+print(
+    "  overhead: \(f((crawler - floor) / floor * 100)) % mean, \(f((crawlerMid - floorMid) / floorMid * 100)) % median   (target ≤ 5 %)"
+)
 print("crawler peak RSS, worst round (target ≤ 20 MB)")
 print("  1 session:  \(f(Double(rss1.max() ?? 0) / 1024)) MB")
 print("  2 sessions: \(f(Double(rss2.max() ?? 0) / 1024)) MB")

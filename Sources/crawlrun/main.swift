@@ -1,3 +1,5 @@
+// crawlrun: thin entry point; every command lives in the Coordinator library.
 import Coordinator
+import Foundation
 
-Coordinator.main()
+exit(CLI.main(CommandLine.arguments))
