@@ -12,7 +12,7 @@ public enum Backend: String, Sendable, CaseIterable { case local, docker, fargat
 public struct Job: Sendable {
     public var name: String
     public var path: String
-    /// Inline URLs with their JSON index, or nil when they come from `urlsFile`.
+    /// Inline URLs, or nil when they come from `urlsFile`.
     public var inlineURLs: [String]?
     public var urlsFile: String?
     public var batchSize: Int?
@@ -22,7 +22,6 @@ public struct Job: Sendable {
     public var crawl: CrawlOptions
     public var task: TaskSettings
     public var fargate: FargateSettings
-    public var raw: JSONValue
 
     public static let defaultBatchSize = 50
 }
@@ -120,7 +119,7 @@ extension Job {
             batchSize: raw["batching"]?["batchSize"]?.intValue, tasks: raw["batching"]?["tasks"]?.intValue,
             groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
-            crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings(), raw: raw)
+            crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings())
         if let name = raw["name"]?.stringValue, !name.isEmpty,
             !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
                 || name.count > 200

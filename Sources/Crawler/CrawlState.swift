@@ -19,10 +19,6 @@ actor URLQueue {
         defer { next += 1 }
         return items[next]
     }
-    var remaining: [(index: Int, url: String, host: String)] {
-        defer { next = items.count }
-        return Array(items[next...])
-    }
 }
 
 /// Per-host politeness: page loads on one host start at least `delay` apart, across sessions.

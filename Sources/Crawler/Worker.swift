@@ -130,7 +130,7 @@ struct Worker: Sendable {
         artifacts: [String: String] = [:]
     ) async -> Bool {
         let elapsed = ContinuousClock.now - t0
-        let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int(SidecarProbe.ms(elapsed))
         let shown = page ?? failure?.page
         let record = ResultRecord(
             url: item.url, ok: failure == nil, status: shown?.status ?? failure?.status,

@@ -93,9 +93,9 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
 extension JSONValue {
     /// Compact JSON text with sorted keys (stable output for logs and files).
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+        var writer = JSONWriter()
+        writer.value(self)
+        return Data(writer.bytes)
     }
 
     public static func decode(_ data: Data) throws -> JSONValue {

@@ -295,8 +295,6 @@ extension Chrome {
             ])
             #expect(unwritable == .exited(73))
             #expect(unwritableLog.contains("results file /proc/no/such/out.jsonl cannot be opened"))
-            let help = try CrawlerProcess(env: [:])
-            _ = help
         }
     }
 }
