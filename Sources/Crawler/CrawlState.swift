@@ -21,18 +21,36 @@ actor URLQueue {
     }
 }
 
-/// Per-host politeness: page loads on one host start at least `delay` apart, across sessions.
+/// Per-host politeness: with a delay set, one page load at a time per host, each starting at least
+/// `delay` after the previous one on that host finished, across sessions. Measuring from the end
+/// (not the start) is what makes the gap hold at the server whatever the browser's own latency.
 actor HostPacer {
     private let delay: Duration
-    private var nextSlot: [String: ContinuousClock.Instant] = [:]
+    private var busy: Set<String> = []
+    private var freeAt: [String: ContinuousClock.Instant] = [:]
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     init(delay: Duration) { self.delay = delay }
 
-    func wait(host: String) async {
+    func acquire(host: String) async {
         guard delay > .zero else { return }
-        let now = ContinuousClock.now
-        let slot = max(now, nextSlot[host] ?? now)
-        nextSlot[host] = slot + delay
-        if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
+        while busy.contains(host) {
+            await withCheckedContinuation { waiters[host, default: []].append($0) }
+        }
+        busy.insert(host)
+        if let ready = freeAt[host], ready > .now {
+            try? await Task.sleep(until: ready, clock: .continuous)
+        }
+    }
+
+    func release(host: String) {
+        guard delay > .zero else { return }
+        busy.remove(host)
+        freeAt[host] = .now + delay
+        if var queue = waiters[host], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiters[host] = queue.isEmpty ? nil : queue
+            next.resume()
+        }
     }
 }
 

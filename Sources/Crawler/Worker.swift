@@ -62,9 +62,16 @@ struct Worker: Sendable {
                     t0 = ContinuousClock.now
                 }
                 attempt += 1
-                await run.pacer.wait(host: item.host)
+                await run.pacer.acquire(host: item.host)
+                let visited: Result<PageResult, VisitFailure>
                 do {
-                    let page = try await run.visitor.visit(item.url, host: item.host, session: current)
+                    visited = .success(try await run.visitor.visit(item.url, host: item.host, session: current))
+                } catch {
+                    visited = .failure(error)
+                }
+                await run.pacer.release(host: item.host)
+                do {
+                    let page = try visited.get()
                     pages += 1
                     outcome = .success(page)
                     artifacts = await captureArtifacts(item.index, session: current, failed: false)

@@ -104,7 +104,7 @@ import Testing
             }
             let probe = ContinuousClock.now
             try await Task.sleep(for: .milliseconds(10))
-            #expect(ContinuousClock.now - probe < .milliseconds(250))
+            #expect(ContinuousClock.now - probe < .seconds(1), "starved tasks wait for seconds")
             for try await status in group { #expect(status == 200) }
         }
     }
