@@ -30,12 +30,13 @@ let package = Package(
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
         .target(
             name: "Coordinator",
-            dependencies: ["CrawlKit", "HTTP", "ProcessKit"],
+            dependencies: ["CrawlKit", "JSONKit", "HTTP", "ProcessKit"],
             swiftSettings: strict
         ),
         .executableTarget(name: "crawlrun", dependencies: ["Coordinator"], swiftSettings: strict),
         // Fixture site and real-peer launchers shared by the tests, the benchmark and the demo.
         .target(name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking"], swiftSettings: strict),
+        .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "bench",
             dependencies: ["Crawler", "TestSupport", "WebDriver", "ProcessKit"],

@@ -3,23 +3,30 @@
 # installs only what is missing. Swift itself is expected at /opt/swift or on PATH.
 set -euo pipefail
 
+apt_install() {
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "setup: installing $*"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
-[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || need_apt+=(libcurl4-openssl-dev)
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] ||
+    [ -f /usr/include/curl/curl.h ] || need_apt+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
-
-if [ ${#need_apt[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "setup: installing ${need_apt[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-
 if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v moto_server >/dev/null 2>&1; then
-    echo "setup: installing moto[server]"
-    python3 -m pip install -q 'moto[server]'
+    command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+fi
+[ ${#need_apt[@]} -eq 0 ] || apt_install "${need_apt[@]}"
+
+# moto_server (PyPI moto[server]): the AWS APIs on loopback, for the tests only.
+if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v moto_server >/dev/null 2>&1; then
+    echo "setup: installing moto[server] (pip)"
+    python3 -m pip install -q --user 'moto[server]' 2>/dev/null ||
+        python3 -m pip install -q --user --break-system-packages 'moto[server]'
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

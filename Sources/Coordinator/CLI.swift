@@ -17,6 +17,10 @@ public enum CLI {
         usage: crawlrun <command> [options]
 
         commands:
+          run JOB [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
+                   run the job: a task per batch, retries, results in runs/<run-id>/
+          crawl URL… [--field NAME=SELECTOR[@ATTR]] …
+                   crawl URLs without a job file; JSON Lines on standard output
           plan JOB [--backend local|docker|fargate] [--json]
                    show the batches, task definition and estimate without launching anything
           help     show this help (also: crawlrun <command> --help)
@@ -25,7 +29,7 @@ public enum CLI {
         65 invalid job file · 130 interrupted.
         """
 
-    public static func main(_ arguments: [String]) -> Int32 {
+    public static func main(_ arguments: [String]) async -> Int32 {
         var args = Array(arguments.dropFirst())
         guard let command = args.first else {
             FileHandle.standardError.write(Data((usage + "\n").utf8))
@@ -39,8 +43,12 @@ public enum CLI {
                 return 0
             case "plan":
                 return try PlanCommand(arguments: args).run().rawValue
+            case "run":
+                return try await RunCommand(arguments: args).run().rawValue
+            case "crawl":
+                return try await CrawlCommand(arguments: args).run().rawValue
             default:
-                throw UsageError("unknown command \"\(command)\"; commands: plan, help")
+                throw UsageError("unknown command \"\(command)\"; commands: run, crawl, plan, help")
             }
         } catch let error as UsageError {
             FileHandle.standardError.write(
@@ -49,6 +57,9 @@ public enum CLI {
         } catch let error as JobError {
             FileHandle.standardError.write(Data("crawlrun: invalid job file \(error.description)\n".utf8))
             return ExitCode.invalidJob.rawValue
+        } catch let error as RunFailure {
+            FileHandle.standardError.write(Data("crawlrun: the run could not go on: \(error)\n".utf8))
+            return ExitCode.infrastructure.rawValue
         } catch {
             FileHandle.standardError.write(Data("crawlrun: \(error)\n".utf8))
             return ExitCode.infrastructure.rawValue

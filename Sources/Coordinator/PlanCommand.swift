@@ -163,13 +163,16 @@ struct Estimate {
         let perTask = t.startupSeconds + Double(summary.largestBatch) * t.secondsPerPage / Double(job.crawl.sessions)
         let waves = summary.batchCount == 0 ? 0 : (summary.batchCount + concurrency - 1) / concurrency
         seconds = Double(waves) * perTask
+        let billed = max(60, perTask)  // one-minute minimum per task
+        cost = Double(summary.batchCount) * billed * Self.pricePerSecond(t)
+    }
+
+    /// On-demand Fargate price of one task-second in us-east-1 (ECS-NOTES.md).
+    static func pricePerSecond(_ t: TaskSettings) -> Double {
         let arm = t.architecture == "ARM64"
         let vcpuHour = arm ? 0.03238 : 0.04048
         let gbHour = arm ? 0.00356 : 0.004445
-        let billed = max(60, perTask)  // one-minute minimum per task
-        cost =
-            Double(summary.batchCount) * billed / 3600
-            * (Double(t.cpu) / 1024 * vcpuHour + Double(t.memory) / 1024 * gbHour)
+        return (Double(t.cpu) / 1024 * vcpuHour + Double(t.memory) / 1024 * gbHour) / 3600
     }
 
     static func duration(_ s: Double) -> String {

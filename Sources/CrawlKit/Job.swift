@@ -22,8 +22,21 @@ public struct Job: Sendable {
     public var crawl: CrawlOptions
     public var task: TaskSettings
     public var fargate: FargateSettings
+    public var local = LocalSettings()
 
     public static let defaultBatchSize = 50
+}
+
+/// The local backend: the sidecar as a process on this machine (README, "Backends").
+public struct LocalSettings: Sendable {
+    /// chromedriver's path (`CHROMEDRIVER` in the environment also sets it).
+    public var chromedriver: String?
+    /// A Selenium server command instead of chromedriver; `{port}` is replaced by the task's port.
+    public var seleniumCommand: [String]?
+    public var maxTasks: Int?
+    /// How long the sidecar may take to report ready before the task fails to start.
+    public var healthTimeout = 60.0
+    public init() {}
 }
 
 public struct TaskSettings: Sendable {
@@ -102,6 +115,11 @@ extension Job {
                         "(file)", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist")
                 ])
         }
+        return try parse(data, path: path, backend: backend)
+    }
+
+    /// Validates a job document; `path` names it in messages and anchors a relative `urlsFile`.
+    public static func parse(_ data: Data, path: String, backend: Backend) throws -> Job {
         let raw: JSONValue
         do {
             raw = try JSONValue.decode(data)
@@ -150,6 +168,15 @@ extension Job {
         }
         job.task = Self.taskSettings(raw["task"])
         job.fargate = Self.fargateSettings(raw["fargate"])
+        if let local = raw["local"] {
+            job.local.chromedriver = local["chromedriver"]?.stringValue
+            job.local.seleniumCommand = local["seleniumCommand"]?.arrayValue?.compactMap(\.stringValue)
+            job.local.maxTasks = local["maxTasks"]?.intValue
+            job.local.healthTimeout = local["healthTimeout"]?.doubleValue ?? job.local.healthTimeout
+            if let command = job.local.seleniumCommand, command.isEmpty {
+                problems.append(JobProblem("local.seleniumCommand", "give the command and its arguments"))
+            }
+        }
         if raw["task"] != nil || backend == .fargate {
             if let memory = FargateSizes.memoryChoices(cpu: job.task.cpu) {
                 if !memory.contains(job.task.memory) {

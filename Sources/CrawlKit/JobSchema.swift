@@ -72,6 +72,7 @@ indirect enum Shape: Sendable {
         ]),
         "local": .object([
             "chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64),
+            "healthTimeout": .number(min: 1, max: 600),
         ]),
         "docker": .object(["host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64)]),
     ])

@@ -29,6 +29,10 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 }
 
 public struct ProcessError: Error, Sendable, CustomStringConvertible {
+    public init(message: String, errno: Int32) {
+        self.message = message
+        self.errno = errno
+    }
     public var message: String
     public var errno: Int32
     public var description: String { "\(message): \(String(cString: strerror(errno)))" }
@@ -58,7 +62,11 @@ public final class ChildProcess: Sendable {
     private struct WaitState {
         var status: ExitStatus?
         var peakRSSKilobytes: Int?
-        var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+        var nextWaiter = 0
+        var waiters: [Int: @Sendable (ExitStatus?) -> Void] = [:]
+        /// Output readers still running, and who waits for them to reach end of file.
+        var openReaders = 0
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// Starts `executable` (searched in PATH when it has no slash).
@@ -127,7 +135,18 @@ public final class ChildProcess: Sendable {
             throw ProcessError(message: "cannot start \(executable)", errno: rc)
         }
         pid = child
-        for (fd, handler) in readers { Self.readLines(fd: fd, handler: handler) }
+        box.state.withLock { $0.openReaders = readers.count }
+        for (fd, handler) in readers {
+            Self.readLines(fd: fd, handler: handler) { [box] in
+                let waiters = box.state.withLock { s -> [CheckedContinuation<Void, Never>] in
+                    s.openReaders -= 1
+                    guard s.openReaders == 0 else { return [] }
+                    defer { s.drainWaiters.removeAll() }
+                    return s.drainWaiters
+                }
+                for w in waiters { w.resume() }
+            }
+        }
         let pid = child
         ThreadPool.shared.submit { [box] in
             var raw: Int32 = 0
@@ -135,14 +154,41 @@ public final class ChildProcess: Sendable {
             while wait4(pid, &raw, 0, &usage) == -1 && errno == EINTR {}
             let status: ExitStatus =
                 (raw & 0x7f) == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
-            let waiters = box.state.withLock { s -> [CheckedContinuation<ExitStatus, Never>] in
+            let waiters = box.state.withLock { s -> [@Sendable (ExitStatus?) -> Void] in
                 s.status = status
                 s.peakRSSKilobytes = Int(usage.ru_maxrss)
                 defer { s.waiters.removeAll() }
-                return s.waiters
+                return Array(s.waiters.values)
             }
-            for w in waiters { w.resume(returning: status) }
+            for w in waiters { w(status) }
         }
+    }
+
+    /// Waits until every `.lines` output has reached end of file (all lines delivered), at most
+    /// `timeout`: a process's last lines are read after it exits.
+    public func outputDrained(timeout: Duration = .seconds(2)) async {
+        let drained: @Sendable () async -> Void = { [box] in
+            await withCheckedContinuation { cont in
+                let done = box.state.withLock { s -> Bool in
+                    if s.openReaders == 0 { return true }
+                    s.drainWaiters.append(cont)
+                    return false
+                }
+                if done { cont.resume() }
+            }
+        }
+        let racer = Task { await drained() }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            return ()
+        }
+        // Whichever comes first; a reader held open by a stray grandchild must not hang us.
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let once = Once(cont)
+            Task { await racer.value; once.fire() }
+            Task { await timer.value; once.fire() }
+        }
+        timer.cancel()
     }
 
     /// The child's peak resident set size (getrusage ru_maxrss), once it has ended.
@@ -153,20 +199,42 @@ public final class ChildProcess: Sendable {
 
     /// Waits for the process to end (its process group may live on; see `terminate`).
     public func wait() async -> ExitStatus {
-        await withCheckedContinuation { cont in
-            let ready = box.state.withLock { s -> ExitStatus? in
-                if let status = s.status { return status }
-                s.waiters.append(cont)
-                return nil
+        while true {
+            if let status = await waitUnlessCancelled(ignoringCancellation: true) { return status }
+        }
+    }
+
+    /// Waits for the process to end; nil when the calling task is cancelled first.
+    public func waitUnlessCancelled() async -> ExitStatus? {
+        await waitUnlessCancelled(ignoringCancellation: false)
+    }
+
+    private func waitUnlessCancelled(ignoringCancellation: Bool) async -> ExitStatus? {
+        let id = box.state.withLock { s -> Int in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (cont: CheckedContinuation<ExitStatus?, Never>) in
+                let ready = box.state.withLock { s -> ExitStatus?? in
+                    if let status = s.status { return .some(status) }
+                    if !ignoringCancellation && Task.isCancelled { return .some(nil) }
+                    s.waiters[id] = { cont.resume(returning: $0) }
+                    return nil
+                }
+                if let ready { cont.resume(returning: ready) }
             }
-            if let ready { cont.resume(returning: ready) }
+        } onCancel: { [box] in
+            guard !ignoringCancellation else { return }
+            let waiter = box.state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?(nil)
         }
     }
 
     /// Waits at most `timeout`; nil when the process is still running then.
     public func wait(timeout: Duration) async -> ExitStatus? {
         await withTaskGroup(of: ExitStatus?.self) { group in
-            group.addTask { await self.wait() }
+            group.addTask { await self.waitUnlessCancelled() }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return nil
@@ -199,7 +267,9 @@ public final class ChildProcess: Sendable {
         return status
     }
 
-    private static func readLines(fd: Int32, handler: @escaping @Sendable (String) -> Void) {
+    private static func readLines(
+        fd: Int32, handler: @escaping @Sendable (String) -> Void, done: @escaping @Sendable () -> Void
+    ) {
         ThreadPool.shared.submit {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 16384)
@@ -215,6 +285,7 @@ public final class ChildProcess: Sendable {
             }
             if !pending.isEmpty { handler(String(decoding: pending, as: UTF8.self)) }
             close(fd)
+            done()
         }
     }
 }
@@ -225,5 +296,18 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     return pointers.withUnsafeBufferPointer { buf in
         // posix_spawn's prototype takes `char *const[]`; the strings are never modified.
         body(buf.baseAddress.unsafelyUnwrapped)
+    }
+}
+
+/// Resumes a continuation once, whoever calls first.
+private final class Once: Sendable {
+    private let cont: Mutex<CheckedContinuation<Void, Never>?>
+    init(_ cont: CheckedContinuation<Void, Never>) { self.cont = Mutex(cont) }
+    func fire() {
+        let c = cont.withLock { c -> CheckedContinuation<Void, Never>? in
+            defer { c = nil }
+            return c
+        }
+        c?.resume()
     }
 }

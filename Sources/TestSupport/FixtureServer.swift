@@ -23,6 +23,7 @@ public final class FixtureServer: Sendable {
     private let listener: Int32
     private let state = Mutex<ServerState>(ServerState())
     private let root: String?
+    private let fixtures: Bool
 
     struct ServerState {
         var stopped = false
@@ -37,9 +38,11 @@ public final class FixtureServer: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts on 127.0.0.1 (free port), or on `unixSocket` when given.
-    public init(root: String? = nil, unixSocket: String? = nil) throws {
+    /// Starts on 127.0.0.1 (a free port unless `port` is given), or on `unixSocket` when given.
+    /// With `fixtures: false` only the files under `root` are served (the demo site).
+    public init(root: String? = nil, unixSocket: String? = nil, port: UInt16 = 0, fixtures: Bool = true) throws {
         self.root = root
+        self.fixtures = fixtures
         signal(SIGPIPE, SIG_IGN)
         if let path = unixSocket {
             unlink(path)
@@ -56,12 +59,12 @@ public final class FixtureServer: Sendable {
             }
             guard rc == 0, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on \(path)") }
             listener = fd
-            port = 0
+            self.port = 0
             unixSocketPath = path
         } else {
-            let (fd, p) = try Self.listenLoopback()
+            let (fd, p) = try Self.listenLoopback(port: port)
             listener = fd
-            port = p
+            self.port = p
             unixSocketPath = nil
         }
         let fd = listener
@@ -109,20 +112,23 @@ public final class FixtureServer: Sendable {
     public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
     var isStopped: Bool { state.withLock { $0.stopped } }
 
-    static func listenLoopback() throws -> (Int32, UInt16) {
+    static func listenLoopback(port: UInt16 = 0) throws -> (Int32, UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
+        addr.sin_port = port.bigEndian
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard rc == 0, listen(fd, 128) == 0 else { throw FixtureError("cannot listen on 127.0.0.1") }
+        guard rc == 0, listen(fd, 128) == 0 else {
+            close(fd)
+            throw FixtureError("cannot listen on 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+        }
         var bound = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &bound) {
@@ -262,7 +268,7 @@ public final class FixtureServer: Sendable {
 
     /// Handles one request; false closes the connection.
     private func respond(_ fd: Int32, _ r: Request) -> Bool {
-        if let page = FixturePages.page(for: r, server: self, fd: fd) { return page }
+        if fixtures, let page = FixturePages.page(for: r, server: self, fd: fd) { return page }
         if let root, r.method == "GET", !r.path.contains(".."),
             let data = FileManager.default.contents(
                 atPath: root + (r.path.hasSuffix("/") ? r.path + "index.html" : r.path))

@@ -2,4 +2,4 @@
 import Coordinator
 import Foundation
 
-exit(CLI.main(CommandLine.arguments))
+exit(await CLI.main(CommandLine.arguments))

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's test command (and CI's, through .ci/run): installs what is missing (apt:
+# chromium, chromium-driver, libcurl; PyPI: moto[server]), builds, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$HOME/.local/bin:$PATH"
+CRAWLRUN_NEEDS_MOTO=1 scripts/setup.sh
+swift build
+mkdir -p .build
+# Swift Testing prints a line per test start; the log keeps everything, the terminal the results.
+swift test 2>&1 | tee .build/test.log | grep -vE '^(◇|↳)'
+exit "${PIPESTATUS[0]}"
