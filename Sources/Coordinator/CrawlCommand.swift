@@ -47,7 +47,8 @@ struct CrawlCommand {
             }
             func number(_ name: String, _ v: String, _ range: ClosedRange<Double>) throws(UsageError) -> JSONValue {
                 guard let n = Double(v), range.contains(n) else {
-                    throw UsageError("\(name) takes a number from \(range.lowerBound) to \(range.upperBound), not \"\(v)\"")
+                    throw UsageError(
+                        "\(name) takes a number from \(range.lowerBound) to \(range.upperBound), not \"\(v)\"")
                 }
                 return .number(n)
             }

@@ -50,7 +50,8 @@ final class Display: Sendable {
         let rate = seconds > 0 ? Double(done) / seconds : 0
         var text =
             "\(Int(seconds)) s · tasks \(c.running) running, \(c.batchesDone)/\(c.batches) batches done · pages "
-            + paint("\(c.ok) ok", "32") + ", " + (c.failed + c.incomplete > 0 ? paint("\(c.failed + c.incomplete) failed", "31") : "0 failed")
+            + paint("\(c.ok) ok", "32") + ", "
+            + (c.failed + c.incomplete > 0 ? paint("\(c.failed + c.incomplete) failed", "31") : "0 failed")
             + (live > 0 ? ", \(live) in running tasks" : "") + " of \(c.urls)"
             + String(format: " · %.1f pages/s", rate)
         if rate > 0, done < c.urls { text += " · ETA \(Summary.duration(Double(c.urls - done) / rate))" }
@@ -78,7 +79,9 @@ final class Display: Sendable {
 /// The closing summary: what a person needs in five seconds.
 enum Summary {
     static func text(
-        report: (json: JSONValue, counts: RunCounts, errors: [(kind: String, count: Int, example: String)], seconds: Double),
+        report: (
+            json: JSONValue, counts: RunCounts, errors: [(kind: String, count: Int, example: String)], seconds: Double
+        ),
         store: RunStore, status: RunStatus, code: ExitCode, color: Bool
     ) -> String {
         let c = report.counts

@@ -291,20 +291,23 @@ final class LocalTask: Sendable {
 /// A container's log file: each line with the time it was captured, like `docker logs -t`
 /// (lines that already begin with a timestamp, as the crawler's do, are kept as they are).
 final class ContainerLog: Sendable {
-    private let fd: Mutex<Int32>
+    private let path: String
+    /// Opened on the first line: a container that never started has no log file.
+    private let fd = Mutex<Int32?>(nil)
 
-    init(path: String) {
-        fd = Mutex(open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644))
-    }
+    init(path: String) { self.path = path }
 
     func write(_ line: String) {
         let stamped = Self.hasTimestamp(line) ? line + "\n" : Timestamp.now() + " " + line + "\n"
-        fd.withLock { fd in
-            guard fd >= 0 else { return }
+        fd.withLock { stored in
+            if stored == nil { stored = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
+            guard let fd = stored, fd >= 0 else { return }
             var bytes = Array(stamped.utf8)
             var off = 0
             while off < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { Foundation.write(fd, $0.baseAddress.map { $0 + off }, $0.count - off) }
+                let n = bytes.withUnsafeMutableBytes {
+                    Foundation.write(fd, $0.baseAddress.map { $0 + off }, $0.count - off)
+                }
                 if n <= 0 { break }
                 off += n
             }
@@ -316,7 +319,7 @@ final class ContainerLog: Sendable {
 
     func close() {
         fd.withLock { fd in
-            if fd >= 0 { _ = Foundation.close(fd) }
+            if let open = fd, open >= 0 { _ = Foundation.close(open) }
             fd = -1
         }
     }

@@ -82,7 +82,8 @@ struct RunOptions {
                 throw UsageError("unknown backend \"\(v)\": use local, docker or fargate")
             }
             guard b == .local else {
-                throw UsageError("the \(v) backend cannot run jobs yet; use --backend local (plan works with every backend)")
+                throw UsageError(
+                    "the \(v) backend cannot run jobs yet; use --backend local (plan works with every backend)")
             }
             backend = b
         case "--max-tasks":
@@ -151,7 +152,9 @@ struct RunDriver {
             }
         }
         display.start(
-            "run \(store.id): \(summary.distinctURLs) URLs in \(batches.count) batch\(batches.count == 1 ? "" : "es"), "
+            "run \(store.id): \(summary.distinctURLs) URLs"
+                + (summary.duplicates > 0 ? " (\(summary.duplicates) duplicates dropped)" : "")
+                + " in \(batches.count) batch\(batches.count == 1 ? "" : "es"), "
                 + "at most \(maxTasks) task\(maxTasks == 1 ? "" : "s") at once on the \(backend.name) backend")
         let signals = SignalWatch { name in
             display.note("\(name): stopping every task (up to \(job.task.stopTimeout) s), keeping what finished")

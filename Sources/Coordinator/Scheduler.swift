@@ -420,7 +420,9 @@ public actor Scheduler {
 
     /// report.json: counts, timings per batch and task, the error kinds seen, pages/s, and what
     /// the task time would have cost on Fargate.
-    public func report() -> (json: JSONValue, counts: RunCounts, errors: [(kind: String, count: Int, example: String)], seconds: Double) {
+    public func report() -> (
+        json: JSONValue, counts: RunCounts, errors: [(kind: String, count: Int, example: String)], seconds: Double
+    ) {
         let seconds = (ContinuousClock.now - clock).seconds
         let crawled = counts.ok + counts.failed
         let errors = errorKinds.map { (kind: $0.key, count: $0.value.count, example: $0.value.example) }

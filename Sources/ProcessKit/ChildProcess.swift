@@ -185,8 +185,12 @@ public final class ChildProcess: Sendable {
         // Whichever comes first; a reader held open by a stray grandchild must not hang us.
         await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
             let once = Once(cont)
-            Task { await racer.value; once.fire() }
-            Task { await timer.value; once.fire() }
+            Task {
+                await racer.value; once.fire()
+            }
+            Task {
+                await timer.value; once.fire()
+            }
         }
         timer.cancel()
     }

@@ -1,0 +1,296 @@
+import CrawlKit
+import Foundation
+import JSONKit
+import ProcessKit
+import TestSupport
+import Testing
+
+/// `crawlrun` as a user starts it: the binary, its output and exit code.
+struct CrawlrunProcess {
+    let process: ChildProcess
+    let stdout = LineBox()
+    let stderr = LineBox()
+
+    init(_ arguments: [String], stdin: String? = nil) throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["CRAWLRUN_CRAWLER"] = binary("crawler")
+        environment["NO_COLOR"] = "1"
+        let out = stdout
+        let err = stderr
+        var args = arguments
+        if let stdin {
+            // Standard input from a file, through the shell: ChildProcess gives /dev/null.
+            let path = tempDir("stdin") + "/in.txt"
+            try stdin.write(toFile: path, atomically: true, encoding: .utf8)
+            args = ["-c", "exec \"$0\" \"$@\" < \(path)", binary("crawlrun")] + arguments
+            process = try ChildProcess(
+                "/bin/sh", arguments: args, environment: environment, stdout: .lines { out.append($0) },
+                stderr: .lines { err.append($0) })
+            return
+        }
+        process = try ChildProcess(
+            binary("crawlrun"), arguments: args, environment: environment, stdout: .lines { out.append($0) },
+            stderr: .lines { err.append($0) })
+    }
+
+    /// Runs to the end; the exit code.
+    static func run(
+        _ arguments: [String], stdin: String? = nil
+    ) async throws -> (
+        code: Int32?, stdout: String, stderr: String
+    ) {
+        let p = try CrawlrunProcess(arguments, stdin: stdin)
+        let status = await p.process.wait(timeout: .seconds(120))
+        await p.process.outputDrained()
+        return (status?.code, p.stdout.text, p.stderr.text)
+    }
+}
+
+/// The one run directory under `runs`.
+func runDirectory(_ runs: String) throws -> String {
+    let entries = try FileManager.default.contentsOfDirectory(atPath: runs)
+    try #require(entries.count == 1, "one run directory, got \(entries)")
+    return runs + "/" + entries[0]
+}
+
+func readJSON(_ path: String) throws -> JSONValue {
+    try JSONValue.decode(try Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+func writeJob(_ job: JSONValue, in dir: String) throws -> String {
+    let path = dir + "/job.json"
+    try job.encoded().write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// Pids logged by crawlrun as it starts a container: "started … (pid N)".
+func loggedPids(_ path: String) -> [pid_t] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+        guard let r = line.firstRange(of: "(pid ") else { return nil }
+        return pid_t(line[r.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+extension Chrome {
+    /// `crawlrun run` and `crawlrun crawl` end to end on the local backend: real chromedriver,
+    /// the real crawler binary, the loopback fixture site.
+    @Suite struct RunTests {
+        func job(
+            _ urls: [String], batchSize: Int, crawl: JSONValue = [:], extra: [String: JSONValue] = [:]
+        ) -> JSONValue {
+            var c = crawl.objectValue ?? [:]
+            c["allowPrivateNetworks"] = true
+            c["retryBackoff"] = .number(0.05)
+            var doc: [String: JSONValue] = [
+                "name": "test", "urls": .array(urls.map { .string($0) }),
+                "batching": ["batchSize": .number(Double(batchSize))], "crawl": .object(c),
+            ]
+            for (k, v) in extra { doc[k] = v }
+            return .object(doc)
+        }
+
+        @Test func multiBatchJobWritesTheRunDirectory() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("run")
+            let urls =
+                (1...10).map { server.baseURL + "/page/\($0)" } + [
+                    server.baseURL + "/page/3#again", server.baseURL + "/status/404",
+                ]
+            let jobPath = try writeJob(
+                job(urls, batchSize: 3, crawl: ["fields": ["h": "h1"]], extra: ["task": ["stopTimeout": 5]]), in: dir)
+            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
+            #expect(r.code == 1, "one URL failed: exit 1\n\(r.stderr)")
+            let run = try runDirectory(dir + "/runs")
+            let records = try readRecords(run + "/results.jsonl")
+            #expect(records.count == 11, "one record per distinct URL")
+            #expect(Set(records.map(\.url)) == Set(urls.filter { !$0.hasSuffix("#again") }))
+            #expect(records.filter(\.ok).count == 10)
+            #expect(records.first { $0.url.hasSuffix("/page/7") }?.fields["h"] == "Page 7")
+            #expect(records.first { !$0.ok }?.error?.kind == .http)
+            for name in ["job.json", "plan.json", "state.json", "report.json"] {
+                #expect(FileManager.default.fileExists(atPath: run + "/" + name), "\(name) written")
+            }
+            let state = try readJSON(run + "/state.json")
+            #expect(state["status"] == "finished")
+            #expect(state["batches"]?.arrayValue?.count == 4)
+            let report = try readJSON(run + "/report.json")
+            #expect(report["counts"] == ["urls": 11, "ok": 10, "failed": 1, "incomplete": 0])
+            #expect(report["errors"]?["http"]?["count"] == 1)
+            #expect(report["tasks"]?["started"] == 4 && report["tasks"]?["retries"] == 0)
+            #expect((report["pagesPerSecond"]?.doubleValue ?? 0) > 0)
+            let plan = try readJSON(run + "/plan.json")
+            #expect(plan["taskDefinition"]?["containerDefinitions"]?.arrayValue?.count == 2)
+            for batch in ["0001", "0002", "0003", "0004"] {
+                let crawlerLog =
+                    (try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
+                #expect(crawlerLog.contains("crawler: done"), "logs/\(batch)/crawler.log holds the crawler's output")
+                #expect(FileManager.default.fileExists(atPath: run + "/logs/\(batch)/webdriver.log"))
+            }
+            #expect(r.stdout.contains("10 ok, 1 failed"))
+            #expect(r.stdout.contains("http ×1"))
+            #expect(r.stdout.contains(run + "/results.jsonl"))
+        }
+
+        @Test func killedCrawlerIsRetriedWithOnlyTheMissingURLs() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("kill")
+            let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+            let jobPath = try writeJob(job(urls, batchSize: 8, extra: ["task": ["stopTimeout": 5]]), in: dir)
+            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs"])
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return lineCount(r + "/results/0001.jsonl") >= 2
+                })
+            let run = try runDirectory(dir + "/runs")
+            let crawler = try #require(loggedPids(run + "/logs/0001/crawler.log").first)
+            kill(crawler, SIGKILL)
+            let status = await p.process.wait(timeout: .seconds(90))
+            #expect(status == .exited(0), "every URL ended ok after the retry\n\(p.stderr.text)")
+            let records = try readRecords(run + "/results.jsonl")
+            #expect(records.count == 8, "none lost, none twice")
+            #expect(Set(records.map(\.url)) == Set(urls))
+            #expect(records.allSatisfy { $0.ok })
+            let report = try readJSON(run + "/report.json")
+            #expect(report["tasks"]?["retries"] == 1)
+            let retried = report["tasks"]?["retriedURLs"]?.intValue ?? 0
+            #expect(retried >= 1 && retried <= 6)
+            #expect(report["tasks"]?["infrastructureFailures"] == 1)
+            let second = try readJSON(run + "/batches/0001.a2.json")
+            #expect(second["urls"]?.arrayValue?.count == retried, "the retry holds only the missing URLs")
+            #expect(p.stderr.contains("crawler was killed (SIGKILL)"))
+            #expect(p.stdout.contains("1 retry"))
+        }
+
+        @Test func sidecarThatNeverBecomesHealthy() async throws {
+            let dir = tempDir("unhealthy")
+            let urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+            let jobPath = try writeJob(
+                job(
+                    urls, batchSize: 2,
+                    extra: [
+                        "local": ["seleniumCommand": ["sleep", "60"], "healthTimeout": 1],
+                        "task": ["retries": 1, "stopTimeout": 2],
+                    ]), in: dir)
+            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"])
+            #expect(r.code == 2, "URLs without a result: the run could not finish\n\(r.stderr)")
+            let run = try runDirectory(dir + "/runs")
+            let records = try readRecords(run + "/results.jsonl")
+            #expect(records.count == 2)
+            #expect(records.allSatisfy { $0.error?.kind == .incomplete && $0.attempts == 2 })
+            #expect(records.first?.error?.message.contains("did not become healthy within 1 s") == true)
+            #expect(r.stderr.contains("task failed to start"))
+            #expect(r.stdout.contains("2 without a result"))
+            let sidecars = loggedPids(run + "/logs/0001/webdriver.log")
+            #expect(sidecars.count == 2, "one sidecar per attempt")
+            #expect(sidecars.allSatisfy { processesInGroup($0).isEmpty }, "no sidecar left behind")
+            #expect(
+                !FileManager.default.fileExists(atPath: run + "/logs/0001/crawler.log"), "the crawler never started")
+        }
+
+        @Test func interruptStopsEveryTaskAndLeavesNoProcess() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("sigint")
+            let urls = (1...20).map { server.baseURL + "/slow?ms=500&n=\($0)" }
+            let jobPath = try writeJob(job(urls, batchSize: 5, extra: ["task": ["stopTimeout": 5]]), in: dir)
+            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return lineCount(r + "/results/0001.jsonl") >= 1 && lineCount(r + "/results/0002.jsonl") >= 1
+                })
+            let run = try runDirectory(dir + "/runs")
+            let pids = ["0001", "0002"].flatMap {
+                loggedPids(run + "/logs/\($0)/webdriver.log") + loggedPids(run + "/logs/\($0)/crawler.log")
+            }
+            #expect(pids.count == 4)
+            kill(p.process.pid, SIGINT)
+            let status = await p.process.wait(timeout: .seconds(30))
+            #expect(status == .exited(130))
+            #expect(pids.allSatisfy { processesInGroup($0).isEmpty }, "no chromedriver, Chrome or crawler left")
+            let state = try readJSON(run + "/state.json")
+            #expect(state["status"] == "interrupted")
+            let records = try readRecords(run + "/results.jsonl")
+            #expect(records.count == 20 && Set(records.map(\.url)).count == 20, "still one record per URL")
+            #expect(records.filter(\.ok).count >= 2, "what finished is kept")
+            #expect(records.contains { $0.error?.message.contains("run interrupted (SIGINT)") == true })
+            #expect(p.stdout.contains("was interrupted after"))
+        }
+
+        @Test func jobWhereEveryURLFails() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("allfail")
+            let urls = (1...4).map { server.baseURL + "/status/500?n=\($0)" }
+            let jobPath = try writeJob(job(urls, batchSize: 2, crawl: ["maxAttempts": 1]), in: dir)
+            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs", "--json"])
+            #expect(r.code == 1)
+            let report = try JSONValue.decode(Data(r.stdout.utf8))
+            #expect(report["counts"] == ["urls": 4, "ok": 0, "failed": 4, "incomplete": 0])
+            #expect(report["errors"]?["http"]?["count"] == 4)
+            #expect(report["tasks"]?["infrastructureFailures"] == 0, "crawl failures are not infrastructure failures")
+            let records = try readRecords(try runDirectory(dir + "/runs") + "/results.jsonl")
+            #expect(records.count == 4 && records.allSatisfy { $0.status == 500 && $0.error?.kind == .http })
+        }
+
+        @Test func crawlCommandPrintsJSONLines() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("adhoc")
+            let r = try await CrawlrunProcess.run([
+                "crawl", server.baseURL + "/page/1", server.baseURL + "/page/2", "--field", "h=h1", "--field",
+                "tags[]=li.tag", "--allow-private-networks", "--runs-dir", dir,
+            ])
+            #expect(r.code == 0, "\(r.stderr)")
+            let records = try r.stdout.split(separator: "\n").map {
+                try JSONDecoder().decode(ResultRecord.self, from: Data($0.utf8))
+            }
+            #expect(records.count == 2 && records.allSatisfy { $0.ok })
+            #expect(Set(records.compactMap { $0.fields["h"]?.stringValue }) == ["Page 1", "Page 2"])
+            #expect(records.allSatisfy { $0.fields["tags"]?.arrayValue != nil })
+            #expect(r.stderr.contains("2 ok"), "the summary goes to standard error")
+            // From standard input, one per line, comments skipped.
+            let piped = try await CrawlrunProcess.run(
+                ["crawl", "--allow-private-networks", "--runs-dir", dir],
+                stdin: "# pages\n\(server.baseURL)/page/3\n")
+            #expect(piped.code == 0 && piped.stdout.split(separator: "\n").count == 1)
+        }
+    }
+}
+
+/// The CLI's own errors: no browser needed.
+@Suite struct CLITests {
+    @Test func usageErrorsExit64() async throws {
+        for args in [
+            ["run"], ["run", "a.json", "--max-tasks", "0"], ["bogus"], ["plan", "--nope", "x"], ["crawl", "--json"],
+        ] {
+            let r = try await CrawlrunProcess.run(args)
+            #expect(r.code == 64, "\(args)")
+            #expect(r.stderr.contains("crawlrun: "))
+        }
+        let help = try await CrawlrunProcess.run(["run", "--help"])
+        #expect(help.code == 0 && help.stdout.contains("usage: crawlrun run JOB"))
+    }
+
+    @Test func invalidJobExits65WithEveryProblem() async throws {
+        let dir = tempDir("badjob")
+        let path = dir + "/bad.json"
+        try #"{"urls": ["http://a.example/", "ftp://b/"], "crawl": {"sesions": 2}, "task": {"cpu": 300}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        for command in ["run", "plan"] {
+            let r = try await CrawlrunProcess.run(
+                command == "run" ? ["run", path, "--runs-dir", dir + "/runs"] : ["plan", path])
+            #expect(r.code == 65, "\(command)")
+            #expect(r.stderr.contains("crawl.sesions"))
+            #expect(r.stderr.contains("did you mean \"sessions\""))
+            #expect(r.stderr.contains("task.cpu"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/runs"), "nothing launched, no run directory")
+        let crawl = try await CrawlrunProcess.run(["crawl", "ftp://x/"])
+        #expect(crawl.code == 65 && crawl.stderr.contains("urls[0]"))
+    }
+}
