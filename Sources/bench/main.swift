@@ -13,9 +13,12 @@ let args = CommandLine.arguments.dropFirst()
 if args.contains("--help") {
     print(
         """
-        usage: bench [--pages N] [--rounds N] [--only crawler]
-          Crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
-          readiness latency (chromedriver ready → first POST /session), peak RSS.
+        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|plan|run]
+          crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
+                   readiness latency (chromedriver ready → first POST /session), peak RSS.
+          plan:    `crawlrun plan --json` of a job with N URLs (default 1,000,000): time, peak RSS.
+          run:     `crawlrun run` of an N-URL job (default 200) with 1 and 2 tasks: pages/s, and
+                   the run's overhead against the crawler alone on the same URLs.
         """)
     exit(0)
 }
@@ -24,6 +27,10 @@ func intArg(_ name: String, _ fallback: Int) -> Int {
     return Int(args[args.index(after: i)]) ?? fallback
 }
 let pages = intArg("--pages", 100)
+let planURLs = intArg("--plan-urls", 1_000_000)
+let runURLs = intArg("--run-urls", 200)
+let only: String? = args.firstIndex(of: "--only").flatMap { args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil }
+func section(_ name: String) -> Bool { only == nil || only == name }
 let rounds = intArg("--rounds", 3)
 let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
 let crawlerBin = binDir + "/crawler"
@@ -119,6 +126,12 @@ func logTime(_ line: Substring) -> Double? {
 print("CrawlRun benchmark — \(pages) loopback pages, \(rounds) rounds, medians")
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; chromedriver \(ChromeDriver.binary)")
 
+if section("crawler") { try await crawlerSection() }
+if section("plan") { try await planSection() }
+if section("run") { try await runSection() }
+server.stop()
+
+func crawlerSection() async throws {
 // 1. Throughput, overhead, memory.
 let driver = try await ChromeDriver.start()
 var floorMs: [Double] = []
@@ -197,4 +210,111 @@ for trial in 1...5 {
 }
 print("readiness latency (chromedriver ready → crawler's first POST /session), 5 trials")
 print("  median \(f(median(latencies))) ms, max \(f(latencies.max() ?? 0)) ms   (target ≤ 50 ms)")
-server.stop()
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+/// Runs a binary to the end with its output discarded; wall time and peak RSS.
+func measure(_ path: String, _ arguments: [String], env: [String: String] = [:]) async throws -> (
+    seconds: Double, rssKB: Int, status: ProcessKit.ExitStatus
+) {
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    let start = ContinuousClock.now
+    let p = try ChildProcess(path, arguments: arguments, environment: environment, stdout: .null, stderr: .inherit)
+    let status = await p.wait()
+    return (seconds(ContinuousClock.now - start), p.peakRSSKilobytes ?? 0, status)
+}
+
+// 3. Planning at scale: a million-line URL list, streamed.
+func planSection() async throws {
+    let list = workDir + "/plan-urls.txt"
+    guard let out = FileHandle(forWritingAtPath: list) ?? {
+        _ = FileManager.default.createFile(atPath: list, contents: nil)
+        return FileHandle(forWritingAtPath: list)
+    }() else { throw FixtureError("cannot write \(list)") }
+    var chunk = ""
+    for i in 0..<planURLs {
+        // 1 % duplicates, 2,000 hosts, a tracking parameter on some.
+        let n = i % 100 == 99 ? i - 1 : i
+        chunk += "https://shop\(n % 2000).example.com/product/\(n)?ref=\(n % 7)\(n % 5 == 0 ? "&utm_source=x" : "")\n"
+        if chunk.utf8.count > 1 << 20 {
+            out.write(Data(chunk.utf8))
+            chunk = ""
+        }
+    }
+    out.write(Data(chunk.utf8))
+    try out.close()
+    let size = (try FileManager.default.attributesOfItem(atPath: list)[.size] as? Int) ?? 0
+    print("")
+    print("planning \(planURLs) URLs (\(size >> 20) MB list; crawlrun plan --json, output discarded)")
+    for (label, batching) in [
+        ("batchSize 100", "{\"batchSize\": 100, \"removeTrackingParameters\": true}"),
+        ("groupByHost", "{\"batchSize\": 100, \"groupByHost\": true}"),
+    ] {
+        let job = workDir + "/plan-job.json"
+        try "{\"name\": \"scale\", \"urlsFile\": \"plan-urls.txt\", \"batching\": \(batching)}"
+            .write(toFile: job, atomically: true, encoding: .utf8)
+        var times: [Double] = []
+        var rss: [Int] = []
+        for _ in 1...rounds {
+            let m = try await measure(binDir + "/crawlrun", ["plan", job, "--json"])
+            guard m.status == .exited(0) else { throw FixtureError("crawlrun plan failed: \(m.status)") }
+            times.append(m.seconds)
+            rss.append(m.rssKB)
+        }
+        print("  \(label): \(f(median(times), 2)) s, peak RSS \(f(Double(rss.max() ?? 0) / 1024)) MB")
+    }
+}
+
+// 4. A whole run: crawlrun run against the crawler alone on the same URLs.
+func runSection() async throws {
+    let runURLList = (1...runURLs).map { server.baseURL + "/page/\($0)" }
+    var o = crawlOptions
+    o.maxAttempts = 1
+    // The crawler alone: chromedriver started, then the crawler on every URL, as one task would.
+    var alone: [Double] = []
+    for round in 1...rounds {
+        let batch = workDir + "/whole-\(round).json"
+        try JSONEncoder().encode(BatchFile(batch: "w", urls: runURLList, crawl: o)).write(to: URL(fileURLWithPath: batch))
+        let start = ContinuousClock.now
+        let driver = try await ChromeDriver.start()
+        let m = try await measure(
+            crawlerBin, [],
+            env: ["CRAWL_BATCH": batch, "CRAWL_OUT": workDir + "/whole-\(round).jsonl", "WEBDRIVER_URL": driver.url])
+        await driver.stop()
+        guard m.status == .exited(0) else { throw FixtureError("crawler failed: \(m.status)") }
+        alone.append(seconds(ContinuousClock.now - start))
+    }
+    let job = workDir + "/run-job.json"
+    func writeJob(batchSize: Int) throws {
+        let doc: JSONValue = [
+            "name": "bench", "urls": .array(runURLList.map { .string($0) }),
+            "batching": ["batchSize": .number(Double(batchSize))],
+            "crawl": ["allowPrivateNetworks": true, "maxAttempts": 1, "fields": ["h1": "h1", "price": ".price"]],
+        ]
+        try doc.encoded().write(to: URL(fileURLWithPath: job))
+    }
+    var results: [(String, Double)] = []
+    for tasks in [1, 2] {
+        try writeJob(batchSize: (runURLs + tasks - 1) / tasks)
+        var times: [Double] = []
+        for _ in 1...rounds {
+            let m = try await measure(
+                binDir + "/crawlrun",
+                ["run", job, "--runs-dir", workDir + "/runs", "--max-tasks", String(tasks), "--quiet"])
+            guard m.status == .exited(0) else { throw FixtureError("crawlrun run failed: \(m.status)") }
+            times.append(m.seconds)
+        }
+        results.append(("\(tasks) task\(tasks == 1 ? "" : "s")", median(times)))
+    }
+    let base = median(alone)
+    print("")
+    print("whole run, \(runURLs) loopback pages (crawlrun run, wall clock incl. sidecar start-up)")
+    print("  crawler alone (chromedriver + crawler, 1 batch): \(f(Double(runURLs) / base)) pages/s, \(f(base, 2)) s")
+    for (label, t) in results {
+        print("  crawlrun run, \(label): \(f(Double(runURLs) / t)) pages/s, \(f(t, 2)) s")
+    }
+    let one = results[0].1
+    print("  run overhead, 1 task against the crawler alone: \(f(one - base, 2)) s (\(f((one - base) / base * 100)) %)")
+}
