@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "JSONKit", swiftSettings: strict),
         .target(name: "WebDriver", dependencies: ["HTTP", "JSONKit"], swiftSettings: strict),
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
+        // SHA-256/HMAC, SigV4, credentials, and the ECS, CloudWatch Logs and S3 clients (no SDK).
+        .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking"], swiftSettings: strict),
         .target(name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking"], swiftSettings: strict),
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
         .target(
@@ -44,7 +46,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CrawlRunTests",
-            dependencies: ["HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "TestSupport", "ProcessKit"],
+            dependencies: [
+                "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "TestSupport", "ProcessKit", "AWS", "JSONKit",
+            ],
+            // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
     ]
