@@ -47,7 +47,8 @@ let package = Package(
         .testTarget(
             name: "CrawlRunTests",
             dependencies: [
-                "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "TestSupport", "ProcessKit", "AWS", "JSONKit",
+                "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "TestSupport", "ProcessKit", "AWS",
+                "JSONKit",
             ],
             // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
             exclude: ["Fixtures"],

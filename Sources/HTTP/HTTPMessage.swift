@@ -33,6 +33,12 @@ public struct HTTPRequest: Sendable {
         self.connectTimeout = connectTimeout
         self.timeout = timeout
     }
+
+    /// The first header with this name, compared case-insensitively (RFC 9110 §5.1).
+    public func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.first { $0.name.lowercased() == wanted }?.value
+    }
 }
 
 public struct HTTPResponse: Sendable {

@@ -29,7 +29,9 @@ func intArg(_ name: String, _ fallback: Int) -> Int {
 let pages = intArg("--pages", 100)
 let planURLs = intArg("--plan-urls", 1_000_000)
 let runURLs = intArg("--run-urls", 200)
-let only: String? = args.firstIndex(of: "--only").flatMap { args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil }
+let only: String? = args.firstIndex(of: "--only").flatMap {
+    args.index(after: $0) < args.endIndex ? args[args.index(after: $0)] : nil
+}
 func section(_ name: String) -> Bool { only == nil || only == name }
 let rounds = intArg("--rounds", 3)
 let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
@@ -132,90 +134,93 @@ if section("run") { try await runSection() }
 server.stop()
 
 func crawlerSection() async throws {
-// 1. Throughput, overhead, memory.
-let driver = try await ChromeDriver.start()
-var floorMs: [Double] = []
-var crawlerMs: [Double] = []
-var floorMedian: [Double] = []
-var crawlerMedian: [Double] = []
-var rate1: [Double] = []
-var rate2: [Double] = []
-var rss1: [Int] = []
-var rss2: [Int] = []
-_ = try await floorLoop(driver: driver.url)  // warm the browser's caches once
-for round in 1...rounds {
-    let fl = try await floorLoop(driver: driver.url)
-    floorMs.append(fl.mean)
-    floorMedian.append(fl.median)
-    let one = try await runCrawler(driver: driver.url, sessions: 1, label: "s1-\(round)")
-    crawlerMs.append(one.meanPageMs)
-    crawlerMedian.append(one.medianPageMs)
-    rate1.append(Double(pages) / one.seconds)
-    rss1.append(one.peakRSSKB)
-    let two = try await runCrawler(driver: driver.url, sessions: 2, label: "s2-\(round)")
-    rate2.append(Double(pages) / two.seconds)
-    rss2.append(two.peakRSSKB)
-}
-await driver.stop()
-let floor = median(floorMs)
-let crawler = median(crawlerMs)
-print("")
-print("crawler throughput (whole process, session start included)")
-print("  1 session:  \(f(median(rate1))) pages/s")
-print("  2 sessions: \(f(median(rate2))) pages/s")
-let floorMid = median(floorMedian)
-let crawlerMid = median(crawlerMedian)
-print("per-page time (navigate + extraction), mean / median")
-print("  floor (bare WebDriver loop, same capabilities): \(f(floor, 2)) / \(f(floorMid, 2)) ms")
-print("  crawler (records' ms):                          \(f(crawler, 2)) / \(f(crawlerMid, 2)) ms")
-print(
-    "  overhead: \(f((crawler - floor) / floor * 100)) % mean, \(f((crawlerMid - floorMid) / floorMid * 100)) % median   (target ≤ 5 %)"
-)
-print("crawler peak RSS, worst round (target ≤ 20 MB)")
-print("  1 session:  \(f(Double(rss1.max() ?? 0) / 1024)) MB")
-print("  2 sessions: \(f(Double(rss2.max() ?? 0) / 1024)) MB")
+    // 1. Throughput, overhead, memory.
+    let driver = try await ChromeDriver.start()
+    var floorMs: [Double] = []
+    var crawlerMs: [Double] = []
+    var floorMedian: [Double] = []
+    var crawlerMedian: [Double] = []
+    var rate1: [Double] = []
+    var rate2: [Double] = []
+    var rss1: [Int] = []
+    var rss2: [Int] = []
+    _ = try await floorLoop(driver: driver.url)  // warm the browser's caches once
+    for round in 1...rounds {
+        let fl = try await floorLoop(driver: driver.url)
+        floorMs.append(fl.mean)
+        floorMedian.append(fl.median)
+        let one = try await runCrawler(driver: driver.url, sessions: 1, label: "s1-\(round)")
+        crawlerMs.append(one.meanPageMs)
+        crawlerMedian.append(one.medianPageMs)
+        rate1.append(Double(pages) / one.seconds)
+        rss1.append(one.peakRSSKB)
+        let two = try await runCrawler(driver: driver.url, sessions: 2, label: "s2-\(round)")
+        rate2.append(Double(pages) / two.seconds)
+        rss2.append(two.peakRSSKB)
+    }
+    await driver.stop()
+    let floor = median(floorMs)
+    let crawler = median(crawlerMs)
+    print("")
+    print("crawler throughput (whole process, session start included)")
+    print("  1 session:  \(f(median(rate1))) pages/s")
+    print("  2 sessions: \(f(median(rate2))) pages/s")
+    let floorMid = median(floorMedian)
+    let crawlerMid = median(crawlerMedian)
+    print("per-page time (navigate + extraction), mean / median")
+    print("  floor (bare WebDriver loop, same capabilities): \(f(floor, 2)) / \(f(floorMid, 2)) ms")
+    print("  crawler (records' ms):                          \(f(crawler, 2)) / \(f(crawlerMid, 2)) ms")
+    print(
+        "  overhead: \(f((crawler - floor) / floor * 100)) % mean, \(f((crawlerMid - floorMid) / floorMid * 100)) % median   (target ≤ 5 %)"
+    )
+    print("crawler peak RSS, worst round (target ≤ 20 MB)")
+    print("  1 session:  \(f(Double(rss1.max() ?? 0) / 1024)) MB")
+    print("  2 sessions: \(f(Double(rss2.max() ?? 0) / 1024)) MB")
 
-// 2. Readiness latency: the crawler starts first; chromedriver starts after it.
-var latencies: [Double] = []
-for trial in 1...5 {
-    let port = try freePort()
-    let batchPath = workDir + "/ready-\(trial).json"
-    try JSONEncoder().encode(BatchFile(batch: "r\(trial)", urls: [urls[0]], crawl: crawlOptions))
-        .write(to: URL(fileURLWithPath: batchPath))
-    let lines = LockedLines()
-    var env = ProcessInfo.processInfo.environment
-    env["CRAWL_BATCH"] = batchPath
-    env["CRAWL_OUT"] = workDir + "/ready-\(trial).jsonl"
-    env["WEBDRIVER_URL"] = "http://127.0.0.1:\(port)"
-    let crawlerProcess = try ChildProcess(crawlerBin, environment: env, stdout: .lines { lines.add($0) })
-    _ = await eventually { lines.text.contains("waiting for WebDriver") }
-    let cd = try ChromeDriver.launch(port: port)
-    // Find the moment /status first says ready, polling as fast as a client reasonably can.
-    let probe = CurlHTTPClient(connectTimeout: .milliseconds(50), timeout: .milliseconds(500))
-    var readyAt: Double?
-    while readyAt == nil {
-        if let r = try? await probe.send(HTTPRequest(url: cd.url + "/status")),
-            String(decoding: r.body, as: UTF8.self).contains("\"ready\":true")
+    // 2. Readiness latency: the crawler starts first; chromedriver starts after it.
+    var latencies: [Double] = []
+    for trial in 1...5 {
+        let port = try freePort()
+        let batchPath = workDir + "/ready-\(trial).json"
+        try JSONEncoder().encode(BatchFile(batch: "r\(trial)", urls: [urls[0]], crawl: crawlOptions))
+            .write(to: URL(fileURLWithPath: batchPath))
+        let lines = LockedLines()
+        var env = ProcessInfo.processInfo.environment
+        env["CRAWL_BATCH"] = batchPath
+        env["CRAWL_OUT"] = workDir + "/ready-\(trial).jsonl"
+        env["WEBDRIVER_URL"] = "http://127.0.0.1:\(port)"
+        let crawlerProcess = try ChildProcess(crawlerBin, environment: env, stdout: .lines { lines.add($0) })
+        _ = await eventually { lines.text.contains("waiting for WebDriver") }
+        let cd = try ChromeDriver.launch(port: port)
+        // Find the moment /status first says ready, polling as fast as a client reasonably can.
+        let probe = CurlHTTPClient(connectTimeout: .milliseconds(50), timeout: .milliseconds(500))
+        var readyAt: Double?
+        while readyAt == nil {
+            if let r = try? await probe.send(HTTPRequest(url: cd.url + "/status")),
+                String(decoding: r.body, as: UTF8.self).contains("\"ready\":true")
+            {
+                readyAt = Date().timeIntervalSince1970 * 1000
+            }
+        }
+        _ = await crawlerProcess.wait()
+        await cd.stop()
+        if let readyAt,
+            let line = lines.text.split(separator: "\n").first(where: { $0.contains("session 1: opening") }),
+            let sessionAt = logTime(line)
         {
-            readyAt = Date().timeIntervalSince1970 * 1000
+            latencies.append(max(0, sessionAt - readyAt))
         }
     }
-    _ = await crawlerProcess.wait()
-    await cd.stop()
-    if let readyAt, let line = lines.text.split(separator: "\n").first(where: { $0.contains("session 1: opening") }),
-        let sessionAt = logTime(line)
-    {
-        latencies.append(max(0, sessionAt - readyAt))
-    }
-}
-print("readiness latency (chromedriver ready → crawler's first POST /session), 5 trials")
-print("  median \(f(median(latencies))) ms, max \(f(latencies.max() ?? 0)) ms   (target ≤ 50 ms)")
+    print("readiness latency (chromedriver ready → crawler's first POST /session), 5 trials")
+    print("  median \(f(median(latencies))) ms, max \(f(latencies.max() ?? 0)) ms   (target ≤ 50 ms)")
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
 /// Runs a binary to the end with its output discarded; wall time and peak RSS.
-func measure(_ path: String, _ arguments: [String], env: [String: String] = [:]) async throws -> (
+func measure(
+    _ path: String, _ arguments: [String], env: [String: String] = [:]
+) async throws -> (
     seconds: Double, rssKB: Int, status: ProcessKit.ExitStatus
 ) {
     var environment = ProcessInfo.processInfo.environment
@@ -229,10 +234,13 @@ func measure(_ path: String, _ arguments: [String], env: [String: String] = [:])
 // 3. Planning at scale: a million-line URL list, streamed.
 func planSection() async throws {
     let list = workDir + "/plan-urls.txt"
-    guard let out = FileHandle(forWritingAtPath: list) ?? {
-        _ = FileManager.default.createFile(atPath: list, contents: nil)
-        return FileHandle(forWritingAtPath: list)
-    }() else { throw FixtureError("cannot write \(list)") }
+    guard
+        let out = FileHandle(forWritingAtPath: list)
+            ?? {
+                _ = FileManager.default.createFile(atPath: list, contents: nil)
+                return FileHandle(forWritingAtPath: list)
+            }()
+    else { throw FixtureError("cannot write \(list)") }
     var chunk = ""
     for i in 0..<planURLs {
         // 1 % duplicates, 2,000 hosts, a tracking parameter on some.
@@ -276,7 +284,8 @@ func runSection() async throws {
     var alone: [Double] = []
     for round in 1...rounds {
         let batch = workDir + "/whole-\(round).json"
-        try JSONEncoder().encode(BatchFile(batch: "w", urls: runURLList, crawl: o)).write(to: URL(fileURLWithPath: batch))
+        try JSONEncoder().encode(BatchFile(batch: "w", urls: runURLList, crawl: o)).write(
+            to: URL(fileURLWithPath: batch))
         let start = ContinuousClock.now
         let driver = try await ChromeDriver.start()
         let m = try await measure(

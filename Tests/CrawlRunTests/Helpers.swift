@@ -99,5 +99,6 @@ final class LineBox: @unchecked Sendable {
     private var lines: [String] = []
     func append(_ line: String) { lock.withLock { lines.append(line) } }
     var text: String { lock.withLock { lines.joined(separator: "\n") } }
+    var count: Int { lock.withLock { lines.count } }
     func contains(_ s: String) -> Bool { lock.withLock { lines.contains { $0.contains(s) } } }
 }

@@ -1,0 +1,57 @@
+/// An AWS call that failed: what the user sees is `code: message`, plus the cause. Never holds a
+/// secret (URLs are redacted by the HTTP layer; keys never reach messages).
+public struct AWSError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case service, transport, credentials, invalidResponse }
+    public var kind: Kind
+    /// The service's error code without its namespace (`ThrottlingException`), or a local one.
+    public var code: String
+    public var message: String
+    public var httpStatus: Int?
+    public var cause: String?
+
+    public init(_ kind: Kind, _ message: String, code: String? = nil, httpStatus: Int? = nil, cause: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.code =
+            code
+            ?? {
+                switch kind {
+                case .service: return "ServiceError"
+                case .transport: return "TransportError"
+                case .credentials: return "CredentialsError"
+                case .invalidResponse: return "InvalidResponse"
+                }
+            }()
+        self.httpStatus = httpStatus
+        self.cause = cause
+    }
+
+    /// Throttling, 5xx and connection failures are worth another try; other 4xx are not.
+    public var isRetryable: Bool {
+        switch kind {
+        case .transport: return true
+        case .credentials, .invalidResponse: return false
+        case .service:
+            if let s = httpStatus, s >= 500 || s == 429 { return true }
+            return Self.throttlingCodes.contains(code)
+        }
+    }
+
+    static let throttlingCodes: Set<String> = [
+        "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+        "SlowDown", "RequestThrottled", "PriorRequestNotComplete", "EC2ThrottledException",
+    ]
+
+    public var isAccessDenied: Bool {
+        ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException"].contains(code)
+    }
+    public var isSignatureMismatch: Bool { code == "SignatureDoesNotMatch" || code == "InvalidSignatureException" }
+
+    public var description: String {
+        var text = "\(code): \(message)"
+        if let httpStatus { text += " (HTTP \(httpStatus))" }
+        if let cause { text += ": \(cause)" }
+        return text
+    }
+}

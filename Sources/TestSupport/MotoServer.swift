@@ -1,0 +1,54 @@
+import HTTP
+import ProcessKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// moto's server (PyPI `moto[server]`) on a free loopback port: the AWS APIs, with SigV4 and IAM
+/// checked after `initialNoAuthActions` calls when that is set. `MOTO_SERVER` overrides the binary.
+public final class MotoServer: Sendable {
+    public let port: UInt16
+    public let process: ChildProcess
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    private init(port: UInt16, process: ChildProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    public static var binary: String? {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["MOTO_SERVER"] { return path }
+        let dirs = (env["PATH"] ?? "").split(separator: ":").map(String.init) + [(env["HOME"] ?? "") + "/.local/bin"]
+        return dirs.map { $0 + "/moto_server" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public static func start(initialNoAuthActions: Int? = nil) async throws -> MotoServer {
+        guard let binary else {
+            throw FixtureError("moto_server not found: scripts/setup.sh installs it (CRAWLRUN_NEEDS_MOTO=1)")
+        }
+        let port = try freePort()
+        var env = ProcessInfo.processInfo.environment
+        if let n = initialNoAuthActions { env["INITIAL_NO_AUTH_ACTION_COUNT"] = String(n) }
+        let process = try ChildProcess(
+            binary, arguments: ["-H", "127.0.0.1", "-p", String(port)], environment: env, stdout: .null, stderr: .null,
+            name: "moto_server")
+        let server = MotoServer(port: port, process: process)
+        let http = CurlHTTPClient(connectTimeout: .milliseconds(200), timeout: .seconds(2))
+        let up = await eventually(timeout: .seconds(60)) {
+            if process.exitStatus != nil { return true }
+            return (try? await http.send(HTTPRequest(url: server.url + "/moto-api/data.json")))?.status == 200
+        }
+        if let status = process.exitStatus { throw FixtureError("moto_server exited (\(status))") }
+        if !up {
+            await process.terminate(grace: .seconds(2))
+            throw FixtureError("moto_server not answering on port \(port)")
+        }
+        return server
+    }
+
+    public func stop() async { await process.terminate(grace: .seconds(3)) }
+}
