@@ -1,3 +1,5 @@
+import HTTP
+
 /// AWS Signature Version 4, header form.
 /// https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
 /// Checked against every case of AWS's SigV4 test suite (Tests/CrawlRunTests/Fixtures).
@@ -92,8 +94,8 @@ public enum SigV4 {
         guard !query.isEmpty else { return "" }
         let pairs = query.split(separator: "&", omittingEmptySubsequences: true).map { item -> (String, String) in
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = uriEncode(percentDecode(String(parts[0])), keepSlash: false)
-            let value = parts.count > 1 ? uriEncode(percentDecode(String(parts[1])), keepSlash: false) : ""
+            let name = uriEncode(parts[0].percentDecoded(), keepSlash: false)
+            let value = parts.count > 1 ? uriEncode(parts[1].percentDecoded(), keepSlash: false) : ""
             return (name, value)
         }
         return pairs.sorted {
@@ -131,22 +133,6 @@ public enum SigV4 {
                 out.append(b)
             case UInt8(ascii: "/") where keepSlash: out.append(b)
             default: out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xf)]]
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func percentDecode(_ s: String) -> String {
-        var out: [UInt8] = []
-        var bytes = Array(s.utf8)[...]
-        while let b = bytes.popFirst() {
-            if b == UInt8(ascii: "%"), bytes.count >= 2,
-                let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
-            {
-                out.append(v)
-                bytes = bytes.dropFirst(2)
-            } else {
-                out.append(b)
             }
         }
         return String(decoding: out, as: UTF8.self)

@@ -23,6 +23,8 @@ public enum CLI {
                    crawl URLs without a job file; JSON Lines on standard output
           plan JOB [--backend local|docker|fargate] [--json]
                    show the batches, task definition and estimate without launching anything
+          iam-policy JOB [--json]
+                   print the least-privilege IAM policies a Fargate run of JOB needs
           help     show this help (also: crawlrun <command> --help)
 
         Exit codes: 0 ok · 1 some URLs failed · 2 run could not finish · 64 usage error ·
@@ -47,8 +49,10 @@ public enum CLI {
                 return try await RunCommand(arguments: args).run().rawValue
             case "crawl":
                 return try await CrawlCommand(arguments: args).run().rawValue
+            case "iam-policy":
+                return try IAMPolicyCommand(arguments: args).run().rawValue
             default:
-                throw UsageError("unknown command \"\(command)\"; commands: run, crawl, plan, help")
+                throw UsageError("unknown command \"\(command)\"; commands: run, crawl, plan, iam-policy, help")
             }
         } catch let error as UsageError {
             FileHandle.standardError.write(

@@ -217,7 +217,7 @@ public final class FixtureServer: Sendable {
         for pair in target[target.index(after: q)...].split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1)
             let value = kv.count > 1 ? String(kv[1]) : ""
-            query[String(kv[0])] = value.removingPercentEncodingLoosely()
+            query[String(kv[0])] = value.percentDecoded(plusAsSpace: true)
         }
         return (String(target[..<q]), query)
     }
@@ -293,22 +293,4 @@ public final class FixtureServer: Sendable {
 public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
     public init(_ message: String) { description = message }
-}
-
-extension String {
-    func removingPercentEncodingLoosely() -> String {
-        var out: [UInt8] = []
-        var bytes = Array(utf8)[...]
-        while let b = bytes.popFirst() {
-            if b == UInt8(ascii: "%"), bytes.count >= 2,
-                let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
-            {
-                out.append(v)
-                bytes = bytes.dropFirst(2)
-            } else {
-                out.append(b == UInt8(ascii: "+") ? 32 : b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

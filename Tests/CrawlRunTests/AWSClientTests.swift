@@ -127,3 +127,32 @@ import Testing
         await moto.stop()
     }
 }
+
+/// `crawlrun iam-policy`: least privilege, scoped to the job's own resources.
+@Suite struct IAMPolicyTests {
+    @Test func policiesNameOnlyTheJobsResources() async throws {
+        let r = try await CrawlrunProcess.run(["iam-policy", packageRoot + "/jobs/fargate-example.json", "--json"])
+        #expect(r.code == 0, "\(r.stderr)")
+        let doc = try JSONValue.decode(Data(r.stdout.utf8))
+        let statements = doc["coordinator"]?["Statement"]?.arrayValue ?? []
+        func statement(_ sid: String) -> JSONValue? { statements.first { $0["Sid"]?.stringValue == sid } }
+        #expect(
+            statement("PassTheJobsRoles")?["Resource"] == [
+                "arn:aws:iam::123456789012:role/crawlrun-execution", "arn:aws:iam::123456789012:role/crawlrun-task",
+            ])
+        #expect(
+            statement("RunTasks")?["Resource"]
+                == "arn:aws:ecs:us-east-1:123456789012:task-definition/crawlrun-catalog-crawl:*")
+        #expect(statement("RunFiles")?["Resource"] == "arn:aws:s3:::example-crawl-bucket/crawlrun/catalog-crawl/*")
+        let wildcards = statements.filter { $0["Resource"] == "*" }.compactMap { $0["Sid"]?.stringValue }
+        #expect(wildcards == ["TaskDefinitions", "WatchAndStopTasks"], "only where ECS takes no resource")
+        #expect(statement("WatchAndStopTasks")?["Condition"] != nil, "… and then limited to the job's cluster")
+        let actions = statements.flatMap { $0["Action"]?.arrayValue ?? [] }.compactMap(\.stringValue)
+        #expect(!actions.contains { $0.hasSuffix("*") }, "no action wildcards")
+        let task = doc["taskRole"]?["Statement"]?.arrayValue ?? []
+        #expect(task.flatMap { $0["Action"]?.arrayValue ?? [] } == ["s3:GetObject", "s3:PutObject"])
+        #expect(task.first?["Resource"] == "arn:aws:s3:::example-crawl-bucket/crawlrun/catalog-crawl/*/batches/*")
+        let missing = try await CrawlrunProcess.run(["iam-policy", packageRoot + "/jobs/demo.json"])
+        #expect(missing.code == 65 && missing.stderr.contains("fargate"), "the demo job has no fargate section")
+    }
+}
