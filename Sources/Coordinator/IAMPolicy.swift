@@ -134,10 +134,10 @@ struct IAMPolicyCommand {
             StandardOutput.write(JSONValue.object(["coordinator": coordinator, "taskRole": task]).encoded() + [10])
         } else {
             print("# Coordinator policy (attach to the user or role that runs crawlrun)")
-            print(String(decoding: coordinator.encoded(), as: UTF8.self))
+            print(coordinator.prettyPrinted())
             print("")
             print("# Task role policy (attach to \(job.fargate.taskRoleArn ?? "the task role"))")
-            print(String(decoding: task.encoded(), as: UTF8.self))
+            print(task.prettyPrinted())
         }
         return .ok
     }

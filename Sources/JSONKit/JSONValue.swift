@@ -98,6 +98,39 @@ extension JSONValue {
         return Data(writer.bytes)
     }
 
+    /// Indented JSON text with sorted keys, for documents people read or paste (IAM policies).
+    /// Scalars are written as `encoded()` writes them.
+    public func prettyPrinted(indent: String = "  ") -> String {
+        var out = ""
+        func write(_ v: JSONValue, _ depth: Int) {
+            let pad = String(repeating: indent, count: depth + 1)
+            let close = String(repeating: indent, count: depth)
+            switch v {
+            case .array(let items) where !items.isEmpty:
+                out += "[\n"
+                for (i, item) in items.enumerated() {
+                    out += pad
+                    write(item, depth + 1)
+                    out += i == items.count - 1 ? "\n" : ",\n"
+                }
+                out += close + "]"
+            case .object(let fields) where !fields.isEmpty:
+                out += "{\n"
+                let keys = fields.keys.sorted()
+                for (i, key) in keys.enumerated() {
+                    out += pad + String(decoding: JSONValue.string(key).encoded(), as: UTF8.self) + ": "
+                    write(fields[key] ?? .null, depth + 1)
+                    out += i == keys.count - 1 ? "\n" : ",\n"
+                }
+                out += close + "}"
+            default:
+                out += String(decoding: v.encoded(), as: UTF8.self)
+            }
+        }
+        write(self, 0)
+        return out
+    }
+
     public static func decode(_ data: Data) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: data)
     }

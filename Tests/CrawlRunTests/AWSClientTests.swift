@@ -156,3 +156,12 @@ import Testing
         #expect(missing.code == 65 && missing.stderr.contains("fargate"), "the demo job has no fargate section")
     }
 }
+
+@Suite struct PrettyJSONTests {
+    @Test func prettyPrintedReadsBackTheSame() throws {
+        let v: JSONValue = ["b": [1, "two", ["c": .null, "d": []]], "a": true, "e": [:], "f": "q\"uote"]
+        let text = v.prettyPrinted()
+        #expect(try JSONValue.decode(Data(text.utf8)) == v)
+        #expect(text.hasPrefix("{\n  \"a\": true,\n  \"b\": [\n    1,\n"))
+    }
+}
