@@ -84,14 +84,7 @@ struct OutputBuffer {
         if bytes.count >= 1 << 16 { flush() }
     }
     mutating func flush() {
-        bytes.withUnsafeBytes { buf in
-            var off = 0
-            while off < buf.count {
-                let n = Foundation.write(1, buf.baseAddress.map { $0 + off }, buf.count - off)
-                if n <= 0 { break }
-                off += n
-            }
-        }
+        writeAll(1, bytes)
         bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -302,15 +302,7 @@ final class ContainerLog: Sendable {
         fd.withLock { stored in
             if stored == nil { stored = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
             guard let fd = stored, fd >= 0 else { return }
-            var bytes = Array(stamped.utf8)
-            var off = 0
-            while off < bytes.count {
-                let n = bytes.withUnsafeMutableBytes {
-                    Foundation.write(fd, $0.baseAddress.map { $0 + off }, $0.count - off)
-                }
-                if n <= 0 { break }
-                off += n
-            }
+            writeAll(fd, Array(stamped.utf8))
         }
     }
 

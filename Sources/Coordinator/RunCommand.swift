@@ -234,14 +234,17 @@ enum StandardError {
     static func write(_ text: String) { writeAll(2, Array(text.utf8)) }
 }
 
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+/// Writes every byte (short writes and EINTR retried); false on an error, errno says which.
+@discardableResult
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
     var off = 0
     while off < bytes.count {
         let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress.map { $0 + off }, $0.count - off) }
         if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
+        if n <= 0 { return false }
         off += n
     }
+    return true
 }
 
 /// SIGINT and SIGTERM while a run is on: the handler is called once per signal.

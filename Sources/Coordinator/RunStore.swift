@@ -68,14 +68,8 @@ public final class RunStore: @unchecked Sendable {
     public func appendResults(_ bytes: [UInt8]) throws(RunFailure) {
         lock.lock()
         defer { lock.unlock() }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(resultsFD, $0.baseAddress.map { $0 + off }, $0.count - off) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw RunFailure("cannot append to \(resultsPath)", cause: String(cString: strerror(errno)))
-            }
-            off += n
+        guard writeAll(resultsFD, bytes) else {
+            throw RunFailure("cannot append to \(resultsPath)", cause: String(cString: strerror(errno)))
         }
     }
 

@@ -69,11 +69,7 @@ public final class ChromeDriver: Sendable {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
-public func freePort() throws -> UInt16 {
-    let (fd, port) = try FixtureServer.listenLoopback()
-    close(fd)
-    return port
-}
+public func freePort() throws -> UInt16 { try freeLoopbackPort() }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; true when it held.
 /// For awaiting a condition in tests, not for waiting a fixed time.
