@@ -28,16 +28,19 @@ let package = Package(
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
         // SHA-256/HMAC, SigV4, credentials, and the ECS, CloudWatch Logs and S3 clients (no SDK).
         .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking"], swiftSettings: strict),
-        .target(name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking"], swiftSettings: strict),
+        .target(
+            name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking", "AWS"], swiftSettings: strict),
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
         .target(
             name: "Coordinator",
-            dependencies: ["CrawlKit", "JSONKit", "HTTP", "ProcessKit"],
+            dependencies: ["CrawlKit", "JSONKit", "HTTP", "ProcessKit", "AWS"],
             swiftSettings: strict
         ),
         .executableTarget(name: "crawlrun", dependencies: ["Coordinator"], swiftSettings: strict),
         // Fixture site and real-peer launchers shared by the tests, the benchmark and the demo.
-        .target(name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking"], swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking", "AWS", "JSONKit"],
+            swiftSettings: strict),
         .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "bench",

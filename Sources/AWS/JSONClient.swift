@@ -142,13 +142,17 @@ public struct JSONProtocolClient: Sendable {
     }
 
     /// `{"__type": "ns#Code", "message"|"Message": …}`; the namespace before `#` is dropped.
+    /// Gateways in front of a service (and moto's auth layer) answer with an XML
+    /// `<ErrorResponse><Error><Code>` instead, so that is read too.
     static func decodeError(_ r: HTTPResponse, operation: String) -> AWSError {
         let json = try? JSONValue.decode(r.body)
-        var code = json?["__type"]?.stringValue ?? r.header("x-amzn-ErrorType") ?? "HTTP\(r.status)"
+        let xml = json == nil && r.body.first == UInt8(ascii: "<") ? XMLText(r.body) : nil
+        var code =
+            json?["__type"]?.stringValue ?? xml?.first("Code") ?? r.header("x-amzn-ErrorType") ?? "HTTP\(r.status)"
         if let hash = code.lastIndex(of: "#") { code = String(code[code.index(after: hash)...]) }
         if let colon = code.firstIndex(of: ":") { code = String(code[..<colon]) }
         let message =
-            json?["message"]?.stringValue ?? json?["Message"]?.stringValue
+            json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? xml?.first("Message")
             ?? String(decoding: r.body.prefix(300), as: UTF8.self)
         return AWSError(.service, "\(operation): \(message)", code: code, httpStatus: r.status)
     }
@@ -159,8 +163,8 @@ public struct JSONProtocolClient: Sendable {
         return String(rest.prefix { $0 != "/" })
     }
 
-    /// `YYYYMMDDTHHMMSSZ`, UTC.
-    static func amzDate() -> String {
+    /// `YYYYMMDDTHHMMSSZ`, UTC: SigV4's `X-Amz-Date`.
+    public static func amzDate() -> String {
         var t = time(nil)
         var parts = tm()
         gmtime_r(&t, &parts)

@@ -25,6 +25,8 @@ public enum CLI {
                    show the batches, task definition and estimate without launching anything
           iam-policy JOB [--json]
                    print the least-privilege IAM policies a Fargate run of JOB needs
+          doctor JOB
+                   check credentials, cluster, log group, bucket and task definition for a Fargate run
           help     show this help (also: crawlrun <command> --help)
 
         Exit codes: 0 ok · 1 some URLs failed · 2 run could not finish · 64 usage error ·
@@ -51,8 +53,10 @@ public enum CLI {
                 return try await CrawlCommand(arguments: args).run().rawValue
             case "iam-policy":
                 return try IAMPolicyCommand(arguments: args).run().rawValue
+            case "doctor":
+                return try await DoctorCommand(arguments: args).run().rawValue
             default:
-                throw UsageError("unknown command \"\(command)\"; commands: run, crawl, plan, iam-policy, help")
+                throw UsageError("unknown command \"\(command)\"; commands: run, crawl, plan, iam-policy, doctor, help")
             }
         } catch let error as UsageError {
             FileHandle.standardError.write(

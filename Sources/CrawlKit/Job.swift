@@ -251,7 +251,7 @@ extension Job {
         return f
     }
 
-    static func fargateProblems(_ v: JSONValue?, _ f: FargateSettings) -> [JobProblem] {
+    public static func fargateProblems(_ v: JSONValue?, _ f: FargateSettings) -> [JobProblem] {
         var out: [JobProblem] = []
         guard v != nil else {
             return [JobProblem("fargate", "required for the fargate backend (subnets, roles, bucket…)")]

@@ -20,6 +20,10 @@ public enum TaskDefinition {
             ]
         }
         let sessions = job.crawl.sessions
+        // Soft reservations (never hard limits): the browser gets the task's memory but what the
+        // crawler needs (about 25 MB resident, README "Benchmark"). They also make the definition
+        // runnable on moto_server, which needs a container-level figure to place a task.
+        let crawlerReservation = 64
         // The sidecar is essential: a crawler without a browser cannot make progress, and ECS
         // stops the task so the coordinator retries the missing URLs on a fresh one. (A restart
         // policy would keep the task alive, but a restarted Selenium loses its sessions anyway and
@@ -28,6 +32,7 @@ public enum TaskDefinition {
             "name": .string(sidecarName),
             "image": .string(t.sidecarImage),
             "essential": true,
+            "memoryReservation": .number(Double(max(64, t.memory - crawlerReservation))),
             "portMappings": [["containerPort": 4444, "protocol": "tcp"]],
             "environment": .array([
                 env("SE_NODE_MAX_SESSIONS", String(sessions)),
@@ -54,6 +59,7 @@ public enum TaskDefinition {
             "name": .string(crawlerName),
             "image": .string(t.crawlerImage),
             "essential": true,
+            "memoryReservation": .number(Double(crawlerReservation)),
             "dependsOn": [["containerName": .string(sidecarName), "condition": "HEALTHY"]],
             "environment": .array(crawlerEnv),
             "linuxParameters": ["initProcessEnabled": true],

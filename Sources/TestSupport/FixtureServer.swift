@@ -1,4 +1,5 @@
 import Blocking
+import HTTP
 import Synchronization
 
 #if canImport(FoundationEssentials)
@@ -24,6 +25,7 @@ public final class FixtureServer: Sendable {
     private let state = Mutex<ServerState>(ServerState())
     private let root: String?
     private let fixtures: Bool
+    private let handler: (@Sendable (HTTPRequest) -> HTTPResponse?)?
 
     struct ServerState {
         var stopped = false
@@ -40,9 +42,15 @@ public final class FixtureServer: Sendable {
 
     /// Starts on 127.0.0.1 (a free port unless `port` is given), or on `unixSocket` when given.
     /// With `fixtures: false` only the files under `root` are served (the demo site).
-    public init(root: String? = nil, unixSocket: String? = nil, port: UInt16 = 0, fixtures: Bool = true) throws {
+    /// `handler` answers first when given (its request's `url` is the request target, path and
+    /// query): a loopback peer playing an endpoint such as ECS's credential service.
+    public init(
+        root: String? = nil, unixSocket: String? = nil, port: UInt16 = 0, fixtures: Bool = true,
+        handler: (@Sendable (HTTPRequest) -> HTTPResponse?)? = nil
+    ) throws {
         self.root = root
         self.fixtures = fixtures
+        self.handler = handler
         signal(SIGPIPE, SIG_IGN)
         if let path = unixSocket {
             unlink(path)
@@ -161,6 +169,7 @@ public final class FixtureServer: Sendable {
 
     struct Request {
         var method: String
+        var target: String
         var path: String
         var query: [String: String]
         var headers: [(String, String)]
@@ -200,7 +209,9 @@ public final class FixtureServer: Sendable {
         buffer.removeFirst(end + length)
         let target = String(parts[1])
         let (path, query) = Self.splitTarget(target)
-        return Request(method: String(parts[0]), path: path, query: query, headers: headers, body: body, close: close)
+        return Request(
+            method: String(parts[0]), target: target, path: path, query: query, headers: headers, body: body,
+            close: close)
     }
 
     private func readMore(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
@@ -268,6 +279,16 @@ public final class FixtureServer: Sendable {
 
     /// Handles one request; false closes the connection.
     private func respond(_ fd: Int32, _ r: Request) -> Bool {
+        if let handler,
+            let answer = handler(
+                HTTPRequest(
+                    method: r.method, url: r.target, headers: r.headers.map { (name: $0.0, value: $0.1) },
+                    body: Data(r.body)))
+        {
+            return reply(
+                fd, status: answer.status, headers: answer.headers.filter { $0.name.lowercased() != "content-type" },
+                body: Array(answer.body), type: answer.header("Content-Type") ?? "application/json")
+        }
         if fixtures, let page = FixturePages.page(for: r, server: self, fd: fd) { return page }
         if let root, r.method == "GET", !r.path.contains(".."),
             let data = FileManager.default.contents(

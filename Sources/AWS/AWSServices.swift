@@ -1,0 +1,28 @@
+import HTTP
+
+/// The AWS clients a Fargate run uses, built once from one environment: one credential chain,
+/// one region, one connection pool.
+public struct AWSServices: Sendable {
+    public let region: String
+    public let environment: AWSEnvironment
+    public let credentials: CredentialChain
+    public let ecs: ECSClient
+    public let logs: LogsClient
+    public let s3: S3Client
+
+    public init(region: String, variables: [String: String], http: (any HTTPTransport)? = nil) {
+        let http = http ?? CurlHTTPClient(connectTimeout: .seconds(5), timeout: .seconds(60))
+        self.region = region
+        environment = AWSEnvironment(variables)
+        credentials = CredentialChain(environment: variables, http: http)
+        ecs = ECSClient(region: region, environment: environment, credentials: credentials, http: http)
+        logs = LogsClient(region: region, environment: environment, credentials: credentials, http: http)
+        s3 = S3Client(region: region, environment: environment, credentials: credentials, http: http)
+    }
+
+    /// The endpoint overrides in effect (moto, LocalStack), so nobody mistakes them for AWS.
+    public var endpointOverrides: [String] {
+        environment.variables.filter { $0.key.hasPrefix("AWS_ENDPOINT_URL") && !$0.value.isEmpty }
+            .map { "\($0.key)=\($0.value)" }.sorted()
+    }
+}

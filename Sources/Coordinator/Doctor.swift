@@ -1,0 +1,321 @@
+import AWS
+import CrawlKit
+import Foundation
+import JSONKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `crawlrun doctor JOB`: everything that would make a Fargate run fail in its first minute,
+/// checked against the real account, one line per check with a fix hint when it fails.
+struct DoctorCommand {
+    static let help = """
+        usage: crawlrun doctor JOB
+
+        Checks, for the fargate backend, what a run of JOB needs before it launches a task:
+          credentials      resolve (shown as their source and the key id's last four characters)
+          region           the job's fargate.region, else AWS_REGION / AWS_DEFAULT_REGION / profile
+          job              the fargate section is complete
+          roles            executionRoleArn and taskRoleArn are well-formed IAM role ARNs
+          cluster          exists and is ACTIVE
+          log group        exists, or is created now (the run would create it anyway)
+          bucket prefix    a probe object is written, read, listed and deleted under it
+          task definition  registers, or an identical ACTIVE revision exists
+        Credentials and endpoints come from the environment, as for `crawlrun run`
+        (AWS_PROFILE, AWS_ENDPOINT_URL for moto or LocalStack, …).
+
+        Exit codes: 0 every check passed · 2 a check failed · 64 usage · 65 invalid job file.
+        """
+
+    var jobPath = ""
+    var showHelp = false
+    let variables: [String: String]
+
+    init(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws(UsageError) {
+        variables = environment
+        for a in arguments {
+            switch a {
+            case "--help", "-h": showHelp = true
+            default:
+                if a.hasPrefix("-") { throw UsageError("unknown option \(a)") }
+                guard jobPath.isEmpty else { throw UsageError("one job file at a time") }
+                jobPath = a
+            }
+        }
+        if !showHelp && jobPath.isEmpty { throw UsageError("doctor needs a job file: crawlrun doctor JOB") }
+    }
+
+    func run() async throws -> ExitCode {
+        if showHelp {
+            print(Self.help)
+            return .ok
+        }
+        let (job, jobProblems) = try Self.load(jobPath)
+        let region = job.fargate.region ?? AWSEnvironment(variables).region()
+        var doctor = Doctor(job: job, variables: variables)
+        print("crawlrun doctor: job \(job.name), fargate backend, region \(region ?? "unknown")")
+        await doctor.run(region: region, jobProblems: jobProblems)
+        let failed = doctor.results.filter { $0.state == .failed }.count
+        let skipped = doctor.results.filter { $0.state == .skipped }.count
+        let total = doctor.results.count
+        if failed == 0 && skipped == 0 {
+            print("All \(total) checks passed.")
+            return .ok
+        }
+        print("\(failed) of \(total) checks failed\(skipped > 0 ? ", \(skipped) skipped" : "").")
+        return .infrastructure
+    }
+
+    /// The job, with its fargate-section problems as a failed check rather than exit 65: the
+    /// doctor still checks what it can. Any other problem is an invalid job file.
+    static func load(_ path: String) throws -> (Job, [JobProblem]) {
+        do {
+            return (try Job.load(path: path, backend: .fargate), [])
+        } catch let error as JobError where error.problems.allSatisfy({ $0.place.hasPrefix("fargate") }) {
+            return (try Job.load(path: path, backend: .local), error.problems)
+        }
+    }
+}
+
+/// One check's outcome.
+struct DoctorCheck: Sendable {
+    enum State: Sendable { case passed, failed, skipped }
+    var name: String
+    var state: State
+    var detail: String
+    var hint: String?
+}
+
+/// Runs the checks in order, printing each line as it is known.
+struct Doctor {
+    let job: Job
+    let variables: [String: String]
+    private(set) var results: [DoctorCheck] = []
+    /// Set when AWS rejected the credentials themselves: every later call would fail the same way.
+    private var rejected: String?
+
+    init(job: Job, variables: [String: String]) {
+        self.job = job
+        self.variables = variables
+    }
+
+    mutating func record(_ check: DoctorCheck) {
+        results.append(check)
+        let mark: String
+        switch check.state {
+        case .passed: mark = "✓"
+        case .failed: mark = "✗"
+        case .skipped: mark = "-"
+        }
+        var line = "\(mark) \(check.name.padding(16)) \(check.detail)"
+        if let hint = check.hint, check.state == .failed { line += "\n    fix: \(hint)" }
+        print(line)
+    }
+
+    mutating func pass(_ name: String, _ detail: String) {
+        record(DoctorCheck(name: name, state: .passed, detail: detail))
+    }
+    mutating func fail(_ name: String, _ detail: String, hint: String?) {
+        record(DoctorCheck(name: name, state: .failed, detail: detail, hint: hint))
+    }
+
+    mutating func run(region: String?, jobProblems: [JobProblem]) async {
+        let job = self.job
+        let f = job.fargate
+        guard let region else {
+            fail(
+                "region", "none: the job has no fargate.region and no AWS_REGION is set",
+                hint: "set fargate.region in the job file")
+            return
+        }
+        let aws = AWSServices(region: region, variables: variables)
+        for override in aws.endpointOverrides { print("  endpoint override: \(override)") }
+
+        do {
+            let credentials = try await aws.credentials.credentials()
+            pass("credentials", credentials.description)
+        } catch {
+            fail(
+                "credentials", error.message,
+                hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials")
+            rejected = "no credentials"
+        }
+        pass("region", f.region != nil ? "\(region) (job fargate.region)" : "\(region) (environment)")
+
+        if jobProblems.isEmpty {
+            pass("job", "fargate section complete (\(f.subnets.count) subnet\(f.subnets.count == 1 ? "" : "s"))")
+        } else {
+            fail(
+                "job", jobProblems.map(\.description).joined(separator: "; "),
+                hint: "complete the fargate section of \(job.path) (README, \"AWS set-up\")")
+        }
+        checkRoles()
+
+        await network("cluster") { () async throws -> String in
+            let out = try await aws.ecs.describeClusters([f.cluster])
+            guard let cluster = out["clusters"]?.arrayValue?.first else {
+                throw DoctorFailure(
+                    "cluster \"\(f.cluster)\" does not exist in \(region)",
+                    hint:
+                        "create it (aws ecs create-cluster --cluster-name \(f.cluster) --region \(region)) or fix fargate.cluster"
+                )
+            }
+            let status = cluster["status"]?.stringValue ?? "unknown"
+            guard status == "ACTIVE" else {
+                throw DoctorFailure(
+                    "cluster \"\(f.cluster)\" is \(status), not ACTIVE",
+                    hint: "use an ACTIVE cluster in fargate.cluster")
+            }
+            let running = cluster["runningTasksCount"]?.intValue ?? 0
+            return "\(f.cluster) is ACTIVE (\(running) running task\(running == 1 ? "" : "s"))"
+        }
+
+        await network("log group") { () async throws -> String in
+            do {
+                _ = try await aws.logs.describeLogStreams(group: f.logGroup, limit: 1)
+                return "\(f.logGroup) exists"
+            } catch let error as AWSError where error.code == "ResourceNotFoundException" {
+                try await aws.logs.createLogGroup(f.logGroup)
+                return "\(f.logGroup) created (it did not exist)"
+            }
+        }
+
+        await network("bucket prefix") { () async throws -> String in
+            try await Self.probe(aws.s3, bucket: f.bucket ?? "", prefix: IAMPolicy.jobPrefix(job))
+        }
+
+        await network("task definition") { () async throws -> String in
+            let r = try await TaskDefinitionRegistry.ensure(TaskDefinition.render(job), ecs: aws.ecs)
+            let name = "crawlrun-\(job.name):\(r.revision)"
+            return r.reused ? "\(name) is identical to the job's (reused)" : "\(name) registered"
+        }
+    }
+
+    func checkRolesProblems() -> [String] {
+        let f = job.fargate
+        return [("executionRoleArn", f.executionRoleArn), ("taskRoleArn", f.taskRoleArn)].compactMap { key, arn in
+            guard let arn else { return "fargate.\(key) is missing" }
+            return Self.isRoleARN(arn) ? nil : "fargate.\(key) \"\(arn)\" is not arn:aws:iam::ACCOUNT:role/NAME"
+        }
+    }
+
+    mutating func checkRoles() {
+        let problems = checkRolesProblems()
+        if problems.isEmpty {
+            let names = [job.fargate.executionRoleArn, job.fargate.taskRoleArn].compactMap {
+                $0?.split(separator: "/").last
+            }
+            pass("roles", "execution role \(names.first ?? ""), task role \(names.last ?? "")")
+        } else {
+            fail("roles", problems.joined(separator: "; "), hint: "use the roles' ARNs from the IAM console")
+        }
+    }
+
+    /// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME` with a 12-digit account and IAM's name characters.
+    /// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html
+    static func isRoleARN(_ arn: String) -> Bool {
+        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", ["aws", "aws-cn", "aws-us-gov"].contains(parts[1]),
+            parts[2] == "iam", parts[3].isEmpty, parts[4].count == 12,
+            parts[4].allSatisfy({ $0.isASCII && $0.isNumber }),
+            parts[5].hasPrefix("role/")
+        else { return false }
+        let name = parts[5].dropFirst(5)
+        return !name.isEmpty && !name.hasSuffix("/") && name.count <= 512
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+=,.@_-/".contains($0)) }
+    }
+
+    /// Writes, reads, lists and deletes a probe object under the job's prefix.
+    static func probe(_ s3: S3Client, bucket: String, prefix: String) async throws(AWSError) -> String {
+        let key = prefix + "doctor/probe-\(UInt64.random(in: 0...UInt64.max))"
+        let location = S3Location(bucket: bucket, key: key)
+        let body = Array("crawlrun doctor probe\n".utf8)
+        try await s3.putObject(location, body: Data(body), contentType: "text/plain")
+        var failure: AWSError?
+        do throws(AWSError) {
+            let read = try await s3.getObject(location)
+            guard Array(read) == body else {
+                throw AWSError(.invalidResponse, "the probe read back differs from what was written")
+            }
+            let listed = try await s3.listObjects(bucket: bucket, prefix: prefix + "doctor/")
+            guard listed.contains(where: { $0.key == key }) else {
+                throw AWSError(.invalidResponse, "the probe is missing from ListObjectsV2 of \(prefix)doctor/")
+            }
+        } catch {
+            failure = error
+        }
+        // Delete even after a failed read, so no probe is left behind.
+        try await s3.deleteObject(location)
+        if let failure { throw failure }
+        return "s3://\(bucket)/\(prefix): write, read, list and delete work"
+    }
+
+    /// Runs a check that calls AWS; skipped once AWS has rejected the credentials.
+    mutating func network(_ name: String, _ body: () async throws -> String) async {
+        if let rejected {
+            record(DoctorCheck(name: name, state: .skipped, detail: "skipped: \(rejected)"))
+            return
+        }
+        do {
+            pass(name, try await body())
+        } catch let failure as DoctorFailure {
+            fail(name, failure.message, hint: failure.hint)
+        } catch let error as AWSError {
+            let (detail, hint, rejects) = Self.explain(error)
+            fail(name, detail, hint: hint)
+            if rejects { rejected = "AWS rejected the credentials (see above)" }
+        } catch {
+            fail(name, "\(error)", hint: nil)
+        }
+    }
+
+    /// What an AWS error means for the user, the fix, and whether it condemns the credentials.
+    static func explain(_ error: AWSError) -> (String, String?, Bool) {
+        if error.isSignatureMismatch {
+            return (
+                "the signature does not match: AWS rejects the secret access key (\(error.code))",
+                "check AWS_SECRET_ACCESS_KEY, or aws_secret_access_key in the profile, for this key id", true
+            )
+        }
+        if ["InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId"].contains(error.code) {
+            return (
+                "the access key id is not known to AWS (\(error.code))",
+                "check AWS_ACCESS_KEY_ID or the profile; the key may have been deleted", true
+            )
+        }
+        if error.code == "ExpiredToken" || error.code == "ExpiredTokenException" {
+            return ("the session token has expired (\(error.code))", "refresh the temporary credentials", true)
+        }
+        if error.isAccessDenied {
+            return (
+                "access denied: \(error.message)",
+                "attach the coordinator policy printed by `crawlrun iam-policy JOB` to this user or role", false
+            )
+        }
+        if error.kind == .transport {
+            return (
+                "no answer: \(error.message)", "check the network, or AWS_ENDPOINT_URL when using moto or LocalStack",
+                false
+            )
+        }
+        if error.code == "NoSuchBucket" {
+            return ("\(error.message)", "create the bucket or fix fargate.bucket", false)
+        }
+        return ("\(error)", nil, false)
+    }
+}
+
+/// A check's own verdict on what AWS answered (a missing cluster), with its fix.
+struct DoctorFailure: Error {
+    var message: String
+    var hint: String
+    init(_ message: String, hint: String) {
+        self.message = message
+        self.hint = hint
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
