@@ -1,3 +1,4 @@
+import AWS
 import CrawlKit
 import Dispatch
 import HTTP
@@ -32,7 +33,7 @@ public struct Crawler: Sendable {
         let batch: BatchFile
         let sink: ResultSink
         do {
-            batch = try BatchInput.load(settings.batchLocation)
+            batch = try await BatchInput.load(settings.batchLocation, s3: s3())
             sink = try ResultSink(location: settings.outLocation)
         } catch {
             log.error(error.message)
@@ -62,10 +63,28 @@ public struct Crawler: Sendable {
                 sources.append(source)
             }
         }
-        let code = await work.value
+        var code = await work.value
         for s in sources { s.cancel() }
         await sink.close()
+        if let upload = sink.upload {
+            // Partial results are worth keeping too: the coordinator retries only what is missing.
+            do {
+                try await sink.publish(using: s3())
+                log.info("results uploaded to \(upload)")
+            } catch {
+                log.error(error.message)
+                if code == .ok || code == .interrupted { code = .outputFailed }
+            }
+        }
         return code
+    }
+
+    /// An S3 client from the `AWS_*` environment, for `s3://` locations only.
+    func s3() -> S3Client? {
+        let environment = AWSEnvironment(settings.awsEnvironment)
+        return S3Client(
+            region: environment.region() ?? "us-east-1", environment: environment,
+            credentials: CredentialChain(environment: settings.awsEnvironment, http: http), http: http)
     }
 }
 

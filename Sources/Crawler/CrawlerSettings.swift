@@ -1,3 +1,4 @@
+import AWS
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -47,17 +48,23 @@ public struct CrawlerSettings: Sendable {
     public var recoveryTimeout: Duration
     /// `CRAWL_STOP_GRACE` (seconds, default 5): after SIGTERM, how long in-flight URLs may finish.
     public var stopGrace: Duration
+    /// The `AWS_*` variables (and `HOME`, for the shared files): credentials, region and endpoint
+    /// overrides for `s3://` locations. On Fargate, the task role's container credentials.
+    public var awsEnvironment: [String: String] = [:]
 
     public static let usage = """
         crawler — crawls one batch of URLs through a WebDriver sidecar.
 
         Environment:
-          CRAWL_BATCH             batch file: a path or file:// URI (required)
-          CRAWL_OUT               results, JSON Lines: a path or file:// URI (required)
+          CRAWL_BATCH             batch file: a path, file:// or s3://BUCKET/KEY URI (required)
+          CRAWL_OUT               results, JSON Lines: a path, file:// or s3://BUCKET/KEY URI (required);
+                                  an s3:// object is written when the batch ends, artifacts beside it
           WEBDRIVER_URL           WebDriver base URL (default http://127.0.0.1:4444)
           CRAWL_WAIT_TIMEOUT      seconds to wait for the sidecar to be ready (default 120)
           CRAWL_RECOVERY_TIMEOUT  seconds to wait for a lost sidecar to return (default 60)
           CRAWL_STOP_GRACE        seconds in-flight URLs may finish after SIGTERM (default 5)
+          AWS_*                   for s3://: credentials (on Fargate, the task role's), AWS_REGION,
+                                  AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (moto, LocalStack)
 
         Exit codes: 0 every URL has a record · 65 bad batch input · 69 WebDriver unavailable ·
         70 internal error · 73 results not writable · 75 interrupted, batch incomplete.
@@ -97,6 +104,19 @@ public struct CrawlerSettings: Sendable {
             waitTimeout: try seconds("CRAWL_WAIT_TIMEOUT", 120),
             recoveryTimeout: try seconds("CRAWL_RECOVERY_TIMEOUT", 60),
             stopGrace: try seconds("CRAWL_STOP_GRACE", 5))
+        awsEnvironment = env.filter { $0.key.hasPrefix("AWS_") || $0.key == "HOME" }
+        for (name, location) in [("CRAWL_BATCH", batchLocation), ("CRAWL_OUT", outLocation)] {
+            _ = try Self.s3Location(location, what: name)
+        }
+    }
+
+    /// The bucket and key of an `s3://` location; nil for a local one.
+    public static func s3Location(_ location: String, what: String) throws(CrawlerFailure) -> S3Location? {
+        guard location.hasPrefix("s3://") else { return nil }
+        guard let s3 = S3Location(uri: location) else {
+            throw CrawlerFailure(.badInput, "\(what) \(location): an s3:// location is s3://BUCKET/KEY")
+        }
+        return s3
     }
 
     /// A local path from a path or `file://` URI.
@@ -108,14 +128,10 @@ public struct CrawlerSettings: Sendable {
             }
             return url.path(percentEncoded: false)
         }
-        if location.hasPrefix("s3://") {
-            throw CrawlerFailure(
-                .badInput, "\(what) \(location): s3:// locations need the AWS layer, not built into this crawler yet")
-        }
         if let colon = location.firstIndex(of: ":"), location[..<colon].allSatisfy({ $0.isLetter }),
             location[colon...].hasPrefix("://")
         {
-            throw CrawlerFailure(.badInput, "\(what) \(location): unsupported scheme (use a path or file://)")
+            throw CrawlerFailure(.badInput, "\(what) \(location): unsupported scheme (use a path, file:// or s3://)")
         }
         return location
     }
