@@ -69,8 +69,8 @@ public actor CredentialChain {
                 throw AWSError(.credentials, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
             }
             return AWSCredentials(
-                accessKeyId: id, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"],
-                source: "environment")
+                accessKeyId: id, secretAccessKey: secret,
+                sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, source: "environment")
         }
         if let fromFiles = try SharedConfig(environment: environment).credentials() { return fromFiles }
         if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] {

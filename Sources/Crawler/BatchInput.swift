@@ -10,7 +10,9 @@ import CrawlKit
 /// Reads and checks the batch file; every problem names the file.
 public enum BatchInput {
     /// A batch from a path, a `file://` URI, or an `s3://` object read through `s3`.
-    public static func load(_ location: String, s3: @autoclosure () -> S3Client?) async throws(CrawlerFailure)
+    public static func load(
+        _ location: String, s3: @autoclosure () -> S3Client?
+    ) async throws(CrawlerFailure)
         -> BatchFile
     {
         guard let object = try CrawlerSettings.s3Location(location, what: "CRAWL_BATCH") else {

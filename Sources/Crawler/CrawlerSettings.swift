@@ -1,4 +1,5 @@
 import AWS
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else

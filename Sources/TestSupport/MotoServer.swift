@@ -50,5 +50,15 @@ public final class MotoServer: Sendable {
         return server
     }
 
+    /// Checks signatures and permissions on every call from now on (moto's `reset-auth`): the
+    /// set-up is then exactly the calls made so far, whatever moto counted among them.
+    public func enforceAuthentication() async throws {
+        let r = try await CurlHTTPClient().send(
+            HTTPRequest(
+                method: "POST", url: url + "/moto-api/reset-auth", headers: [("Content-Type", "text/plain")],
+                body: Data("0".utf8)))
+        guard r.status == 200 else { throw FixtureError("moto reset-auth: HTTP \(r.status)") }
+    }
+
     public func stop() async { await process.terminate(grace: .seconds(3)) }
 }

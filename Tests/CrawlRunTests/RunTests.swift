@@ -11,8 +11,8 @@ struct CrawlrunProcess {
     let stdout = LineBox()
     let stderr = LineBox()
 
-    init(_ arguments: [String], stdin: String? = nil) throws {
-        var environment = ProcessInfo.processInfo.environment
+    init(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:]) throws {
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["CRAWLRUN_CRAWLER"] = binary("crawler")
         environment["NO_COLOR"] = "1"
         let out = stdout
@@ -35,11 +35,11 @@ struct CrawlrunProcess {
 
     /// Runs to the end; the exit code.
     static func run(
-        _ arguments: [String], stdin: String? = nil
+        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]
     ) async throws -> (
         code: Int32?, stdout: String, stderr: String
     ) {
-        let p = try CrawlrunProcess(arguments, stdin: stdin)
+        let p = try CrawlrunProcess(arguments, stdin: stdin, environment: environment)
         let status = await p.process.wait(timeout: .seconds(120))
         await p.process.outputDrained()
         return (status?.code, p.stdout.text, p.stderr.text)
