@@ -100,5 +100,6 @@ final class LineBox: @unchecked Sendable {
     func append(_ line: String) { lock.withLock { lines.append(line) } }
     var text: String { lock.withLock { lines.joined(separator: "\n") } }
     var count: Int { lock.withLock { lines.count } }
+    var all: [String] { lock.withLock { lines } }
     func contains(_ s: String) -> Bool { lock.withLock { lines.contains { $0.contains(s) } } }
 }
