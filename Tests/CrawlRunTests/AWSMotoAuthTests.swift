@@ -300,3 +300,68 @@ func awsError(_ error: any Error, _ predicate: (AWSError) -> Bool) -> Bool {
         await account.moto.stop()
     }
 }
+
+extension Chrome {
+    /// The crawler on "Fargate": its batch read from S3 and its results written there, with the
+    /// task role's key from the ECS container credential endpoint (played on loopback).
+    @Suite struct CrawlerS3Tests {
+        @Test func batchFromS3ResultsToS3WithContainerCredentials() async throws {
+            let account = try await MotoAccount.start()
+            defer { Task { await account.moto.stop() } }
+            let site = try FixtureServer()
+            defer { site.stop() }
+            let driver = try await ChromeDriver.start()
+            let role = account.task
+            let credentials = try FixtureServer(fixtures: false) { request in
+                guard request.url == "/creds", request.header("Authorization") == "task-token" else {
+                    return HTTPResponse(status: 403)
+                }
+                let body: JSONValue = [
+                    "AccessKeyId": .string(role.accessKeyId), "SecretAccessKey": .string(role.secretAccessKey),
+                    "Expiration": "2099-01-01T00:00:00Z",
+                ]
+                return HTTPResponse(status: 200, body: Data(body.encoded()))
+            }
+            defer { credentials.stop() }
+
+            let bucket = try #require(account.job.fargate.bucket)
+            let run = IAMPolicy.jobPrefix(account.job) + "r1/"
+            var crawl = CrawlOptions()
+            crawl.allowPrivateNetworks = true
+            crawl.fields = ["h1": FieldSpec(selector: "h1")]
+            let urls = [site.baseURL + "/page/1", site.baseURL + "/page/2", site.baseURL + "/status/404"]
+            let batch = BatchFile(batch: "b1", urls: urls, crawl: crawl)
+            let coordinator = account.services(account.coordinator)
+            try await coordinator.s3.putObject(
+                S3Location(bucket: bucket, key: run + "batches/b1.json"), body: try JSONEncoder().encode(batch))
+
+            let out = LineBox()
+            let crawler = try ChildProcess(
+                binary("crawler"),
+                environment: [
+                    "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": tempDir("home"),
+                    "WEBDRIVER_URL": driver.url, "CRAWL_BATCH": "s3://\(bucket)/\(run)batches/b1.json",
+                    "CRAWL_OUT": "s3://\(bucket)/\(run)results/b1.jsonl",
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": credentials.baseURL + "/creds",
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN": "task-token", "AWS_REGION": "us-east-1",
+                    "AWS_ENDPOINT_URL": account.moto.url, "AWS_EC2_METADATA_DISABLED": "true",
+                ], stdout: .lines { out.append($0) }, stderr: .lines { out.append($0) }, name: "crawler")
+            let status = await crawler.wait(timeout: .seconds(120))
+            await crawler.outputDrained()
+            await driver.stop()
+            #expect(status?.code == 0, "\(out.text)")
+            #expect(credentials.hits("/creds") >= 1, "the task role's key came from the container endpoint")
+            #expect(out.text.contains("results uploaded to s3://\(bucket)/\(run)results/b1.jsonl"))
+            #expect(!out.text.contains(role.secretAccessKey))
+
+            let results = try await coordinator.s3.getObject(S3Location(bucket: bucket, key: run + "results/b1.jsonl"))
+            let records = try String(decoding: results, as: UTF8.self).split(separator: "\n").map {
+                try JSONDecoder().decode(ResultRecord.self, from: Data($0.utf8))
+            }
+            #expect(records.map(\.url).sorted() == urls.sorted(), "one record per URL")
+            #expect(records.filter(\.ok).count == 2)
+            #expect(records.first { $0.url.hasSuffix("/page/1") }?.fields["h1"] != nil)
+            await account.moto.stop()
+        }
+    }
+}
