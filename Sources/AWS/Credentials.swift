@@ -73,10 +73,10 @@ public actor CredentialChain {
                 sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, source: "environment")
         }
         if let fromFiles = try SharedConfig(environment: environment).credentials() { return fromFiles }
-        if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] {
+        if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
             return try await container(url: "http://169.254.170.2" + relative, token: nil)
         }
-        if let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] {
+        if let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
             var token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
             if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"],
                 let data = FileManager.default.contents(atPath: file)

@@ -268,13 +268,32 @@ extension Chrome {
     @Test func usageErrorsExit64() async throws {
         for args in [
             ["run"], ["run", "a.json", "--max-tasks", "0"], ["bogus"], ["plan", "--nope", "x"], ["crawl", "--json"],
+            ["doctor"], ["doctor", "a.json", "--fix"], ["iam-policy"],
         ] {
             let r = try await CrawlrunProcess.run(args)
             #expect(r.code == 64, "\(args)")
             #expect(r.stderr.contains("crawlrun: "))
         }
-        let help = try await CrawlrunProcess.run(["run", "--help"])
-        #expect(help.code == 0 && help.stdout.contains("usage: crawlrun run JOB"))
+        for command in ["run", "plan", "crawl", "iam-policy", "doctor"] {
+            let help = try await CrawlrunProcess.run([command, "--help"])
+            #expect(help.code == 0 && help.stdout.contains("usage: crawlrun \(command)"), "\(command)")
+        }
+        // A job whose fargate section is wrong is checked as far as it can be, not rejected.
+        let dir = tempDir("doctor")
+        try #"{"urls": ["http://a.example/"], "fargate": {"region": "us-east-1", "executionRoleArn": "role"}}"#
+            .write(toFile: dir + "/job.json", atomically: true, encoding: .utf8)
+        let doctor = try await CrawlrunProcess.run(
+            ["doctor", dir + "/job.json"],
+            environment: [
+                "AWS_ACCESS_KEY_ID": "", "AWS_PROFILE": "none", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+            ])
+        #expect(doctor.code == 2)
+        #expect(doctor.stdout.contains("✗ credentials      no AWS credentials found"), "\(doctor.stdout)")
+        #expect(doctor.stdout.contains("✗ job              fargate.subnets: required"))
+        #expect(doctor.stdout.contains("✗ roles            fargate.executionRoleArn \"role\" is not"))
+        #expect(doctor.stdout.contains("- cluster          skipped: no credentials"))
     }
 
     @Test func invalidJobExits65WithEveryProblem() async throws {
