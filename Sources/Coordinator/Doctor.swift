@@ -34,16 +34,9 @@ struct DoctorCommand {
 
     init(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws(UsageError) {
         variables = environment
-        for a in arguments {
-            switch a {
-            case "--help", "-h": showHelp = true
-            default:
-                if a.hasPrefix("-") { throw UsageError("unknown option \(a)") }
-                guard jobPath.isEmpty else { throw UsageError("one job file at a time") }
-                jobPath = a
-            }
-        }
-        if !showHelp && jobPath.isEmpty { throw UsageError("doctor needs a job file: crawlrun doctor JOB") }
+        let parsed = try JobCommandArguments(arguments, command: "doctor")
+        jobPath = parsed.jobPath
+        showHelp = parsed.showHelp
     }
 
     func run() async throws -> ExitCode {

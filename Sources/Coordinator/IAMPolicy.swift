@@ -109,17 +109,10 @@ struct IAMPolicyCommand {
     var showHelp = false
 
     init(arguments: [String]) throws(UsageError) {
-        for a in arguments {
-            switch a {
-            case "--help", "-h": showHelp = true
-            case "--json": json = true
-            default:
-                if a.hasPrefix("-") { throw UsageError("unknown option \(a)") }
-                guard jobPath.isEmpty else { throw UsageError("one job file at a time") }
-                jobPath = a
-            }
-        }
-        if !showHelp && jobPath.isEmpty { throw UsageError("iam-policy needs a job file: crawlrun iam-policy JOB") }
+        let parsed = try JobCommandArguments(arguments, command: "iam-policy", flags: ["--json"])
+        jobPath = parsed.jobPath
+        showHelp = parsed.showHelp
+        json = parsed.flags.contains("--json")
     }
 
     func run() throws -> ExitCode {
@@ -140,5 +133,28 @@ struct IAMPolicyCommand {
             print(task.prettyPrinted())
         }
         return .ok
+    }
+}
+
+/// The arguments of a command that takes one job file and a few flags: `COMMAND JOB [FLAG…]`.
+struct JobCommandArguments {
+    var jobPath = ""
+    var showHelp = false
+    var flags: Set<String> = []
+
+    init(_ arguments: [String], command: String, flags known: Set<String> = []) throws(UsageError) {
+        for a in arguments {
+            if a == "--help" || a == "-h" {
+                showHelp = true
+            } else if known.contains(a) {
+                flags.insert(a)
+            } else if a.hasPrefix("-") {
+                throw UsageError("unknown option \(a)")
+            } else {
+                guard jobPath.isEmpty else { throw UsageError("one job file at a time") }
+                jobPath = a
+            }
+        }
+        if !showHelp && jobPath.isEmpty { throw UsageError("\(command) needs a job file: crawlrun \(command) JOB") }
     }
 }
