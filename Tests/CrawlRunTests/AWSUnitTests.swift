@@ -98,6 +98,34 @@ import Testing
         #expect(read.token == "t3" && sent.all == ["", "t1", "t2", "t3"])
     }
 
+    /// Calls beyond the bucket's burst wait for tokens instead of reaching the API.
+    @Test func tokenBucketSpacesABurst() async {
+        let bucket = TokenBucket(capacity: 2, refillPerSecond: 20)
+        let start = ContinuousClock.now
+        for _ in 0..<6 { await bucket.take() }
+        // Two from the burst, four at 20 a second: at least 200 ms (a lower bound cannot flake).
+        #expect(ContinuousClock.now - start >= .milliseconds(190))
+    }
+
+    /// Connection failures are retried, but not past the call's deadline.
+    @Test func retriesStopAtTheDeadline() async {
+        let calls = LineBox()
+        var s3 = services(
+            ClosureTransport { _ in
+                calls.append("x")
+                throw HTTPError(code: .connect, curlCode: 7, message: "refused", url: "")
+            }
+        ).s3
+        s3.retry.maxAttempts = 1000
+        s3.retry.baseDelay = .milliseconds(20)
+        s3.retry.maxDelay = .milliseconds(50)
+        s3.retry.deadline = .milliseconds(300)
+        await #expect {
+            _ = try await s3.getObject(S3Location(bucket: "b", key: "k"))
+        } throws: { awsError($0) { $0.kind == .transport && $0.message.contains("did not get an answer") } }
+        #expect(calls.count > 1 && calls.count < 1000, "retried, then gave up at the deadline")
+    }
+
     @Test func doctorUnderstandsJobsAndDefinitions() throws {
         #expect(Doctor.isRoleARN("arn:aws:iam::123456789012:role/path/crawlrun-task"))
         #expect(Doctor.isRoleARN("arn:aws-cn:iam::123456789012:role/a+b=c,d.e@f_g-h"))
