@@ -110,25 +110,16 @@ public struct JSONProtocolClient: Sendable {
     }
 
     private func once(_ operation: String, _ body: [UInt8]) async throws(AWSError) -> JSONValue {
-        let creds = try await credentials.credentials()
-        let host = Self.hostHeader(endpoint)
-        let amzDate = Self.amzDate()
-        var headers: [(name: String, value: String)] = [
-            ("Host", host), ("X-Amz-Date", amzDate), ("Content-Type", "application/x-amz-json-1.1"),
-            ("X-Amz-Target", "\(targetPrefix).\(operation)"),
-        ]
-        if let token = creds.sessionToken { headers.append(("X-Amz-Security-Token", token)) }
-        let signature = SigV4.sign(
-            SigV4.Request(method: "POST", path: "/", headers: headers, payloadHash: SHA256.hex(body)),
-            accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, region: region, service: service,
-            amzDate: amzDate)
-        headers.append(("Authorization", signature.authorization))
+        let request = SigV4.signedRequest(
+            method: "POST", base: endpoint, path: "/",
+            headers: [
+                ("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(operation)"),
+            ],
+            body: Data(body), payloadHash: SHA256.hex(body), credentials: try await credentials.credentials(),
+            region: region, service: service)
         let response: HTTPResponse
         do {
-            response = try await http.send(
-                HTTPRequest(
-                    method: "POST", url: endpoint + "/", headers: headers.filter { $0.name != "Host" }, body: Data(body)
-                ))
+            response = try await http.send(request)
         } catch {
             throw AWSError(.transport, "\(service) \(operation) did not get an answer", cause: "\(error)")
         }
@@ -155,25 +146,6 @@ public struct JSONProtocolClient: Sendable {
             json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? xml?.first("Message")
             ?? String(decoding: r.body.prefix(300), as: UTF8.self)
         return AWSError(.service, "\(operation): \(message)", code: code, httpStatus: r.status)
-    }
-
-    static func hostHeader(_ endpoint: String) -> String {
-        var rest = Substring(endpoint)
-        if let r = rest.firstRange(of: "://") { rest = rest[r.upperBound...] }
-        return String(rest.prefix { $0 != "/" })
-    }
-
-    /// `YYYYMMDDTHHMMSSZ`, UTC: SigV4's `X-Amz-Date`.
-    public static func amzDate() -> String {
-        var t = time(nil)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ w: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))\(pad(parts.tm_mon + 1, 2))\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2))\(pad(parts.tm_min, 2))\(pad(parts.tm_sec, 2))Z"
     }
 }
 

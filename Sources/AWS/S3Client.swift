@@ -151,29 +151,15 @@ public struct S3Client: Sendable {
         _ method: String, _ bucket: String, key: String, query: [(String, String)], body: Data?, payloadHash: String,
         extra: [(String, String)], operation: String
     ) async throws(AWSError) -> HTTPResponse {
-        let creds = try await credentials.credentials()
         let (base, path) = address(bucket: bucket, key: key)
-        let queryString = query.map {
-            "\(SigV4.uriEncode($0.0, keepSlash: false))=\(SigV4.uriEncode($0.1, keepSlash: false))"
-        }
-        .joined(separator: "&")
-        let amzDate = JSONProtocolClient.amzDate()
-        var headers: [(name: String, value: String)] = [
-            ("Host", JSONProtocolClient.hostHeader(base)), ("X-Amz-Date", amzDate),
-            ("X-Amz-Content-SHA256", payloadHash),
-        ]
-        headers += extra.map { (name: $0.0, value: $0.1) }
-        if let token = creds.sessionToken { headers.append(("X-Amz-Security-Token", token)) }
-        let signature = SigV4.sign(
-            SigV4.Request(method: method, path: path, query: queryString, headers: headers, payloadHash: payloadHash),
-            accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, region: region, service: "s3",
-            amzDate: amzDate, s3: true)
-        headers.append(("Authorization", signature.authorization))
-        let url = base + path + (queryString.isEmpty ? "" : "?" + queryString)
+        let request = SigV4.signedRequest(
+            method: method, base: base, path: path, query: SigV4.encodeQuery(query),
+            headers: [("X-Amz-Content-SHA256", payloadHash)] + extra.map { (name: $0.0, value: $0.1) }, body: body,
+            payloadHash: payloadHash, credentials: try await credentials.credentials(), region: region, service: "s3",
+            s3: true)
         let response: HTTPResponse
         do {
-            response = try await http.send(
-                HTTPRequest(method: method, url: url, headers: headers.filter { $0.name != "Host" }, body: body))
+            response = try await http.send(request)
         } catch {
             throw AWSError(.transport, "S3 \(operation) s3://\(bucket)/\(key) did not get an answer", cause: "\(error)")
         }

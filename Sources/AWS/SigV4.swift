@@ -1,5 +1,14 @@
 import HTTP
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// AWS Signature Version 4, header form.
 /// https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
 /// Checked against every case of AWS's SigV4 test suite (Tests/CrawlRunTests/Fixtures).
@@ -71,6 +80,54 @@ public enum SigV4 {
             authorization:
                 "AWS4-HMAC-SHA256 Credential=\(accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         )
+    }
+
+    /// The request to `base + path[?query]`, signed with `credentials` now: `headers` plus
+    /// `X-Amz-Date`, the session token and `Authorization`. `Host` is signed, and sent by the HTTP
+    /// client from the URL.
+    public static func signedRequest(
+        method: String, base: String, path: String, query: String = "", headers: [(name: String, value: String)],
+        body: Data?, payloadHash: String, credentials: AWSCredentials, region: String, service: String,
+        s3: Bool = false
+    ) -> HTTPRequest {
+        let amzDate = amzDate()
+        var signed: [(name: String, value: String)] = [("X-Amz-Date", amzDate)] + headers
+        if let token = credentials.sessionToken { signed.append(("X-Amz-Security-Token", token)) }
+        let signature = sign(
+            Request(
+                method: method, path: path, query: query, headers: [("Host", host(of: base))] + signed,
+                payloadHash: payloadHash),
+            accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, region: region,
+            service: service, amzDate: amzDate, s3: s3)
+        signed.append(("Authorization", signature.authorization))
+        return HTTPRequest(
+            method: method, url: base + path + (query.isEmpty ? "" : "?" + query), headers: signed, body: body)
+    }
+
+    /// `name=value&…`, each part URI-encoded the strict way SigV4 canonicalises it.
+    public static func encodeQuery(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\(uriEncode($0.0, keepSlash: false))=\(uriEncode($0.1, keepSlash: false))" }
+            .joined(separator: "&")
+    }
+
+    /// `host[:port]` of `scheme://host[:port][/…]`.
+    static func host(of base: String) -> String {
+        var rest = Substring(base)
+        if let r = rest.firstRange(of: "://") { rest = rest[r.upperBound...] }
+        return String(rest.prefix { $0 != "/" })
+    }
+
+    /// `YYYYMMDDTHHMMSSZ`, UTC: SigV4's `X-Amz-Date`.
+    static func amzDate() -> String {
+        var t = time(nil)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return "\(pad(parts.tm_year + 1900, 4))\(pad(parts.tm_mon + 1, 2))\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2))\(pad(parts.tm_min, 2))\(pad(parts.tm_sec, 2))Z"
     }
 
     /// Lower-case names, sorted; values trimmed with inner whitespace runs collapsed; repeated

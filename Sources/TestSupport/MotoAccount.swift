@@ -23,23 +23,15 @@ public struct MotoQuery: Sendable {
     public func call(
         _ service: String, version: String, _ action: String, _ parameters: [(String, String)] = []
     ) async throws -> XMLText {
-        let body = ([("Action", action), ("Version", version)] + parameters)
-            .map { "\(SigV4.uriEncode($0.0, keepSlash: false))=\(SigV4.uriEncode($0.1, keepSlash: false))" }
-            .joined(separator: "&")
-        let amzDate = JSONProtocolClient.amzDate()
-        var headers: [(name: String, value: String)] = [
-            ("Host", String(endpoint.split(separator: "/").last ?? "")), ("X-Amz-Date", amzDate),
-            ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
-        ]
-        let signature = SigV4.sign(
-            SigV4.Request(method: "POST", path: "/", headers: headers, payloadHash: SHA256.hex(Array(body.utf8))),
-            accessKeyId: "AKIASETUPSETUPSETUP0", secretAccessKey: "setup", region: "us-east-1", service: service,
-            amzDate: amzDate)
-        headers.append(("Authorization", signature.authorization))
+        let body = SigV4.encodeQuery([("Action", action), ("Version", version)] + parameters)
         let r = try await http.send(
-            HTTPRequest(
-                method: "POST", url: endpoint + "/", headers: headers.filter { $0.name != "Host" },
-                body: Data(body.utf8)))
+            SigV4.signedRequest(
+                method: "POST", base: endpoint, path: "/",
+                headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+                body: Data(body.utf8), payloadHash: SHA256.hex(Array(body.utf8)),
+                credentials: AWSCredentials(
+                    accessKeyId: "AKIASETUPSETUPSETUP0", secretAccessKey: "setup", source: "moto set-up"),
+                region: "us-east-1", service: service))
         guard r.status == 200 else {
             throw FixtureError(
                 "\(service) \(action): HTTP \(r.status): \(String(decoding: r.body.prefix(400), as: UTF8.self))")
