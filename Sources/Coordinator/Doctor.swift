@@ -101,7 +101,7 @@ struct Doctor {
         case .failed: mark = "✗"
         case .skipped: mark = "-"
         }
-        var line = "\(mark) \(check.name.padding(16)) \(check.detail)"
+        var line = "\(mark) \(check.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(check.detail)"
         if let hint = check.hint, check.state == .failed { line += "\n    fix: \(hint)" }
         print(line)
     }
@@ -185,20 +185,15 @@ struct Doctor {
         }
     }
 
-    func checkRolesProblems() -> [String] {
+    mutating func checkRoles() {
         let f = job.fargate
-        return [("executionRoleArn", f.executionRoleArn), ("taskRoleArn", f.taskRoleArn)].compactMap { key, arn in
+        let problems = [("executionRoleArn", f.executionRoleArn), ("taskRoleArn", f.taskRoleArn)].compactMap {
+            key, arn -> String? in
             guard let arn else { return "fargate.\(key) is missing" }
             return Self.isRoleARN(arn) ? nil : "fargate.\(key) \"\(arn)\" is not arn:aws:iam::ACCOUNT:role/NAME"
         }
-    }
-
-    mutating func checkRoles() {
-        let problems = checkRolesProblems()
         if problems.isEmpty {
-            let names = [job.fargate.executionRoleArn, job.fargate.taskRoleArn].compactMap {
-                $0?.split(separator: "/").last
-            }
+            let names = [f.executionRoleArn, f.taskRoleArn].compactMap { $0?.split(separator: "/").last }
             pass("roles", "execution role \(names.first ?? ""), task role \(names.last ?? "")")
         } else {
             fail("roles", problems.joined(separator: "; "), hint: "use the roles' ARNs from the IAM console")
@@ -302,8 +297,4 @@ struct DoctorFailure: Error {
         self.message = message
         self.hint = hint
     }
-}
-
-extension String {
-    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

@@ -11,14 +11,14 @@ import CrawlKit
 public enum BatchInput {
     /// A batch from a path, a `file://` URI, or an `s3://` object read through `s3`.
     public static func load(
-        _ location: String, s3: @autoclosure () -> S3Client?
+        _ location: String, s3: S3Client?
     ) async throws(CrawlerFailure)
         -> BatchFile
     {
         guard let object = try CrawlerSettings.s3Location(location, what: "CRAWL_BATCH") else {
             return try load(location)
         }
-        guard let client = s3() else {
+        guard let client = s3 else {
             throw CrawlerFailure(.badInput, "batch file \(object): no S3 client configured")
         }
         do {

@@ -32,8 +32,9 @@ public struct Crawler: Sendable {
         let stop = StopFlag()
         let batch: BatchFile
         let sink: ResultSink
+        let s3 = s3Client()
         do {
-            batch = try await BatchInput.load(settings.batchLocation, s3: s3())
+            batch = try await BatchInput.load(settings.batchLocation, s3: s3)
             sink = try ResultSink(location: settings.outLocation)
         } catch {
             log.error(error.message)
@@ -69,7 +70,7 @@ public struct Crawler: Sendable {
         if let upload = sink.upload {
             // Partial results are worth keeping too: the coordinator retries only what is missing.
             do {
-                try await sink.publish(using: s3())
+                try await sink.publish(using: s3)
                 log.info("results uploaded to \(upload)")
             } catch {
                 log.error(error.message)
@@ -79,8 +80,12 @@ public struct Crawler: Sendable {
         return code
     }
 
-    /// An S3 client from the `AWS_*` environment, for `s3://` locations only.
-    func s3() -> S3Client? {
+    /// An S3 client from the `AWS_*` environment when a location is `s3://`: one credential
+    /// chain, so the task role's credentials are fetched once for the batch and the results.
+    func s3Client() -> S3Client? {
+        guard [settings.batchLocation, settings.outLocation].contains(where: { $0.hasPrefix("s3://") }) else {
+            return nil
+        }
         let environment = AWSEnvironment(settings.awsEnvironment)
         return S3Client(
             region: environment.region() ?? "us-east-1", environment: environment,
