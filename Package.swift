@@ -31,15 +31,26 @@ let package = Package(
         .target(
             name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking", "AWS"], swiftSettings: strict),
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
+        // The engine: planning a run, the batch ledger and its driver, the backend protocol, the
+        // run directory. No AWS and no process code: backends bring those.
+        .target(name: "Coordinator", dependencies: ["CrawlKit", "JSONKit"], swiftSettings: strict),
         .target(
-            name: "Coordinator",
-            dependencies: ["CrawlKit", "JSONKit", "HTTP", "ProcessKit", "AWS"],
-            swiftSettings: strict
-        ),
-        .executableTarget(name: "crawlrun", dependencies: ["Coordinator"], swiftSettings: strict),
+            name: "LocalBackend", dependencies: ["Coordinator", "CrawlKit", "JSONKit", "HTTP", "ProcessKit"],
+            path: "Sources/Backends/Local", swiftSettings: strict),
+        .target(
+            name: "FargateBackend", dependencies: ["Coordinator", "CrawlKit", "JSONKit", "AWS"],
+            path: "Sources/Backends/Fargate", swiftSettings: strict),
+        // One file per command, Output/ for what a person sees, one argument parser.
+        .target(
+            name: "CrawlRunCLI",
+            dependencies: [
+                "Coordinator", "LocalBackend", "FargateBackend", "CrawlKit", "JSONKit", "AWS", "Blocking",
+            ],
+            swiftSettings: strict),
+        .executableTarget(name: "crawlrun", dependencies: ["CrawlRunCLI"], swiftSettings: strict),
         // Fixture site and real-peer launchers shared by the tests, the benchmark and the demo.
         .target(
-            name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking", "AWS", "JSONKit"],
+            name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking", "AWS", "JSONKit", "Coordinator"],
             swiftSettings: strict),
         .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
@@ -50,8 +61,8 @@ let package = Package(
         .testTarget(
             name: "CrawlRunTests",
             dependencies: [
-                "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "TestSupport", "ProcessKit", "AWS",
-                "JSONKit",
+                "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "LocalBackend", "FargateBackend",
+                "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit",
             ],
             // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
             exclude: ["Fixtures"],

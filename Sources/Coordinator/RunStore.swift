@@ -2,38 +2,50 @@ import CrawlKit
 import Foundation
 import JSONKit
 
-/// The run directory (DESIGN.md, "Run directory"):
-/// `runs/<run-id>/` with `job.json`, `plan.json`, `state.json` (atomic), `results.jsonl`
-/// (merged, one record per input URL), `logs/<batch>/<container>.log` and `report.json`; the
-/// batch files and each attempt's raw results are kept beside them in `batches/` and `results/`.
+/// Writes and reads a run directory (`RunLayout`): the merged results (appended), the files
+/// written atomically (temp file + rename), and `state.json`, whose writes are debounced — a
+/// 1,000,000-URL job is 20,000 batches, and rewriting the whole state on every task start and end
+/// would be quadratic. `persist` waits until a write holding everything set so far is on disk
+/// (what a launch needs before it uses its idempotency token); writes are at most one per
+/// `minimumInterval`, and always one at the end.
 public final class RunStore: @unchecked Sendable {
-    public let id: String
-    public let directory: String
+    public let layout: RunLayout
+    public var id: String { layout.id }
+    public var directory: String { layout.directory }
     private let resultsFD: Int32
     private let lock = NSLock()
+    private let state: StateWriter
 
-    public init(runsDirectory: String, id: String = RunStore.newID()) throws(RunFailure) {
-        self.id = id
-        directory = runsDirectory + "/" + id
-        for sub in ["", "/logs", "/batches", "/results"] {
+    /// Creates a new run directory.
+    public convenience init(runsDirectory: String, id: String = RunStore.newID()) throws(RunFailure) {
+        let layout = RunLayout(runsDirectory: runsDirectory, id: id)
+        for sub in [""] + RunLayout.directories.map({ "/" + $0 }) {
             do {
                 try FileManager.default.createDirectory(
-                    atPath: directory + sub, withIntermediateDirectories: true)
+                    atPath: layout.directory + sub, withIntermediateDirectories: true)
             } catch {
-                throw RunFailure("cannot create the run directory \(directory + sub)", cause: "\(error)")
+                throw RunFailure(
+                    "cannot create the run directory \(layout.directory + sub)", cause: FileProblem.describe(error))
             }
         }
-        resultsFD = open(directory + "/results.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        try self.init(existing: layout)
+    }
+
+    /// Opens an existing run directory (resume).
+    public init(existing layout: RunLayout, minimumInterval: Duration = .milliseconds(250)) throws(RunFailure) {
+        self.layout = layout
+        resultsFD = open(layout.resultsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard resultsFD >= 0 else {
-            throw RunFailure("cannot write \(directory)/results.jsonl", cause: String(cString: strerror(errno)))
+            throw RunFailure("cannot write \(layout.resultsPath)", cause: String(cString: strerror(errno)))
         }
+        state = StateWriter(path: layout.statePath, minimumInterval: minimumInterval)
     }
 
     deinit { close(resultsFD) }
 
-    public var resultsPath: String { directory + "/results.jsonl" }
-    public var logsPath: String { directory + "/logs" }
-    public var reportPath: String { directory + "/report.json" }
+    public var resultsPath: String { layout.resultsPath }
+    public var logsPath: String { layout.logsPath }
+    public var reportPath: String { layout.reportPath }
 
     /// `YYYYMMDD-HHMMSS-xxxx` (UTC, then random hex): sorts by start time, fits ECS's
     /// 36-character `startedBy`.
@@ -44,24 +56,31 @@ public final class RunStore: @unchecked Sendable {
         return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16).leftPadded(to: 4)
     }
 
-    /// Writes `name` atomically: a temporary file in the same directory, then rename(2).
+    /// Writes `name` (relative to the run directory) atomically.
     public func writeAtomically(_ name: String, _ bytes: [UInt8]) throws(RunFailure) {
-        let path = directory + "/" + name
+        try Self.writeAtomically(path: layout.path(name), bytes)
+    }
+
+    /// A temporary file in the same directory, then rename(2): readers see the old or the new file.
+    public static func writeAtomically(path: String, _ bytes: [UInt8]) throws(RunFailure) {
         let temp = path + ".tmp"
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: temp))
-        } catch {
-            throw RunFailure("cannot write \(temp)", cause: "\(error)")
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw RunFailure("cannot write \(temp)", cause: String(cString: strerror(errno)))
         }
+        let written = writeAll(fd, bytes)
+        let problem = written ? nil : String(cString: strerror(errno))
+        close(fd)
+        if let problem { throw RunFailure("cannot write \(temp)", cause: problem) }
         guard rename(temp, path) == 0 else {
             throw RunFailure("cannot replace \(path)", cause: String(cString: strerror(errno)))
         }
     }
 
     public func writeJSON(_ name: String, _ value: JSONValue) throws(RunFailure) {
-        var bytes = value.encoded()
+        var bytes = [UInt8](value.encoded())
         bytes.append(10)
-        try writeAtomically(name, [UInt8](bytes))
+        try writeAtomically(name, bytes)
     }
 
     /// Appends merged records (whole lines) to results.jsonl.
@@ -74,8 +93,51 @@ public final class RunStore: @unchecked Sendable {
     }
 
     /// The batch file of one attempt, kept in the run directory whatever the backend.
-    public func batchPath(_ batch: String, attempt: Int) -> String {
-        directory + "/batches/\(batch)\(attempt > 1 ? ".a\(attempt)" : "").json"
+    public func batchPath(_ batch: String, attempt: Int) -> String { layout.batchPath(batch, attempt: attempt) }
+
+    /// The URLs of a batch attempt's file.
+    public func batchURLs(_ batch: String, attempt: Int) throws(RunFailure) -> [String] {
+        let path = batchPath(batch, attempt: attempt)
+        guard let data = FileManager.default.contents(atPath: path),
+            let file = try? JSONDecoder().decode(BatchFile.self, from: data)
+        else { throw RunFailure("cannot read the batch file \(path)") }
+        return file.urls
+    }
+
+    public func writeBatch(_ file: BatchFile, attempt: Int) throws(RunFailure) {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(file)
+        } catch {
+            throw RunFailure("cannot encode batch \(file.batch)", cause: "\(error)")
+        }
+        try writeAtomically(RunLayout.batchName(file.batch, attempt: attempt), [UInt8](data))
+    }
+
+    // MARK: - state.json
+
+    /// Sets the state to write; it reaches the disk within the debounce interval.
+    public func setState(_ value: RunState) { state.set(value) }
+
+    /// Returns once a write holding the latest `setState` is on disk.
+    public func persist() async throws(RunFailure) { try await state.persist() }
+
+    /// Writes the latest state now (at the end of a run, and on the way out).
+    public func flushState() throws(RunFailure) { try state.flush() }
+
+    /// How many times state.json has been written (figures for the benchmark).
+    public var stateWrites: Int { state.writes }
+
+    /// Reads `state.json` back.
+    public static func loadState(_ layout: RunLayout) throws(RunFailure) -> RunState {
+        guard let data = FileManager.default.contents(atPath: layout.statePath) else {
+            throw RunFailure("\(layout.directory) is not a run directory", cause: "no \(RunLayout.state) in it")
+        }
+        do {
+            return try JSONDecoder().decode(RunState.self, from: data)
+        } catch {
+            throw RunFailure("cannot read \(layout.statePath)", cause: "\(error)")
+        }
     }
 }
 

@@ -1,468 +1,402 @@
 import CrawlKit
 import Foundation
-import JSONKit
-
-/// A batch of the plan, already written to the run directory.
-public struct PlannedBatch: Sendable {
-    public var id: String
-    public var urls: Int
-}
 
 /// What the scheduler tells the display as a run goes on.
 public enum RunEvent: Sendable {
     case taskStarted(batch: String, attempt: Int, task: String)
-    case taskEnded(TaskReport)
+    /// A task attempt ended (with the ledger's account of it), and the run's `task.retries`.
+    case taskEnded(batch: String, attempt: BatchLedger.Attempt, retries: Int)
     /// Merged result lines, as appended to results.jsonl.
     case records([UInt8])
+    /// Something a user should know that is not a task's end (a relaunch, a stop that failed).
+    case note(String)
 }
 
-/// One task as the report shows it.
-public struct TaskReport: Sendable {
-    public var task: String
-    public var batch: String
-    public var attempt: Int
-    public var urls: Int
-    public var records: Int
-    public var missing: Int
-    public var end: TaskEnd
-    public var startedAt: String
-    public var seconds: Double
-    /// Why the task counts as an infrastructure failure (nil when it did its job).
-    public var infrastructureProblem: String?
-}
-
-/// Counts for the display, the state file and the summary.
-public struct RunCounts: Sendable {
-    public var urls = 0
-    public var ok = 0
-    public var failed = 0
-    public var incomplete = 0
-    public var running = 0
-    public var batchesDone = 0
-    public var batches = 0
-    public var tasksStarted = 0
-    public var retriedTasks = 0
-    public var retriedURLs = 0
-    public var infrastructureFailures = 0
-    public var recorded: Int { ok + failed + incomplete }
-}
-
-public enum RunStatus: String, Sendable { case running, finished, interrupted, failed }
-
-/// Launches at most `maxTasks` tasks at once, one per batch attempt; reads each finished task's
-/// results against its batch; sends the URLs that got no record back as a new attempt holding only
-/// those, up to `retries` times; writes the merged results and the state as it goes.
+/// The driver around `BatchLedger`: it does the I/O the ledger's actions ask for — batch files,
+/// launches, stops, one `observe` per poll for every live task, reading results and logs — and
+/// feeds what happened back to the ledger as events. One loop handles one event at a time, so the
+/// ledger needs no lock; the slow work (launches, collections, back-offs) runs in child tasks.
 public actor Scheduler {
-    public struct Options: Sendable {
-        public var maxTasks: Int
-        public var retries: Int
-        public var maxRunSeconds: Double
-        public init(maxTasks: Int, retries: Int, maxRunSeconds: Double) {
-            self.maxTasks = maxTasks
-            self.retries = retries
-            self.maxRunSeconds = maxRunSeconds
-        }
-    }
-
     let run: RunContext
     let backend: any TaskBackend
     let store: RunStore
-    let options: Options
+    let clock: any RunClock
     let onEvent: @Sendable (RunEvent) -> Void
-    private let interruptReason = OnceValue<String>()
-
-    private struct Attempt: Sendable {
-        var batch: String
-        var attempt: Int
-        var urls: Int
-    }
-    private struct Track {
-        var id: String
-        var urls: Int
-        var status = "pending"
-        var recorded = Set<String>()
-        var attempts: [JSONValue] = []
-        var ok = 0
-        var failed = 0
-        var incomplete = 0
-        var seconds = 0.0
-    }
-    private var order: [String] = []
-    private var tracks: [String: Track] = [:]
-    private var running: [String: (task: String, out: String)] = [:]
-    private var counts = RunCounts()
-    private var errorKinds: [String: (count: Int, example: String)] = [:]
-    private var tasks: [TaskReport] = []
-    private var status = RunStatus.running
-    private let startedAt = Timestamp.now()
-    private let clock = ContinuousClock.now
+    private var ledger: BatchLedger
+    private var merger: ResultMerger
+    private let interruptSignal = OnceValue<String>()
+    private let startedAt: String
+    private let startTime: Double
+    private var problems: [String] = []
+    private var lastChange: Double
+    private var lostContact: Set<String> = []
+    private var collecting = 0
+    /// Figures for the benchmark: observe calls, and when the last task was seen stopped.
+    public private(set) var observeCalls = 0
+    public private(set) var lastStopSeenAt: Double?
 
     public init(
-        run: RunContext, backend: any TaskBackend, store: RunStore, options: Options,
-        onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
+        run: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, merger: ResultMerger,
+        clock: any RunClock = SystemClock(), onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) {
         self.run = run
         self.backend = backend
         self.store = store
-        self.options = options
+        self.ledger = ledger
+        self.merger = merger
+        self.clock = clock
         self.onEvent = onEvent
+        startTime = clock.now()
+        lastChange = startTime
+        startedAt = Timestamp.format(epochSeconds: startTime)
     }
 
     /// Stops the run: no more launches, every running task asked to stop. Safe to call twice.
-    public nonisolated func interrupt(_ reason: String) {
-        guard interruptReason.set(reason) else { return }
-        Task { await self.stopAll(reason) }
-    }
+    public nonisolated func interrupt(_ reason: String) { interruptSignal.set(reason) }
 
-    private func stopAll(_ reason: String) async {
-        for (_, r) in running { await backend.stop(task: r.task, reason: reason) }
-    }
-
-    public func snapshot() async -> (counts: RunCounts, live: Int, elapsed: Duration) {
-        var live = 0
-        for (_, r) in running { live += await backend.recordsWritten(task: r.task, out: r.out) ?? 0 }
-        return (counts, live, ContinuousClock.now - clock)
-    }
-
-    /// Runs every batch to the end (or the interrupt); returns the final status.
-    public func execute(_ batches: [PlannedBatch]) async throws(RunFailure) -> RunStatus {
-        for b in batches {
-            order.append(b.id)
-            tracks[b.id] = Track(id: b.id, urls: b.urls)
-            counts.urls += b.urls
-        }
-        counts.batches = batches.count
-        try writeState()
-        try await backend.prepare(run: run)
-        var queue = batches.map { Attempt(batch: $0.id, attempt: 1, urls: $0.urls) }
-        var failure: RunFailure?
-        await withTaskGroup(of: AttemptResult.self) { group in
-            var inFlight = 0
-            while true {
-                while inFlight < max(1, options.maxTasks), !queue.isEmpty, interruptReason.value == nil {
-                    let next = queue.removeFirst()
-                    tracks[next.batch]?.status = "running"
-                    inFlight += 1
-                    group.addTask { await self.runAttempt(next) }
-                }
-                guard let result = await group.next() else { break }
-                inFlight -= 1
-                do throws(RunFailure) {
-                    if let more = try await finish(result) { queue.append(more) }
-                } catch {
-                    // The run cannot record results: stop what runs, keep what is on disk.
-                    if failure == nil { failure = error }
-                    interrupt("the run failed: \(error)")
-                }
-            }
-        }
-        if let failure {
-            status = .failed
-            try? writeState()
-            throw failure
-        }
-        if let reason = interruptReason.value {
-            status = .interrupted
-            try await closeUnfinished(reason: "run interrupted (\(reason)) before this URL was crawled")
-        } else {
-            status = .finished
-        }
-        try writeState()
-        return status
-    }
-
-    private struct AttemptResult: Sendable {
-        var attempt: Attempt
-        var task: String?
-        var end: TaskEnd
-        var results: [UInt8]?
-        var startedAt: String
-        var seconds: Double
-    }
-
-    /// One task: put its batch, start it, watch it (stopping it past `maxRunSeconds`), read what
-    /// it wrote.
-    private func runAttempt(_ a: Attempt) async -> AttemptResult {
-        let startedAt = Timestamp.now()
-        let t0 = ContinuousClock.now
-        let where_ = backend.locations(run: run, batch: a.batch, attempt: a.attempt)
-        func failed(_ reason: String, task: String? = nil) -> AttemptResult {
-            AttemptResult(
-                attempt: a, task: task, end: TaskEnd(stopCode: .taskFailedToStart, reason: reason), results: nil,
-                startedAt: startedAt, seconds: (ContinuousClock.now - t0).seconds)
-        }
-        let launch = TaskLaunch(
-            batch: a.batch, attempt: a.attempt, taskDefinition: run.taskDefinition,
-            overrides: TaskDefinition.overrides(batchLocation: where_.batch, outLocation: where_.out),
-            locations: where_, logDirectory: store.logsPath + "/" + a.batch)
-        let taskID: String
-        do {
-            guard let bytes = FileManager.default.contents(atPath: store.batchPath(a.batch, attempt: a.attempt)) else {
-                return failed("the batch file \(store.batchPath(a.batch, attempt: a.attempt)) is missing")
-            }
-            try await backend.putBatch([UInt8](bytes), at: where_.batch)
-            taskID = try await backend.start(launch)
-        } catch {
-            return failed(error.description)
-        }
-        running[a.batch] = (taskID, where_.out)
-        counts.running = running.count
-        counts.tasksStarted += 1
-        onEvent(.taskStarted(batch: a.batch, attempt: a.attempt, task: taskID))
-        try? writeState()
-        if let reason = interruptReason.value { await backend.stop(task: taskID, reason: reason) }
-        let limit = options.maxRunSeconds
-        let watchdog = Task { [backend] in
-            try await Task.sleep(for: .milliseconds(Int64(limit * 1000)))
-            await backend.stop(task: taskID, reason: "ran longer than task.maxRunSeconds (\(Int(limit)) s)")
-        }
-        let end = await backend.wait(task: taskID)
-        watchdog.cancel()
-        let results: [UInt8]?
-        do {
-            results = try await backend.readResults(at: where_.out)
-        } catch {
-            results = nil
-        }
-        await backend.collectLogs(task: taskID, into: launch.logDirectory)
-        running[a.batch] = nil
-        counts.running = running.count
-        return AttemptResult(
-            attempt: a, task: taskID, end: end, results: results, startedAt: startedAt,
-            seconds: (ContinuousClock.now - t0).seconds)
-    }
-
-    /// Merges a finished attempt; returns the retry attempt when URLs are missing.
-    private func finish(_ r: AttemptResult) async throws(RunFailure) -> Attempt? {
-        let a = r.attempt
-        guard var track = tracks[a.batch] else { return nil }
-        let urls = try batchURLs(a.batch, attempt: a.attempt)
-        let wanted = Set(urls)
-        var merged: [UInt8] = []
-        var accepted = 0
-        let decoder = JSONDecoder()
-        for line in (r.results ?? []).split(separator: 10) {
-            // A line cut short by a killed crawler is not a record; its URL counts as missing.
-            guard let record = try? decoder.decode(ResultRecord.self, from: Data(line)),
-                wanted.contains(record.url), track.recorded.insert(record.url).inserted
-            else { continue }
-            accepted += 1
-            merged += record.jsonLine()
-            if record.ok {
-                track.ok += 1
-                counts.ok += 1
-            } else {
-                track.failed += 1
-                counts.failed += 1
-                if let kind = record.error?.kind.rawValue {
-                    errorKinds[kind, default: (0, record.url)].count += 1
-                }
-            }
-        }
-        let missing = urls.filter { !track.recorded.contains($0) }
-        let problem = Self.infrastructureProblem(r.end, missing: missing.count)
-        if problem != nil { counts.infrastructureFailures += 1 }
-        let report = TaskReport(
-            task: r.task ?? "-", batch: a.batch, attempt: a.attempt, urls: urls.count, records: accepted,
-            missing: missing.count, end: r.end, startedAt: r.startedAt, seconds: r.seconds,
-            infrastructureProblem: problem)
-        tasks.append(report)
-        track.attempts.append(Self.json(report))
-        track.seconds += r.seconds
-        var retry: Attempt?
-        if !missing.isEmpty && interruptReason.value == nil {
-            if a.attempt <= options.retries {
-                let next = Attempt(batch: a.batch, attempt: a.attempt + 1, urls: missing.count)
-                try writeBatch(a.batch, attempt: next.attempt, urls: missing)
-                counts.retriedTasks += 1
-                counts.retriedURLs += missing.count
-                track.status = "retrying"
-                retry = next
-            } else {
-                let why = "no result after \(a.attempt) attempt\(a.attempt == 1 ? "" : "s"): \(problem ?? r.end.reason)"
-                for url in missing {
-                    merged += Self.incompleteRecord(url, batch: a.batch, attempts: a.attempt, message: why)
-                    track.recorded.insert(url)
-                }
-                track.incomplete += missing.count
-                counts.incomplete += missing.count
-                errorKinds[ErrorKind.incomplete.rawValue, default: (0, missing[0])].count += missing.count
-            }
-        }
-        if retry == nil && (missing.isEmpty || interruptReason.value == nil) {
-            track.status = track.incomplete > 0 ? "exhausted" : "done"
-            track.recorded = []
-            counts.batchesDone += 1
-        }
-        tracks[a.batch] = track
-        if !merged.isEmpty {
-            try store.appendResults(merged)
-            onEvent(.records(merged))
-        }
-        onEvent(.taskEnded(report))
-        try writeState()
-        return retry
-    }
-
-    /// After an interrupt: every URL still without a record gets one saying so.
-    private func closeUnfinished(reason: String) async throws(RunFailure) {
-        for id in order {
-            guard var track = tracks[id], track.status != "done", track.status != "exhausted" else { continue }
-            var merged: [UInt8] = []
-            for url in try batchURLs(id, attempt: 1) where !track.recorded.contains(url) {
-                merged += Self.incompleteRecord(url, batch: id, attempts: track.attempts.count, message: reason)
-                track.incomplete += 1
-                counts.incomplete += 1
-            }
-            track.status = "interrupted"
-            track.recorded = []
-            tracks[id] = track
-            if !merged.isEmpty {
-                try store.appendResults(merged)
-                onEvent(.records(merged))
-            }
-        }
-    }
-
-    static func incompleteRecord(_ url: String, batch: String, attempts: Int, message: String) -> [UInt8] {
-        ResultRecord(
-            url: url, ok: false, error: RecordError(kind: .incomplete, message: message), attempts: attempts,
-            batch: batch, startedAt: Timestamp.now(), ms: 0
-        ).jsonLine()
-    }
-
-    /// Why a task counts as an infrastructure failure, in words; nil when it did its job.
-    static func infrastructureProblem(_ end: TaskEnd, missing: Int) -> String? {
-        if end.stopCode == .taskFailedToStart { return "task failed to start: \(end.reason)" }
-        let crawler = end.exitCode(of: TaskDefinition.crawlerName)
-        if end.stopCode == .essentialContainerExited, crawler == 0, missing == 0 { return nil }
-        if let code = crawler, code != 0 {
-            return "crawler \(crawlerExitMeaning(code))" + (end.stopCode == .userInitiated ? " (\(end.reason))" : "")
-        }
-        if missing > 0 { return "\(end.reason); \(missing) URL\(missing == 1 ? "" : "s") without a record" }
-        return end.stopCode == .essentialContainerExited ? nil : end.reason
-    }
-
-    /// The crawler's exit codes (README, "The crawler"), and 128+n for a signal.
-    static func crawlerExitMeaning(_ code: Int32) -> String {
-        switch code {
-        case 65: return "exited 65: bad batch input"
-        case 69: return "exited 69: the WebDriver sidecar never became ready"
-        case 70: return "exited 70: internal error"
-        case 73: return "exited 73: results could not be written"
-        case 75: return "exited 75: stopped before finishing its batch"
-        case 137: return "was killed (SIGKILL)"
-        case 143: return "was terminated (SIGTERM)"
-        case let c where c > 128: return "was killed by signal \(c - 128)"
-        default: return "exited \(code)"
-        }
-    }
-
-    // MARK: - Files
-
-    private func batchURLs(_ batch: String, attempt: Int) throws(RunFailure) -> [String] {
-        let path = store.batchPath(batch, attempt: attempt)
-        guard let data = FileManager.default.contents(atPath: path),
-            let file = try? JSONDecoder().decode(BatchFile.self, from: data)
-        else { throw RunFailure("cannot read the batch file \(path)") }
-        return file.urls
-    }
-
-    private func writeBatch(_ batch: String, attempt: Int, urls: [String]) throws(RunFailure) {
-        let file = BatchFile(batch: batch, urls: urls, crawl: run.job.crawl)
-        let data: Data
-        do {
-            data = try JSONEncoder().encode(file)
-        } catch {
-            throw RunFailure("cannot encode batch \(batch)", cause: "\(error)")
-        }
-        try store.writeAtomically("batches/\(batch).a\(attempt).json", [UInt8](data))
-    }
-
-    // MARK: - State and report
-
-    static func json(_ t: TaskReport) -> JSONValue {
-        var exits: [String: JSONValue] = [:]
-        for c in t.end.containers { exits[c.name] = c.exitCode.map { .number(Double($0)) } ?? .null }
-        return [
-            "task": .string(t.task), "batch": .string(t.batch), "attempt": .number(Double(t.attempt)),
-            "urls": .number(Double(t.urls)), "records": .number(Double(t.records)),
-            "missing": .number(Double(t.missing)), "stopCode": .string(t.end.stopCode.rawValue),
-            "reason": .string(t.end.reason), "exitCodes": .object(exits), "startedAt": .string(t.startedAt),
-            "seconds": .number((t.seconds * 1000).rounded() / 1000),
-            "infrastructureProblem": t.infrastructureProblem.map { .string($0) } ?? .null,
-        ]
-    }
-
-    private func countsJSON() -> JSONValue {
-        [
-            "urls": .number(Double(counts.urls)), "ok": .number(Double(counts.ok)),
-            "failed": .number(Double(counts.failed)), "incomplete": .number(Double(counts.incomplete)),
-        ]
-    }
-
-    private func writeState() throws(RunFailure) {
-        let batches: [JSONValue] = order.compactMap { id in
-            guard let t = tracks[id] else { return nil }
-            return [
-                "id": .string(id), "urls": .number(Double(t.urls)), "status": .string(t.status),
-                "attempts": .array(t.attempts), "running": running[id].map { .string($0.task) } ?? .null,
-            ]
-        }
-        try store.writeJSON(
-            "state.json",
-            [
-                "run": .string(run.id), "job": .string(run.job.name), "backend": .string(backend.name),
-                "status": .string(status.rawValue), "startedAt": .string(startedAt),
-                "updatedAt": .string(Timestamp.now()), "counts": countsJSON(), "batches": .array(batches),
-            ])
-    }
-
-    /// report.json: counts, timings per batch and task, the error kinds seen, pages/s, and what
-    /// the task time would have cost on Fargate.
-    public func report() -> (
-        json: JSONValue, counts: RunCounts, errors: [(kind: String, count: Int, example: String)], seconds: Double
+    /// Counts for the progress line, and the records written so far by running tasks.
+    public func snapshot() async -> (
+        counts: RecordCounts, tasks: BatchLedger.Counts, running: Int, live: Int, elapsed: Double
     ) {
-        let seconds = (ContinuousClock.now - clock).seconds
-        let crawled = counts.ok + counts.failed
-        let errors = errorKinds.map { (kind: $0.key, count: $0.value.count, example: $0.value.example) }
-            .sorted { ($0.count, $1.kind) > ($1.count, $0.kind) }
-        let price = Estimate.pricePerSecond(run.job.task)
-        let cost = tasks.reduce(0.0) { $0 + max(60, $1.seconds) * price }
-        let json: JSONValue = [
-            "run": .string(run.id), "job": .string(run.job.name), "backend": .string(backend.name),
-            "status": .string(status.rawValue), "startedAt": .string(startedAt), "finishedAt": .string(Timestamp.now()),
-            "seconds": .number((seconds * 1000).rounded() / 1000), "counts": countsJSON(),
-            "pagesPerSecond": .number(seconds > 0 ? (Double(crawled) / seconds * 100).rounded() / 100 : 0),
-            "errors": .object(
-                Dictionary(
-                    uniqueKeysWithValues: errors.map {
-                        ($0.kind, ["count": .number(Double($0.count)), "example": .string($0.example)] as JSONValue)
-                    })),
-            "tasks": [
-                "started": .number(Double(counts.tasksStarted)), "retries": .number(Double(counts.retriedTasks)),
-                "retriedURLs": .number(Double(counts.retriedURLs)),
-                "infrastructureFailures": .number(Double(counts.infrastructureFailures)),
-                "list": .array(tasks.map(Self.json)),
-            ],
-            "batches": .array(
-                order.compactMap { id in
-                    guard let t = tracks[id] else { return nil }
-                    return [
-                        "id": .string(id), "urls": .number(Double(t.urls)), "status": .string(t.status),
-                        "ok": .number(Double(t.ok)), "failed": .number(Double(t.failed)),
-                        "incomplete": .number(Double(t.incomplete)), "attempts": .number(Double(t.attempts.count)),
-                        "seconds": .number((t.seconds * 1000).rounded() / 1000),
-                    ]
-                }),
-            "fargateCostEstimateUSD": .number((cost * 10000).rounded() / 10000),
-        ]
-        return (json, counts, errors, seconds)
+        let tasks = ledger.liveTasks
+        var live = 0
+        for t in tasks {
+            let out = backend.locations(run: run, batch: t.batch, attempt: t.attempt).out
+            live += await backend.recordsWritten(task: t.task, out: out) ?? 0
+        }
+        return (merger.counts, ledger.counts, tasks.count, live, clock.now() - startTime)
+    }
+
+    private enum Event: Sendable {
+        case launched(LaunchOrder, String)
+        case launchFailed(LaunchOrder, LaunchError)
+        case launchDue(LaunchOrder)
+        case observed([String: TaskPhase], asked: [String])
+        case collected(batch: String, attempt: Int, end: TaskEnd, results: [UInt8]?, problems: [String])
+        case stopFailed(String)
+        case interrupt(String)
+    }
+
+    /// Runs every batch to the end (or the interrupt, or a fatal error) and returns the report.
+    public func execute() async -> RunReport {
+        saveState(.running)
+        do {
+            try await backend.prepare(run: run)
+        } catch {
+            // Nothing runs yet: failing only closes the batches, below.
+            _ = ledger.fail(error)
+        }
+        await withTaskGroup(of: Event?.self) { group in
+            let signal = interruptSignal
+            group.addTask { await signal.wait().map { .interrupt($0) } }
+            perform(ledger.start(), group: &group)
+            addPoller(&group)
+            while !ledger.isIdle || collecting > 0 {
+                guard let next = await group.next() else { break }
+                guard let event = next else { continue }
+                handle(event, group: &group)
+            }
+            group.cancelAll()
+        }
+        await backend.shutdown()
+        let closing = ledger.close()
+        for id in closing.unfinished {
+            let reason =
+                closing.status == .failed
+                ? "the run failed before this URL was crawled: \(ledger.failure?.description ?? "")"
+                : "run interrupted (\(ledger.interruptReason ?? "")) before this URL was crawled"
+            closeBatch(id, reason: reason)
+        }
+        saveState(closing.status)
+        do {
+            try store.flushState()
+        } catch {
+            problems.append(error.description)
+        }
+        let now = clock.now()
+        return RunReport(
+            run: run.id, job: run.job.name, backend: backend.name, status: closing.status, startedAt: startedAt,
+            finishedAt: Timestamp.format(epochSeconds: now), seconds: now - startTime, merger: merger,
+            ledger: ledger, task: run.job.task, problems: problems)
+    }
+
+    // MARK: - Events
+
+    private func handle(_ event: Event, group: inout TaskGroup<Event?>) {
+        let now = clock.now()
+        switch event {
+        case .launched(let order, let task):
+            lastChange = now
+            onEvent(.taskStarted(batch: order.batch, attempt: order.attempt, task: task))
+            perform(ledger.launched(batch: order.batch, attempt: order.attempt, task: task, now: now), group: &group)
+            saveState(.running)
+        case .launchFailed(let order, let error):
+            lastChange = now
+            if case .retryLater(let why) = error {
+                onEvent(.note("batch \(order.batch) attempt \(order.attempt): launch refused (\(why)); trying again"))
+            }
+            let urls = (try? store.batchURLs(order.batch, attempt: order.attempt)) ?? []
+            perform(
+                ledger.launchFailed(batch: order.batch, attempt: order.attempt, error: error, urls: urls, now: now),
+                group: &group)
+            finishIfDone(order.batch)
+            saveState(.running)
+        case .launchDue(let order):
+            let urls = (try? store.batchURLs(order.batch, attempt: order.attempt)) ?? []
+            perform(ledger.launchDue(batch: order.batch, attempt: order.attempt, urls: urls, now: now), group: &group)
+            finishIfDone(order.batch)
+        case .observed(let phases, let asked):
+            observeCalls += 1
+            observed(phases, asked: asked, now: now, group: &group)
+            perform(ledger.tick(now: now), group: &group)
+            addPoller(&group)
+        case .collected(let batch, let attempt, let end, let results, let found):
+            collecting -= 1
+            lastChange = now
+            problems += found
+            for p in found { onEvent(.note(p)) }
+            ended(batch: batch, attempt: attempt, end: end, results: results, now: now, group: &group)
+        case .stopFailed(let message):
+            problems.append(message)
+            onEvent(.note(message))
+        case .interrupt(let reason):
+            perform(ledger.interrupt(reason), group: &group)
+            saveState(.running)
+        }
+    }
+
+    private func observed(_ phases: [String: TaskPhase], asked: [String], now: Double, group: inout TaskGroup<Event?>) {
+        let live = Dictionary(ledger.liveTasks.map { ($0.task, ($0.batch, $0.attempt)) }) { a, _ in a }
+        for task in asked {
+            guard let (batch, attempt) = live[task], let phase = phases[task] else { continue }
+            if case .lostContact = phase {
+            } else if lostContact.remove(task) != nil {
+                onEvent(.note("task \(task): in contact again"))
+            }
+            switch phase {
+            case .starting:
+                break
+            case .running:
+                if ledger.attempt(batch: batch, attempt: attempt)?.phase == .starting { lastChange = now }
+                ledger.observed(batch: batch, attempt: attempt, running: true, now: now)
+            case .stopped(let end):
+                collect(batch: batch, attempt: attempt, task: task, end: end, group: &group)
+            case .missing:
+                collect(
+                    batch: batch, attempt: attempt, task: task,
+                    end: TaskEnd(
+                        stopCode: .unknown,
+                        reason: "the \(backend.name) backend no longer knows this task (MISSING)"),
+                    group: &group)
+            case .lostContact(let why):
+                if lostContact.insert(task).inserted { onEvent(.note("task \(task): no answer about it (\(why))")) }
+            }
+        }
+    }
+
+    private func collect(batch: String, attempt: Int, task: String, end: TaskEnd, group: inout TaskGroup<Event?>) {
+        ledger.stopped(batch: batch, attempt: attempt)
+        lastChange = clock.now()
+        lastStopSeenAt = lastChange
+        collecting += 1
+        let backend = self.backend
+        let locations = backend.locations(run: run, batch: batch, attempt: attempt)
+        let logs = run.layout.logDirectory(batch: batch)
+        group.addTask {
+            var problems: [String] = []
+            var results: [UInt8]?
+            do {
+                results = try await backend.readResults(at: locations.out)
+            } catch {
+                problems.append("batch \(batch) attempt \(attempt): results not read: \(error)")
+            }
+            do {
+                try await backend.collectLogs(task: task, into: logs)
+            } catch {
+                problems.append("batch \(batch) attempt \(attempt): logs not copied: \(error)")
+            }
+            return .collected(batch: batch, attempt: attempt, end: end, results: results, problems: problems)
+        }
+    }
+
+    private func ended(
+        batch: String, attempt: Int, end: TaskEnd, results: [UInt8]?, now: Double, group: inout TaskGroup<Event?>
+    ) {
+        let urls: [String]
+        do {
+            urls = try store.batchURLs(batch, attempt: attempt)
+        } catch {
+            perform(ledger.fail(error), group: &group)
+            urls = []
+        }
+        let merged = merger.merge(batch: batch, urls: urls, results: results)
+        append(merged.lines, group: &group)
+        perform(
+            ledger.taskEnded(
+                batch: batch, attempt: attempt, records: merged.records, missing: merged.missing, end: end, now: now),
+            group: &group)
+        if let a = ledger.attempt(batch: batch, attempt: attempt) {
+            onEvent(.taskEnded(batch: batch, attempt: a, retries: ledger.options.retries))
+        }
+        finishIfDone(batch)
+        saveState(.running)
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [LedgerAction], group: inout TaskGroup<Event?>) {
+        for action in actions { perform(action, group: &group) }
+    }
+
+    private func perform(_ action: LedgerAction, group: inout TaskGroup<Event?>) {
+        switch action {
+        case .launch(let order):
+            launch(order, group: &group)
+        case .relaunchAfter(let seconds, let order):
+            let clock = self.clock
+            group.addTask {
+                // ±20 % jitter: launches refused together do not come back together.
+                do {
+                    try await clock.sleep(for: seconds * Double.random(in: 0.8...1.2))
+                } catch {
+                    return nil
+                }
+                return .launchDue(order)
+            }
+        case .stop(let task, let reason):
+            let backend = self.backend
+            group.addTask {
+                do {
+                    try await backend.stop(task: task, reason: reason)
+                    return nil
+                } catch {
+                    return .stopFailed("task \(task) could not be stopped: \(error)")
+                }
+            }
+        case .writeRetryBatch(let batch, let attempt, let urls):
+            do {
+                try store.writeBatch(BatchFile(batch: batch, urls: urls, crawl: run.job.crawl), attempt: attempt)
+            } catch {
+                perform(ledger.fail(error), group: &group)
+            }
+        case .giveUp(let batch, let attempt, let urls, let reason):
+            giveUp(batch: batch, attempt: attempt, urls: urls, reason: reason, group: &group)
+        }
+    }
+
+    private func giveUp(batch: String, attempt: Int, urls: [String], reason: String, group: inout TaskGroup<Event?>) {
+        let lines = merger.giveUp(batch: batch, urls: urls, attempts: attempt, reason: reason).lines
+        append(lines, group: &group)
+    }
+
+    private func append(_ lines: [UInt8], group: inout TaskGroup<Event?>) {
+        guard !lines.isEmpty else { return }
+        do {
+            try store.appendResults(lines)
+            onEvent(.records(lines))
+        } catch {
+            // The run cannot record results: stop what runs, keep what is on disk.
+            perform(ledger.fail(error), group: &group)
+        }
+    }
+
+    /// Puts the batch and launches it, once the ledger holding its token is on disk.
+    private func launch(_ order: LaunchOrder, group: inout TaskGroup<Event?>) {
+        saveState(.running)
+        let store = self.store
+        let backend = self.backend
+        let run = self.run
+        let locations = backend.locations(run: run, batch: order.batch, attempt: order.attempt)
+        let launch = TaskLaunch(
+            run: run.id, batch: order.batch, attempt: order.attempt, token: order.token,
+            taskDefinition: run.taskDefinition,
+            overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
+            locations: locations, logDirectory: run.layout.logDirectory(batch: order.batch))
+        group.addTask {
+            do throws(RunFailure) {
+                try await store.persist()
+                let path = store.batchPath(order.batch, attempt: order.attempt)
+                guard let bytes = FileManager.default.contents(atPath: path) else {
+                    return .launchFailed(order, .fatal(RunFailure("the batch file \(path) is missing")))
+                }
+                try await backend.putBatch([UInt8](bytes), at: locations.batch)
+            } catch {
+                return .launchFailed(order, .fatal(error))
+            }
+            do throws(LaunchError) {
+                return .launched(order, try await backend.launch(launch))
+            } catch {
+                return .launchFailed(order, error)
+            }
+        }
+    }
+
+    /// One child at a time polls: it waits for the interval (fast while tasks start and stop,
+    /// steady otherwise, never past the next deadline) or a change the backend announces, then
+    /// observes every live task in one call.
+    private func addPoller(_ group: inout TaskGroup<Event?>) {
+        let now = clock.now()
+        let intervals = backend.pollIntervals
+        let starting = ledger.liveTasks.contains {
+            ledger.attempt(batch: $0.batch, attempt: $0.attempt)?.phase == .starting
+        }
+        let busy = starting || now - lastChange < intervals.steady.seconds * 2
+        var wait = (busy ? intervals.fast : intervals.steady).seconds
+        if let deadline = ledger.nextDeadline() { wait = max(0, min(wait, deadline - now)) }
+        let interval = wait
+        let clock = self.clock
+        let backend = self.backend
+        group.addTask {
+            let woke = await firstOf([
+                { @Sendable in (try? await clock.sleep(for: interval)).map { true } },
+                { @Sendable in
+                    await backend.changed()
+                    return Task.isCancelled ? nil : true
+                },
+            ])
+            guard woke != nil, !Task.isCancelled else { return nil }
+            let asked = await self.liveTaskIDs()
+            guard !asked.isEmpty else { return .observed([:], asked: []) }
+            return .observed(await backend.observe(asked), asked: asked)
+        }
+    }
+
+    private func liveTaskIDs() -> [String] { ledger.liveTasks.map(\.task) }
+
+    // MARK: - State
+
+    private func finishIfDone(_ batch: String) {
+        guard let b = ledger.batches.first(where: { $0.id == batch }), b.status.isFinal else { return }
+        merger.finished(batch: batch)
+    }
+
+    /// Every URL of a batch still without a record gets an `incomplete` one.
+    private func closeBatch(_ id: String, reason: String) {
+        guard let urls = try? store.batchURLs(id, attempt: 1) else { return }
+        let attempts = ledger.batches.first { $0.id == id }?.attempts.filter { $0.phase == .ended }.count ?? 0
+        let (lines, n) = merger.giveUp(batch: id, urls: urls, attempts: attempts, reason: reason)
+        ledger.gaveUp(batch: id, urls: n)
+        merger.finished(batch: id)
+        if !lines.isEmpty {
+            do {
+                try store.appendResults(lines)
+                onEvent(.records(lines))
+            } catch {
+                problems.append(error.description)
+            }
+        }
+    }
+
+    private func saveState(_ status: RunStatus) {
+        store.setState(
+            RunState(
+                run: run.id, job: run.job.name, backend: backend.name, status: status, startedAt: startedAt,
+                updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger))
     }
 }
 
 extension Duration {
-    var seconds: Double {
+    public var seconds: Double {
         let c = components
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }

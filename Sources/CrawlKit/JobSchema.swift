@@ -179,7 +179,7 @@ extension JSONValue {
 }
 
 /// The closest candidate by edit distance (case-insensitive), when close enough to be a typo.
-func closest(_ word: String, in candidates: [String]) -> String? {
+public func closest(_ word: String, in candidates: [String]) -> String? {
     let w = Array(word.lowercased())
     var best: (String, Int)?
     for c in candidates.sorted() {

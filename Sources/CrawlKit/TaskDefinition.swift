@@ -95,5 +95,24 @@ public enum TaskDefinition {
 
     public static let overridesLimit = 8192
 
+    /// A container's environment: the task definition's, then the RunTask overrides' (what ECS
+    /// gives the container, and what the local and Docker backends give it too).
+    public static func environment(
+        of container: String, in definition: JSONValue, overrides: JSONValue
+    )
+        -> [String: String]
+    {
+        var env: [String: String] = [:]
+        func add(_ list: JSONValue?) {
+            for item in list?.arrayValue ?? [] {
+                if let name = item["name"]?.stringValue, let value = item["value"]?.stringValue { env[name] = value }
+            }
+        }
+        let named = { (list: JSONValue?) in list?.arrayValue?.first { $0["name"]?.stringValue == container } }
+        add(named(definition["containerDefinitions"])?["environment"])
+        add(named(overrides["containerOverrides"])?["environment"])
+        return env
+    }
+
     static func env(_ name: String, _ value: String) -> JSONValue { ["name": .string(name), "value": .string(value)] }
 }

@@ -12,6 +12,18 @@ public enum Timestamp {
         return format(seconds: ts.tv_sec, milliseconds: Int(ts.tv_nsec / 1_000_000))
     }
 
+    /// Seconds since 1970 (CLOCK_REALTIME).
+    public static func epochSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    public static func format(epochSeconds t: Double) -> String {
+        let whole = t.rounded(.down)
+        return format(seconds: Int(whole), milliseconds: min(999, Int(((t - whole) * 1000).rounded(.down))))
+    }
+
     public static func format(seconds: Int, milliseconds: Int) -> String {
         var t = time_t(seconds)
         var parts = tm()

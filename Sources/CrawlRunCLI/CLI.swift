@@ -1,3 +1,4 @@
+import Coordinator
 import CrawlKit
 import Foundation
 
@@ -6,18 +7,35 @@ public enum ExitCode: Int32, Sendable {
     case ok = 0, someFailed = 1, infrastructure = 2, usage = 64, invalidJob = 65, interrupted = 130
 }
 
-public struct UsageError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ message: String) { description = message }
-}
-
-/// The command-line front end: picks a command, maps errors to exit codes, prints errors once.
+/// The command-line front end: picks a command, parses and validates its arguments, maps errors
+/// to exit codes and prints each error once, as a sentence.
 public enum CLI {
+    /// Each command's name and how to run it from its arguments.
+    static let commands: [(name: String, run: @Sendable ([String]) async throws -> Int32)] = [
+        entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(IAMPolicyCommand.self),
+        entry(DoctorCommand.self),
+    ]
+
+    static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
+    {
+        (
+            C.name,
+            { arguments in
+                let parsed = try ParsedArguments(arguments, spec: C.arguments, command: C.name)
+                if parsed.help {
+                    StandardOutput.print(C.help)
+                    return 0
+                }
+                return try await C(parsed).run().rawValue
+            }
+        )
+    }
+
     public static let usage = """
         usage: crawlrun <command> [options]
 
         commands:
-          run JOB [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
+          run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
                    run the job: a task per batch, retries, results in runs/<run-id>/
           crawl URL… [--field NAME=SELECTOR[@ATTR]] …
                    crawl URLs without a job file; JSON Lines on standard output
@@ -35,60 +53,36 @@ public enum CLI {
 
     public static func main(_ arguments: [String]) async -> Int32 {
         var args = Array(arguments.dropFirst())
-        guard let command = args.first else {
-            FileHandle.standardError.write(Data((usage + "\n").utf8))
+        guard let name = args.first else {
+            StandardError.write(usage + "\n")
             return ExitCode.usage.rawValue
         }
         args.removeFirst()
+        if ["help", "--help", "-h"].contains(name) {
+            StandardOutput.print(usage)
+            return 0
+        }
+        guard let command = commands.first(where: { $0.name == name }) else {
+            let names = commands.map(\.name)
+            let hint = closest(name, in: names).map { " (did you mean \($0)?)" } ?? ""
+            StandardError.write(
+                "crawlrun: unknown command \"\(name)\"\(hint); commands: \(names.joined(separator: ", ")), help\n")
+            return ExitCode.usage.rawValue
+        }
         do {
-            switch command {
-            case "help", "--help", "-h":
-                print(usage)
-                return 0
-            case "plan":
-                return try PlanCommand(arguments: args).run().rawValue
-            case "run":
-                return try await RunCommand(arguments: args).run().rawValue
-            case "crawl":
-                return try await CrawlCommand(arguments: args).run().rawValue
-            case "iam-policy":
-                return try IAMPolicyCommand(arguments: args).run().rawValue
-            case "doctor":
-                return try await DoctorCommand(arguments: args).run().rawValue
-            default:
-                throw UsageError("unknown command \"\(command)\"; commands: run, crawl, plan, iam-policy, doctor, help")
-            }
+            return try await command.run(args)
         } catch let error as UsageError {
-            FileHandle.standardError.write(
-                Data("crawlrun: \(error.description)\n(see crawlrun \(command) --help)\n".utf8))
+            StandardError.write("crawlrun: \(error.description)\n(see crawlrun \(name) --help)\n")
             return ExitCode.usage.rawValue
         } catch let error as JobError {
-            FileHandle.standardError.write(Data("crawlrun: invalid job file \(error.description)\n".utf8))
+            StandardError.write("crawlrun: invalid job file \(error.description)\n")
             return ExitCode.invalidJob.rawValue
         } catch let error as RunFailure {
-            FileHandle.standardError.write(Data("crawlrun: the run could not go on: \(error)\n".utf8))
+            StandardError.write("crawlrun: the run could not go on: \(error)\n")
             return ExitCode.infrastructure.rawValue
         } catch {
-            FileHandle.standardError.write(Data("crawlrun: \(error)\n".utf8))
+            StandardError.write("crawlrun: \(error)\n")
             return ExitCode.infrastructure.rawValue
         }
-    }
-}
-
-/// Buffered standard output for large documents (a million-URL plan).
-struct OutputBuffer {
-    private var bytes: [UInt8] = []
-    init() { bytes.reserveCapacity(1 << 16) }
-    mutating func write(_ s: String) {
-        bytes.append(contentsOf: s.utf8)
-        if bytes.count >= 1 << 16 { flush() }
-    }
-    mutating func write(_ b: [UInt8]) {
-        bytes.append(contentsOf: b)
-        if bytes.count >= 1 << 16 { flush() }
-    }
-    mutating func flush() {
-        writeAll(1, bytes)
-        bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -1,10 +1,20 @@
+import Blocking
 import CrawlKit
 import Foundation
 import JSONKit
 
 /// `crawlrun crawl URL… [options]`: an ad-hoc crawl without a job file. The URLs become an
 /// in-memory job run on the local backend; records stream to standard output as JSON Lines.
-struct CrawlCommand {
+struct CrawlCommand: Command {
+    static let name = "crawl"
+    static let arguments = RunOptions.arguments.merging(
+        ArgumentSpec(
+            flags: ["--allow-private-networks"],
+            options: [
+                "--field", "--wait-for", "--timeout", "--attempts", "--sessions", "--politeness", "--screenshot",
+                "--batch-size",
+            ],
+            repeatable: ["--field"], positionals: 0...Int.max, positionalName: "URLs"))
     static let help = """
         usage: crawlrun crawl [URL…] [options]
 
@@ -29,59 +39,30 @@ struct CrawlCommand {
         64 usage · 65 invalid URLs · 130 interrupted.
         """
 
-    var urls: [String] = []
+    let urls: [String]
     var crawl: [String: JSONValue] = [:]
     var fields: [String: JSONValue] = [:]
-    var batchSize: Int?
-    var runOptions = RunOptions()
-    var showHelp = false
+    let batchSize: Int?
+    var runOptions: RunOptions
 
-    init(arguments: [String]) throws(UsageError) {
-        var it = arguments.makeIterator()
-        while let a = it.next() {
-            if a == "--json" { throw UsageError("crawl always prints JSON Lines; --json is for `crawlrun run`") }
-            if try runOptions.parse(a, &it) { continue }
-            func value() throws(UsageError) -> String {
-                guard let v = it.next() else { throw UsageError("\(a) needs a value") }
-                return v
-            }
-            func number(_ name: String, _ v: String, _ range: ClosedRange<Double>) throws(UsageError) -> JSONValue {
-                guard let n = Double(v), range.contains(n) else {
-                    throw UsageError(
-                        "\(name) takes a number from \(range.lowerBound) to \(range.upperBound), not \"\(v)\"")
-                }
-                return .number(n)
-            }
-            switch a {
-            case "--help", "-h": showHelp = true
-            case "--field":
-                let (name, spec) = try Self.field(try value())
-                fields[name] = spec
-            case "--wait-for": crawl["waitFor"] = .string(try value())
-            case "--timeout": crawl["pageLoadTimeout"] = try number(a, try value(), 0.1...600)
-            case "--attempts": crawl["maxAttempts"] = try number(a, try value(), 1...10)
-            case "--sessions": crawl["sessions"] = try number(a, try value(), 1...16)
-            case "--politeness": crawl["politenessDelay"] = try number(a, try value(), 0...3600)
-            case "--screenshot":
-                let v = try value()
-                guard ArtifactPolicy(rawValue: v) != nil else {
-                    throw UsageError("--screenshot takes never, onError or always, not \"\(v)\"")
-                }
-                crawl["screenshot"] = .string(v)
-            case "--allow-private-networks": crawl["allowPrivateNetworks"] = true
-            case "--batch-size":
-                let v = try value()
-                guard let n = Int(v), (1...100_000).contains(n) else {
-                    throw UsageError("--batch-size takes a whole number from 1 to 100000, not \"\(v)\"")
-                }
-                batchSize = n
-            case "-": break
-            default:
-                if a.hasPrefix("-") { throw UsageError("unknown option \(a)") }
-                urls.append(a)
-            }
-        }
+    init(_ parsed: ParsedArguments) throws(UsageError) {
+        runOptions = try RunOptions(parsed)
         runOptions.resultsToStdout = true
+        urls = parsed.positionals.filter { $0 != "-" }
+        for spec in parsed.all("--field") {
+            let (name, value) = try Self.field(spec)
+            fields[name] = value
+        }
+        if let v = parsed.value("--wait-for") { crawl["waitFor"] = .string(v) }
+        if let n = try parsed.number("--timeout", in: 0.1...600) { crawl["pageLoadTimeout"] = .number(n) }
+        if let n = try parsed.int("--attempts", in: 1...10) { crawl["maxAttempts"] = .number(Double(n)) }
+        if let n = try parsed.int("--sessions", in: 1...16) { crawl["sessions"] = .number(Double(n)) }
+        if let n = try parsed.number("--politeness", in: 0...3600) { crawl["politenessDelay"] = .number(n) }
+        if let v = try parsed.choice("--screenshot", ArtifactPolicy.self, names: ["never", "onError", "always"]) {
+            crawl["screenshot"] = .string(v.rawValue)
+        }
+        if parsed.flag("--allow-private-networks") { crawl["allowPrivateNetworks"] = true }
+        batchSize = try parsed.int("--batch-size", in: 1...100_000)
     }
 
     /// `NAME=SELECTOR[@ATTR]`, `NAME[]=…` for every match.
@@ -111,15 +92,16 @@ struct CrawlCommand {
     }
 
     func run() async throws -> ExitCode {
-        if showHelp {
-            print(Self.help)
-            return .ok
-        }
         var urls = self.urls
         if urls.isEmpty {
-            while let line = readLine() {
-                let url = line.trimmingCharacters(in: .whitespaces)
-                if !url.isEmpty && !url.hasPrefix("#") { urls.append(url) }
+            // readLine blocks: read standard input on a thread of its own, not the cooperative pool.
+            urls = await ThreadPool.shared.run { () -> [String] in
+                var lines: [String] = []
+                while let line = readLine() {
+                    let url = line.trimmingCharacters(in: .whitespaces)
+                    if !url.isEmpty && !url.hasPrefix("#") { lines.append(url) }
+                }
+                return lines
             }
         }
         if urls.isEmpty { throw UsageError("no URLs: give them as arguments or one per line on standard input") }

@@ -1,9 +1,14 @@
+import Coordinator
 import CrawlKit
+import FargateBackend
 import Foundation
 import JSONKit
 
 /// `crawlrun plan JOB [--backend B] [--json]`: the first kind of dry run. Nothing is launched.
-struct PlanCommand {
+struct PlanCommand: Command {
+    static let name = "plan"
+    static let arguments = ArgumentSpec(
+        flags: ["--json"], options: ["--backend"], positionals: 1...1, positionalName: "a job file")
     static let help = """
         usage: crawlrun plan JOB [--backend local|docker|fargate] [--json]
 
@@ -13,37 +18,17 @@ struct PlanCommand {
         taskDefinition, and batches (each with id, urls and its RunTask overrides).
         """
 
-    var jobPath = ""
-    var backend = Backend.local
-    var json = false
-    var showHelp = false
+    let jobPath: String
+    let backend: Backend
+    let json: Bool
 
-    init(arguments: [String]) throws {
-        var it = arguments.makeIterator()
-        while let a = it.next() {
-            switch a {
-            case "--help", "-h": showHelp = true
-            case "--json": json = true
-            case "--backend":
-                guard let v = it.next() else { throw UsageError("--backend needs a value: local, docker or fargate") }
-                guard let b = Backend(rawValue: v) else {
-                    throw UsageError("unknown backend \"\(v)\": use local, docker or fargate")
-                }
-                backend = b
-            default:
-                if a.hasPrefix("-") { throw UsageError("unknown option \(a)") }
-                guard jobPath.isEmpty else { throw UsageError("one job file at a time (got \(jobPath) and \(a))") }
-                jobPath = a
-            }
-        }
-        if !showHelp && jobPath.isEmpty { throw UsageError("plan needs a job file: crawlrun plan JOB") }
+    init(_ parsed: ParsedArguments) throws(UsageError) {
+        jobPath = parsed.positionals[0]
+        backend = try parsed.choice("--backend", Backend.self, names: Backend.allCases.map(\.rawValue)) ?? .local
+        json = parsed.flag("--json")
     }
 
-    func run() throws -> ExitCode {
-        if showHelp {
-            print(Self.help)
-            return .ok
-        }
+    func run() async throws -> ExitCode {
         let job = try Job.load(path: jobPath, backend: backend)
         let planner = Planner(job: job)
         let summary = try planner.check()
@@ -51,21 +36,20 @@ struct PlanCommand {
         if json {
             writeJSON(job: job, planner: planner, summary: summary, estimate: estimate)
         } else {
-            print(text(job: job, summary: summary, estimate: estimate))
+            StandardOutput.print(text(job: job, summary: summary, estimate: estimate))
         }
         return .ok
     }
 
     /// Where a batch lives for this backend; `{run}` is filled in at run time.
-    func batchLocation(_ job: Job, _ id: String) -> (batch: String, out: String) {
+    func batchLocation(_ job: Job, _ id: String) -> TaskLocations {
         switch backend {
         case .fargate:
-            let root = "s3://\(job.fargate.bucket ?? "BUCKET")/\(job.fargate.prefix)\(job.name)/{run}"
-            return ("\(root)/batches/\(id).json", "\(root)/results/\(id).jsonl")
-        case .docker:
-            return ("/crawlrun/batches/\(id).json", "/crawlrun/results/\(id).jsonl")
-        case .local:
-            return ("runs/{run}/batches/\(id).json", "runs/{run}/results/\(id).jsonl")
+            return FargateLayout.locations(job: job, run: "{run}", batch: id, attempt: 1)
+        case .docker, .local:
+            let layout = RunLayout(runsDirectory: "runs", id: "{run}")
+            return TaskLocations(
+                batch: layout.batchPath(id, attempt: 1), out: layout.attemptResultsPath(id, attempt: 1))
         }
     }
 
@@ -143,43 +127,4 @@ struct PlanCommand {
         lines.append("Use --json for the batches and the task definition.")
         return lines.joined(separator: "\n")
     }
-}
-
-/// Duration and cost from the job's assumptions and the us-east-1 Fargate prices (ECS-NOTES.md).
-struct Estimate {
-    var seconds: Double
-    var cost: Double
-    var concurrency: Int
-    var json: JSONValue {
-        [
-            "seconds": .number(seconds.rounded()), "costUSD": .number((cost * 100).rounded() / 100),
-            "concurrency": .number(Double(concurrency)),
-        ]
-    }
-
-    init(job: Job, summary: PlanSummary) {
-        let t = job.task
-        concurrency = max(1, min(job.fargate.maxConcurrentTasks, summary.batchCount))
-        let perTask = t.startupSeconds + Double(summary.largestBatch) * t.secondsPerPage / Double(job.crawl.sessions)
-        let waves = summary.batchCount == 0 ? 0 : (summary.batchCount + concurrency - 1) / concurrency
-        seconds = Double(waves) * perTask
-        let billed = max(60, perTask)  // one-minute minimum per task
-        cost = Double(summary.batchCount) * billed * Self.pricePerSecond(t)
-    }
-
-    /// On-demand Fargate price of one task-second in us-east-1 (ECS-NOTES.md).
-    static func pricePerSecond(_ t: TaskSettings) -> Double {
-        let arm = t.architecture == "ARM64"
-        let vcpuHour = arm ? 0.03238 : 0.04048
-        let gbHour = arm ? 0.00356 : 0.004445
-        return (Double(t.cpu) / 1024 * vcpuHour + Double(t.memory) / 1024 * gbHour) / 3600
-    }
-
-    static func duration(_ s: Double) -> String {
-        let total = Int(s.rounded())
-        return total >= 3600
-            ? "\(total / 3600) h \(total % 3600 / 60) min"
-            : total >= 60 ? "\(total / 60) min \(total % 60) s" : "\(total) s"
-    }
-    static func show(_ x: Double) -> String { x.rounded() == x ? String(Int(x)) : String(x) }
 }

@@ -1,27 +1,11 @@
 import AWS
+import CrawlKit
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-
-/// The crawler's exit codes (sysexits.h values, so they read the same in any shell).
-/// The coordinator tells infrastructure failures from crawl results by them.
-public enum CrawlerExitCode: Int32, Sendable {
-    /// Every URL of the batch has a record (some may be `ok: false`).
-    case ok = 0
-    /// The batch file is missing, unreadable or invalid; the environment is incomplete.
-    case badInput = 65
-    /// WebDriver never became ready, or no session could be created, within the wait timeout.
-    case webDriverUnavailable = 69
-    /// An unexpected internal failure.
-    case internalError = 70
-    /// Results could not be written.
-    case outputFailed = 73
-    /// Stopped by SIGTERM/SIGINT before every URL had a record: the batch is incomplete.
-    case interrupted = 75
-}
 
 /// A failure that ends the crawler: an exit code and one clear message.
 public struct CrawlerFailure: Error, Sendable, CustomStringConvertible {

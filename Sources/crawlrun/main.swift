@@ -1,5 +1,5 @@
-// crawlrun: thin entry point; every command lives in the Coordinator library.
-import Coordinator
+import CrawlRunCLI
 import Foundation
 
+// crawlrun: the thin entry point; every command lives in the CrawlRunCLI library.
 exit(await CLI.main(CommandLine.arguments))

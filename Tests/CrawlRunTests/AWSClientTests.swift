@@ -1,5 +1,6 @@
 import AWS
 import CrawlKit
+import FargateBackend
 import Foundation
 import HTTP
 import JSONKit

@@ -1,5 +1,6 @@
 import AWS
 import Coordinator
+import FargateBackend
 import CrawlKit
 import Foundation
 import HTTP

@@ -5,7 +5,8 @@ import JSONKit
 import TestSupport
 import Testing
 
-@testable import Coordinator
+@testable import CrawlRunCLI
+@testable import FargateBackend
 
 /// Error shapes, the log-reading rule and credentials from each endpoint, with recorded answers
 /// and a loopback server playing the ECS and EC2 credential endpoints.
@@ -126,7 +127,7 @@ import Testing
         #expect(calls.count > 1 && calls.count < 1000, "retried, then gave up at the deadline")
     }
 
-    @Test func doctorUnderstandsJobsAndDefinitions() throws {
+    @Test func doctorUnderstandsJobsAndDefinitions() async throws {
         #expect(Doctor.isRoleARN("arn:aws:iam::123456789012:role/path/crawlrun-task"))
         #expect(Doctor.isRoleARN("arn:aws-cn:iam::123456789012:role/a+b=c,d.e@f_g-h"))
         #expect(!Doctor.isRoleARN("arn:aws:iam::12345:role/x"))
@@ -144,8 +145,8 @@ import Testing
         #expect(TaskDefinitionRegistry.contains(stored, wanted))
         let changed: JSONValue = ["family": "f", "containerDefinitions": [["name": "a", "environment": []]]]
         #expect(!TaskDefinitionRegistry.contains(stored, changed))
-        #expect(throws: UsageError.self) { try DoctorCommand(arguments: [], environment: [:]) }
-        #expect(throws: UsageError.self) { try DoctorCommand(arguments: ["a.json", "--fix"], environment: [:]) }
+        #expect(await CLI.main(["crawlrun", "doctor"]) == ExitCode.usage.rawValue)
+        #expect(await CLI.main(["crawlrun", "doctor", "a.json", "--fix"]) == ExitCode.usage.rawValue)
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Coordinator
+@testable import CrawlRunCLI
 
 @Suite struct JobValidationTests {
     static let fargate =

@@ -7,103 +7,46 @@ import JSONKit
     import Glibc
 #endif
 
-/// `crawlrun doctor JOB`: everything that would make a Fargate run fail in its first minute,
-/// checked against the real account, one line per check with a fix hint when it fails.
-struct DoctorCommand {
-    static let help = """
-        usage: crawlrun doctor JOB
-
-        Checks, for the fargate backend, what a run of JOB needs before it launches a task:
-          credentials      resolve (shown as their source and the key id's last four characters)
-          region           the job's fargate.region, else AWS_REGION / AWS_DEFAULT_REGION / profile
-          job              the fargate section is complete
-          roles            executionRoleArn and taskRoleArn are well-formed IAM role ARNs
-          cluster          exists and is ACTIVE
-          log group        exists, or is created now (the run would create it anyway)
-          bucket prefix    a probe object is written, read and deleted under it
-          task definition  registers, or an identical ACTIVE revision exists
-        Credentials and endpoints come from the environment, as for `crawlrun run`
-        (AWS_PROFILE, AWS_ENDPOINT_URL for moto or LocalStack, …).
-
-        Exit codes: 0 every check passed · 2 a check failed · 64 usage · 65 invalid job file.
-        """
-
-    var jobPath = ""
-    var showHelp = false
-    let variables: [String: String]
-
-    init(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws(UsageError) {
-        variables = environment
-        let parsed = try JobCommandArguments(arguments, command: "doctor")
-        jobPath = parsed.jobPath
-        showHelp = parsed.showHelp
-    }
-
-    func run() async throws -> ExitCode {
-        if showHelp {
-            print(Self.help)
-            return .ok
-        }
-        let (job, jobProblems) = try Self.load(jobPath)
-        let region = job.fargate.region ?? AWSEnvironment(variables).region()
-        var doctor = Doctor(job: job, variables: variables)
-        print("crawlrun doctor: job \(job.name), fargate backend, region \(region ?? "unknown")")
-        await doctor.run(region: region, jobProblems: jobProblems)
-        let failed = doctor.results.filter { $0.state == .failed }.count
-        let skipped = doctor.results.filter { $0.state == .skipped }.count
-        let total = doctor.results.count
-        if failed == 0 && skipped == 0 {
-            print("All \(total) checks passed.")
-            return .ok
-        }
-        print("\(failed) of \(total) checks failed\(skipped > 0 ? ", \(skipped) skipped" : "").")
-        return .infrastructure
-    }
-
-    /// The job, with its fargate-section problems as a failed check rather than exit 65: the
-    /// doctor still checks what it can. Any other problem is an invalid job file.
-    static func load(_ path: String) throws -> (Job, [JobProblem]) {
-        do {
-            return (try Job.load(path: path, backend: .fargate), [])
-        } catch let error as JobError where error.problems.allSatisfy({ $0.place.hasPrefix("fargate") }) {
-            return (try Job.load(path: path, backend: .local), error.problems)
-        }
-    }
-}
-
 /// One check's outcome.
-struct DoctorCheck: Sendable {
-    enum State: Sendable { case passed, failed, skipped }
-    var name: String
-    var state: State
-    var detail: String
-    var hint: String?
-}
+public struct DoctorCheck: Sendable {
+    public enum State: Sendable { case passed, failed, skipped }
+    public var name: String
+    public var state: State
+    public var detail: String
+    public var hint: String?
 
-/// Runs the checks in order, printing each line as it is known.
-struct Doctor {
-    let job: Job
-    let variables: [String: String]
-    private(set) var results: [DoctorCheck] = []
-    /// Set when AWS rejected the credentials themselves: every later call would fail the same way.
-    private var rejected: String?
-
-    init(job: Job, variables: [String: String]) {
-        self.job = job
-        self.variables = variables
-    }
-
-    mutating func record(_ check: DoctorCheck) {
-        results.append(check)
+    /// `✓ name  detail`, and a `fix:` line under a failed check.
+    public var line: String {
         let mark: String
-        switch check.state {
+        switch state {
         case .passed: mark = "✓"
         case .failed: mark = "✗"
         case .skipped: mark = "-"
         }
-        var line = "\(mark) \(check.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(check.detail)"
-        if let hint = check.hint, check.state == .failed { line += "\n    fix: \(hint)" }
-        print(line)
+        var line = "\(mark) \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(detail)"
+        if let hint, state == .failed { line += "\n    fix: \(hint)" }
+        return line
+    }
+}
+
+/// Runs the checks in order, telling `output` each line as it is known.
+public struct Doctor {
+    let job: Job
+    let variables: [String: String]
+    let output: @Sendable (String) -> Void
+    public private(set) var results: [DoctorCheck] = []
+    /// Set when AWS rejected the credentials themselves: every later call would fail the same way.
+    private var rejected: String?
+
+    public init(job: Job, variables: [String: String], output: @escaping @Sendable (String) -> Void) {
+        self.job = job
+        self.variables = variables
+        self.output = output
+    }
+
+    mutating func record(_ check: DoctorCheck) {
+        results.append(check)
+        output(check.line)
     }
 
     mutating func pass(_ name: String, _ detail: String) {
@@ -113,7 +56,7 @@ struct Doctor {
         record(DoctorCheck(name: name, state: .failed, detail: detail, hint: hint))
     }
 
-    mutating func run(region: String?, jobProblems: [JobProblem]) async {
+    public mutating func run(region: String?, jobProblems: [JobProblem]) async {
         let job = self.job
         let f = job.fargate
         guard let region else {
@@ -123,7 +66,7 @@ struct Doctor {
             return
         }
         let aws = AWSServices(region: region, variables: variables)
-        for override in aws.endpointOverrides { print("  endpoint override: \(override)") }
+        for override in aws.endpointOverrides { output("  endpoint override: \(override)") }
 
         do {
             let credentials = try await aws.credentials.credentials()
@@ -202,7 +145,7 @@ struct Doctor {
 
     /// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME` with a 12-digit account and IAM's name characters.
     /// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html
-    static func isRoleARN(_ arn: String) -> Bool {
+    public static func isRoleARN(_ arn: String) -> Bool {
         let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0] == "arn", ["aws", "aws-cn", "aws-us-gov"].contains(parts[1]),
             parts[2] == "iam", parts[3].isEmpty, parts[4].count == 12,

@@ -1,5 +1,5 @@
+import Coordinator
 import Foundation
-import JSONKit
 import Synchronization
 
 /// Progress on standard error: one live line on a terminal (redrawn every second), a plain line
@@ -31,25 +31,29 @@ final class Display: Sendable {
         StandardError.write((clear ? "\r\u{1B}[2K" : "") + "crawlrun: " + text + "\n")
     }
 
-    func taskEnded(_ t: TaskReport, retries: Int) {
+    func taskEnded(batch: String, attempt t: BatchLedger.Attempt, retries: Int, interrupted: Bool) {
         guard let problem = t.infrastructureProblem else { return }
-        var text = "batch \(t.batch) attempt \(t.attempt): \(problem)"
-        if t.missing > 0 {
+        var text = "batch \(batch) attempt \(t.attempt): \(problem)"
+        let missing = t.missing ?? 0
+        if missing > 0 && !interrupted {
             text +=
                 t.attempt <= retries
-                ? "; its \(t.missing) URL\(t.missing == 1 ? "" : "s") without a record go to attempt \(t.attempt + 1)"
-                : "; giving up on \(t.missing) URL\(t.missing == 1 ? "" : "s") (task.retries is \(retries))"
+                ? "; its \(missing) URL\(missing == 1 ? "" : "s") without a record go to attempt \(t.attempt + 1)"
+                : "; giving up on \(missing) URL\(missing == 1 ? "" : "s") (task.retries is \(retries))"
         }
+        if let hint = t.hint { text += "\n    hint: \(hint)" }
         note(paint(text, "33"))
     }
 
-    func progress(_ c: RunCounts, live: Int, elapsed: Duration) {
+    func progress(
+        _ c: RecordCounts, tasks: BatchLedger.Counts, running: Int, batches: Int, live: Int, elapsed: Double
+    ) {
         guard !quiet else { return }
-        let seconds = elapsed.seconds
+        let seconds = elapsed
         let done = c.recorded + live
         let rate = seconds > 0 ? Double(done) / seconds : 0
         var text =
-            "\(Int(seconds)) s · tasks \(c.running) running, \(c.batchesDone)/\(c.batches) batches done · pages "
+            "\(Int(seconds)) s · tasks \(running) running, \(tasks.batchesDone)/\(batches) batches done · pages "
             + paint("\(c.ok) ok", "32") + ", "
             + (c.failed + c.incomplete > 0 ? paint("\(c.failed + c.incomplete) failed", "31") : "0 failed")
             + (live > 0 ? ", \(live) in running tasks" : "") + " of \(c.urls)"
@@ -73,58 +77,5 @@ final class Display: Sendable {
 
     func paint(_ text: String, _ code: String) -> String {
         color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
-    }
-}
-
-/// The closing summary: what a person needs in five seconds.
-enum Summary {
-    static func text(
-        report: (
-            json: JSONValue, counts: RunCounts, errors: [(kind: String, count: Int, example: String)], seconds: Double
-        ),
-        store: RunStore, status: RunStatus, code: ExitCode, color: Bool
-    ) -> String {
-        let c = report.counts
-        func paint(_ s: String, _ k: String) -> String { color ? "\u{1B}[\(k)m\(s)\u{1B}[0m" : s }
-        let mark: String
-        switch code {
-        case .ok: mark = paint("✓", "32")
-        case .someFailed: mark = paint("!", "33")
-        default: mark = paint("✗", "31")
-        }
-        let verb = status == .interrupted ? "was interrupted after" : "finished in"
-        var parts = ["\(c.ok) ok"]
-        if c.failed > 0 { parts.append("\(c.failed) failed") }
-        if c.incomplete > 0 { parts.append("\(c.incomplete) without a result") }
-        var lines = [
-            "\(mark) run \(store.id) \(verb) \(duration(report.seconds)): \(c.urls) URL\(c.urls == 1 ? "" : "s") — "
-                + parts.joined(separator: ", ")
-        ]
-        for (i, e) in report.errors.prefix(3).enumerated() {
-            lines.append("  \(i == 0 ? "errors: " : "        ")\(e.kind) ×\(e.count)  e.g. \(e.example)")
-        }
-        if report.errors.count > 3 {
-            lines.append("          … \(report.errors.count - 3) more kinds in report.json")
-        }
-        var tasks = "  tasks:  \(c.tasksStarted) for \(c.batches) batch\(c.batches == 1 ? "" : "es")"
-        if c.retriedTasks > 0 {
-            tasks += ", \(c.retriedTasks) retr\(c.retriedTasks == 1 ? "y" : "ies") (\(c.retriedURLs) URLs)"
-        }
-        if c.infrastructureFailures > 0 {
-            tasks += ", \(c.infrastructureFailures) infrastructure failure\(c.infrastructureFailures == 1 ? "" : "s")"
-        }
-        lines.append(tasks)
-        let rate = report.seconds > 0 ? Double(c.ok + c.failed) / report.seconds : 0
-        lines.append(String(format: "  rate:   %.1f pages/s", rate))
-        lines.append("  results: \(store.resultsPath)")
-        lines.append("  logs:    \(store.logsPath)/")
-        lines.append("  report:  \(store.reportPath)")
-        return lines.joined(separator: "\n")
-    }
-
-    static func duration(_ s: Double) -> String {
-        if s < 60 { return String(format: "%.1f s", s) }
-        let total = Int(s.rounded())
-        return total >= 3600 ? "\(total / 3600) h \(total % 3600 / 60) min" : "\(total / 60) min \(total % 60) s"
     }
 }

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A value set once, awaited by any number of tasks; a cancelled waiter gets nil and leaves.
-final class OnceValue<Value: Sendable>: Sendable {
+public final class OnceValue<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
         var next = 0
@@ -9,13 +9,13 @@ final class OnceValue<Value: Sendable>: Sendable {
     }
     private let state = Mutex(State())
 
-    init() {}
+    public init() {}
 
-    var value: Value? { state.withLock { $0.value } }
+    public var value: Value? { state.withLock { $0.value } }
 
     /// Sets the value; false when it was already set (the first value wins).
     @discardableResult
-    func set(_ value: Value) -> Bool {
+    public func set(_ value: Value) -> Bool {
         let waiters = state.withLock { s -> [CheckedContinuation<Value?, Never>]? in
             guard s.value == nil else { return nil }
             s.value = value
@@ -27,7 +27,7 @@ final class OnceValue<Value: Sendable>: Sendable {
         return true
     }
 
-    func wait() async -> Value? {
+    public func wait() async -> Value? {
         let id = state.withLock { s -> Int in
             s.next += 1
             return s.next
@@ -51,7 +51,7 @@ final class OnceValue<Value: Sendable>: Sendable {
 
 /// Runs the operations concurrently and returns the first result; the others are cancelled
 /// (each must return promptly when cancelled).
-func firstOf<T: Sendable>(_ operations: [@Sendable () async -> T?]) async -> T? {
+public func firstOf<T: Sendable>(_ operations: [@Sendable () async -> T?]) async -> T? {
     await withTaskGroup(of: T?.self) { group in
         for op in operations { group.addTask { await op() } }
         while let result = await group.next() {

@@ -1,0 +1,497 @@
+import CrawlKit
+
+/// The scheduler's rules as a value: which batch attempts to launch, when to retry, when to give
+/// up, what to stop. It does no I/O and reads no clock: every event carries the time (seconds
+/// since 1970) and every method returns the actions the driver (`Scheduler`) must take. It is
+/// `Codable` because it *is* the run's state: `state.json` is this value, written before every
+/// launch (so an idempotency token is on disk before the call that uses it) and read back by
+/// `resume`.
+///
+/// Rules:
+/// - at most `maxTasks` batch attempts hold a slot at once (launching, waiting to relaunch,
+///   running or being collected);
+/// - a launch that fails with `retryLater` is tried again with the same token after a back-off,
+///   without spending the batch's retries (up to `launchTries` times, then it counts as failed to
+///   start);
+/// - a task that ended with URLs missing (killed, failed to start, stopped past its deadline)
+///   gives a new attempt holding only those URLs, up to `retries` times; then they are given up;
+/// - a task still running `maxRunSeconds` after its launch, or still starting `startTimeout`
+///   after it, is stopped (once);
+/// - an interrupt or a fatal error stops every task and launches nothing more; once every task
+///   has ended, the batches that did not finish are closed.
+public struct BatchLedger: Sendable, Codable, Equatable {
+    public struct Options: Sendable, Codable, Equatable {
+        public var maxTasks: Int
+        public var retries: Int
+        public var maxRunSeconds: Double
+        /// A task not RUNNING this long after its launch is stopped (Fargate PROVISIONING/PENDING).
+        public var startTimeout: Double
+        /// `retryLater` answers before a launch counts as failed to start.
+        public var launchTries: Int
+        public init(
+            maxTasks: Int, retries: Int, maxRunSeconds: Double, startTimeout: Double = 900, launchTries: Int = 20
+        ) {
+            self.maxTasks = max(1, maxTasks)
+            self.retries = max(0, retries)
+            self.maxRunSeconds = maxRunSeconds
+            self.startTimeout = startTimeout
+            self.launchTries = max(1, launchTries)
+        }
+    }
+
+    public enum BatchStatus: String, Sendable, Codable {
+        case pending, launching, running, retrying, done, exhausted, interrupted, failed
+        public var isFinal: Bool { [.done, .exhausted, .interrupted, .failed].contains(self) }
+    }
+
+    public enum AttemptPhase: String, Sendable, Codable {
+        /// Waiting for a slot.
+        case queued
+        /// Launch decided (token on disk), not yet accepted.
+        case launching
+        /// The backend said retry later; waiting for the back-off.
+        case waiting
+        case starting, running
+        /// Stopped; the driver is reading its results.
+        case collecting
+        case ended
+    }
+
+    /// One task attempt of a batch: what state.json and report.json show per task.
+    public struct Attempt: Sendable, Codable, Equatable {
+        public var attempt: Int
+        public var token: String
+        public var urls: Int
+        public var phase: AttemptPhase
+        public var task: String?
+        public var launchTries = 0
+        public var launchedAt: Double?
+        public var runningAt: Double?
+        public var endedAt: Double?
+        public var stopRequested: String?
+        public var records: Int?
+        public var missing: Int?
+        public var stopCode: String?
+        public var reason: String?
+        public var hint: String?
+        public var exitCodes: [String: Int32?]?
+        public var timing: Timing?
+        public var capacityProvider: String?
+        public var infrastructureProblem: String?
+
+        public struct Timing: Sendable, Codable, Equatable {
+            public var pullStartedAt: Double?
+            public var startedAt: Double?
+            public var stoppedAt: Double?
+        }
+
+        /// Seconds from the launch to the end (what the task cost us in wall time).
+        public var seconds: Double? {
+            guard let launchedAt, let endedAt else { return nil }
+            return max(0, endedAt - launchedAt)
+        }
+    }
+
+    public struct Batch: Sendable, Codable, Equatable {
+        public var id: String
+        public var urls: Int
+        public var status: BatchStatus
+        public var attempts: [Attempt]
+        /// URLs given up on (incomplete records written).
+        public var givenUp = 0
+    }
+
+    public let run: String
+    public let options: Options
+    public private(set) var batches: [Batch]
+    public private(set) var interruptReason: String?
+    public private(set) var failure: RunFailure?
+    private var index: [String: Int] = [:]
+    /// Batch indexes whose next attempt waits for a slot, in order.
+    private var queue: [Int] = []
+    private var queueHead = 0
+    private var slots = 0
+    public private(set) var counts = Counts()
+
+    public struct Counts: Sendable, Codable, Equatable {
+        public var tasksStarted = 0
+        public var retriedTasks = 0
+        public var retriedURLs = 0
+        public var infrastructureFailures = 0
+        public var relaunches = 0
+        public var batchesDone = 0
+    }
+
+    public init(run: String, batches: [(id: String, urls: Int)], options: Options) {
+        self.run = run
+        self.options = options
+        self.batches = batches.map { Batch(id: $0.id, urls: $0.urls, status: .pending, attempts: []) }
+        for (i, b) in self.batches.enumerated() { index[b.id] = i }
+        queue = Array(self.batches.indices)
+        for i in queue { self.batches[i].attempts.append(newAttempt(i, number: 1, urls: self.batches[i].urls)) }
+    }
+
+    // MARK: - Events
+
+    /// The first launches.
+    public mutating func start() -> [LedgerAction] { fillSlots() }
+
+    /// A launch was accepted: the task exists.
+    public mutating func launched(batch: String, attempt: Int, task: String, now: Double) -> [LedgerAction] {
+        guard let (b, a) = find(batch, attempt) else { return [] }
+        batches[b].attempts[a].task = task
+        batches[b].attempts[a].phase = .starting
+        batches[b].attempts[a].launchedAt = batches[b].attempts[a].launchedAt ?? now
+        batches[b].status = .running
+        counts.tasksStarted += 1
+        if let reason = interruptReason ?? failure?.message {
+            batches[b].attempts[a].stopRequested = reason
+            return [.stop(task: task, reason: reason)]
+        }
+        return []
+    }
+
+    /// The backend says where a task is (only changes matter).
+    public mutating func observed(batch: String, attempt: Int, running: Bool, now: Double) {
+        guard let (b, a) = find(batch, attempt), running, batches[b].attempts[a].phase == .starting else { return }
+        batches[b].attempts[a].phase = .running
+        batches[b].attempts[a].runningAt = now
+    }
+
+    /// The task stopped and its results are being read: no more stops for it.
+    public mutating func stopped(batch: String, attempt: Int) {
+        guard let (b, a) = find(batch, attempt) else { return }
+        batches[b].attempts[a].phase = .collecting
+    }
+
+    /// A launch gave no task.
+    public mutating func launchFailed(
+        batch: String, attempt: Int, error: LaunchError, urls: [String], now: Double
+    ) -> [LedgerAction] {
+        guard let (b, a) = find(batch, attempt) else { return [] }
+        switch error {
+        case .retryLater(let why):
+            batches[b].attempts[a].launchTries += 1
+            let tries = batches[b].attempts[a].launchTries
+            if tries < options.launchTries && interruptReason == nil && failure == nil {
+                batches[b].attempts[a].phase = .waiting
+                batches[b].attempts[a].reason = why
+                counts.relaunches += 1
+                return [.relaunchAfter(seconds: Self.backoff(tries), order(b, a))]
+            }
+            return ended(
+                b, a, records: 0, missing: urls,
+                end: TaskEnd(
+                    stopCode: .taskFailedToStart,
+                    reason: "launch refused \(tries) time\(tries == 1 ? "" : "s"), last: \(why)"),
+                task: nil, now: now)
+        case .failedToStart(let why):
+            return ended(
+                b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: why), task: nil,
+                now: now)
+        case .fatal(let f):
+            batches[b].attempts[a].reason = f.description
+            var actions = fail(f)
+            actions += ended(
+                b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: f.description),
+                task: nil, now: now)
+            return actions
+        }
+    }
+
+    /// A relaunch's back-off is over.
+    public mutating func launchDue(batch: String, attempt: Int, urls: [String], now: Double) -> [LedgerAction] {
+        guard let (b, a) = find(batch, attempt), batches[b].attempts[a].phase == .waiting else { return [] }
+        if let reason = interruptReason ?? failure?.message {
+            return ended(
+                b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: reason),
+                task: nil, now: now)
+        }
+        batches[b].attempts[a].phase = .launching
+        return [.launch(order(b, a))]
+    }
+
+    /// A task ended and its results were merged: `records` accepted, `missing` URLs without one.
+    public mutating func taskEnded(
+        batch: String, attempt: Int, records: Int, missing: [String], end: TaskEnd, now: Double
+    ) -> [LedgerAction] {
+        guard let (b, a) = find(batch, attempt) else { return [] }
+        return ended(b, a, records: records, missing: missing, end: end, task: batches[b].attempts[a].task, now: now)
+    }
+
+    /// Deadlines: tasks past `maxRunSeconds`, and tasks still starting past `startTimeout`.
+    public mutating func tick(now: Double) -> [LedgerAction] {
+        var actions: [LedgerAction] = []
+        for b in batches.indices where batches[b].status == .running {
+            guard let a = batches[b].attempts.indices.last else { continue }
+            let t = batches[b].attempts[a]
+            guard let task = t.task, t.stopRequested == nil, let launchedAt = t.launchedAt else { continue }
+            var reason: String?
+            if t.phase == .starting, now - launchedAt >= options.startTimeout {
+                reason = "still not running \(Int(options.startTimeout)) s after its launch"
+            } else if t.phase == .starting || t.phase == .running, now - launchedAt >= options.maxRunSeconds {
+                reason = "ran longer than task.maxRunSeconds (\(Self.show(options.maxRunSeconds)) s)"
+            }
+            if let reason {
+                batches[b].attempts[a].stopRequested = reason
+                actions.append(.stop(task: task, reason: reason))
+            }
+        }
+        return actions
+    }
+
+    /// Ctrl-C, SIGTERM, a closed output: no more launches; every task is stopped.
+    public mutating func interrupt(_ reason: String) -> [LedgerAction] {
+        guard interruptReason == nil else { return [] }
+        interruptReason = reason
+        return stopEverything(reason)
+    }
+
+    /// The earliest time a deadline can pass, for the driver's timer (nil: none pending).
+    public func nextDeadline() -> Double? {
+        var next: Double?
+        for b in batches where b.status == .running {
+            guard let t = b.attempts.last, t.stopRequested == nil, let launchedAt = t.launchedAt else { continue }
+            var due: Double?
+            if t.phase == .starting { due = launchedAt + min(options.startTimeout, options.maxRunSeconds) }
+            if t.phase == .running { due = launchedAt + options.maxRunSeconds }
+            if let due { next = min(next ?? due, due) }
+        }
+        return next
+    }
+
+    /// Nothing runs, waits or queues: the driver can close the run.
+    public var isIdle: Bool { slots == 0 && queueHead >= queue.count }
+
+    /// Once idle: the batches that did not finish (interrupted or failed run), to be closed with
+    /// records for their URLs without one; their status becomes final.
+    public mutating func close() -> (status: RunStatus, unfinished: [String]) {
+        let status: RunStatus = failure != nil ? .failed : interruptReason != nil ? .interrupted : .finished
+        var unfinished: [String] = []
+        for b in batches.indices where !batches[b].status.isFinal {
+            unfinished.append(batches[b].id)
+            batches[b].status = failure != nil ? .failed : .interrupted
+        }
+        return (status, unfinished)
+    }
+
+    /// URLs given up on when closing a batch (the driver counted them).
+    public mutating func gaveUp(batch: String, urls: Int) {
+        guard let b = index[batch] else { return }
+        batches[b].givenUp += urls
+    }
+
+    /// Every task that holds a slot and has an id: what the driver watches.
+    public var liveTasks: [(batch: String, attempt: Int, task: String)] {
+        batches.compactMap { b in
+            guard let t = b.attempts.last, let task = t.task, t.phase == .starting || t.phase == .running
+            else { return nil }
+            return (b.id, t.attempt, task)
+        }
+    }
+
+    public func attempt(batch: String, attempt: Int) -> Attempt? {
+        find(batch, attempt).map { batches[$0.0].attempts[$0.1] }
+    }
+
+    // MARK: - Rules
+
+    private mutating func ended(
+        _ b: Int, _ a: Int, records: Int, missing: [String], end: TaskEnd, task: String?, now: Double
+    ) -> [LedgerAction] {
+        let wasHoldingSlot = batches[b].attempts[a].phase != .ended
+        let problem = Self.infrastructureProblem(end, missing: missing.count)
+        var t = batches[b].attempts[a]
+        t.phase = .ended
+        t.task = task
+        t.endedAt = now
+        t.launchedAt = t.launchedAt ?? now
+        t.records = records
+        t.missing = missing.count
+        t.stopCode = end.stopCode.rawValue
+        t.reason = end.reason
+        t.hint = end.hint
+        t.exitCodes = end.containers.isEmpty ? nil : Dictionary(end.containers.map { ($0.name, $0.exitCode) }) { $1 }
+        t.timing = end.timing.map {
+            Attempt.Timing(pullStartedAt: $0.pullStartedAt, startedAt: $0.startedAt, stoppedAt: $0.stoppedAt)
+        }
+        t.capacityProvider = end.capacityProvider
+        t.infrastructureProblem = problem
+        batches[b].attempts[a] = t
+        if wasHoldingSlot { slots -= 1 }
+        if problem != nil { counts.infrastructureFailures += 1 }
+
+        var actions: [LedgerAction] = []
+        if !end.retryable, failure == nil {
+            actions += fail(
+                RunFailure(
+                    "batch \(batches[b].id) attempt \(t.attempt): \(problem ?? end.reason)",
+                    cause: end.hint))
+        }
+        if missing.isEmpty {
+            batches[b].status = .done
+            counts.batchesDone += 1
+        } else if interruptReason != nil || failure != nil {
+            // Closed with the run; no attempt is spent on a stop we asked for.
+            batches[b].status = .retrying
+        } else if t.attempt <= options.retries {
+            batches[b].status = .retrying
+            batches[b].attempts.append(newAttempt(b, number: t.attempt + 1, urls: missing.count))
+            counts.retriedTasks += 1
+            counts.retriedURLs += missing.count
+            queue.append(b)
+            actions.append(.writeRetryBatch(batch: batches[b].id, attempt: t.attempt + 1, urls: missing))
+        } else {
+            batches[b].status = .exhausted
+            batches[b].givenUp += missing.count
+            counts.batchesDone += 1
+            let why =
+                "no result after \(t.attempt) attempt\(t.attempt == 1 ? "" : "s"): \(problem ?? end.reason)"
+                + (end.hint.map { " (\($0))" } ?? "")
+            actions.append(.giveUp(batch: batches[b].id, attempt: t.attempt, urls: missing, reason: why))
+        }
+        return actions + fillSlots()
+    }
+
+    private mutating func fillSlots() -> [LedgerAction] {
+        var actions: [LedgerAction] = []
+        while slots < options.maxTasks, queueHead < queue.count, interruptReason == nil, failure == nil {
+            let b = queue[queueHead]
+            queueHead += 1
+            guard let a = batches[b].attempts.indices.last else { continue }
+            batches[b].attempts[a].phase = .launching
+            batches[b].status = .launching
+            slots += 1
+            actions.append(.launch(order(b, a)))
+        }
+        if queueHead > 1024 && queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        return actions
+    }
+
+    /// Something the run cannot go on without (a results file that cannot be written, a fatal
+    /// launch error): every task is stopped, nothing more launches; the first failure is kept.
+    public mutating func fail(_ f: RunFailure) -> [LedgerAction] {
+        guard failure == nil else { return [] }
+        failure = f
+        return stopEverything("the run failed: \(f.message)")
+    }
+
+    private mutating func stopEverything(_ reason: String) -> [LedgerAction] {
+        // Attempts still queued will not run.
+        queueHead = queue.count
+        var actions: [LedgerAction] = []
+        for b in batches.indices {
+            guard let a = batches[b].attempts.indices.last else { continue }
+            let t = batches[b].attempts[a]
+            if let task = t.task, t.phase == .starting || t.phase == .running, t.stopRequested == nil {
+                batches[b].attempts[a].stopRequested = reason
+                actions.append(.stop(task: task, reason: reason))
+            }
+        }
+        return actions
+    }
+
+    private func newAttempt(_ b: Int, number: Int, urls: Int) -> Attempt {
+        Attempt(
+            attempt: number, token: Self.token(run: run, batch: batches[b].id, attempt: number), urls: urls,
+            phase: .queued)
+    }
+
+    private func order(_ b: Int, _ a: Int) -> LaunchOrder {
+        let t = batches[b].attempts[a]
+        return LaunchOrder(batch: batches[b].id, attempt: t.attempt, token: t.token, urls: t.urls)
+    }
+
+    private func find(_ batch: String, _ attempt: Int) -> (Int, Int)? {
+        guard let b = index[batch], let a = batches[b].attempts.lastIndex(where: { $0.attempt == attempt })
+        else { return nil }
+        return (b, a)
+    }
+
+    /// The idempotency token of a batch attempt: the same on every try of that launch (and after a
+    /// restart), new for a new attempt. ECS takes up to 64 ASCII characters (33–126).
+    public static func token(run: String, batch: String, attempt: Int) -> String {
+        String("\(run)-\(batch)-a\(attempt)".unicodeScalars.filter { (33...126).contains($0.value) }.prefix(64))
+    }
+
+    /// Exponential back-off for a launch the backend asked to retry later: 1, 2, 4 … 30 s.
+    public static func backoff(_ tries: Int) -> Double { min(30, Double(1 << min(max(0, tries - 1), 5))) }
+
+    /// Why a task counts as an infrastructure failure, in words; nil when it did its job.
+    public static func infrastructureProblem(_ end: TaskEnd, missing: Int) -> String? {
+        if end.stopCode == .taskFailedToStart { return "task failed to start: \(end.reason)" }
+        let crawler = end.exitCode(of: TaskDefinition.crawlerName)
+        if end.stopCode == .essentialContainerExited, crawler == 0, missing == 0 { return nil }
+        if let code = crawler, code != 0 {
+            return "crawler \(CrawlerExitCode.meaning(code))"
+                + (end.stopCode == .userInitiated ? " (\(end.reason))" : "")
+        }
+        if missing > 0 { return "\(end.reason); \(missing) URL\(missing == 1 ? "" : "s") without a record" }
+        if crawler == nil, end.containers.contains(where: { $0.name == TaskDefinition.crawlerName }) {
+            return "\(end.reason); the crawler has no exit code"
+        }
+        return end.stopCode == .essentialContainerExited ? nil : end.reason
+    }
+
+    static func show(_ x: Double) -> String { x.rounded() == x ? String(Int(x)) : String(x) }
+
+    // `index`, `queue`, `queueHead` and `slots` are derived: rebuilt when state.json is read back.
+    private enum CodingKeys: String, CodingKey {
+        case run, options, batches, interruptReason, failure, counts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        run = try c.decode(String.self, forKey: .run)
+        options = try c.decode(Options.self, forKey: .options)
+        batches = try c.decode([Batch].self, forKey: .batches)
+        interruptReason = try c.decodeIfPresent(String.self, forKey: .interruptReason)
+        failure = try c.decodeIfPresent(RunFailure.self, forKey: .failure)
+        counts = try c.decode(Counts.self, forKey: .counts)
+        for (i, b) in batches.enumerated() {
+            index[b.id] = i
+            guard let t = b.attempts.last, !b.status.isFinal else { continue }
+            if t.phase == .queued { queue.append(i) } else if t.phase != .ended { slots += 1 }
+        }
+    }
+}
+
+/// What the driver must do, in order.
+public enum LedgerAction: Sendable, Equatable {
+    /// Put the batch attempt's file and launch it (the token is already in the ledger: persist
+    /// the ledger before the call).
+    case launch(LaunchOrder)
+    /// Launch again with the same token after this many seconds, then call `launchDue`.
+    case relaunchAfter(seconds: Double, LaunchOrder)
+    case stop(task: String, reason: String)
+    /// Write `batches/<batch>.aN.json` holding these URLs (before its launch comes up).
+    case writeRetryBatch(batch: String, attempt: Int, urls: [String])
+    /// Write an `incomplete` record for each of these URLs.
+    case giveUp(batch: String, attempt: Int, urls: [String], reason: String)
+}
+
+public struct LaunchOrder: Sendable, Equatable {
+    public var batch: String
+    public var attempt: Int
+    public var token: String
+    public var urls: Int
+}
+
+public enum RunStatus: String, Sendable, Codable { case running, finished, interrupted, failed }
+
+extension RunFailure: Codable {
+    private enum CodingKeys: String, CodingKey { case message, cause }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            try c.decode(String.self, forKey: .message), cause: try c.decodeIfPresent(String.self, forKey: .cause))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(message, forKey: .message)
+        try c.encodeIfPresent(cause, forKey: .cause)
+    }
+}

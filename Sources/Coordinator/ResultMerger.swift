@@ -1,0 +1,105 @@
+import CrawlKit
+import Foundation
+
+/// Checks each task's results against its batch and keeps the run's promise: exactly one record
+/// per input URL. A record for a URL outside the batch, a second record for a URL, and a line cut
+/// short by a killed crawler are dropped (the URL counts as missing and is retried). URLs given up
+/// on get an `incomplete` record saying why.
+public struct ResultMerger: Sendable {
+    /// URLs with a record, per batch not finished yet (dropped when the batch is).
+    private var recorded: [String: Set<String>] = [:]
+    public private(set) var counts: RecordCounts
+    /// Error kinds seen: how many, and the first URL as an example.
+    public private(set) var errors: [String: ErrorCount] = [:]
+
+    public struct ErrorCount: Sendable, Equatable {
+        public var count: Int
+        public var example: String
+    }
+
+    public struct Merged: Sendable {
+        /// The accepted records, as lines for results.jsonl.
+        public var lines: [UInt8] = []
+        public var ok = 0
+        public var failed = 0
+        public var records: Int { ok + failed }
+        /// URLs of the attempt still without a record.
+        public var missing: [String] = []
+    }
+
+    public init(urls: Int) { counts = RecordCounts(urls: urls) }
+
+    /// Merges one attempt's raw results (JSON Lines, nil when the task wrote none).
+    public mutating func merge(batch: String, urls: [String], results: [UInt8]?) -> Merged {
+        var out = Merged()
+        var seen = recorded[batch] ?? []
+        let wanted = Set(urls)
+        let decoder = JSONDecoder()
+        for line in (results ?? []).split(separator: 10) {
+            guard let record = try? decoder.decode(ResultRecord.self, from: Data(line)),
+                wanted.contains(record.url), seen.insert(record.url).inserted
+            else { continue }
+            out.lines += record.jsonLine()
+            if record.ok {
+                out.ok += 1
+            } else {
+                out.failed += 1
+                if let kind = record.error?.kind.rawValue { count(kind, record.url, 1) }
+            }
+        }
+        counts.ok += out.ok
+        counts.failed += out.failed
+        out.missing = urls.filter { !seen.contains($0) }
+        recorded[batch] = seen
+        return out
+    }
+
+    /// `incomplete` records for URLs given up on (those of `urls` without a record yet).
+    public mutating func giveUp(
+        batch: String, urls: [String], attempts: Int, reason: String
+    ) -> (
+        lines: [UInt8], count: Int
+    ) {
+        var seen = recorded[batch] ?? []
+        var lines: [UInt8] = []
+        var n = 0
+        for url in urls where seen.insert(url).inserted {
+            lines += ResultRecord(
+                url: url, ok: false, error: RecordError(kind: .incomplete, message: reason), attempts: attempts,
+                batch: batch, startedAt: Timestamp.now(), ms: 0
+            ).jsonLine()
+            n += 1
+            if n == 1 { count(ErrorKind.incomplete.rawValue, url, 0) }
+        }
+        if n > 0 { errors[ErrorKind.incomplete.rawValue, default: ErrorCount(count: 0, example: "")].count += n }
+        counts.incomplete += n
+        recorded[batch] = seen
+        return (lines, n)
+    }
+
+    /// The batch is finished: its URLs are no longer looked up.
+    public mutating func finished(batch: String) { recorded[batch] = nil }
+
+    /// Reads back a results.jsonl (resume): the counts, the error kinds and which URLs of the
+    /// unfinished batches already have a record.
+    public mutating func load(_ bytes: [UInt8], unfinished: Set<String>) {
+        let decoder = JSONDecoder()
+        for line in bytes.split(separator: 10) {
+            guard let record = try? decoder.decode(ResultRecord.self, from: Data(line)) else { continue }
+            if unfinished.contains(record.batch) { recorded[record.batch, default: []].insert(record.url) }
+            if record.ok {
+                counts.ok += 1
+            } else if record.error?.kind == .incomplete {
+                counts.incomplete += 1
+                count(ErrorKind.incomplete.rawValue, record.url, 1)
+            } else {
+                counts.failed += 1
+                if let kind = record.error?.kind.rawValue { count(kind, record.url, 1) }
+            }
+        }
+    }
+
+    private mutating func count(_ kind: String, _ url: String, _ n: Int) {
+        errors[kind, default: ErrorCount(count: 0, example: url)].count += n
+    }
+}

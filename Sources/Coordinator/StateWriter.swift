@@ -1,0 +1,173 @@
+import CrawlKit
+import Foundation
+import Synchronization
+
+/// `state.json` as it goes to disk: the run's identity, its record counts and the ledger (whose
+/// keys sit at the top level: `status`, `batches`, each with its attempts and their tokens).
+public struct RunState: Sendable, Codable {
+    public var version = 1
+    public var run: String
+    public var job: String
+    public var backend: String
+    public var status: RunStatus
+    public var startedAt: String
+    public var updatedAt: String
+    public var counts: RecordCounts
+    public var ledger: BatchLedger
+
+    public init(
+        run: String, job: String, backend: String, status: RunStatus, startedAt: String, updatedAt: String,
+        counts: RecordCounts, ledger: BatchLedger
+    ) {
+        self.run = run
+        self.job = job
+        self.backend = backend
+        self.status = status
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.counts = counts
+        self.ledger = ledger
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case version, run, job, backend, status, startedAt, updatedAt, counts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        run = try c.decode(String.self, forKey: .run)
+        job = try c.decode(String.self, forKey: .job)
+        backend = try c.decode(String.self, forKey: .backend)
+        status = try c.decode(RunStatus.self, forKey: .status)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        updatedAt = try c.decode(String.self, forKey: .updatedAt)
+        counts = try c.decode(RecordCounts.self, forKey: .counts)
+        ledger = try BatchLedger(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(run, forKey: .run)
+        try c.encode(job, forKey: .job)
+        try c.encode(backend, forKey: .backend)
+        try c.encode(status, forKey: .status)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(counts, forKey: .counts)
+        try ledger.encode(to: encoder)
+    }
+}
+
+/// Records merged into results.jsonl so far.
+public struct RecordCounts: Sendable, Codable, Equatable {
+    public var urls = 0
+    public var ok = 0
+    public var failed = 0
+    public var incomplete = 0
+    public var recorded: Int { ok + failed + incomplete }
+    public init(urls: Int = 0, ok: Int = 0, failed: Int = 0, incomplete: Int = 0) {
+        self.urls = urls
+        self.ok = ok
+        self.failed = failed
+        self.incomplete = incomplete
+    }
+}
+
+/// Debounced writes of one file: the newest value wins; a write happens at most once per
+/// interval; `persist` waits for a write that holds what was set before it was called.
+final class StateWriter: Sendable {
+    private struct Pending: Sendable {
+        var value: RunState?
+        var version = 0
+        var written = 0
+        var lastWrite = ContinuousClock.now - .seconds(3600)
+        var writer: Task<Void, Never>?
+        var waiters: [(version: Int, continuation: CheckedContinuation<RunFailure?, Never>)] = []
+        var failure: RunFailure?
+        var writes = 0
+    }
+    private let path: String
+    private let minimumInterval: Duration
+    private let pending = Mutex(Pending())
+    /// One writer at a time; the encoder is not shared.
+    private let writeLock = Mutex(())
+
+    init(path: String, minimumInterval: Duration) {
+        self.path = path
+        self.minimumInterval = minimumInterval
+    }
+
+    var writes: Int { pending.withLock { $0.writes } }
+
+    func set(_ value: RunState) {
+        pending.withLock { p in
+            p.value = value
+            p.version += 1
+        }
+        schedule()
+    }
+
+    func persist() async throws(RunFailure) {
+        let failure: RunFailure? = await withCheckedContinuation { c in
+            let done = pending.withLock { p -> Bool in
+                if p.written >= p.version { return true }
+                p.waiters.append((p.version, c))
+                return false
+            }
+            if done { c.resume(returning: nil) } else { schedule() }
+        }
+        if let failure { throw failure }
+    }
+
+    func flush() throws(RunFailure) {
+        pending.withLock { $0.writer?.cancel() }
+        if let failure = write() { throw failure }
+    }
+
+    /// Starts the writer task unless one is waiting: it sleeps out the rest of the interval.
+    private func schedule() {
+        pending.withLock { p in
+            guard p.writer == nil, p.written < p.version else { return }
+            let wait = p.lastWrite + minimumInterval - ContinuousClock.now
+            p.writer = Task.detached { [self] in
+                if wait > .zero { try? await Task.sleep(for: wait) }
+                pending.withLock { $0.writer = nil }
+                _ = write()
+                // Something set while writing gets its own write.
+                if pending.withLock({ $0.written < $0.version }) { schedule() }
+            }
+        }
+    }
+
+    /// Encodes and writes the newest value; wakes the waiters it covers.
+    @discardableResult
+    private func write() -> RunFailure? {
+        writeLock.withLock { _ in
+            guard let (value, version) = pending.withLock({ p in p.value.map { ($0, p.version) } }) else { return nil }
+            var failure: RunFailure?
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                var bytes = [UInt8](try encoder.encode(value))
+                bytes.append(10)
+                try RunStore.writeAtomically(path: path, bytes)
+            } catch let error as RunFailure {
+                failure = error
+            } catch {
+                failure = RunFailure("cannot encode the run state", cause: "\(error)")
+            }
+            let woken = pending.withLock { p -> [CheckedContinuation<RunFailure?, Never>] in
+                p.lastWrite = ContinuousClock.now
+                p.writes += 1
+                if failure == nil { p.written = max(p.written, version) }
+                let ready = p.waiters.filter { failure != nil || $0.version <= version }
+                p.waiters.removeAll { failure != nil || $0.version <= version }
+                return ready.map(\.continuation)
+            }
+            for c in woken { c.resume(returning: failure) }
+            return failure
+        }
+    }
+}
