@@ -438,10 +438,13 @@ public struct BatchLedger: Sendable, Codable, Equatable {
 
     static func show(_ x: Double) -> String { x.rounded() == x ? String(Int(x)) : String(x) }
 
-    // `index`, `queue`, `queueHead` and `slots` are derived: rebuilt when state.json is read back.
+    // `index` and `slots` are derived; the queue is kept as the ids of the batches waiting for a
+    // slot, in order, so a run read back launches in the same order.
     private enum CodingKeys: String, CodingKey {
-        case run, options, batches, interruptReason, failure, counts
+        case run, options, batches, interruptReason, failure, counts, queue
     }
+
+    private var waiting: [String] { queue[queueHead...].map { batches[$0].id } }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -451,11 +454,28 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         interruptReason = try c.decodeIfPresent(String.self, forKey: .interruptReason)
         failure = try c.decodeIfPresent(RunFailure.self, forKey: .failure)
         counts = try c.decode(Counts.self, forKey: .counts)
-        for (i, b) in batches.enumerated() {
-            index[b.id] = i
-            guard let t = b.attempts.last, !b.status.isFinal else { continue }
-            if t.phase == .queued { queue.append(i) } else if t.phase != .ended { slots += 1 }
+        for (i, b) in batches.enumerated() { index[b.id] = i }
+        queue = try c.decode([String].self, forKey: .queue).compactMap { index[$0] }
+        for b in batches where !b.status.isFinal {
+            guard let t = b.attempts.last, t.phase != .queued, t.phase != .ended else { continue }
+            slots += 1
         }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(run, forKey: .run)
+        try c.encode(options, forKey: .options)
+        try c.encode(batches, forKey: .batches)
+        try c.encodeIfPresent(interruptReason, forKey: .interruptReason)
+        try c.encodeIfPresent(failure, forKey: .failure)
+        try c.encode(counts, forKey: .counts)
+        try c.encode(waiting, forKey: .queue)
+    }
+
+    public static func == (a: BatchLedger, b: BatchLedger) -> Bool {
+        a.run == b.run && a.options == b.options && a.batches == b.batches && a.interruptReason == b.interruptReason
+            && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots && a.waiting == b.waiting
     }
 }
 

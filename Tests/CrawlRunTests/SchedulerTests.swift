@@ -1,0 +1,185 @@
+import Coordinator
+import CrawlKit
+import Foundation
+import JSONKit
+import Synchronization
+import TestSupport
+import Testing
+
+/// The driver around the ledger, with a backend in memory and a clock the test moves: what a run
+/// writes (results.jsonl, state.json) and what it asks of the backend, without a browser.
+@Suite struct SchedulerTests {
+    struct Run {
+        let store: RunStore
+        let scheduler: Scheduler
+        let urls: [String]
+
+        func records() throws -> [ResultRecord] { try readRecords(store.resultsPath) }
+    }
+
+    /// `batches` batches of `size` URLs each, run on `backend`.
+    func makeRun(
+        batches: Int, size: Int, backend: FakeBackend, clock: any RunClock = SystemClock(), retries: Int = 2,
+        maxTasks: Int = 2, maxRunSeconds: Double = 3600
+    ) throws -> Run {
+        let job = try Job.parse(Data(#"{"name": "t", "urls": ["http://x/"]}"#.utf8), path: "t.json", backend: .local)
+        let store = try RunStore(runsDirectory: tempDir("sched"))
+        var planned: [(id: String, urls: Int)] = []
+        var all: [String] = []
+        for b in 1...batches {
+            let id = String(format: "%04d", b)
+            let urls = (1...size).map { "http://site.test/\(id)/\($0)" }
+            try store.writeBatch(BatchFile(batch: id, urls: urls, crawl: job.crawl), attempt: 1)
+            planned.append((id, urls.count))
+            all += urls
+        }
+        let ledger = BatchLedger(
+            run: store.id, batches: planned,
+            options: .init(maxTasks: maxTasks, retries: retries, maxRunSeconds: maxRunSeconds))
+        let context = RunContext(
+            id: store.id, layout: store.layout, job: job, taskDefinition: TaskDefinition.render(job))
+        let scheduler = Scheduler(
+            run: context, backend: backend, store: store, ledger: ledger, merger: ResultMerger(urls: all.count),
+            clock: clock)
+        return Run(store: store, scheduler: scheduler, urls: all)
+    }
+
+    func everyURLOnce(_ run: Run) throws {
+        let records = try run.records()
+        #expect(records.map(\.url).sorted() == run.urls.sorted(), "exactly one record per URL")
+    }
+
+    @Test func retriesOnlyTheMissingURLsUntilEveryURLHasARecord() async throws {
+        // The first attempt of every batch loses its last URL (a killed crawler).
+        let backend = FakeBackend { launch in
+            let recorded = launch.attempt == 1 ? Array(launch.urls.dropLast()) : launch.urls
+            return .run(
+                records: Dictionary(uniqueKeysWithValues: recorded.map { ($0, true) }),
+                end: launch.attempt == 1 ? LedgerTests.killed : nil)
+        }
+        let run = try makeRun(batches: 3, size: 4, backend: backend)
+        let report = await run.scheduler.execute()
+        #expect(report.status == .finished)
+        try everyURLOnce(run)
+        #expect(report.counts == RecordCounts(urls: 12, ok: 12, failed: 0, incomplete: 0))
+        #expect(backend.tasks.map(\.attempt).sorted() == [1, 1, 1, 2, 2, 2])
+        // Each retry's batch file holds only the URL that was missing.
+        let retried = try run.store.batchURLs("0002", attempt: 2)
+        #expect(retried == ["http://site.test/0002/4"])
+        #expect(report.tasks.retriedTasks == 3 && report.tasks.infrastructureFailures == 3)
+        let state = try readJSON(run.store.layout.statePath)
+        #expect(state["status"] == "finished")
+        #expect(state["batches"]?.arrayValue?.allSatisfy { $0["status"] == "done" } == true)
+    }
+
+    @Test func exhaustedURLsGetOneIncompleteRecordSayingWhy() async throws {
+        // Only the first URL ever gets a record (a failed page); the crawler dies every time.
+        let backend = FakeBackend { launch in
+            let first = "http://site.test/0001/1"
+            return .run(records: launch.urls.contains(first) ? [first: false] : [:], end: LedgerTests.killed)
+        }
+        let run = try makeRun(batches: 1, size: 3, backend: backend, retries: 1)
+        let report = await run.scheduler.execute()
+        try everyURLOnce(run)
+        let incomplete = try run.records().filter { $0.error?.kind == .incomplete }
+        #expect(incomplete.count == 2)
+        #expect(incomplete.first?.error?.message == "no result after 2 attempts: crawler was killed (SIGKILL)")
+        #expect(report.counts == RecordCounts(urls: 3, ok: 0, failed: 1, incomplete: 2))
+        #expect(report.errors.map(\.kind).sorted() == ["http", "incomplete"])
+    }
+
+    @Test func aTaskPastMaxRunSecondsIsStoppedAndItsURLsRetried() async throws {
+        let clock = TestClock()
+        // The first attempt hangs after one record; the retry finishes.
+        let backend = FakeBackend { launch in
+            launch.attempt == 1
+                ? .run(records: [launch.urls[0]: true], untilStopped: true)
+                : .run(records: Dictionary(uniqueKeysWithValues: launch.urls.map { ($0, true) }))
+        }
+        let run = try makeRun(batches: 1, size: 3, backend: backend, clock: clock, maxRunSeconds: 600)
+        let execution = Task { await run.scheduler.execute() }
+        // Let the task start and the scheduler settle on a sleep, then pass the deadline.
+        while backend.running == 0 || clock.sleepers == 0 { await Task.yield() }
+        #expect(backend.stopped.isEmpty)
+        clock.advance(by: 599)
+        #expect(backend.stopped.isEmpty)
+        clock.advance(by: 2)
+        let report = await execution.value
+        #expect(backend.stopped == ["fake-task-0001-a1"], "the task past its deadline was stopped")
+        #expect(report.status == .finished)
+        try everyURLOnce(run)
+        let first = report.ledger.attempt(batch: "0001", attempt: 1)
+        #expect(first?.reason == "ran longer than task.maxRunSeconds (600 s)")
+        #expect(first?.missing == 2 && report.tasks.retriedURLs == 2)
+    }
+
+    @Test func refusedLaunchesAreRetriedWithTheSameTokenAndLaunchOnce() async throws {
+        let clock = TestClock()
+        let backend = FakeBackend { launch in
+            launch.earlierTries < 2
+                ? .refuse(.retryLater("ThrottlingException: Rate exceeded"))
+                : .run(records: Dictionary(uniqueKeysWithValues: launch.urls.map { ($0, true) }))
+        }
+        let run = try makeRun(batches: 1, size: 2, backend: backend, clock: clock, retries: 0)
+        let execution = Task { await run.scheduler.execute() }
+        // Two back-offs (1 s, then 2 s, ±20 %): move time until the launch is accepted.
+        while backend.tasks.isEmpty {
+            if clock.sleepers > 0 { clock.advance(by: 0.5) }
+            await Task.yield()
+        }
+        let report = await execution.value
+        #expect(backend.launchCalls == 3 && backend.tasks.count == 1)
+        #expect(backend.tasks[0].token == "\(run.store.id)-0001-a1")
+        #expect(report.tasks.relaunches == 2 && report.tasks.retriedTasks == 0, "no retry of the batch spent")
+        try everyURLOnce(run)
+    }
+
+    @Test func aFatalLaunchErrorEndsTheRunWithARecordPerURL() async throws {
+        let backend = FakeBackend { _ in
+            .refuse(.fatal(RunFailure("AccessDeniedException: not authorized to perform ecs:RunTask")))
+        }
+        let run = try makeRun(batches: 3, size: 2, backend: backend, maxTasks: 1)
+        let report = await run.scheduler.execute()
+        #expect(report.status == .failed)
+        #expect(report.ledger.failure?.message == "AccessDeniedException: not authorized to perform ecs:RunTask")
+        #expect(backend.launchCalls == 1, "nothing more is launched")
+        try everyURLOnce(run)
+        #expect(report.counts.incomplete == 6)
+    }
+
+    @Test func interruptStopsEveryTaskAndRecordsEveryURL() async throws {
+        let backend = FakeBackend { launch in .run(records: [launch.urls[0]: true], untilStopped: true) }
+        let run = try makeRun(batches: 4, size: 3, backend: backend, maxTasks: 2)
+        let execution = Task { await run.scheduler.execute() }
+        while backend.running < 2 { await Task.yield() }
+        run.scheduler.interrupt("SIGINT")
+        let report = await execution.value
+        #expect(report.status == .interrupted)
+        #expect(Set(backend.stopped) == ["fake-task-0001-a1", "fake-task-0002-a1"])
+        #expect(backend.tasks.count == 2, "nothing launched after the interrupt")
+        try everyURLOnce(run)
+        #expect(report.counts == RecordCounts(urls: 12, ok: 2, failed: 0, incomplete: 10))
+        let state = try readJSON(run.store.layout.statePath)
+        #expect(state["status"] == "interrupted")
+    }
+
+    @Test func theTokenIsOnDiskBeforeTheLaunchAndObservesAreBatched() async throws {
+        let seen = LineBox()
+        let statePath = Mutex<String?>(nil)
+        let backend = FakeBackend(onLaunch: { launch in
+            let path = statePath.withLock { $0 } ?? ""
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            seen.append(text.contains("\"\(launch.token)\"") ? "on disk" : "missing \(launch.token)")
+        }) { launch in
+            .run(records: Dictionary(uniqueKeysWithValues: launch.urls.map { ($0, true) }), untilStopped: false)
+        }
+        let run = try makeRun(batches: 30, size: 1, backend: backend, maxTasks: 30)
+        statePath.withLock { $0 = run.store.layout.statePath }
+        let report = await run.scheduler.execute()
+        #expect(report.status == .finished)
+        #expect(
+            seen.all.count == 30 && seen.all.allSatisfy { $0 == "on disk" }, "\(seen.all.filter { $0 != "on disk" })")
+        #expect(backend.largestObserve > 1, "one observe asks about every live task")
+        #expect(run.store.stateWrites < 30, "state writes are debounced (\(run.store.stateWrites) for 30 launches)")
+    }
+}
