@@ -55,7 +55,7 @@ let package = Package(
         .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "bench",
-            dependencies: ["Crawler", "TestSupport", "WebDriver", "ProcessKit"],
+            dependencies: ["Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit"],
             swiftSettings: strict
         ),
         .testTarget(

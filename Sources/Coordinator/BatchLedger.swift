@@ -441,10 +441,12 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     // `index` and `slots` are derived; the queue is kept as the ids of the batches waiting for a
     // slot, in order, so a run read back launches in the same order.
     private enum CodingKeys: String, CodingKey {
-        case run, options, batches, interruptReason, failure, counts, queue
+        case run, options, batches, interruptReason, failure, queue
+        case counts = "ledgerCounts"
     }
 
-    private var waiting: [String] { queue[queueHead...].map { batches[$0].id } }
+    /// The batches waiting for a slot, in launch order.
+    public var waitingBatches: [String] { queue[queueHead...].map { batches[$0].id } }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -470,12 +472,12 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         try c.encodeIfPresent(interruptReason, forKey: .interruptReason)
         try c.encodeIfPresent(failure, forKey: .failure)
         try c.encode(counts, forKey: .counts)
-        try c.encode(waiting, forKey: .queue)
+        try c.encode(waitingBatches, forKey: .queue)
     }
 
     public static func == (a: BatchLedger, b: BatchLedger) -> Bool {
         a.run == b.run && a.options == b.options && a.batches == b.batches && a.interruptReason == b.interruptReason
-            && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots && a.waiting == b.waiting
+            && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots && a.waitingBatches == b.waitingBatches
     }
 }
 

@@ -147,16 +147,10 @@ final class StateWriter: Sendable {
         writeLock.withLock { _ in
             guard let (value, version) = pending.withLock({ p in p.value.map { ($0, p.version) } }) else { return nil }
             var failure: RunFailure?
-            do {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                var bytes = [UInt8](try encoder.encode(value))
-                bytes.append(10)
-                try RunStore.writeAtomically(path: path, bytes)
-            } catch let error as RunFailure {
-                failure = error
+            do throws(RunFailure) {
+                try RunStore.writeAtomically(path: path, value.jsonBytes())
             } catch {
-                failure = RunFailure("cannot encode the run state", cause: "\(error)")
+                failure = error
             }
             let woken = pending.withLock { p -> [CheckedContinuation<RunFailure?, Never>] in
                 p.lastWrite = ContinuousClock.now

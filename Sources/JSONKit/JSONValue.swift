@@ -145,7 +145,9 @@ public struct JSONWriter {
     public init() { bytes.reserveCapacity(512) }
 
     public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
-    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast() }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast(); markWritten() }
+    public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma.removeLast(); markWritten() }
 
     public mutating func key(_ k: String) {
         separator()

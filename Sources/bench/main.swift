@@ -13,12 +13,14 @@ let args = CommandLine.arguments.dropFirst()
 if args.contains("--help") {
     print(
         """
-        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|plan|run]
+        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|plan|run|ledger]
           crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
                    readiness latency (chromedriver ready → first POST /session), peak RSS.
           plan:    `crawlrun plan --json` of a job with N URLs (default 1,000,000): time, peak RSS.
           run:     `crawlrun run` of an N-URL job (default 200) with 1 and 2 tasks: pages/s, and
                    the run's overhead against the crawler alone on the same URLs.
+          ledger:  the scheduler with a backend in memory, 20,000 batches of 50 URLs, 500 at once:
+                   state.json writes per second and their cost, tasks per second.
         """)
     exit(0)
 }
@@ -131,6 +133,7 @@ print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; chromedri
 if section("crawler") { try await crawlerSection() }
 if section("plan") { try await planSection() }
 if section("run") { try await runSection() }
+if section("ledger") { try await ledgerSection(batches: intArg("--batches", 20000), size: 50, maxTasks: 500) }
 server.stop()
 
 func crawlerSection() async throws {
