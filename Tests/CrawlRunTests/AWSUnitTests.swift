@@ -99,10 +99,10 @@ import Testing
     }
 
     /// Calls beyond the bucket's burst wait for tokens instead of reaching the API.
-    @Test func tokenBucketSpacesABurst() async {
+    @Test func tokenBucketSpacesABurst() async throws {
         let bucket = TokenBucket(capacity: 2, refillPerSecond: 20)
         let start = ContinuousClock.now
-        for _ in 0..<6 { await bucket.take() }
+        for _ in 0..<6 { try await bucket.take() }
         // Two from the burst, four at 20 a second: at least 200 ms (a lower bound cannot flake).
         #expect(ContinuousClock.now - start >= .milliseconds(190))
     }
