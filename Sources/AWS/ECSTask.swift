@@ -6,17 +6,25 @@ import JSONKit
     import Foundation
 #endif
 
+/// A string-valued code of an AWS answer kept open: a literal in code, its raw value on the wire.
+public protocol OpenStringCode: RawRepresentable<String>, Sendable, Hashable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
+    init(rawValue: String)
+}
+
+extension OpenStringCode {
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+    public var description: String { rawValue }
+}
+
 /// A task's `lastStatus` or `desiredStatus`. A struct, not an enum: ECS adds states, and an
 /// unknown one must survive a round trip. Lifecycle: PROVISIONING → PENDING → ACTIVATING →
 /// RUNNING → DEACTIVATING → STOPPING → DEPROVISIONING → STOPPED.
 /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html
-public struct ECSTaskStatus: RawRepresentable, Sendable, Hashable, ExpressibleByStringLiteral,
-    CustomStringConvertible
-{
+public struct ECSTaskStatus: OpenStringCode {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
-    public var description: String { rawValue }
 
     public static let provisioning: ECSTaskStatus = "PROVISIONING"
     public static let pending: ECSTaskStatus = "PENDING"
@@ -30,13 +38,9 @@ public struct ECSTaskStatus: RawRepresentable, Sendable, Hashable, ExpressibleBy
 
 /// Why a task stopped. Newer codes appear over time: callers treat an unknown one as infrastructure.
 /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html
-public struct ECSStopCode: RawRepresentable, Sendable, Hashable, ExpressibleByStringLiteral,
-    CustomStringConvertible
-{
+public struct ECSStopCode: OpenStringCode {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
-    public var description: String { rawValue }
 
     public static let taskFailedToStart: ECSStopCode = "TaskFailedToStart"
     public static let essentialContainerExited: ECSStopCode = "EssentialContainerExited"

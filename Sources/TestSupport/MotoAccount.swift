@@ -76,3 +76,24 @@ public struct MotoQuery: Sendable {
         return igw
     }
 }
+
+extension ECRClient {
+    /// A repository holding `image` (a manifest with no layers): what `doctor` looks for in ECR.
+    /// Two calls: CreateRepository, PutImage.
+    public func createFakeImage(_ image: ECRImageReference) async throws {
+        _ = try await client.call("CreateRepository", ["repositoryName": .string(image.repository)])
+        let manifest: JSONValue = [
+            "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": [
+                "mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:00",
+            ],
+            "layers": [],
+        ]
+        _ = try await client.call(
+            "PutImage",
+            [
+                "repositoryName": .string(image.repository), "imageTag": .string(image.tag ?? "latest"),
+                "imageManifest": .string(String(decoding: manifest.encoded(), as: UTF8.self)),
+            ])
+    }
+}

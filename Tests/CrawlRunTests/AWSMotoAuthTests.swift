@@ -106,21 +106,7 @@ struct MotoAccount {
             ])
         _ = try await setup.s3.send("PUT", job.fargate.bucket ?? "", key: "", operation: "CreateBucket")
         let image = try #require(ECRImageReference(job.task.crawlerImage))
-        let ecr = setup.ecr(region: image.region).client
-        _ = try await ecr.call("CreateRepository", ["repositoryName": .string(image.repository)])
-        let manifest: JSONValue = [
-            "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": [
-                "mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:00",
-            ],
-            "layers": [],
-        ]
-        _ = try await ecr.call(
-            "PutImage",
-            [
-                "repositoryName": .string(image.repository), "imageTag": .string(image.tag ?? "latest"),
-                "imageManifest": .string(String(decoding: manifest.encoded(), as: UTF8.self)),
-            ])
+        try await setup.ecr(region: image.region).createFakeImage(image)
         calls += 8
         #expect(calls == setupCalls, "INITIAL_NO_AUTH_ACTION_COUNT must equal the set-up calls")
         // moto's count can come out one short, leaving the first checked call free; this pins it.

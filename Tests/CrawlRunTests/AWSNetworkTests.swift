@@ -159,8 +159,10 @@ import Testing
         _ = try await q.ec2("AssociateRouteTable", [("RouteTableId", publicTable), ("SubnetId", publicSubnet)])
         let igw = try await q.routeToInternet(vpc: vpc, routeTable: publicTable)
         let group = try #require(
-            try await q.ec2("CreateSecurityGroup", [("GroupName", "crawl"), ("Description", "crawl"), ("VpcId", vpc)])
-                .first("groupId"))
+            try await q.ec2(
+                "CreateSecurityGroup", [("GroupName", "crawl"), ("GroupDescription", "crawl"), ("VpcId", vpc)]
+            )
+            .first("groupId"))
         let mainTable = try #require(
             try await q.ec2(
                 "DescribeRouteTables",
@@ -174,15 +176,8 @@ import Testing
         ]
         let aws = AWSServices(region: "us-east-1", variables: variables)
         // The crawler's image in moto's ECR (moto's account is the example job's).
-        let ecr = aws.ecr().client
-        _ = try await ecr.call("CreateRepository", ["repositoryName": "crawlrun-crawler"])
-        _ = try await ecr.call(
-            "PutImage",
-            [
-                "repositoryName": "crawlrun-crawler", "imageTag": "1.0.0",
-                "imageManifest": #"{"schemaVersion":2,"config":{"digest":"sha256:00","size":2},"layers":[]}"#,
-            ])
-
+        try await aws.ecr().createFakeImage(
+            try #require(ECRImageReference("123456789012.dkr.ecr.us-east-1.amazonaws.com/crawlrun-crawler:1.0.0")))
         var document = try readJSON(packageRoot + "/jobs/fargate-example.json")
         if case .object(var root) = document, case .object(var fargate)? = root["fargate"] {
             fargate["subnets"] = [.string(publicSubnet), .string(privateSubnet)]
