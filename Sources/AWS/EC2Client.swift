@@ -108,8 +108,13 @@ public struct EC2Client: Sendable {
         ).map(EC2VpcEndpoint.init)
     }
 
-    public func describeSecurityGroups(_ ids: [String]) async throws(AWSError) -> [EC2SecurityGroup] {
-        try await client.callPaged("DescribeSecurityGroups", EC2Filter.list("GroupId", ids), list: "securityGroupInfo")
-            .map(EC2SecurityGroup.init)
+    /// The groups named, or those the filters select. With neither, every group of the Region.
+    public func describeSecurityGroups(
+        _ ids: [String], filters: [EC2Filter] = []
+    ) async throws(AWSError) -> [EC2SecurityGroup] {
+        try await client.callPaged(
+            "DescribeSecurityGroups", EC2Filter.list("GroupId", ids) + EC2Filter.encode(filters),
+            list: "securityGroupInfo"
+        ).map(EC2SecurityGroup.init)
     }
 }

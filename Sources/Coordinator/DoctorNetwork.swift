@@ -63,6 +63,9 @@ enum DoctorNetwork {
     /// Passes when some outbound rule of the task's groups lets HTTPS (TCP 443, or all traffic)
     /// go to 0.0.0.0/0: ECR, S3 and Logs are HTTPS endpoints, and so are most crawled sites.
     static func securityGroups(_ groups: [EC2SecurityGroup], wanted: [String]) throws(DoctorFailure) -> String {
+        if wanted.isEmpty {
+            throw DoctorFailure("no security group found", hint: "set fargate.securityGroups")
+        }
         let found = Set(groups.map(\.id))
         let absent = wanted.filter { !found.contains($0) }
         if !absent.isEmpty {
@@ -145,6 +148,14 @@ extension Doctor {
             }
         }
         await network("security groups") { () async throws -> String in
+            if f.securityGroups.isEmpty {
+                // Without security groups ECS gives the task its VPC's default group.
+                guard let first = f.subnets.first, let vpc = try await aws.ec2.describeSubnets([first]).first?.vpcId
+                else { throw DoctorFailure("the job names no security group", hint: "set fargate.securityGroups") }
+                let groups = try await aws.ec2.describeSecurityGroups(
+                    [], filters: [EC2Filter("vpc-id", [vpc]), EC2Filter("group-name", ["default"])])
+                return try DoctorNetwork.securityGroups(groups, wanted: groups.map(\.id))
+            }
             let groups: [EC2SecurityGroup]
             do {
                 groups = try await aws.ec2.describeSecurityGroups(f.securityGroups)

@@ -189,7 +189,7 @@ import Testing
             document = .object(root)
         }
         let job = try Job.load(path: try writeJob(document, in: tempDir("doctor-net")), backend: .fargate)
-        func check() async -> [DoctorCheck] {
+        func check(_ job: Job = job) async -> [DoctorCheck] {
             var doctor = Doctor(job: job, variables: variables)
             await doctor.checkNetwork(aws, region: "us-east-1")
             return doctor.results
@@ -244,6 +244,16 @@ import Testing
         #expect(second[1].state == .passed, "\(second[1].detail)")
         #expect(second[1].detail.hasPrefix("\(privateSubnet): VPC endpoints for ecr.api, ecr.dkr, s3, logs"))
         #expect(second[2].state == .failed && second[2].detail.hasPrefix("no outbound rule of \(group) allows HTTPS"))
+
+        // No security group in the job: ECS uses the VPC's default group, so that one is checked.
+        if case .object(var root) = document, case .object(var fargate)? = root["fargate"] {
+            fargate["securityGroups"] = []
+            root["fargate"] = .object(fargate)
+            document = .object(root)
+        }
+        let noGroups = try Job.load(path: try writeJob(document, in: tempDir("doctor-net-sg")), backend: .fargate)
+        let third = await check(noGroups)
+        #expect(third[2].state == .passed && third[2].detail.hasSuffix("(default) allows all traffic out to 0.0.0.0/0"))
 
         // ECR: a tag that is not there, and a repository that is not there.
         let ecrClient = aws.ecr()
