@@ -1,7 +1,9 @@
 /// An AWS call that failed: what the user sees is `code: message`, plus the cause. Never holds a
 /// secret (URLs are redacted by the HTTP layer; keys never reach messages).
 public struct AWSError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case service, transport, credentials, invalidResponse }
+    /// Where the failure happened. `cancelled`: the caller's task was cancelled (never retried);
+    /// `invalidRequest`: the request broke a documented API limit and was not sent.
+    public enum Kind: Sendable { case service, transport, credentials, invalidResponse, cancelled, invalidRequest }
     public var kind: Kind
     /// The service's error code without its namespace (`ThrottlingException`), or a local one.
     public var code: String
@@ -20,22 +22,30 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
                 case .transport: return "TransportError"
                 case .credentials: return "CredentialsError"
                 case .invalidResponse: return "InvalidResponse"
+                case .cancelled: return "Cancelled"
+                case .invalidRequest: return "InvalidParameterException"
                 }
             }()
         self.httpStatus = httpStatus
         self.cause = cause
     }
 
-    /// Throttling, 5xx and connection failures are worth another try; other 4xx are not.
+    /// The error for a call abandoned because its task was cancelled.
+    public static func cancelled(_ what: String) -> AWSError { AWSError(.cancelled, "\(what) was cancelled") }
+
+    /// Throttling, 5xx and connection failures are worth another try; other 4xx are not, and a
+    /// cancellation never is.
     public var isRetryable: Bool {
         switch kind {
         case .transport: return true
-        case .credentials, .invalidResponse: return false
+        case .credentials, .invalidResponse, .cancelled, .invalidRequest: return false
         case .service:
             if let s = httpStatus, s >= 500 || s == 429 { return true }
             return Self.throttlingCodes.contains(code)
         }
     }
+
+    public var isCancellation: Bool { kind == .cancelled }
 
     static let throttlingCodes: Set<String> = [
         "ThrottlingException", "Throttling", "ThrottledException", "RequestThrottledException",

@@ -9,15 +9,25 @@ public struct AWSServices: Sendable {
     public let ecs: ECSClient
     public let logs: LogsClient
     public let s3: S3Client
+    /// Read-only network checks (`crawlrun doctor`).
+    public let ec2: EC2Client
+    let http: any HTTPTransport
 
     public init(region: String, variables: [String: String], http: (any HTTPTransport)? = nil) {
         let http = http ?? CurlHTTPClient(connectTimeout: .seconds(5), timeout: .seconds(60))
         self.region = region
+        self.http = http
         environment = AWSEnvironment(variables)
         credentials = CredentialChain(environment: variables, http: http)
         ecs = ECSClient(region: region, environment: environment, credentials: credentials, http: http)
         logs = LogsClient(region: region, environment: environment, credentials: credentials, http: http)
         s3 = S3Client(region: region, environment: environment, credentials: credentials, http: http)
+        ec2 = EC2Client(region: region, environment: environment, credentials: credentials, http: http)
+    }
+
+    /// ECR in `region`: an image's registry may be in another Region than the run.
+    public func ecr(region: String? = nil) -> ECRClient {
+        ECRClient(region: region ?? self.region, environment: environment, credentials: credentials, http: http)
     }
 
     /// The endpoint overrides in effect (moto, LocalStack), so nobody mistakes them for AWS.

@@ -40,10 +40,18 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
 /// config files (profile), ECS container credentials, EC2 IMDSv2. Temporary credentials are
 /// refreshed five minutes before they expire.
 /// https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html
+///
+/// Refresh is single-flight, as soto-core's credential provider does it: the first caller that
+/// finds no valid credentials starts one fetch, and every caller arriving while it runs waits for
+/// that fetch's result, so N concurrent calls make one request to IMDS or the container endpoint.
+/// The fetch runs in its own task: cancelling the caller that started it does not fail the others.
 public actor CredentialChain {
     let environment: [String: String]
     let http: any HTTPTransport
     private var cached: AWSCredentials?
+    private var refreshing: Task<Result<AWSCredentials, AWSError>, Never>?
+    /// Fetches started (each is one pass down the chain): what the tests observe.
+    private(set) var fetches = 0
 
     public init(environment: [String: String], http: any HTTPTransport) {
         self.environment = environment
@@ -52,9 +60,29 @@ public actor CredentialChain {
 
     public func credentials() async throws(AWSError) -> AWSCredentials {
         if let c = cached, c.expiration.map({ $0 - 300 > Self.now() }) ?? true { return c }
-        let fresh = try await resolve()
-        cached = fresh
-        return fresh
+        let fetch: Task<Result<AWSCredentials, AWSError>, Never>
+        if let refreshing {
+            fetch = refreshing
+        } else {
+            fetches += 1
+            fetch = Task { await self.refresh() }
+            refreshing = fetch
+        }
+        return try await fetch.value.get()
+    }
+
+    /// One pass down the chain. A failed refresh of credentials that have not expired yet (only
+    /// their five-minute margin has) keeps the old ones: the next call tries again.
+    private func refresh() async -> Result<AWSCredentials, AWSError> {
+        defer { refreshing = nil }
+        do {
+            let fresh = try await resolve()
+            cached = fresh
+            return .success(fresh)
+        } catch {
+            if let c = cached, let expiry = c.expiration, expiry > Self.now() { return .success(c) }
+            return .failure(error)
+        }
     }
 
     static func now() -> Double {
@@ -139,6 +167,9 @@ public actor CredentialChain {
         do {
             response = try await http.send(request)
         } catch {
+            if error is CancellationError || (error as? HTTPError)?.code == .cancelled {
+                throw AWSError.cancelled("fetching \(what)")
+            }
             throw AWSError(.credentials, "cannot fetch \(what)", cause: "\(error)")
         }
         guard response.status == 200, let json = try? JSONValue.decode(response.body) else {

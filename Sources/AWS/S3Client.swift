@@ -129,8 +129,8 @@ public struct S3Client: Sendable {
         headers extra: [(String, String)] = [], operation: String
     ) async throws(AWSError) -> HTTPResponse {
         let payloadHash = body.map { SHA256.hex(Array($0)) } ?? SigV4.emptyPayloadHash
-        return try await retry.run { () async throws(AWSError) -> HTTPResponse in
-            await self.bucket.take()
+        return try await retry.run("S3 \(operation)") { () async throws(AWSError) -> HTTPResponse in
+            try await self.bucket.take(for: "S3 \(operation)")
             return try await once(
                 method, bucket, key: key, query: query, body: body, payloadHash: payloadHash, extra: extra,
                 operation: operation)
@@ -161,7 +161,7 @@ public struct S3Client: Sendable {
         do {
             response = try await http.send(request)
         } catch {
-            throw AWSError(.transport, "S3 \(operation) s3://\(bucket)/\(key) did not get an answer", cause: "\(error)")
+            throw AWSError.noAnswer("S3 \(operation) s3://\(bucket)/\(key)", error)
         }
         guard (200..<300).contains(response.status) else {
             throw Self.decodeError(response, operation: operation, bucket: bucket, key: key)

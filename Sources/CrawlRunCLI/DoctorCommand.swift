@@ -20,6 +20,10 @@ struct DoctorCommand: Command {
           log group        exists, or is created now (the run would create it anyway)
           bucket prefix    a probe object is written, read and deleted under it
           task definition  registers, or an identical ACTIVE revision exists
+          subnet           each has a way out: an internet gateway and a public IP,
+                           a NAT gateway, or VPC endpoints for ECR, S3 and Logs
+          security groups  allow outbound HTTPS to 0.0.0.0/0
+          images           the task's images exist when they are in ECR
         Credentials and endpoints come from the environment, as for `crawlrun run`
         (AWS_PROFILE, AWS_ENDPOINT_URL for moto or LocalStack, …).
 

@@ -146,7 +146,14 @@ import Testing
                 == "arn:aws:ecs:us-east-1:123456789012:task-definition/crawlrun-catalog-crawl:*")
         #expect(statement("RunFiles")?["Resource"] == "arn:aws:s3:::example-crawl-bucket/crawlrun/catalog-crawl/*")
         let wildcards = statements.filter { $0["Resource"] == "*" }.compactMap { $0["Sid"]?.stringValue }
-        #expect(wildcards == ["TaskDefinitions", "WatchAndStopTasks"], "only where ECS takes no resource")
+        #expect(
+            wildcards == ["TaskDefinitions", "WatchAndStopTasks", "NetworkChecks"],
+            "only where ECS and EC2 take no resource")
+        #expect(statement("NetworkChecks")?["Condition"] == ["StringEquals": ["ec2:Region": "us-east-1"]])
+        #expect(
+            statement("CheckImages")?["Resource"]
+                == ["arn:aws:ecr:us-east-1:123456789012:repository/crawlrun-crawler"],
+            "the job's ECR repository only (the sidecar is on Docker Hub)")
         #expect(statement("WatchAndStopTasks")?["Condition"] != nil, "… and then limited to the job's cluster")
         let actions = statements.flatMap { $0["Action"]?.arrayValue ?? [] }.compactMap(\.stringValue)
         #expect(!actions.contains { $0.hasSuffix("*") }, "no action wildcards")

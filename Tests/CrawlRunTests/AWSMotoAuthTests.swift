@@ -22,7 +22,7 @@ struct MotoAccount {
 
     /// The set-up calls moto lets through unchecked (INITIAL_NO_AUTH_ACTION_COUNT); every later
     /// call is signed and authorized.
-    static let setupCalls = 15
+    static let setupCalls = 22
 
     static func start() async throws -> MotoAccount {
         let moto = try await MotoServer.start(initialNoAuthActions: setupCalls)
@@ -38,13 +38,31 @@ struct MotoAccount {
         let query = MotoQuery(endpoint: moto.url)
         var calls = 0
         // 1: a real subnet, as RunTask on moto checks it.
-        let subnet = try await query.defaultSubnet()
+        let (subnet, vpc) = try await query.defaultSubnetAndVPC()
         calls += 1
+        // 2–6: made public for `doctor` (moto's default VPC has no internet gateway), and its
+        // default security group (all traffic out).
+        let mainTable = try await query.ec2(
+            "DescribeRouteTables",
+            [
+                ("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpc), ("Filter.2.Name", "association.main"),
+                ("Filter.2.Value.1", "true"),
+            ])
+        try await query.routeToInternet(vpc: vpc, routeTable: try #require(mainTable.first("routeTableId")))
+        let groups = try await query.ec2(
+            "DescribeSecurityGroups",
+            [
+                ("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", vpc), ("Filter.2.Name", "group-name"),
+                ("Filter.2.Value.1", "default"),
+            ])
+        let securityGroup = try #require(groups.first("groupId"))
+        calls += 5
         var document = try readJSON(packageRoot + "/jobs/fargate-example.json")
         guard case .object(var root) = document, case .object(var fargate)? = root["fargate"] else {
             throw FixtureError("jobs/fargate-example.json has no fargate section")
         }
         fargate["subnets"] = [.string(subnet)]
+        fargate["securityGroups"] = [.string(securityGroup)]
         root["fargate"] = .object(fargate)
         root["urlsFile"] = nil
         root["urls"] = ["http://127.0.0.1:9/"]
@@ -52,7 +70,7 @@ struct MotoAccount {
         let jobPath = try writeJob(document, in: tempDir("moto-job"))
         let job = try Job.load(path: jobPath, backend: .fargate)
 
-        // 2–9: the two users, holding the policies exactly as the real binary prints them
+        // 7–14: the two users, holding the policies exactly as the real binary prints them
         // (resources widened only where moto cannot evaluate them; see `motoEvaluable`).
         let printed = try await CrawlrunProcess.run(["iam-policy", jobPath, "--json"])
         #expect(printed.code == 0, "\(printed.stderr)")
@@ -62,7 +80,8 @@ struct MotoAccount {
         let task = try await query.user("crawlrun-task", policy: motoEvaluable(try #require(policies["taskRole"])))
         calls += 8
 
-        // 10–15: the cluster, a log group with a stream of three events, and the bucket.
+        // 15–22: the cluster, a log group with a stream of three events, the bucket, and the
+        // crawler's image in ECR (moto's account is the example job's, 123456789012).
         let setup = AWSServices(
             region: "us-east-1",
             variables: [
@@ -87,7 +106,9 @@ struct MotoAccount {
                     }),
             ])
         _ = try await setup.s3.send("PUT", job.fargate.bucket ?? "", key: "", operation: "CreateBucket")
-        calls += 6
+        let image = try #require(ECRImageReference(job.task.crawlerImage))
+        try await setup.ecr(region: image.region).createFakeImage(image)
+        calls += 8
         #expect(calls == setupCalls, "INITIAL_NO_AUTH_ACTION_COUNT must equal the set-up calls")
         // moto's count can come out one short, leaving the first checked call free; this pins it.
         try await moto.enforceAuthentication()
@@ -169,24 +190,21 @@ func awsError(_ error: any Error, _ predicate: (AWSError) -> Bool) -> Bool {
         let overrides = TaskDefinition.overrides(
             batchLocation: "s3://\(bucket)/\(IAMPolicy.jobPrefix(job))r1/batches/b1.json",
             outLocation: "s3://\(bucket)/\(IAMPolicy.jobPrefix(job))r1/results/b1.jsonl")
-        let run = try await aws.ecs.runTask([
-            "cluster": .string(f.cluster), "taskDefinition": .string(registered.arn), "launchType": "FARGATE",
-            "clientToken": "r1-b1-a0", "startedBy": "crawlrun", "overrides": overrides,
-            "networkConfiguration": [
-                "awsvpcConfiguration": [
-                    "subnets": .array(f.subnets.map { .string($0) }),
-                    "securityGroups": .array(f.securityGroups.map { .string($0) }), "assignPublicIp": "ENABLED",
-                ]
-            ],
-        ])
-        #expect(run["failures"]?.arrayValue?.isEmpty ?? true)
-        let taskArn = try #require(run["tasks"]?.arrayValue?.first?["taskArn"]?.stringValue)
+        var request = RunTaskRequest(cluster: f.cluster, taskDefinition: registered.arn)
+        request.network = AwsVpcConfiguration(
+            subnets: f.subnets, securityGroups: f.securityGroups, assignPublicIp: f.assignPublicIp)
+        request.clientToken = "r1-b1-a0"
+        request.startedBy = "crawlrun"
+        request.overrides = overrides
+        let run = try await aws.ecs.runTask(request)
+        #expect(run.failures.isEmpty)
+        let taskArn = try #require(run.tasks.first?.taskArn)
         let tasks = try await aws.ecs.describeTasks(cluster: f.cluster, tasks: [taskArn])
-        #expect(tasks["tasks"]?.arrayValue?.first?["taskArn"]?.stringValue == taskArn)
-        let listed = try await aws.ecs.listTasks(["cluster": .string(f.cluster)])
-        #expect(listed["taskArns"]?.arrayValue?.contains(.string(taskArn)) == true)
+        #expect(tasks.tasks.map(\.taskArn) == [taskArn])
+        let listed = try await aws.ecs.listTasks(cluster: f.cluster, startedBy: "crawlrun")
+        #expect(listed.contains(taskArn))
         let stopped = try await aws.ecs.stopTask(cluster: f.cluster, task: taskArn, reason: "test over")
-        #expect(stopped["task"]?["stoppedReason"] == "test over")
+        #expect(stopped.stoppedReason == "test over")
 
         // CloudWatch Logs: the stream reads to its end (the token repeats) and no further.
         #expect(try await aws.logs.createLogGroup(f.logGroup) == false, "it exists already")
@@ -265,11 +283,20 @@ func awsError(_ error: any Error, _ predicate: (AWSError) -> Bool) -> Bool {
         let ok = try await CrawlrunProcess.run(["doctor", account.jobPath], environment: good)
         #expect(ok.code == 0, "\(ok.stdout)\n\(ok.stderr)")
         let lines = ok.stdout.split(separator: "\n")
-        #expect(lines.filter { $0.hasPrefix("✓ ") }.count == 8, "\(ok.stdout)")
+        #expect(lines.filter { $0.hasPrefix("✓ ") }.count == 11, "\(ok.stdout)")
         #expect(ok.stdout.contains("✓ credentials      environment, key …\(account.coordinator.accessKeyId.suffix(4))"))
         #expect(ok.stdout.contains("crawlers is ACTIVE"))
         #expect(ok.stdout.contains("crawlrun-catalog-crawl:1 registered"))
-        #expect(ok.stdout.contains("All 8 checks passed."))
+        #expect(ok.stdout.contains("All 11 checks passed."))
+        // The network checks, under the printed policy: a public subnet, all traffic out, and
+        // the crawler's image in ECR (the sidecar's on Docker Hub is not checked).
+        #expect(ok.stdout.contains("✓ subnet           subnet-"), "\(ok.stdout)")
+        #expect(ok.stdout.contains("public, 0.0.0.0/0 → igw-"))
+        #expect(ok.stdout.contains("✓ security groups  sg-") && ok.stdout.contains("allows all traffic out"))
+        #expect(
+            ok.stdout.contains(
+                "✓ images           crawlrun-crawler:1.0.0 in ECR; selenium/standalone-chrome:4.27.0-20241225 not in ECR (not checked)"
+            ))
         let rerun = try await CrawlrunProcess.run(["doctor", account.jobPath], environment: good)
         #expect(rerun.code == 0 && rerun.stdout.contains("crawlrun-catalog-crawl:1 is identical"), "\(rerun.stdout)")
 
@@ -292,7 +319,7 @@ func awsError(_ error: any Error, _ predicate: (AWSError) -> Bool) -> Bool {
         let missing = try await CrawlrunProcess.run(["doctor", missingPath], environment: good)
         #expect(missing.code == 2)
         #expect(missing.stdout.contains("✗ cluster          cluster \"no-such-cluster\" does not exist in us-east-1"))
-        #expect(missing.stdout.contains("1 of 8 checks failed."), "\(missing.stdout)")
+        #expect(missing.stdout.contains("1 of 11 checks failed."), "\(missing.stdout)")
 
         for run in [ok, rerun, wrong, missing] {
             let all = run.stdout + run.stderr

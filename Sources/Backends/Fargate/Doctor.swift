@@ -126,6 +126,7 @@ public struct Doctor {
             let name = "crawlrun-\(job.name):\(r.revision)"
             return r.reused ? "\(name) is identical to the job's (reused)" : "\(name) registered"
         }
+        await checkNetwork(aws, region: region)
     }
 
     mutating func checkRoles() {

@@ -1,3 +1,4 @@
+import AWS
 import CrawlKit
 import JSONKit
 
@@ -28,7 +29,7 @@ public enum IAMPolicy {
         let bucket = "arn:\(partition):s3:::\(f.bucket ?? "BUCKET")"
         let roles = [f.executionRoleArn, f.taskRoleArn].compactMap { $0 }.map { JSONValue.string($0) }
         let onCluster: JSONValue = ["ArnEquals": ["ecs:cluster": .string(cluster)]]
-        return [
+        let policy: JSONValue = [
             "Version": "2012-10-17",
             "Statement": [
                 // These two take no resource-level permissions (the service authorization reference).
@@ -69,6 +70,40 @@ public enum IAMPolicy {
                 ],
             ],
         ]
+        return appending(doctorStatements(job, partition: partition, region: region), to: policy)
+    }
+
+    /// `crawlrun doctor`'s read-only network and image checks (DoctorNetwork.swift). EC2's
+    /// Describe actions take no resource-level permissions: "*", limited to the job's Region.
+    /// ecr:DescribeImages is scoped to the repositories of the job's ECR images.
+    /// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
+    static func doctorStatements(_ job: Job, partition: String, region: String) -> [JSONValue] {
+        var network: [String: JSONValue] = [
+            "Sid": "NetworkChecks", "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeSecurityGroups",
+            ],
+            "Resource": "*",
+        ]
+        if region != "*" { network["Condition"] = ["StringEquals": ["ec2:Region": .string(region)]] }
+        let repositories = Set(
+            [job.task.crawlerImage, job.task.sidecarImage].compactMap(ECRImageReference.init).map {
+                "arn:\(partition):ecr:\($0.region):\($0.registryId):repository/\($0.repository)"
+            }
+        ).sorted()
+        guard !repositories.isEmpty else { return [.object(network)] }
+        let images: JSONValue = [
+            "Sid": "CheckImages", "Effect": "Allow", "Action": ["ecr:DescribeImages"],
+            "Resource": .array(repositories.map { .string($0) }),
+        ]
+        return [.object(network), images]
+    }
+
+    static func appending(_ statements: [JSONValue], to policy: JSONValue) -> JSONValue {
+        guard case .object(var root) = policy, case .array(let existing)? = root["Statement"] else { return policy }
+        root["Statement"] = .array(existing + statements)
+        return .object(root)
     }
 
     /// The crawler reads its batch and writes its results (and artifacts) under the run's prefix.

@@ -1,0 +1,101 @@
+import HTTP
+import JSONKit
+
+/// Amazon ECS: the operations CrawlRun uses, typed for the Fargate backend.
+/// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/Welcome.html
+public struct ECSClient: Sendable {
+    public var client: JSONProtocolClient
+    /// RunTask/StopTask and RegisterTaskDefinition have their own buckets on AWS's side, apart
+    /// from Describe/List (the client's own bucket); so here (ECS-NOTES.md, "API rate limits").
+    let launches = TokenBucket(capacity: 100, refillPerSecond: 40)
+    let registrations = TokenBucket(capacity: 20, refillPerSecond: 1)
+    /// DescribeTasks takes at most 100 tasks per call.
+    public static let describeTasksLimit = 100
+
+    public init(region: String, environment: AWSEnvironment, credentials: CredentialChain, http: any HTTPTransport) {
+        let endpoint = environment.endpoint(service: "ECS", host: "ecs.\(region).amazonaws.com").url
+        client = JSONProtocolClient(
+            service: "ecs", targetPrefix: "AmazonEC2ContainerServiceV20141113", region: region, endpoint: endpoint,
+            credentials: credentials, http: http, bucket: TokenBucket(capacity: 100, refillPerSecond: 20))
+    }
+
+    public func registerTaskDefinition(_ definition: JSONValue) async throws(AWSError) -> JSONValue {
+        try await registrations.take(for: "ecs RegisterTaskDefinition")
+        return try await client.call("RegisterTaskDefinition", definition)
+    }
+
+    public func describeTaskDefinition(_ family: String) async throws(AWSError) -> JSONValue {
+        try await client.call("DescribeTaskDefinition", ["taskDefinition": .string(family)])
+    }
+
+    public func describeClusters(_ clusters: [String]) async throws(AWSError) -> JSONValue {
+        try await client.call("DescribeClusters", ["clusters": .array(clusters.map { .string($0) })])
+    }
+
+    /// Starts the request's tasks. The request is validated first (nothing is sent when it breaks
+    /// a limit); `failures` must be read even when no error is thrown.
+    public func runTask(_ request: RunTaskRequest) async throws(AWSError) -> RunTaskResult {
+        try request.validate()
+        try await launches.take(for: "ecs RunTask")
+        let out = try await client.call("RunTask", request.json)
+        return RunTaskResult(
+            tasks: (out["tasks"]?.arrayValue ?? []).map(ECSTask.init), failures: ECSFailure.list(out["failures"]))
+    }
+
+    /// Every task of `tasks`, in calls of at most 100 (the API's limit). Unknown tasks come back as
+    /// failures with reason `MISSING`. Tags are included only when asked (a larger answer).
+    public func describeTasks(
+        cluster: String, tasks: [String], includeTags: Bool = false
+    ) async throws(AWSError) -> DescribeTasksResult {
+        var result = DescribeTasksResult(tasks: [], failures: [])
+        var start = 0
+        while start < tasks.count {
+            let chunk = tasks[start..<min(start + Self.describeTasksLimit, tasks.count)]
+            start += chunk.count
+            var input: [String: JSONValue] = ["cluster": .string(cluster), "tasks": .array(chunk.map { .string($0) })]
+            if includeTags { input["include"] = ["TAGS"] }
+            let out = try await client.call("DescribeTasks", .object(input))
+            result.tasks += (out["tasks"]?.arrayValue ?? []).map(ECSTask.init)
+            result.failures += ECSFailure.list(out["failures"])
+        }
+        return result
+    }
+
+    /// The ARNs of the cluster's tasks, every page. ECS's default is RUNNING only: to find a run's
+    /// tasks after a restart, call once with `.running` and once with `.stopped`.
+    public func listTasks(
+        cluster: String, startedBy: String? = nil, desiredStatus: ECSTaskStatus? = nil, family: String? = nil
+    ) async throws(AWSError) -> [String] {
+        var arns: [String] = []
+        var token: String?
+        var seen: Set<String> = []
+        repeat {
+            var input: [String: JSONValue] = ["cluster": .string(cluster), "maxResults": 100]
+            if let startedBy { input["startedBy"] = .string(startedBy) }
+            if let desiredStatus { input["desiredStatus"] = .string(desiredStatus.rawValue) }
+            if let family { input["family"] = .string(family) }
+            if let token { input["nextToken"] = .string(token) }
+            let out = try await client.call("ListTasks", .object(input))
+            arns += (out["taskArns"]?.arrayValue ?? []).compactMap(\.stringValue)
+            token = out["nextToken"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            // A peer that hands back a token it gave before would loop for ever.
+            if let t = token, !seen.insert(t).inserted { token = nil }
+        } while token != nil
+        return arns
+    }
+
+    /// Stops a task (SIGTERM, then SIGKILL after the container's stopTimeout). The reason, which
+    /// ECS caps at 255 characters, is shortened rather than refused: a stop must not fail on it.
+    @discardableResult
+    public func stopTask(cluster: String, task: String, reason: String) async throws(AWSError) -> ECSTask {
+        try await launches.take(for: "ecs StopTask")
+        let out = try await client.call(
+            "StopTask",
+            ["cluster": .string(cluster), "task": .string(task), "reason": .string(Self.stopReason(reason))])
+        return ECSTask(out["task"] ?? [:])
+    }
+
+    static func stopReason(_ reason: String) -> String {
+        reason.count <= 255 ? reason : String(reason.prefix(254)) + "…"
+    }
+}

@@ -1,0 +1,63 @@
+import HTTP
+import JSONKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// One AWS service endpoint taking signed `POST /` requests: what the JSON protocol (ECS, Logs,
+/// ECR) and the query protocol (EC2) have in common. Each attempt waits for a token of the
+/// client-side bucket, is signed afresh (credentials may have been refreshed), and is retried by
+/// the policy; a non-2xx answer becomes the service's `AWSError`.
+struct SignedEndpoint: Sendable {
+    let service: String
+    let region: String
+    let url: String
+    let credentials: CredentialChain
+    let http: any HTTPTransport
+    let bucket: TokenBucket
+
+    func post(
+        _ operation: String, headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy
+    ) async throws(AWSError) -> HTTPResponse {
+        let what = "\(service) \(operation)"
+        let payloadHash = SHA256.hex(body)
+        return try await retry.run(what) { () async throws(AWSError) -> HTTPResponse in
+            try await bucket.take(for: what)
+            let request = SigV4.signedRequest(
+                method: "POST", base: url, path: "/", headers: headers, body: Data(body), payloadHash: payloadHash,
+                credentials: try await credentials.credentials(), region: region, service: service)
+            let response: HTTPResponse
+            do {
+                response = try await http.send(request)
+            } catch {
+                throw AWSError.noAnswer(what, error)
+            }
+            guard (200..<300).contains(response.status) else {
+                throw AWSError.decode(response, operation: operation)
+            }
+            return response
+        }
+    }
+}
+
+extension AWSError {
+    /// A JSON-protocol error `{"__type": "ns#Code", "message"|"Message": …}` (the namespace before
+    /// `#` dropped), or an XML one: `<ErrorResponse><Error><Code>` from gateways and moto's auth
+    /// layer, `<Response><Errors><Error><Code>` from EC2's query protocol.
+    /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    static func decode(_ r: HTTPResponse, operation: String) -> AWSError {
+        let json = try? JSONValue.decode(r.body)
+        let xml = json == nil && r.body.first == UInt8(ascii: "<") ? XMLText(r.body) : nil
+        var code =
+            json?["__type"]?.stringValue ?? xml?.first("Code") ?? r.header("x-amzn-ErrorType") ?? "HTTP\(r.status)"
+        if let hash = code.lastIndex(of: "#") { code = String(code[code.index(after: hash)...]) }
+        if let colon = code.firstIndex(of: ":") { code = String(code[..<colon]) }
+        let message =
+            json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? xml?.first("Message")
+            ?? String(decoding: r.body.prefix(300), as: UTF8.self)
+        return AWSError(.service, "\(operation): \(message)", code: code, httpStatus: r.status)
+    }
+}
