@@ -55,8 +55,8 @@ struct CrawlCommand {
             switch a {
             case "--help", "-h": showHelp = true
             case "--field":
-                let (name, spec) = try Self.field(try value())
-                fields[name] = spec
+                let (name, spec) = try FieldSpec.parse(option: try value(), orThrow: UsageError.init)
+                fields[name] = spec.json
             case "--wait-for": crawl["waitFor"] = .string(try value())
             case "--timeout": crawl["pageLoadTimeout"] = try number(a, try value(), 0.1...600)
             case "--attempts": crawl["maxAttempts"] = try number(a, try value(), 1...10)
@@ -82,32 +82,6 @@ struct CrawlCommand {
             }
         }
         runOptions.resultsToStdout = true
-    }
-
-    /// `NAME=SELECTOR[@ATTR]`, `NAME[]=…` for every match.
-    static func field(_ text: String) throws(UsageError) -> (String, JSONValue) {
-        guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-            throw UsageError("--field takes NAME=SELECTOR[@ATTR], not \"\(text)\"")
-        }
-        var name = String(text[..<eq])
-        var selector = String(text[text.index(after: eq)...])
-        let all = name.hasSuffix("[]")
-        if all { name.removeLast(2) }
-        var attr: String?
-        if let at = selector.lastIndex(of: "@") {
-            let candidate = selector[selector.index(after: at)...]
-            if !candidate.isEmpty, candidate.allSatisfy({ $0.isLetter || $0.isNumber || "-_:".contains($0) }) {
-                attr = String(candidate)
-                selector = String(selector[..<at])
-            }
-        }
-        guard !name.isEmpty, !selector.isEmpty else {
-            throw UsageError("--field takes NAME=SELECTOR[@ATTR], not \"\(text)\"")
-        }
-        var spec: [String: JSONValue] = ["selector": .string(selector)]
-        if let attr { spec["attr"] = .string(attr) }
-        if all { spec["all"] = true }
-        return (name, .object(spec))
     }
 
     func run() async throws -> ExitCode {
