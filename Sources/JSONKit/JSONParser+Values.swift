@@ -31,9 +31,7 @@ extension JSONParser {
         }
         while true {
             skipBlanks()
-            guard let b = current else {
-                throw fail("the file ends inside the object opened at \(placeText(open)): a } is missing")
-            }
+            guard let b = current else { throw unclosed("object", opened: open, closing: "}") }
             guard b == UInt8(ascii: "\"") else {
                 throw fail(b == UInt8(ascii: "}") ? "a comma before } is not allowed in JSON: remove it" : notAKey())
             }
@@ -41,10 +39,8 @@ extension JSONParser {
             let key = try string()
             skipBlanks()
             guard current == UInt8(ascii: ":") else {
-                throw fail(
-                    current == nil
-                        ? "the file ends inside the object opened at \(placeText(open)): a } is missing"
-                        : "expected \":\" after the key \"\(key)\", found \(describeHere())")
+                if current == nil { throw unclosed("object", opened: open, closing: "}") }
+                throw fail("expected \":\" after the key \"\(key)\", found \(describeHere())")
             }
             i += 1
             skipBlanks()
@@ -59,16 +55,8 @@ extension JSONParser {
                 keyOffsets[key] = keyOffset
             }
             path.removeLast()
-            skipBlanks()
-            switch current {
-            case UInt8(ascii: ","): i += 1
-            case UInt8(ascii: "}"):
-                i += 1
+            if try separator(closing: "}", of: "object", opened: open, after: "the value of \"\(key)\"", next: ["\""]) {
                 return .object(fields)
-            case nil: throw fail("the file ends inside the object opened at \(placeText(open)): a } is missing")
-            case UInt8(ascii: "\""):
-                throw fail("expected \",\" or \"}\" after the value of \"\(key)\": a comma is missing")
-            default: throw fail("expected \",\" or \"}\" after the value of \"\(key)\", found \(describeHere())")
             }
         }
     }
@@ -84,25 +72,37 @@ extension JSONParser {
         }
         while true {
             skipBlanks()
-            if current == nil {
-                throw fail("the file ends inside the array opened at \(placeText(open)): a ] is missing")
-            }
+            if current == nil { throw unclosed("array", opened: open, closing: "]") }
             if current == UInt8(ascii: "]") { throw fail("a comma before ] is not allowed in JSON: remove it") }
             path.append(.index(items.count))
             items.append(try value(depth: depth + 1))
             path.removeLast()
-            skipBlanks()
-            switch current {
-            case UInt8(ascii: ","): i += 1
-            case UInt8(ascii: "]"):
-                i += 1
+            if try separator(
+                closing: "]", of: "array", opened: open, after: "an item of the array", next: ["\"", "{", "["])
+            {
                 return .array(items)
-            case nil: throw fail("the file ends inside the array opened at \(placeText(open)): a ] is missing")
-            case UInt8(ascii: "\""), UInt8(ascii: "{"), UInt8(ascii: "["):
-                throw fail("expected \",\" or \"]\" after an item of the array: a comma is missing")
-            default: throw fail("expected \",\" or \"]\" after an item of the array, found \(describeHere())")
             }
         }
+    }
+
+    /// After a member or an item: true at the closing bracket, false after a comma (both read).
+    /// `next` holds what starts a member or an item, where only the comma is missing.
+    mutating func separator(
+        closing: Unicode.Scalar, of container: String, opened: Int, after: String, next: [Unicode.Scalar]
+    ) throws(JSONSyntaxError) -> Bool {
+        skipBlanks()
+        guard let b = current else { throw unclosed(container, opened: opened, closing: closing) }
+        i += 1
+        if b == UInt8(ascii: ",") { return false }
+        if b == UInt8(closing.value) { return true }
+        i -= 1
+        let expected = "expected \",\" or \"\(closing)\" after \(after)"
+        if next.contains(where: { b == UInt8($0.value) }) { throw fail("\(expected): a comma is missing") }
+        throw fail("\(expected), found \(describeHere())")
+    }
+
+    func unclosed(_ container: String, opened: Int, closing: Unicode.Scalar) -> JSONSyntaxError {
+        fail("the file ends inside the \(container) opened at \(placeText(opened)): a \(closing) is missing")
     }
 
     /// A string; the document was checked to be UTF-8 before parsing began.
