@@ -13,9 +13,26 @@ bin=.build/release
 port="${DEMO_PORT:-8080}"
 job=jobs/demo.json
 work=$(mktemp -d)
+site=
+# Stop the site on every way out (end, error, Ctrl-C, kill) and wait until it has gone, so the
+# port is free for the next run: SIGTERM, up to 5 s, then SIGKILL.
+cleanup() {
+    if [ -n "$site" ]; then
+        kill -TERM "$site" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$site" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$site" 2>/dev/null || true
+        wait "$site" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 "$bin/fixture-site" --root jobs/demo-site --port "$port" >"$work/site.out" 2>&1 &
 site=$!
-trap 'kill "$site" 2>/dev/null || true; rm -rf "$work"' EXIT
 # The site prints its base URL once it listens (or an error and exits).
 for _ in $(seq 200); do
     [ -s "$work/site.out" ] && break

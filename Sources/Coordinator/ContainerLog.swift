@@ -54,24 +54,3 @@ public func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
     }
     return true
 }
-
-/// A file-system error as a sentence ("permission denied"), never a Foundation error dump.
-public enum FileProblem {
-    public static func describe(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let posix = (ns.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap({
-            $0.domain == NSPOSIXErrorDomain ? $0 : nil
-        })
-            ?? (ns.domain == NSPOSIXErrorDomain ? ns : nil)
-        {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        switch ns.code {
-        case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return "no such file or directory"
-        case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
-        case NSFileWriteOutOfSpaceError: return "no space left on the device"
-        case NSFileWriteVolumeReadOnlyError: return "read-only file system"
-        default: return ns.localizedDescription
-        }
-    }
-}

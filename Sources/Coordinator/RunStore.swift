@@ -20,12 +20,10 @@ public final class RunStore: @unchecked Sendable {
     public convenience init(runsDirectory: String, id: String = RunStore.newID()) throws(RunFailure) {
         let layout = RunLayout(runsDirectory: runsDirectory, id: id)
         for sub in [""] + RunLayout.directories.map({ "/" + $0 }) {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: layout.directory + sub, withIntermediateDirectories: true)
+            do throws(FileProblem) {
+                try Self.makeDirectories(layout.directory + sub)
             } catch {
-                throw RunFailure(
-                    "cannot create the run directory \(layout.directory + sub)", cause: FileProblem.describe(error))
+                throw RunFailure(error.message)
             }
         }
         try self.init(existing: layout)
@@ -54,6 +52,17 @@ public final class RunStore: @unchecked Sendable {
         let digits = t.filter(\.isNumber)
         let stamp = String(digits.prefix(8)) + "-" + String(digits.dropFirst(8).prefix(6))
         return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16).leftPadded(to: 4)
+    }
+
+    /// `mkdir -p`, with the failure as a sentence naming the path (never a Foundation error dump).
+    static func makeDirectories(_ path: String) throws(FileProblem) {
+        var partial = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            partial += "/" + part
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST { throw FileProblem(path: partial, errno: errno, action: "create") }
+        }
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR { throw FileProblem(path: path, errno: ENOTDIR, action: "create") }
     }
 
     /// Writes `name` (relative to the run directory) atomically.

@@ -11,35 +11,6 @@ public enum ArtifactPolicy: String, Codable, Sendable, CaseIterable {
     case never, onError, always
 }
 
-/// What to take from a page: the text (or an attribute) of the first, or every, match of a
-/// CSS selector. In a job or batch file either a bare selector string or
-/// `{"selector": "a", "attr": "href", "all": true}`; `attr: "html"` takes the inner HTML.
-public struct FieldSpec: Codable, Sendable, Equatable {
-    public var selector: String
-    public var attr: String?
-    public var all: Bool
-
-    public init(selector: String, attr: String? = nil, all: Bool = false) {
-        self.selector = selector
-        self.attr = attr
-        self.all = all
-    }
-
-    enum CodingKeys: String, CodingKey { case selector, attr, all }
-
-    public init(from decoder: any Decoder) throws {
-        if let selector = try? decoder.singleValueContainer().decode(String.self) {
-            self.init(selector: selector)
-            return
-        }
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            selector: try c.decode(String.self, forKey: .selector),
-            attr: try c.decodeIfPresent(String.self, forKey: .attr),
-            all: try c.decodeIfPresent(Bool.self, forKey: .all) ?? false)
-    }
-}
-
 /// The crawl options: written in a job's `crawl` section, carried to the crawler in each batch
 /// file. Times are in seconds. Every option has a default, so `{}` is a valid value.
 public struct CrawlOptions: Codable, Sendable, Equatable {

@@ -107,33 +107,36 @@ public enum FargateSizes {
 extension Job {
     /// Reads and validates a job file for `backend`; throws a JobError listing every problem.
     public static func load(path: String, backend: Backend) throws -> Job {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw JobError(
-                file: path,
-                problems: [
-                    JobProblem(
-                        "(file)", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist")
-                ])
+        let bytes: [UInt8]
+        do {
+            bytes = try FileText.contents(of: path)
+        } catch {
+            throw JobError(file: path, problems: [JobProblem("(file)", error.message)])
         }
-        return try parse(data, path: path, backend: backend)
+        return try parse(Data(bytes), path: path, backend: backend)
     }
 
     /// Validates a job document; `path` names it in messages and anchors a relative `urlsFile`.
+    /// Every problem is reported at once: syntax aside, schema, selectors, files and URLs.
     public static func parse(_ data: Data, path: String, backend: Backend) throws -> Job {
-        let raw: JSONValue
+        let document: JSONDocument
         do {
-            raw = try JSONValue.decode(data)
+            document = try JSONParser.parse([UInt8](data))
         } catch {
             throw JobError(
-                file: path, problems: [JobProblem("(file)", "not valid JSON: \(describeDecodingError(error))")])
+                file: path, problems: [JobProblem("line \(error.line), column \(error.column)", error.message)])
         }
-        var problems: [JobProblem] = []
+        let raw = document.value
+        var problems = document.duplicateKeys.map {
+            JobProblem($0.path, "given twice (lines \($0.firstLine) and \($0.line)): keep one")
+        }
         Shape.job.check(raw, at: "", into: &problems)
         guard raw.objectValue != nil else { throw JobError(file: path, problems: problems) }
 
         var job = Job(
             name: raw["name"]?.stringValue ?? Self.defaultName(path), path: path,
-            inlineURLs: raw["urls"]?.arrayValue?.compactMap(\.stringValue), urlsFile: nil,
+            // Non-strings are reported by the schema; "" keeps the others at their index.
+            inlineURLs: raw["urls"]?.arrayValue?.map { $0.stringValue ?? "" }, urlsFile: nil,
             batchSize: raw["batching"]?["batchSize"]?.intValue, tasks: raw["batching"]?["tasks"]?.intValue,
             groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
@@ -151,10 +154,11 @@ extension Job {
         case (nil, .some(let file)):
             let base = Paths.directory(of: path)
             let full = file.hasPrefix("/") ? file : (base.isEmpty ? file : base + "/" + file)
-            if FileManager.default.isReadableFile(atPath: full) {
+            do {
+                try FileText.checkReadable(full)
                 job.urlsFile = full
-            } else {
-                problems.append(JobProblem("urlsFile", "\(full) does not exist or cannot be read"))
+            } catch {
+                problems.append(JobProblem("urlsFile", error.message))
             }
         default: break
         }
@@ -202,7 +206,13 @@ extension Job {
             }
         }
         if backend == .fargate { problems += Self.fargateProblems(raw["fargate"], job.fargate) }
-        if !problems.isEmpty { throw JobError(file: path, problems: problems) }
+        if !problems.isEmpty {
+            // The planner checks the URLs of a valid job; with other mistakes, name the URLs'
+            // too, so that one round of fixes is enough. One problem per place.
+            let named = Set(problems.map(\.place))
+            problems += Planner(job: job).urlProblems().filter { !named.contains($0.place) }
+            throw JobError(file: path, problems: problems)
+        }
         return job
     }
 

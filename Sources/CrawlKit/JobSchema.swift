@@ -24,13 +24,15 @@ indirect enum Shape: Sendable {
     case object([String: Shape])
     case map(Shape)
     case any
-    /// Either a bare string or an object (field specs).
-    case stringOr([String: Shape])
+    /// Either a bare selector or an object (field specs).
+    case selectorOr([String: Shape])
+    /// A CSS selector, checked before the run: a browser finds a malformed one on every page.
+    case selector
 
     static let crawl: Shape = .object([
         "pageLoadTimeout": .number(min: 0.1, max: 600), "scriptTimeout": .number(min: 0.1, max: 600),
-        "waitFor": .nonEmptyString, "waitForTimeout": .number(min: 0.1, max: 600),
-        "fields": .map(.stringOr(["selector": .nonEmptyString, "attr": .nonEmptyString, "all": .bool])),
+        "waitFor": .selector, "waitForTimeout": .number(min: 0.1, max: 600),
+        "fields": .map(.selectorOr(["selector": .selector, "attr": .nonEmptyString, "all": .bool])),
         "maxAttempts": .integer(min: 1, max: 10), "retryBackoff": .number(min: 0, max: 300),
         "sessions": .integer(min: 1, max: 16), "politenessDelay": .number(min: 0, max: 3600),
         "screenshot": .choice(ArtifactPolicy.allCases.map(\.rawValue)),
@@ -92,6 +94,11 @@ indirect enum Shape: Sendable {
                 return
             }
             if s.isEmpty { problems.append(JobProblem(place, "must not be empty")) }
+        case .selector:
+            Shape.nonEmptyString.check(value, at: path, into: &problems)
+            if let s = value.stringValue, !s.isEmpty, let message = CSSSelector.message(for: s) {
+                problems.append(JobProblem(place, message))
+            }
         case .bool:
             if value.boolValue == nil {
                 problems.append(JobProblem(place, "expected true or false, found \(value.kindName)"))
@@ -101,17 +108,23 @@ indirect enum Shape: Sendable {
                 problems.append(JobProblem(place, "expected a number, found \(value.kindName)"))
                 return
             }
-            if n < lo || n > hi {
+            if !n.isFinite {
+                problems.append(JobProblem(place, Shape.tooLarge(lo, hi)))
+            } else if n < lo || n > hi {
                 problems.append(
                     JobProblem(place, "must be between \(Shape.show(lo)) and \(Shape.show(hi)), found \(Shape.show(n))")
                 )
             }
         case .integer(let lo, let hi):
-            guard let n = value.intValue else {
+            guard let n = value.doubleValue, n.rounded() == n else {
                 problems.append(JobProblem(place, "expected an integer, found \(value.kindName)"))
                 return
             }
-            if n < lo || n > hi { problems.append(JobProblem(place, "must be between \(lo) and \(hi), found \(n)")) }
+            if !n.isFinite {
+                problems.append(JobProblem(place, Shape.tooLarge(Double(lo), Double(hi))))
+            } else if n < Double(lo) || n > Double(hi) {
+                problems.append(JobProblem(place, "must be between \(lo) and \(hi), found \(Shape.show(n))"))
+            }
         case .choice(let options):
             guard let s = value.stringValue else {
                 problems.append(
@@ -134,9 +147,9 @@ indirect enum Shape: Sendable {
                 return
             }
             for k in o.keys.sorted() { if let v = o[k] { item.check(v, at: Shape.join(path, k), into: &problems) } }
-        case .stringOr(let fields):
+        case .selectorOr(let fields):
             if value.stringValue != nil {
-                Shape.nonEmptyString.check(value, at: path, into: &problems)
+                Shape.selector.check(value, at: path, into: &problems)
             } else {
                 Shape.object(fields).check(value, at: path, into: &problems)
                 if value.objectValue != nil && value["selector"] == nil {
@@ -163,6 +176,11 @@ indirect enum Shape: Sendable {
     static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     static func show(_ n: Double) -> String { n.rounded() == n && abs(n) < 1e15 ? String(Int(n)) : String(n) }
+
+    /// A JSON number beyond Double's range (`1e400`) reads as infinity.
+    static func tooLarge(_ lo: Double, _ hi: Double) -> String {
+        "the number is too large to read (beyond ±1.8e308); use one between \(show(lo)) and \(show(hi))"
+    }
 }
 
 extension JSONValue {

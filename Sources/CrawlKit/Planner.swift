@@ -25,31 +25,29 @@ public struct Planner: Sendable {
     public let job: Job
     public init(job: Job) { self.job = job }
 
-    /// Every URL of the job with its place (`file:line` or `urls[i]`).
-    func forEachURL(_ body: (String, String) throws -> Void) rethrows {
+    /// Every URL of the job with its place (`file:line` or `urls[i]`); nil for a line of the URL
+    /// list that is not valid UTF-8.
+    func forEachURL(_ body: (String, String?) throws -> Void) rethrows {
         if let inline = job.inlineURLs {
             for (i, u) in inline.enumerated() { try body("urls[\(i)]", u) }
         } else if let file = job.urlsFile {
-            for (line, u) in URLListReader(path: file) { try body("\(file):\(line)", u) }
+            for entry in URLListReader(path: file) {
+                try body("\(file):\(entry.line)", entry.isValidUTF8 ? entry.url : nil)
+            }
         }
     }
 
     /// Pass 1: validates every URL (all problems, with places) and counts distinct ones.
     public func check() throws -> PlanSummary {
-        let normalizer = URLNormalizer(removeTrackingParameters: job.removeTrackingParameters)
+        var urls = URLCheck(job: job)
         var seen = Set<UInt64>()
-        var problems: [JobProblem] = []
         var summary = PlanSummary()
         forEachURL { place, raw in
             summary.inputURLs += 1
-            switch normalizer.normalize(raw) {
-            case .success(let n):
-                if !seen.insert(URLNormalizer.fingerprint(n.url)).inserted { summary.duplicates += 1 }
-            case .failure(let p):
-                if problems.count < 100 { problems.append(JobProblem(place, Self.describe(p, raw))) }
-            }
+            guard let n = urls.check(raw, at: place) else { return }
+            if !seen.insert(URLNormalizer.fingerprint(n.url)).inserted { summary.duplicates += 1 }
         }
-        if !problems.isEmpty { throw JobError(file: job.path, problems: problems) }
+        if !urls.problems.isEmpty { throw JobError(file: job.path, problems: urls.problems) }
         if summary.inputURLs == 0 {
             throw JobError(file: job.path, problems: [JobProblem(job.urlsFile ?? "urls", "no URLs to crawl")])
         }
@@ -62,12 +60,11 @@ public struct Planner: Sendable {
         return summary
     }
 
-    static func describe(_ p: URLNormalizer.Problem, _ raw: String) -> String {
-        switch p {
-        case .unparsable: return "\"\(raw.prefix(80))\" is not a valid URL"
-        case .notHTTP(let s): return "\"\(raw.prefix(80))\": scheme \(s) is not crawled (http or https only)"
-        case .noHost: return "\"\(raw.prefix(80))\" has no host"
-        }
+    /// The URL problems alone, for a job that has other problems: every mistake is named at once.
+    func urlProblems() -> [JobProblem] {
+        var urls = URLCheck(job: job)
+        forEachURL { place, raw in _ = urls.check(raw, at: place) }
+        return urls.problems
     }
 
     public func batchCount(distinct: Int) -> Int {
@@ -95,7 +92,7 @@ public struct Planner: Sendable {
         if job.groupByHost {
             var byHost: [String: [String]] = [:]
             forEachURL { _, raw in
-                guard case .success(let n) = normalizer.normalize(raw),
+                guard let raw, case .success(let n) = normalizer.normalize(raw),
                     seen.insert(URLNormalizer.fingerprint(n.url)).inserted
                 else { return }
                 byHost[n.host, default: []].append(raw)
@@ -121,7 +118,7 @@ public struct Planner: Sendable {
         var batch = 0
         var inBatch = 0
         try forEachURL { _, raw in
-            guard case .success(let n) = normalizer.normalize(raw),
+            guard let raw, case .success(let n) = normalizer.normalize(raw),
                 seen.insert(URLNormalizer.fingerprint(n.url)).inserted
             else { return }
             if inBatch == base + (batch < extra ? 1 : 0) {
@@ -130,6 +127,52 @@ public struct Planner: Sendable {
             }
             try emit(batch, raw)
             inBatch += 1
+        }
+    }
+}
+
+/// Checks a job's URLs one at a time. A long list's mistakes are usually one mistake repeated,
+/// so the first `limit` are named with their places and the rest counted.
+struct URLCheck {
+    static let limit = 20
+    let normalizer: URLNormalizer
+    /// Where the count of the unnamed ones goes: the URL file, or `urls`.
+    let listPlace: String
+    private var named: [JobProblem] = []
+    private var more = 0
+
+    init(job: Job) {
+        normalizer = URLNormalizer(removeTrackingParameters: job.removeTrackingParameters)
+        listPlace = job.urlsFile ?? "urls"
+    }
+
+    var problems: [JobProblem] {
+        named + (more == 0 ? [] : [JobProblem(listPlace, "… and \(more) more invalid URL\(more == 1 ? "" : "s")")])
+    }
+
+    /// The normalised URL, or nil after noting why `raw` (nil: not valid UTF-8) cannot be crawled.
+    mutating func check(_ raw: String?, at place: String) -> (url: String, host: String)? {
+        guard let raw else {
+            note(JobProblem(place, "not valid UTF-8: save the URL list as UTF-8"))
+            return nil
+        }
+        switch normalizer.normalize(raw) {
+        case .success(let n): return n
+        case .failure(let p):
+            note(JobProblem(place, Self.describe(p, raw)))
+            return nil
+        }
+    }
+
+    private mutating func note(_ problem: JobProblem) {
+        if named.count < Self.limit { named.append(problem) } else { more += 1 }
+    }
+
+    static func describe(_ p: URLNormalizer.Problem, _ raw: String) -> String {
+        switch p {
+        case .unparsable: return "\"\(raw.prefix(80))\" is not a valid URL"
+        case .notHTTP(let s): return "\"\(raw.prefix(80))\": scheme \(s) is not crawled (http or https only)"
+        case .noHost: return "\"\(raw.prefix(80))\" has no host"
         }
     }
 }

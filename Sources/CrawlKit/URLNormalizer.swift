@@ -57,8 +57,17 @@ public struct URLNormalizer: Sendable {
     }
 }
 
+/// One line of a URL list that holds a URL.
+public struct URLListEntry: Sendable, Equatable {
+    public var line: Int
+    /// The URL, blanks trimmed; U+FFFD where the line is not valid UTF-8.
+    public var url: String
+    public var isValidUTF8: Bool
+}
+
 /// Reads a URL list one line at a time (`#` comments and blank lines skipped) without loading the
-/// file: the line number travels with each URL for `file:line` messages.
+/// file: the line number travels with each URL for `file:line` messages. A UTF-8 byte order mark
+/// at the start (Windows tools write one) is not part of the first URL.
 public struct URLListReader: Sequence {
     let path: String
     public init(path: String) { self.path = path }
@@ -68,22 +77,27 @@ public struct URLListReader: Sequence {
     public final class Iterator: IteratorProtocol {
         private let file: UnsafeMutablePointer<FILE>?
         private var line = 0
+        private var buffer: UnsafeMutablePointer<CChar>?
+        private var capacity = 0
         init(path: String) { file = fopen(path, "r") }
-        deinit { if let file { fclose(file) } }
+        deinit {
+            if let file { fclose(file) }
+            free(buffer)
+        }
 
-        public func next() -> (line: Int, url: String)? {
+        public func next() -> URLListEntry? {
             guard let file else { return nil }
-            var buffer: UnsafeMutablePointer<CChar>?
-            var capacity = 0
-            defer { free(buffer) }
-            while getline(&buffer, &capacity, file) > 0 {
+            while true {
+                let count = getline(&buffer, &capacity, file)
+                guard count > 0, let buffer else { return nil }
                 line += 1
-                guard let buffer else { continue }
-                let text = String(cString: buffer).trimmingLineWhitespace()
+                var bytes = UnsafeRawBufferPointer(start: buffer, count: count)[...]
+                if line == 1 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+                let valid = String(validating: bytes, as: UTF8.self)
+                let text = (valid ?? String(decoding: bytes, as: UTF8.self)).trimmingLineWhitespace()
                 if text.isEmpty || text.hasPrefix("#") { continue }
-                return (line, text)
+                return URLListEntry(line: line, url: text, isValidUTF8: valid != nil)
             }
-            return nil
         }
     }
 }

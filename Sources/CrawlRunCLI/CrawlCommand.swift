@@ -49,11 +49,14 @@ struct CrawlCommand: Command {
         runOptions = try RunOptions(parsed)
         runOptions.resultsToStdout = true
         urls = parsed.positionals.filter { $0 != "-" }
-        for spec in parsed.all("--field") {
-            let (name, value) = try Self.field(spec)
-            fields[name] = value
+        for option in parsed.all("--field") {
+            let (name, spec) = try FieldSpec.parse(option: option, orThrow: UsageError.init)
+            fields[name] = spec.json
         }
-        if let v = parsed.value("--wait-for") { crawl["waitFor"] = .string(v) }
+        if let selector = parsed.value("--wait-for") {
+            if let message = CSSSelector.message(for: selector) { throw UsageError("--wait-for: \(message)") }
+            crawl["waitFor"] = .string(selector)
+        }
         if let n = try parsed.number("--timeout", in: 0.1...600) { crawl["pageLoadTimeout"] = .number(n) }
         if let n = try parsed.int("--attempts", in: 1...10) { crawl["maxAttempts"] = .number(Double(n)) }
         if let n = try parsed.int("--sessions", in: 1...16) { crawl["sessions"] = .number(Double(n)) }
@@ -63,32 +66,6 @@ struct CrawlCommand: Command {
         }
         if parsed.flag("--allow-private-networks") { crawl["allowPrivateNetworks"] = true }
         batchSize = try parsed.int("--batch-size", in: 1...100_000)
-    }
-
-    /// `NAME=SELECTOR[@ATTR]`, `NAME[]=…` for every match.
-    static func field(_ text: String) throws(UsageError) -> (String, JSONValue) {
-        guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-            throw UsageError("--field takes NAME=SELECTOR[@ATTR], not \"\(text)\"")
-        }
-        var name = String(text[..<eq])
-        var selector = String(text[text.index(after: eq)...])
-        let all = name.hasSuffix("[]")
-        if all { name.removeLast(2) }
-        var attr: String?
-        if let at = selector.lastIndex(of: "@") {
-            let candidate = selector[selector.index(after: at)...]
-            if !candidate.isEmpty, candidate.allSatisfy({ $0.isLetter || $0.isNumber || "-_:".contains($0) }) {
-                attr = String(candidate)
-                selector = String(selector[..<at])
-            }
-        }
-        guard !name.isEmpty, !selector.isEmpty else {
-            throw UsageError("--field takes NAME=SELECTOR[@ATTR], not \"\(text)\"")
-        }
-        var spec: [String: JSONValue] = ["selector": .string(selector)]
-        if let attr { spec["attr"] = .string(attr) }
-        if all { spec["all"] = true }
-        return (name, .object(spec))
     }
 
     func run() async throws -> ExitCode {

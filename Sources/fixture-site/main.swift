@@ -1,5 +1,5 @@
 // fixture-site: serves a directory (the demo site) or the test fixture pages on 127.0.0.1 until
-// SIGINT/SIGTERM. The demo script and manual dry runs use it; nothing here reaches the internet.
+// SIGINT, SIGTERM or SIGHUP, or until its parent exits. The demo script and manual dry runs use it; nothing here reaches the internet.
 import Foundation
 import TestSupport
 
@@ -10,6 +10,21 @@ let usage = """
     prints that base URL on its first line of output. --fixtures adds the test fixture pages
     (/page/N, /slow?ms=…, /status/CODE, …). Runs until SIGINT or SIGTERM.
     """
+
+// Stop signals are blocked before any thread starts, so every thread inherits the mask and only
+// the main thread's sigwait below takes them. A DispatchSource did not do: on Linux libdispatch
+// reads signals from a signalfd on its manager thread, and a signal the kernel delivered to a
+// worker thread stayed pending there — SIGTERM was ignored and scripts/demo.sh could not stop
+// the site (issue 9, item 10). Dispositions are reset first: a background job of a
+// non-interactive shell starts with SIGINT ignored, and sigwait never sees an ignored signal.
+var stopSignals = sigset_t()
+sigemptyset(&stopSignals)
+for sig in [SIGINT, SIGTERM, SIGHUP] {
+    signal(sig, SIG_DFL)
+    sigaddset(&stopSignals, sig)
+}
+pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+stopWithParent()
 
 var root: String?
 var port: UInt16 = 0
@@ -37,22 +52,26 @@ if root == nil && !fixtures { fixtures = true }
 do {
     let server = try FixtureServer(root: root, port: port, fixtures: fixtures)
     FileHandle.standardOutput.write(Data((server.baseURL + "\n").utf8))
-    let stop = DispatchSemaphore(value: 0)
-    let sources = [SIGINT, SIGTERM].map { sig in
-        signal(sig, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-        s.setEventHandler { stop.signal() }
-        s.resume()
-        return s
-    }
-    _ = sources
-    DispatchQueue.global().async {
-        stop.wait()
-        server.stop()
-        exit(0)
-    }
-    dispatchMain()
+    var received: Int32 = 0
+    sigwait(&stopSignals, &received)
+    server.stop()
+    exit(0)
 } catch {
     FileHandle.standardError.write(Data("fixture-site: \(error)\n".utf8))
     exit(69)
+}
+
+/// Asks Linux to send SIGTERM when the parent exits (prctl PR_SET_PDEATHSIG), so a site
+/// started by a script that is killed outright does not outlive it. prctl is variadic, which
+/// Swift cannot call, so it is looked up and called with its fixed arguments.
+func stopWithParent() {
+    #if os(Linux)
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        let parent = getppid()
+        guard let symbol = dlsym(nil, "prctl") else { return }
+        let prctl = unsafeBitCast(symbol, to: Prctl.self)
+        _ = prctl(1 /* PR_SET_PDEATHSIG */, UInt(SIGTERM), 0, 0, 0)
+        // The parent may have gone before the request took effect.
+        if getppid() != parent { exit(0) }
+    #endif
 }
