@@ -103,6 +103,8 @@ class Control:
                 self.r.calls.clear()
             return 200, {"calls": {}}
         if method == "GET" and len(parts) == 2 and parts[0] == "credentials":
+            with self.r.lock:
+                self.r.calls["rehearsal:ContainerCredentials"] += 1
             body = self.r.task_credentials(parts[1], headers.get("authorization"))
             if body is None:
                 raise ControlError(403, "unknown task or wrong authorization token")

@@ -96,6 +96,14 @@ class Container:
                 self.signal_group(signal.SIGKILL)
         self.signal_group(signal.SIGKILL)  # what the container left behind (Chrome)
         self._exited.wait(5)
+        wait_until(lambda: not self.group_alive(), 5)
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
 
 
 class ProcessRunner:
