@@ -64,7 +64,7 @@ class App:
                 if lost.get("mode") == "close" and status.startswith("200"):
                     self._close(environ)
                 return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
-        if service == "ecs" and action == "DescribeTasks" and self.r.faults.take("describeTasksServerError"):
+        if service == "ecs" and action == "DescribeTasks" and self.r.faults.take("describeTasksServerError") is not None:
             return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
         status, headers, body = self._moto(environ)
         start_response(status, headers)

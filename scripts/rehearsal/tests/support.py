@@ -42,11 +42,14 @@ def crawlrun(*args: str) -> dict:
 class RehearsalProcess:
     """`python3 -m rehearsal` on a free loopback port; stopped (and checked gone) by stop()."""
 
-    def __init__(self, *extra: str):
+    def __init__(self, *extra: str, via_parent: bool = False):
+        """`via_parent`: started by an intermediate process (self.process), which a test can kill
+        to see the rehearsal follow its parent."""
         env = {**os.environ, "PYTHONPATH": str(PACKAGE)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "rehearsal", "--crawler", binary("crawler"), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        argv = [sys.executable, "-m", "rehearsal", "--crawler", binary("crawler"), *extra]
+        if via_parent:
+            argv = [sys.executable, "-c", "import subprocess, sys; subprocess.run(sys.argv[1:])", *argv]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.stderr: list[str] = []
         threading.Thread(target=self._drain, daemon=True).start()
         line = self.process.stdout.readline()
@@ -76,7 +79,14 @@ class RehearsalProcess:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
+        code = self.process.wait(30)
+        self.close()
+        return code
+
+    def close(self) -> None:
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
 
 
 class Site:
@@ -105,7 +115,11 @@ class Site:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a browser stopped mid-page (StopTask, SIGKILL): expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
