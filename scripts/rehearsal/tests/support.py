@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import unittest
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -213,3 +214,27 @@ def group_alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+class RehearsalCase(unittest.TestCase):
+    """One rehearsal, set up for the example job, and one site for a class of tests; no fault
+    carried from one test to the next; no task process left once the rehearsal has stopped."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rehearsal = RehearsalProcess()
+        cls.site = Site()
+        cls.account = Account(cls.rehearsal)
+
+    @classmethod
+    def tearDownClass(cls):
+        pids = [pid for t in cls.rehearsal.tasks() for pid in t["pids"].values()]
+        cls.site.stop()
+        assert cls.rehearsal.stop() == 0
+        assert not [pid for pid in pids if group_alive(pid)], "a task process outlived the rehearsal"
+
+    def setUp(self):
+        self.rehearsal.control("DELETE", "faults")
+
+    def inspected(self, arn: str) -> dict:
+        return next(t for t in self.rehearsal.tasks() if t["taskArn"] == arn)

@@ -7,27 +7,10 @@ import unittest
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from .support import Account, RehearsalProcess, Site, container, group_alive
+from .support import RehearsalCase, container
 
 
-class FaultTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.rehearsal = RehearsalProcess()
-        cls.site = Site()
-        cls.account = Account(cls.rehearsal)
-        cls.cluster = cls.account.fargate["cluster"]
-
-    @classmethod
-    def tearDownClass(cls):
-        pids = [pid for t in cls.rehearsal.tasks() for pid in t["pids"].values()]
-        cls.site.stop()
-        assert cls.rehearsal.stop() == 0
-        assert not [pid for pid in pids if group_alive(pid)], "a task process outlived the rehearsal"
-
-    def setUp(self):
-        self.rehearsal.control("DELETE", "faults")
-
+class FaultTests(RehearsalCase):
     def count(self) -> int:
         return len(self.rehearsal.tasks())
 
@@ -44,7 +27,7 @@ class FaultTests(unittest.TestCase):
         self.assertEqual(self.count(), before, "a throttled call creates nothing")
         self.rehearsal.fault("stuckProvisioning")
         arn = self.account.run_task("s3://x/a", "s3://x/b")["tasks"][0]["taskArn"]  # the third passes
-        self.account.ecs.stop_task(cluster=self.cluster, task=arn)
+        self.account.ecs.stop_task(cluster=self.account.fargate["cluster"], task=arn)
         self.account.watch(arn)
 
     def test_run_task_capacity_failure(self):
@@ -69,7 +52,7 @@ class FaultTests(unittest.TestCase):
                 self.assertEqual(self.count(), before + 1, "the retry found it: one task, not two")
                 created = [t for t in self.rehearsal.tasks() if t["clientToken"] == token]
                 self.assertEqual([t["taskArn"] for t in created], [retried["taskArn"]])
-                self.account.ecs.stop_task(cluster=self.cluster, task=retried["taskArn"])
+                self.account.ecs.stop_task(cluster=self.account.fargate["cluster"], task=retried["taskArn"])
                 self.account.watch(retried["taskArn"])
 
     def test_describe_tasks_server_error(self):
@@ -77,10 +60,10 @@ class FaultTests(unittest.TestCase):
         arn = self.account.run_task("s3://x/a", "s3://x/b")["tasks"][0]["taskArn"]
         self.rehearsal.fault("describeTasksServerError")
         with self.assertRaises(ClientError) as e:
-            self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])
+            self.account.ecs.describe_tasks(cluster=self.account.fargate["cluster"], tasks=[arn])
         self.assertEqual(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
-        self.assertEqual(self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"][0]["taskArn"], arn)
-        self.account.ecs.stop_task(cluster=self.cluster, task=arn)
+        self.assertEqual(self.account.ecs.describe_tasks(cluster=self.account.fargate["cluster"], tasks=[arn])["tasks"][0]["taskArn"], arn)
+        self.account.ecs.stop_task(cluster=self.account.fargate["cluster"], task=arn)
         self.account.watch(arn)
 
     def test_cannot_pull_container(self):
@@ -99,9 +82,9 @@ class FaultTests(unittest.TestCase):
         self.rehearsal.fault("stuckProvisioning")
         arn = self.account.run_task("s3://x/a", "s3://x/b")["tasks"][0]["taskArn"]
         time.sleep(1)  # a span several times PROVISIONING's usual length: it must not move by itself
-        self.assertEqual(self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"][0]["lastStatus"],
+        self.assertEqual(self.account.ecs.describe_tasks(cluster=self.account.fargate["cluster"], tasks=[arn])["tasks"][0]["lastStatus"],
                          "PROVISIONING")
-        self.account.ecs.stop_task(cluster=self.cluster, task=arn, reason="stuck")
+        self.account.ecs.stop_task(cluster=self.account.fargate["cluster"], task=arn, reason="stuck")
         task, _ = self.account.watch(arn)
         self.assertEqual((task["stopCode"], task["stoppedReason"]), ("UserInitiated", "stuck"))
         self.assertFalse([c for c in task["containers"] if "exitCode" in c])

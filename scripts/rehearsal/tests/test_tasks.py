@@ -8,7 +8,7 @@ import unittest
 
 from botocore.exceptions import ClientError
 
-from .support import Account, RehearsalProcess, Site, container, group_alive
+from .support import RehearsalCase, container, group_alive
 
 LIFECYCLE = ["PROVISIONING", "PENDING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"]
 
@@ -18,26 +18,7 @@ def subsequence(seen: list[str], full: list[str]) -> bool:
     return all(s in it for s in seen)
 
 
-class TaskTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.rehearsal = RehearsalProcess()
-        cls.site = Site()
-        cls.account = Account(cls.rehearsal)
-
-    @classmethod
-    def tearDownClass(cls):
-        pids = [pid for t in cls.rehearsal.tasks() for pid in t["pids"].values()]
-        cls.site.stop()
-        assert cls.rehearsal.stop() == 0
-        assert not [pid for pid in pids if group_alive(pid)], "a task process outlived the rehearsal"
-
-    def setUp(self):
-        self.rehearsal.control("DELETE", "faults")
-
-    def inspected(self, arn: str) -> dict:
-        return next(t for t in self.rehearsal.tasks() if t["taskArn"] == arn)
-
+class TaskTests(RehearsalCase):
     def stuck_task(self, **extra) -> str:
         """A task that stays in PROVISIONING (no processes): for API-rule tests."""
         self.rehearsal.fault("stuckProvisioning")
