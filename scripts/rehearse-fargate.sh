@@ -69,7 +69,9 @@ else
     echo "rehearse-fargate: serving jobs/demo-site on $base"
 fi
 
-PYTHONPATH=scripts/rehearsal python3 -m rehearsal --crawler "$bin/crawler" >"$work/ready" 2>"$work/rehearsal.log" &
+# Its own session: Ctrl-C reaches crawlrun alone, which then stops its tasks through the
+# rehearsal (StopTask) as it would on AWS; the trap stops the rehearsal afterwards.
+PYTHONPATH=scripts/rehearsal setsid python3 -m rehearsal --crawler "$bin/crawler" >"$work/ready" 2>"$work/rehearsal.log" &
 pids+=($!)
 ready=$(first_line "$work/ready" "${pids[-1]}")
 endpoint=$(printf '%s' "$ready" | python3 -c 'import json, sys; print(json.load(sys.stdin)["endpoint"])' 2>/dev/null) || {
