@@ -64,6 +64,7 @@ class TaskRun:
         self.credentials_token = uuid.uuid4().hex
         self.workdir = tempfile.mkdtemp(prefix="rehearsal-task-")
         self.network: dict = {}
+        self.log_keys: set[tuple[str, str, str]] = set()
         arn = task.task_arn
         self.region = arn.split(":")[3]
         task.containers = [self._container_record(d) for d in definition.container_definitions]
@@ -269,6 +270,7 @@ class TaskRun:
             self.r.pump.open_stream(region, group, stream, options.get("awslogs-create-group") == "true")
             late = self.faults.get("lateLogTail", {}).get("seconds", 0.0)
             write = self.r.pump.writer(region, group, stream, lambda: late)
+            self.log_keys.add((region, group, stream))
 
         def on_line(line: str) -> None:
             write(line)
@@ -328,6 +330,7 @@ class TaskRun:
             self.wake.clear()
 
     def _stop_containers(self) -> None:
+        self._hold_tail()
         with self.r.lock:
             self.task.stopping_at = now()
         self._state("DEACTIVATING")
@@ -351,6 +354,14 @@ class TaskRun:
         self._state("DEPROVISIONING")
         time.sleep(self.r.options.provision_seconds)
         self._state("STOPPED", stopped_at=now())
+        self._hold_tail()
+
+    def _hold_tail(self) -> None:
+        """lateLogTail: what is still on its way arrives `seconds` from now (from the stop's
+        start and again from STOPPED, so the tail always lands after the task has stopped)."""
+        late = self.faults.get("lateLogTail")
+        if late:
+            self.r.pump.postpone(self.log_keys, time.time() + late.get("seconds", 5.0))
 
     def kill_now(self) -> None:
         """The rehearsal is exiting: every process of the task goes, at once."""

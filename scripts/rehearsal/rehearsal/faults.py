@@ -31,8 +31,8 @@ KINDS: dict[str, tuple[str, dict]] = {
     "crawlerKilled": ("task", {"afterSeconds": 1.0, "afterLine": None}),
     # The next tasks stay in PROVISIONING until StopTask.
     "stuckProvisioning": ("task", {}),
-    # The next tasks' log events appear `seconds` after they were written: the tail arrives
-    # after the task has stopped.
+    # The next tasks' log events appear `seconds` after they were written, and the tail (those
+    # not yet delivered at the stop) `seconds` after the task is STOPPED.
     "lateLogTail": ("task", {"seconds": 5.0}),
 }
 

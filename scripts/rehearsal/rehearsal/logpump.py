@@ -54,6 +54,14 @@ class LogPump:
 
         return write
 
+    def postpone(self, keys: set[tuple[str, str, str]], until: float) -> None:
+        """Events of these streams still on their way arrive no sooner than `until`."""
+        with self._wake:
+            self._queue = [(max(due, until) if key in keys else due, seq, key, ts, line)
+                           for due, seq, key, ts, line in self._queue]
+            heapq.heapify(self._queue)
+            self._wake.notify()
+
     def pending(self) -> int:
         with self._wake:
             return len(self._queue)
