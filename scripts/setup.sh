@@ -28,6 +28,7 @@ if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v moto_server >/dev/null 2>
     python3 -m pip install -q --user 'moto[server]' 2>/dev/null ||
         python3 -m pip install -q --user --break-system-packages 'moto[server]'
 fi
+[ "${CRAWLRUN_NEEDS_MOTO:-0}" != 1 ] || python3 -c 'import sys, moto; sys.exit(moto.__version__ != "5.2.1")' 2>/dev/null || { echo "setup: installing moto[server]==5.2.1 (pip; the Fargate rehearsal relies on it)"; python3 -m pip install -q --user 'moto[server]==5.2.1' 2>/dev/null || python3 -m pip install -q --user --break-system-packages 'moto[server]==5.2.1'; }
 
 if ! command -v swift >/dev/null 2>&1; then
     if [ -x /opt/swift/usr/bin/swift ]; then

@@ -7,6 +7,7 @@ export PATH="/opt/swift/usr/bin:$HOME/.local/bin:$PATH"
 CRAWLRUN_NEEDS_MOTO=1 scripts/setup.sh
 swift build
 mkdir -p .build
+(cd scripts/rehearsal && python3 -m unittest -q) # the Fargate rehearsal's own tests (moto + the built crawler)
 # Swift Testing prints a line per test start; the log keeps everything, the terminal the results.
 swift test 2>&1 | tee .build/test.log | grep -vE '^(◇|↳)'
 exit "${PIPESTATUS[0]}"

@@ -1,0 +1,391 @@
+"""The agent: runs one ECS task for real and makes moto's task object tell what happened.
+
+ECS's rules, as the task-lifecycle page states them
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html):
+PROVISIONING → PENDING (image pull) → RUNNING once every container has started → on a stop
+(StopTask, an essential container exiting, a Spot interruption) desiredStatus STOPPED,
+DEACTIVATING → STOPPING (dependents stopped first: SIGTERM, SIGKILL after the container's
+stopTimeout) → DEPROVISIONING → STOPPED. Containers start in dependsOn order; HEALTHY waits for
+the sidecar's health check, played as GET /status → value.ready == true on its port (polled every
+0.1 s: faster than ECS's interval, so tests do not wait on it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from .runner import Container
+
+if TYPE_CHECKING:
+    from .core import Rehearsal
+
+SPOT_REASON = "Your Spot Task was interrupted."
+ESSENTIAL_REASON = "Essential container in task exited"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def env_list(items: list | None) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in items or [] if "name" in e}
+
+
+class TaskRun:
+    def __init__(self, rehearsal: Rehearsal, task, definition, client_token: str | None, faults: dict):
+        self.r = rehearsal
+        self.task = task
+        self.definition = definition
+        self.client_token = client_token
+        self.faults = faults
+        self.defs = {d["name"]: d for d in definition.container_definitions}
+        self.order: list[str] = []  # start order, for stopping dependents first
+        self.started: dict[str, Container] = {}
+        self.health: dict[str, str] = {}
+        self.states: list[dict] = []
+        self.stop_request: tuple[str, str] | None = None
+        self.wake = threading.Event()
+        self.done = threading.Event()
+        self.fault_fired: set[str] = set()
+        self.crawler_started_at: float | None = None
+        self.lines_seen: list[str] = []
+        self.credentials_token = uuid.uuid4().hex
+        self.workdir = tempfile.mkdtemp(prefix="rehearsal-task-")
+        self.network: dict = {}
+        self.log_keys: set[tuple[str, str, str]] = set()
+        arn = task.task_arn
+        self.region = arn.split(":")[3]
+        task.containers = [self._container_record(d) for d in definition.container_definitions]
+        self._state("PROVISIONING", created_at=now())
+
+    # -- moto's view ---------------------------------------------------------------------------
+
+    def _container_record(self, d: dict) -> dict:
+        arn = self.task.task_arn
+        record = {
+            "containerArn": arn.replace(":task/", ":container/", 1) + "/" + str(uuid.uuid4()),
+            "taskArn": arn, "name": d["name"], "image": d.get("image", ""), "lastStatus": "PENDING",
+            "networkInterfaces": [], "cpu": str(d.get("cpu", 0)),
+        }
+        if "memoryReservation" in d:
+            record["memoryReservation"] = str(d["memoryReservation"])
+        if d.get("healthCheck"):
+            record["healthStatus"] = "UNKNOWN"
+        return record
+
+    def _container(self, name: str) -> dict:
+        return next(c for c in self.task.containers if c["name"] == name)
+
+    def _state(self, status: str | None = None, **fields) -> None:
+        with self.r.lock:
+            for key, value in fields.items():
+                setattr(self.task, key, value)
+            if status:
+                self.task.last_status = status
+                self.states.append({"status": status, "at": now().isoformat()})
+
+    @property
+    def id(self) -> str:
+        return self.task.task_arn.rsplit("/", 1)[-1]
+
+    # -- requests from the API -----------------------------------------------------------------
+
+    def request_stop(self, stop_code: str, reason: str) -> None:
+        """StopTask, a Spot interruption: the first reason wins, as on ECS."""
+        with self.r.lock:
+            if self.stop_request is None and not self.done.is_set():
+                self.stop_request = (stop_code, reason)
+                self.task.desired_status = "STOPPED"
+                self.task.stop_code = stop_code
+                self.task.stopped_reason = reason
+        self.wake.set()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=f"task-{self.id[:8]}", daemon=True).start()
+
+    # -- the lifecycle -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._lifecycle()
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            self.request_stop("TaskFailedToStart", "rehearsal agent error (see its standard error)")
+            self._stop_containers()
+            self._finish()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.done.set()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleeps unless a stop is requested; True when one was."""
+        deadline = time.monotonic() + seconds
+        while self.stop_request is None and time.monotonic() < deadline:
+            self.wake.wait(max(0.0, min(0.1, deadline - time.monotonic())))
+            self.wake.clear()
+        return self.stop_request is not None
+
+    def _lifecycle(self) -> None:
+        options = self.r.options
+        if "stuckProvisioning" in self.faults:
+            while not self._wait(3600):
+                pass
+            return self._finish()
+        if self._wait(options.provision_seconds):
+            return self._finish()
+        self._state("PENDING", pull_started_at=now())
+        if self._wait(options.pull_seconds):
+            return self._finish()
+        if "cannotPullContainer" in self.faults:
+            return self._fail_pull()
+        self._state(pull_stopped_at=now())
+        self.network = self.r.runner.network()
+        if not self._start_containers():
+            if self.stop_request is None:
+                self.request_stop("EssentialContainerExited", ESSENTIAL_REASON)
+            self._stop_containers()
+            return self._finish()
+        self._state("RUNNING", started_at=now(), connectivity_at=now())
+        self._watch()
+        self._stop_containers()
+        self._finish()
+
+    def _fail_pull(self) -> None:
+        image = next(iter(self.defs.values())).get("image", "")
+        reason = (f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve "
+                  f"ref {image}: failed to do request: Head \"https://{image.split('/')[0]}/v2/\": dial tcp: "
+                  "i/o timeout")
+        with self.r.lock:
+            for c in self.task.containers:
+                c["reason"] = reason
+        self.request_stop("TaskFailedToStart", reason)
+        self._finish()
+
+    def _deps(self, name: str) -> tuple[bool, str | None]:
+        """(ready to start, why it never will)."""
+        for dep in self.defs[name].get("dependsOn", []):
+            other, condition = dep["containerName"], dep.get("condition", "START")
+            container = self.started.get(other)
+            if container is None:
+                return False, None
+            if condition == "HEALTHY":
+                if self.health.get(other) == "UNHEALTHY" or not container.running and self.health.get(other) != "HEALTHY":
+                    return False, f"{other} did not become healthy"
+                if self.health.get(other) != "HEALTHY":
+                    return False, None
+            elif condition in ("COMPLETE", "SUCCESS"):
+                if container.running:
+                    return False, None
+                if condition == "SUCCESS" and container.exit_code != 0:
+                    return False, f"{other} exited {container.exit_code}"
+        return True, None
+
+    def _start_containers(self) -> bool:
+        waiting = [n for n in self.defs]
+        health_deadline = {}
+        while waiting:
+            if self.stop_request or self._essential_exited():
+                return False
+            for name in list(waiting):
+                ready, never = self._deps(name)
+                if never:
+                    self.request_stop("TaskFailedToStart", f"Task failed container health checks: {never}")
+                    return False
+                if ready:
+                    waiting.remove(name)
+                    self._start(name)
+                    hc = self.defs[name].get("healthCheck")
+                    if hc:
+                        limit = hc.get("startPeriod", 0) + hc.get("interval", 30) * hc.get("retries", 3)
+                        health_deadline[name] = time.monotonic() + min(limit, self.r.options.health_timeout)
+            for name, deadline in health_deadline.items():
+                if self.health.get(name) == "UNKNOWN":
+                    self._check_health(name, deadline)
+            self.wake.wait(0.1)
+            self.wake.clear()
+        return True
+
+    def _check_health(self, name: str, deadline: float) -> None:
+        status = "UNKNOWN"
+        if self.r.runner.is_sidecar(self.defs[name]):
+            try:
+                url = f"http://{self.network['host']}:{self.network['port']}/status"
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    if json.load(r).get("value", {}).get("ready") is True:
+                        status = "HEALTHY"
+            except (OSError, ValueError):
+                pass
+        else:
+            status = "HEALTHY"  # a CMD-SHELL check cannot run outside its image: running is healthy
+        if status == "UNKNOWN" and (time.monotonic() > deadline or not self.started[name].running):
+            status = "UNHEALTHY"
+        if status != "UNKNOWN":
+            self.health[name] = status
+            with self.r.lock:
+                self._container(name)["healthStatus"] = status
+                if all(self.health.get(n) == "HEALTHY" for n in self.health):
+                    self.task.health_status = "HEALTHY"
+                elif status == "UNHEALTHY":
+                    self.task.health_status = "UNHEALTHY"
+
+    def _environment(self, name: str) -> dict[str, str]:
+        d = self.defs[name]
+        overrides = next((o for o in (self.task.overrides or {}).get("containerOverrides", [])
+                          if o.get("name") == name), {})
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.workdir, "TMPDIR": self.workdir,
+               "LANG": "C.UTF-8"}
+        env.update(env_list(d.get("environment")))
+        env.update(env_list(overrides.get("environment")))
+        # What ECS gives every container, with this machine's endpoints in place of AWS's.
+        env.update({"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
+                    "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE", "AWS_ENDPOINT_URL": self.r.endpoint,
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+        if getattr(self.definition, "task_role_arn", None):
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"{self.r.endpoint}/_rehearsal/credentials/{self.id}"
+            env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = self.credentials_token
+        if not self.r.runner.is_sidecar(d):
+            env["WEBDRIVER_URL"] = self.r.runner.webdriver_url(self.network, env.get("WEBDRIVER_URL"))
+        return env
+
+    def _start(self, name: str) -> None:
+        d = self.defs[name]
+        options = (d.get("logConfiguration") or {}).get("options", {})
+        write = lambda line: None  # noqa: E731 — no awslogs configuration: output is dropped
+        if (d.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+            group = options.get("awslogs-group", "")
+            stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{name}/{self.id}"
+            region = options.get("awslogs-region", self.region)
+            self.r.pump.open_stream(region, group, stream, options.get("awslogs-create-group") == "true")
+            late = self.faults.get("lateLogTail", {}).get("seconds", 0.0)
+            write = self.r.pump.writer(region, group, stream, lambda: late)
+            self.log_keys.add((region, group, stream))
+
+        def on_line(line: str) -> None:
+            write(line)
+            if not self.r.runner.is_sidecar(d):
+                self.lines_seen.append(line)
+                self.wake.set()
+
+        def on_exit(code: int) -> None:
+            with self.r.lock:
+                c = self._container(name)
+                c["exitCode"] = code
+                c["lastStatus"] = "STOPPED"
+            self.wake.set()
+
+        container = self.r.runner.start(d, self._environment(name), self.network, self.workdir, on_line, on_exit)
+        self.started[name] = container
+        self.order.append(name)
+        if d.get("healthCheck"):
+            self.health[name] = "UNKNOWN"
+        if not self.r.runner.is_sidecar(d):
+            self.crawler_started_at = time.monotonic()
+        with self.r.lock:
+            c = self._container(name)
+            c["lastStatus"] = "RUNNING"
+            c["runtimeId"] = f"{self.id}-{container.pid}"
+
+    def _essential_exited(self) -> str | None:
+        for name, container in self.started.items():
+            if not container.running and self.defs[name].get("essential", True):
+                return name
+        return None
+
+    def _fault_due(self, name: str) -> bool:
+        params = self.faults.get(name)
+        if params is None or name in self.fault_fired or self.crawler_started_at is None:
+            return False
+        if params.get("afterLine"):
+            return any(params["afterLine"] in line for line in list(self.lines_seen))
+        return time.monotonic() - self.crawler_started_at >= params.get("afterSeconds", 1.0)
+
+    def _watch(self) -> None:
+        while self.stop_request is None:
+            exited = self._essential_exited()
+            if exited:
+                self.request_stop("EssentialContainerExited", ESSENTIAL_REASON)
+                break
+            if self._fault_due("spotInterruption"):
+                self.fault_fired.add("spotInterruption")
+                self.request_stop("SpotInterruption", SPOT_REASON)
+                break
+            if self._fault_due("crawlerKilled"):
+                self.fault_fired.add("crawlerKilled")
+                for name, container in self.started.items():
+                    if not self.r.runner.is_sidecar(self.defs[name]):
+                        container.signal_group(signal.SIGKILL)
+            self.wake.wait(0.1)
+            self.wake.clear()
+
+    def _stop_containers(self) -> None:
+        self._hold_tail()
+        with self.r.lock:
+            self.task.stopping_at = now()
+        self._state("DEACTIVATING")
+        self._state("STOPPING")
+        for name in reversed(self.order):  # dependents first, as ECS stops them
+            timeout = min(float(self.defs[name].get("stopTimeout", 30)), 120.0)
+            self.started[name].stop(min(timeout, self.r.options.max_stop_timeout))
+        with self.r.lock:
+            for c in self.task.containers:
+                c["lastStatus"] = "STOPPED"
+            self.task.execution_stopped_at = now()
+
+    def _finish(self) -> None:
+        """DEPROVISIONING → STOPPED; the log tail may still be on its way (lateLogTail)."""
+        with self.r.lock:
+            self.task.desired_status = "STOPPED"
+            if getattr(self.task, "stopping_at", None) is None:
+                self.task.stopping_at = now()
+            for c in self.task.containers:
+                c["lastStatus"] = "STOPPED"
+        self._state("DEPROVISIONING")
+        time.sleep(self.r.options.provision_seconds)
+        self._state("STOPPED", stopped_at=now())
+        self._hold_tail()
+
+    def _hold_tail(self) -> None:
+        """lateLogTail: what is still on its way arrives `seconds` from now (from the stop's
+        start and again from STOPPED, so the tail always lands after the task has stopped)."""
+        late = self.faults.get("lateLogTail")
+        if late:
+            self.r.pump.postpone(self.log_keys, time.time() + late.get("seconds", 5.0))
+
+    def kill_now(self) -> None:
+        """The rehearsal is exiting: every process of the task goes, at once."""
+        self.request_stop("TaskFailedToStart", "the rehearsal stopped")
+        for container in list(self.started.values()):
+            container.signal_group(signal.SIGTERM)
+        for container in list(self.started.values()):
+            if not container.wait(2):
+                container.signal_group(signal.SIGKILL)
+            container.signal_group(signal.SIGKILL)
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def describe(self) -> dict:
+        t = self.task
+        with self.r.lock:
+            return {
+                "taskArn": t.task_arn, "cluster": t.cluster_name, "startedBy": t.started_by, "tags": t.tags,
+                "clientToken": self.client_token, "capacityProviderName": getattr(t, "capacity_provider_name", None),
+                "lastStatus": t.last_status, "desiredStatus": t.desired_status,
+                "stopCode": getattr(t, "stop_code", None), "stoppedReason": t.stopped_reason or None,
+                "states": list(self.states), "faults": sorted(self.faults),
+                "containers": [{k: c.get(k) for k in ("name", "lastStatus", "exitCode", "reason", "healthStatus")
+                                if k in c} for c in t.containers],
+                "pids": {name: c.pid for name, c in self.started.items()},
+                "overrides": t.overrides,
+            }

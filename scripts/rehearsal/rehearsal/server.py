@@ -1,0 +1,143 @@
+"""moto in process behind a WSGI layer: the control API, request faults, call counts, one lock.
+
+The layer never rewrites a request body, so SigV4 signatures still verify. Faults answer before
+moto sees the call, except the lost RunTask response, which lets moto (and the agent) create the
+task and then drops the answer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+import sys
+from urllib.parse import parse_qs
+
+from moto.moto_api import state_manager
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+from .control import Control, ControlError
+from .core import Rehearsal
+
+CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+
+
+def json_answer(start_response, status: int, value: object, content_type: str = "application/json"):
+    body = json.dumps(value, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error"}
+    start_response(f"{status} {reason.get(status, 'Error')}",
+                   [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def aws_error(start_response, status: int, code: str, message: str):
+    """A JSON 1.1 protocol error, as ECS answers it."""
+    return json_answer(start_response, status, {"__type": code, "message": message}, "application/x-amz-json-1.1")
+
+
+class App:
+    def __init__(self, rehearsal: Rehearsal):
+        self.r = rehearsal
+        self.control = Control(rehearsal)
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        # Only the agent moves a task's state: moto must not advance it on DescribeTasks.
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/_rehearsal" or path.startswith("/_rehearsal/"):
+            return self._control(environ, start_response, path)
+        service, action = self._classify(environ)
+        with self.r.lock:
+            self.r.calls[f"{service}:{action}"] += 1
+        if service == "ecs" and action == "RunTask":
+            if self.r.faults.take("runTaskThrottling") is not None:
+                return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
+            if self.r.faults.take("runTaskCapacity") is not None:
+                return json_answer(start_response, 200, {"tasks": [], "failures": [{"reason": CAPACITY_REASON}]},
+                                   "application/x-amz-json-1.1")
+            lost = self.r.faults.take("runTaskLostResponse")
+            if lost is not None:
+                status, _, _ = self._moto(environ)
+                if lost.get("mode") == "close" and status.startswith("200"):
+                    self._close(environ)
+                return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
+        if service == "ecs" and action == "DescribeTasks" and self.r.faults.take("describeTasksServerError") is not None:
+            return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
+        status, headers, body = self._moto(environ)
+        start_response(status, headers)
+        return [body]
+
+    def _moto(self, environ) -> tuple[str, list, bytes]:
+        captured: dict = {}
+        chunks: list[bytes] = []
+
+        def start(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return chunks.append
+
+        with self.r.lock:
+            result = self.moto(environ, start)
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        return captured["status"], captured["headers"], b"".join(chunks)
+
+    @staticmethod
+    def _close(environ) -> None:
+        """Drops the connection before any answer, as a lost response looks to a client."""
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @staticmethod
+    def _classify(environ) -> tuple[str, str]:
+        """(service, action): from X-Amz-Target (JSON protocols), the Action of a query-protocol
+        form (the body is read and put back unchanged), or the HTTP method (S3)."""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        service = auth.split("Credential=", 1)[1].split("/")[3] if "Credential=" in auth else "unsigned"
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return service, target.rsplit(".", 1)[-1]
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+            return service, action or parse_qs(environ.get("QUERY_STRING", "")).get("Action", ["?"])[0]
+        return service, environ.get("REQUEST_METHOD", "GET")
+
+    def _control(self, environ, start_response, path: str):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+        try:
+            status, value = self.control.handle(environ["REQUEST_METHOD"], path, headers, body)
+        except ControlError as e:
+            status, value = e.status, {"error": str(e)}
+        except (ValueError, KeyError) as e:
+            status, value = 400, {"error": f"bad request: {e}"}
+        except Exception as e:  # a set-up call moto refused, for instance
+            logging.getLogger("rehearsal").exception("control %s failed", path)
+            status, value = 500, {"error": f"{type(e).__name__}: {e}"}
+        return json_answer(start_response, status, value)
+
+
+def serve(rehearsal: Rehearsal, host: str, port: int):
+    """The threaded WSGI server (not yet serving) and its URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server(host, port, App(rehearsal), threaded=True)
+    url = f"http://{host}:{server.server_address[1]}"
+    rehearsal.endpoint = url
+    return server, url
+
+
+def log(message: str) -> None:
+    print(f"rehearsal: {message}", file=sys.stderr, flush=True)
