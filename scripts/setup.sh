@@ -17,18 +17,18 @@ command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/aarch64-linux-gnu/curl/curl.h ] ||
     [ -f /usr/include/curl/curl.h ] || need_apt+=(libcurl4-openssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
-if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v moto_server >/dev/null 2>&1; then
+if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! python3 -c 'import moto' 2>/dev/null; then
     command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 fi
 [ ${#need_apt[@]} -eq 0 ] || apt_install "${need_apt[@]}"
 
-# moto_server (PyPI moto[server]): the AWS APIs on loopback, for the tests only.
-if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v moto_server >/dev/null 2>&1; then
-    echo "setup: installing moto[server] (pip)"
-    python3 -m pip install -q --user 'moto[server]' 2>/dev/null ||
-        python3 -m pip install -q --user --break-system-packages 'moto[server]'
+# moto_server (PyPI moto[server]): the AWS APIs on loopback, for the tests only. The Fargate
+# rehearsal patches moto's internals as they are in 5.2.1: pin it.
+if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! python3 -c 'import sys, moto; sys.exit(moto.__version__ != "5.2.1")' 2>/dev/null; then
+    echo "setup: installing moto[server]==5.2.1 (pip; the Fargate rehearsal relies on it)"
+    python3 -m pip install -q --user 'moto[server]==5.2.1' 2>/dev/null ||
+        python3 -m pip install -q --user --break-system-packages 'moto[server]==5.2.1'
 fi
-[ "${CRAWLRUN_NEEDS_MOTO:-0}" != 1 ] || python3 -c 'import sys, moto; sys.exit(moto.__version__ != "5.2.1")' 2>/dev/null || { echo "setup: installing moto[server]==5.2.1 (pip; the Fargate rehearsal relies on it)"; python3 -m pip install -q --user 'moto[server]==5.2.1' 2>/dev/null || python3 -m pip install -q --user --break-system-packages 'moto[server]==5.2.1'; }
 
 if ! command -v swift >/dev/null 2>&1; then
     if [ -x /opt/swift/usr/bin/swift ]; then

@@ -1,6 +1,7 @@
 import AWS
 import Coordinator
 import CrawlKit
+import FargateBackend
 import Foundation
 import JSONKit
 import TestSupport
@@ -48,33 +49,28 @@ extension Chrome {
             try await aws.s3.putObject(
                 batch, body: try JSONEncoder().encode(BatchFile(batch: "0001", urls: urls, crawl: crawl)))
 
-            let launched = try await aws.ecs.runTask([
-                "cluster": .string(f.cluster), "taskDefinition": .string(registered.arn), "launchType": "FARGATE",
-                "clientToken": "r1-0001-a1", "startedBy": "r1",
-                "overrides": TaskDefinition.overrides(batchLocation: "\(batch)", outLocation: "\(out)"),
-                "networkConfiguration": [
-                    "awsvpcConfiguration": [
-                        "subnets": .array(setUp.subnets.map { .string($0) }),
-                        "securityGroups": .array(setUp.securityGroups.map { .string($0) }),
-                        "assignPublicIp": "ENABLED",
-                    ]
-                ],
-            ])
-            let arn = try #require(launched["tasks"]?.arrayValue?.first?["taskArn"]?.stringValue)
-            #expect(launched["tasks"]?.arrayValue?.first?["lastStatus"] == "PROVISIONING")
+            var request = RunTaskRequest(cluster: f.cluster, taskDefinition: registered.arn)
+            request.clientToken = "r1-0001-a1"
+            request.startedBy = "r1"
+            request.overrides = TaskDefinition.overrides(batchLocation: "\(batch)", outLocation: "\(out)")
+            request.network = AwsVpcConfiguration(
+                subnets: setUp.subnets, securityGroups: setUp.securityGroups, assignPublicIp: true)
+            let launched = try await aws.ecs.runTask(request)
+            #expect(launched.failures.isEmpty)
+            let arn = try #require(launched.tasks.first?.taskArn)
+            #expect(launched.tasks.first?.lastStatus == .provisioning)
 
             let statuses = StatusLog()
             let ended = await eventually(timeout: .seconds(120)) {
-                let task = try await aws.ecs.describeTasks(cluster: f.cluster, tasks: [arn])["tasks"]?.arrayValue?.first
-                statuses.record(task?["lastStatus"]?.stringValue ?? "?", task: task)
-                return task?["lastStatus"] == "STOPPED"
+                let task = try await aws.ecs.describeTasks(cluster: f.cluster, tasks: [arn]).tasks.first
+                statuses.record(task?.lastStatus?.rawValue ?? "?", task: task)
+                return task?.lastStatus == .stopped
             }
             #expect(ended, "the task stopped; statuses seen: \(statuses.seen); rehearsal: \(rehearsal.log)")
             let task = try #require(statuses.last)
             #expect(statuses.seen.first == "PROVISIONING" && statuses.seen.contains("RUNNING"), "\(statuses.seen)")
-            #expect(task["stopCode"] == "EssentialContainerExited")
-            let containers = task["containers"]?.arrayValue ?? []
-            let exit = { (name: String) in containers.first { $0["name"]?.stringValue == name }?["exitCode"] }
+            #expect(task.stopCode == .essentialContainerExited)
+            let exit = { (name: String) in task.containers.first { $0.name == name }?.exitCode }
             #expect(exit(TaskDefinition.crawlerName) == 0)
             #expect(exit(TaskDefinition.sidecarName) == 143, "the sidecar is stopped once the crawler exits")
 
@@ -101,13 +97,13 @@ extension Chrome {
 private final class StatusLog: @unchecked Sendable {
     private let lock = NSLock()
     private var statuses: [String] = []
-    private var task: JSONValue?
-    func record(_ status: String, task: JSONValue?) {
+    private var task: ECSTask?
+    func record(_ status: String, task: ECSTask?) {
         lock.withLock {
             if statuses.last != status { statuses.append(status) }
             self.task = task
         }
     }
     var seen: [String] { lock.withLock { statuses } }
-    var last: JSONValue? { lock.withLock { task } }
+    var last: ECSTask? { lock.withLock { task } }
 }
