@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "CrawlRunCLI",
             dependencies: [
-                "Coordinator", "LocalBackend", "FargateBackend", "CrawlKit", "JSONKit", "AWS", "Blocking",
+                "Coordinator", "LocalBackend", "FargateBackend", "CrawlKit", "JSONKit", "AWS", "Blocking", "ProcessKit",
             ],
             swiftSettings: strict),
         .executableTarget(name: "crawlrun", dependencies: ["CrawlRunCLI"], swiftSettings: strict),

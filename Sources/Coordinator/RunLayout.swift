@@ -35,6 +35,8 @@ public struct RunLayout: Sendable, Equatable {
     public static let logs = "logs"
     public static let batches = "batches"
     public static let attemptResults = "results"
+    /// The local backend's process groups, one JSON line each (for `resume` and `stop`).
+    public static let localTasks = "local-tasks.jsonl"
     /// Sub-directories created with the run.
     public static let directories = [logs, batches, attemptResults]
 
@@ -44,6 +46,7 @@ public struct RunLayout: Sendable, Equatable {
     public var resultsPath: String { path(Self.results) }
     public var reportPath: String { path(Self.report) }
     public var logsPath: String { path(Self.logs) }
+    public var localTasksPath: String { path(Self.localTasks) }
 
     public func path(_ name: String) -> String { directory + "/" + name }
 

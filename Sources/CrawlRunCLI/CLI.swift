@@ -1,6 +1,7 @@
 import Coordinator
 import CrawlKit
 import Foundation
+import ProcessKit
 
 /// crawlrun's exit codes (DESIGN.md).
 public enum ExitCode: Int32, Sendable {
@@ -58,6 +59,7 @@ public enum CLI {
             return ExitCode.usage.rawValue
         }
         args.removeFirst()
+        if name == "__guard" { Lifeline.guardMain() }  // the lifeline's guard process (LocalBackend)
         if ["help", "--help", "-h"].contains(name) {
             StandardOutput.print(usage)
             return 0

@@ -3,6 +3,7 @@ import CrawlKit
 import Foundation
 import JSONKit
 import LocalBackend
+import ProcessKit
 
 /// Plans a job into a run directory and drives the scheduler, the display and the signals.
 struct RunDriver {
@@ -20,10 +21,23 @@ struct RunDriver {
         return max(1, min(cores, gib, 16))
     }
 
-    func makeBackend() -> any TaskBackend {
-        LocalBackend(
+    func makeBackend(display: Display) -> any TaskBackend {
+        // The guard stops the run's processes if crawlrun dies, SIGKILL included.
+        var lifeline: Lifeline?
+        do {
+            lifeline = try Lifeline(command: [Self.executablePath, "__guard"])
+        } catch {
+            display.note(
+                "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running")
+        }
+        return LocalBackend(
             crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
-            stopTimeout: .seconds(job.task.stopTimeout))
+            stopTimeout: .seconds(job.task.stopTimeout), lifeline: lifeline)
+    }
+
+    /// This executable (for the guard process).
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     func run() async throws -> ExitCode {
@@ -47,13 +61,14 @@ struct RunDriver {
                 "taskDefinition": taskDefinition,
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
-        let backend = makeBackend()
+        let display = Display(quiet: options.quiet || options.json)
+        let backend = makeBackend(display: display)
         let maxTasks = options.maxTasks ?? job.local.maxTasks ?? Self.defaultMaxTasks()
         let ledger = BatchLedger(
             run: store.id, batches: batches,
             options: .init(maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds))
         return await drive(
-            context: context, backend: backend, store: store, ledger: ledger,
+            context: context, backend: backend, store: store, ledger: ledger, display: display,
             merger: ResultMerger(urls: summary.distinctURLs),
             headline:
                 "run \(store.id): \(summary.distinctURLs) URLs"
@@ -64,10 +79,9 @@ struct RunDriver {
 
     /// Runs the scheduler with progress, signals and the closing summary; the exit code.
     func drive(
-        context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, merger: ResultMerger,
-        headline: String
+        context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, display: Display,
+        merger: ResultMerger, headline: String
     ) async -> ExitCode {
-        let display = Display(quiet: options.quiet || options.json)
         let stdoutResults = options.resultsToStdout
         let retries = job.task.retries
         let scheduler = Scheduler(run: context, backend: backend, store: store, ledger: ledger, merger: merger) {

@@ -69,13 +69,15 @@ public final class ChildProcess: Sendable {
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    /// Starts `executable` (searched in PATH when it has no slash).
+    /// Starts `executable` (searched in PATH when it has no slash) in a process group of its own.
+    /// `stdin` is a descriptor to give the child as its standard input (else /dev/null).
     public init(
         _ executable: String,
         arguments: [String] = [],
         environment: [String: String]? = nil,
         stdout: Output = .inherit,
         stderr: Output = .inherit,
+        stdin: Int32? = nil,
         name: String? = nil
     ) throws {
         self.name = name ?? executable
@@ -116,7 +118,12 @@ public final class ChildProcess: Sendable {
                 closeInParent.append(fds[1])
             }
         }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Standard input: /dev/null, or the descriptor given (a lifeline pipe's read end).
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
 
         let argv = [executable] + arguments
         let env = environment.map { $0.map { "\($0.key)=\($0.value)" } }

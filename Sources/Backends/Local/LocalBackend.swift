@@ -1,6 +1,7 @@
 import Coordinator
 import CrawlKit
 import Foundation
+import ProcessKit
 import Synchronization
 
 /// The embedded default backend: a task is two local processes, the sidecar (chromedriver, or a
@@ -15,15 +16,20 @@ public final class LocalBackend: TaskBackend {
     let crawlerPath: String
     let settings: LocalSettings
     let stopTimeout: Duration
+    /// The guard that stops every process group of the run if crawlrun dies (nil: none).
+    let lifeline: Lifeline?
+    private let registryBox = Mutex<LocalTaskRegistry?>(nil)
+    var registry: LocalTaskRegistry? { registryBox.withLock { $0 } }
     private let tasks = Mutex<[String: LocalTask]>([:])
     private let counter = Atomic<Int>(0)
     private let changes: AsyncStream<Void>
     private let announce: AsyncStream<Void>.Continuation
 
-    public init(crawlerPath: String, settings: LocalSettings, stopTimeout: Duration) {
+    public init(crawlerPath: String, settings: LocalSettings, stopTimeout: Duration, lifeline: Lifeline? = nil) {
         self.crawlerPath = crawlerPath
         self.settings = settings
         self.stopTimeout = stopTimeout
+        self.lifeline = lifeline
         (changes, announce) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -41,6 +47,10 @@ public final class LocalBackend: TaskBackend {
     }
 
     public func prepare(run: RunContext) async throws(RunFailure) {
+        let registry = LocalTaskRegistry(layout: run.layout)
+        registryBox.withLock { $0 = registry }
+        // Task ids stay unique across a resume of the run: count on from the tasks recorded.
+        counter.store(registry.entries().count, ordering: .relaxed)
         guard crawlerPath.contains("/") || Self.inPath(crawlerPath) else {
             throw RunFailure(
                 "the crawler binary was not found", cause: "build it (swift build) or set CRAWLRUN_CRAWLER")
@@ -117,6 +127,25 @@ public final class LocalBackend: TaskBackend {
 
     public func stop(task id: String, reason: String) async throws(RunFailure) {
         tasks.withLock { $0[id] }?.stopRequest.set(reason)
+    }
+
+    /// After crawlrun died: every task recorded for the run whose processes are still alive and
+    /// ours is stopped; every recorded task is reported stopped, so its results are read and its
+    /// missing URLs retried.
+    public func reattach(run: RunContext) async throws(RunFailure) -> [KnownTask] {
+        let entries = LocalTaskRegistry(layout: run.layout).entries()
+        let stopped = await LocalTaskRegistry.stop(entries, grace: stopTimeout)
+        var seen = Set<String>()
+        return entries.compactMap { e in
+            guard seen.insert(e.task).inserted else { return nil }
+            let reason =
+                stopped.contains(e.task)
+                ? "crawlrun was gone; the task's processes were stopped on resume"
+                : "crawlrun was gone, and so were the task's processes"
+            return KnownTask(
+                task: e.task, batch: e.batch, attempt: e.attempt,
+                phase: .stopped(TaskEnd(stopCode: .userInitiated, reason: reason)))
+        }
     }
 
     /// Stops whatever still runs and waits for it (the run is over, or crawlrun is going away).

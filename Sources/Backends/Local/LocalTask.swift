@@ -16,6 +16,8 @@ final class LocalTask: Sendable {
     private struct State {
         var supervisor: Task<Void, Never>?
         var crawlerStarted = false
+        /// Process groups started (each process leads its own).
+        var groups: [pid_t] = []
         var end: TaskEnd?
     }
     private let state = Mutex(State())
@@ -34,6 +36,8 @@ final class LocalTask: Sendable {
     func begin() {
         let supervisor = Task {
             var end = await self.supervise()
+            // Every way out of `supervise` has stopped both groups.
+            for group in state.withLock({ $0.groups }) { backend.lifeline?.release(group: group) }
             end.timing = TaskTiming(
                 pullStartedAt: launchedAt, startedAt: state.withLock { $0.crawlerStarted } ? launchedAt : nil,
                 stoppedAt: Timestamp.epochSeconds())
@@ -43,6 +47,13 @@ final class LocalTask: Sendable {
             onChange()
         }
         state.withLock { $0.supervisor = supervisor }
+    }
+
+    /// A process group to stop if crawlrun dies, and to find again on `resume`.
+    private func spawned(_ process: ChildProcess) {
+        state.withLock { $0.groups.append(process.pid) }
+        backend.lifeline?.watch(group: process.pid)
+        backend.registry?.record(task: id, batch: launch.batch, attempt: launch.attempt, group: process.pid)
     }
 
     var phase: TaskPhase {
@@ -93,6 +104,7 @@ final class LocalTask: Sendable {
         } catch {
             return failedToStart("cannot start \(command[0]): \(error)")
         }
+        spawned(sidecar)
         sidecarLog.note("task \(id): started \(command.joined(separator: " ")) (pid \(sidecar.pid))")
 
         // dependsOn HEALTHY: the crawler starts once the sidecar's /status says ready.
@@ -128,6 +140,7 @@ final class LocalTask: Sendable {
             let status = await sidecar.terminate(grace: grace)
             return failedToStart("cannot start \(backend.crawlerPath): \(error)", sidecar: status)
         }
+        spawned(crawler)
         crawlerLog.note("task \(id): started \(backend.crawlerPath) (pid \(crawler.pid))")
         state.withLock { $0.crawlerStarted = true }
         onChange()
