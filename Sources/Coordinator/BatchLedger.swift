@@ -99,6 +99,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         public var attempts: [Attempt]
         /// URLs given up on (incomplete records written).
         public var givenUp = 0
+        /// Attempts that do not count against `retries`: one per resume of an interrupted batch.
+        public var extraAttempts = 0
     }
 
     public let run: String
@@ -247,6 +249,108 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         return stopEverything(reason)
     }
 
+    /// Goes on with a run read back from state.json after crawlrun stopped (interrupted, failed,
+    /// or killed). `known` is what the backend still knows of the run's tasks; `unrecorded` the
+    /// URLs still without a record of each batch closed by the interrupt (reopened as a new
+    /// attempt that spends none of the batch's retries). Launches that were under way are made
+    /// again with their own token (a backend with idempotent launches returns the same task);
+    /// running tasks the backend knows are adopted, stopped ones collected, and tasks it does not
+    /// know collected as ended (their results, if any, are read; the rest is retried).
+    public mutating func resume(known: [KnownTask], unrecorded: [String: [String]], now: Double) -> [LedgerAction] {
+        interruptReason = nil
+        failure = nil
+        var byTask: [String: KnownTask] = [:]
+        var byAttempt: [String: KnownTask] = [:]
+        for k in known {
+            byTask[k.task] = k
+            byAttempt["\(k.batch)#\(k.attempt)"] = k
+        }
+        var actions: [LedgerAction] = []
+        slots = 0
+        for b in batches.indices {
+            guard let a = batches[b].attempts.indices.last else { continue }
+            let t = batches[b].attempts[a]
+            switch batches[b].status {
+            case .done, .exhausted:
+                continue
+            case .interrupted, .failed:
+                guard let urls = unrecorded[batches[b].id], !urls.isEmpty else {
+                    batches[b].status = .done
+                    counts.batchesDone += 1
+                    continue
+                }
+                if t.phase == .queued {
+                    // Never launched: it keeps its place (and its URLs).
+                    batches[b].status = .pending
+                    if !queue[queueHead...].contains(b) { queue.append(b) }
+                    continue
+                }
+                batches[b].status = .retrying
+                batches[b].extraAttempts += 1
+                batches[b].attempts.append(newAttempt(b, number: t.attempt + 1, urls: urls.count))
+                queue.append(b)
+                actions.append(.writeRetryBatch(batch: batches[b].id, attempt: t.attempt + 1, urls: urls))
+                continue
+            case .pending, .launching, .running, .retrying:
+                break
+            }
+            let found = t.task.flatMap { byTask[$0] } ?? byAttempt["\(batches[b].id)#\(t.attempt)"]
+            switch t.phase {
+            case .queued, .ended:
+                continue
+            case .launching, .waiting:
+                slots += 1
+                if let found {
+                    actions += adopt(b, a, found, now: now)
+                } else {
+                    batches[b].attempts[a].phase = .launching
+                    batches[b].status = .launching
+                    actions.append(.launch(order(b, a)))
+                }
+            case .starting, .running, .collecting:
+                slots += 1
+                batches[b].attempts[a].stopRequested = nil
+                if let found {
+                    actions += adopt(b, a, found, now: now)
+                } else {
+                    batches[b].attempts[a].phase = .collecting
+                    actions.append(
+                        .collect(
+                            batch: batches[b].id, attempt: t.attempt, task: t.task ?? "-",
+                            end: TaskEnd(
+                                stopCode: .unknown,
+                                reason: "the task was not found when the run was resumed")))
+                }
+            }
+        }
+        return actions + fillSlots()
+    }
+
+    /// A task the backend still knows, taken back: watched when it runs, collected when it stopped.
+    private mutating func adopt(_ b: Int, _ a: Int, _ known: KnownTask, now: Double) -> [LedgerAction] {
+        batches[b].attempts[a].task = known.task
+        batches[b].attempts[a].launchedAt = batches[b].attempts[a].launchedAt ?? now
+        batches[b].status = .running
+        switch known.phase {
+        case .stopped(let end):
+            batches[b].attempts[a].phase = .collecting
+            return [.collect(batch: batches[b].id, attempt: batches[b].attempts[a].attempt, task: known.task, end: end)]
+        case .missing:
+            batches[b].attempts[a].phase = .collecting
+            return [
+                .collect(
+                    batch: batches[b].id, attempt: batches[b].attempts[a].attempt, task: known.task,
+                    end: TaskEnd(stopCode: .unknown, reason: "the backend no longer knows this task (MISSING)"))
+            ]
+        case .running:
+            batches[b].attempts[a].phase = .running
+            return []
+        case .starting, .lostContact:
+            batches[b].attempts[a].phase = .starting
+            return []
+        }
+    }
+
     /// The earliest time a deadline can pass, for the driver's timer (nil: none pending).
     public func nextDeadline() -> Double? {
         var next: Double?
@@ -334,7 +438,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         } else if interruptReason != nil || failure != nil {
             // Closed with the run; no attempt is spent on a stop we asked for.
             batches[b].status = .retrying
-        } else if t.attempt <= options.retries {
+        } else if t.attempt <= options.retries + batches[b].extraAttempts {
             batches[b].status = .retrying
             batches[b].attempts.append(newAttempt(b, number: t.attempt + 1, urls: missing.count))
             counts.retriedTasks += 1
@@ -477,7 +581,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
 
     public static func == (a: BatchLedger, b: BatchLedger) -> Bool {
         a.run == b.run && a.options == b.options && a.batches == b.batches && a.interruptReason == b.interruptReason
-            && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots && a.waitingBatches == b.waitingBatches
+            && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots
+            && a.waitingBatches == b.waitingBatches
     }
 }
 
@@ -493,6 +598,9 @@ public enum LedgerAction: Sendable, Equatable {
     case writeRetryBatch(batch: String, attempt: Int, urls: [String])
     /// Write an `incomplete` record for each of these URLs.
     case giveUp(batch: String, attempt: Int, urls: [String], reason: String)
+    /// Read the results and logs of a task that has stopped (found again on resume), then call
+    /// `taskEnded`.
+    case collect(batch: String, attempt: Int, task: String, end: TaskEnd)
 }
 
 public struct LaunchOrder: Sendable, Equatable {

@@ -77,6 +77,13 @@ public struct ResultMerger: Sendable {
         return (lines, n)
     }
 
+    /// The URLs of `urls` still without a record in `batch` (needs the batch's recorded set: one
+    /// merged in this run, or read back by `load`).
+    public func unrecorded(batch: String, of urls: [String]) -> [String] {
+        let seen = recorded[batch] ?? []
+        return urls.filter { !seen.contains($0) }
+    }
+
     /// The batch is finished: its URLs are no longer looked up.
     public mutating func finished(batch: String) { recorded[batch] = nil }
 

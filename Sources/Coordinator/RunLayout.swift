@@ -1,4 +1,5 @@
 import CrawlKit
+import Foundation
 
 /// The run directory (DESIGN.md, "Run directory"), and the only place that spells its paths:
 ///
@@ -19,9 +20,13 @@ public struct RunLayout: Sendable, Equatable {
         self.id = id
     }
 
-    /// A layout for a run directory given by its path (`resume RUN_DIR`).
+    /// A layout for a run directory given by its path (`resume RUN_DIR`, `runs/latest` too).
     public init(directory: String) {
-        var path = directory
+        var path =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: directory)).map {
+                $0.hasPrefix("/")
+                    ? $0 : Paths.directory(of: directory).isEmpty ? $0 : Paths.directory(of: directory) + "/" + $0
+            } ?? directory
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         let parent = Paths.directory(of: path)
         self.init(runsDirectory: parent.isEmpty ? "." : parent, id: Paths.baseName(path))
@@ -35,6 +40,20 @@ public struct RunLayout: Sendable, Equatable {
     public static let logs = "logs"
     public static let batches = "batches"
     public static let attemptResults = "results"
+    /// `<runs>/locks/<job>.lock`: one live run per job (`RunLock`).
+    public static let locks = "locks"
+    /// `<runs>/latest`: a symbolic link to the newest run.
+    public static let latest = "latest"
+
+    /// Whether a name in the runs directory is a run's (`YYYYMMDD-HHMMSS-xxxx`).
+    public static func isRunID(_ name: String) -> Bool {
+        let u = Array(name.utf8)
+        guard u.count == 20, u[8] == UInt8(ascii: "-"), u[15] == UInt8(ascii: "-") else { return false }
+        return u.enumerated().allSatisfy { i, c in
+            i == 8 || i == 15 || (i < 15 ? (48...57).contains(c) : (48...57).contains(c) || (97...102).contains(c))
+        }
+    }
+
     /// The local backend's process groups, one JSON line each (for `resume` and `stop`).
     public static let localTasks = "local-tasks.jsonl"
     /// Sub-directories created with the run.

@@ -59,10 +59,14 @@ public final class RunStore: @unchecked Sendable {
         var partial = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             partial += "/" + part
-            if mkdir(partial, 0o755) != 0 && errno != EEXIST { throw FileProblem(path: partial, errno: errno, action: "create") }
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST {
+                throw FileProblem(path: partial, errno: errno, action: "create")
+            }
         }
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR { throw FileProblem(path: path, errno: ENOTDIR, action: "create") }
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+            throw FileProblem(path: path, errno: ENOTDIR, action: "create")
+        }
     }
 
     /// Writes `name` (relative to the run directory) atomically.
@@ -121,6 +125,26 @@ public final class RunStore: @unchecked Sendable {
             throw RunFailure("cannot encode batch \(file.batch)", cause: "\(error)")
         }
         try writeAtomically(RunLayout.batchName(file.batch, attempt: attempt), [UInt8](data))
+    }
+
+    /// Rewrites results.jsonl keeping only the records `keep` accepts (resume drops the
+    /// `incomplete` records an interrupt wrote for URLs it is about to crawl). Call it before the
+    /// store is opened: the store appends through its own descriptor.
+    public static func filterResults(_ layout: RunLayout, keep: (ResultRecord) -> Bool) throws(RunFailure) -> Int {
+        guard let data = FileManager.default.contents(atPath: layout.resultsPath) else { return 0 }
+        var kept: [UInt8] = []
+        var dropped = 0
+        let decoder = JSONDecoder()
+        for line in data.split(separator: 10) {
+            if let record = try? decoder.decode(ResultRecord.self, from: Data(line)), !keep(record) {
+                dropped += 1
+                continue
+            }
+            kept += line
+            kept.append(10)
+        }
+        if dropped > 0 { try writeAtomically(path: layout.resultsPath, kept) }
+        return dropped
     }
 
     // MARK: - state.json

@@ -22,6 +22,7 @@ public actor Scheduler {
     let store: RunStore
     let clock: any RunClock
     let onEvent: @Sendable (RunEvent) -> Void
+    let owner: RunOwner?
     private var ledger: BatchLedger
     private var merger: ResultMerger
     private let interruptSignal = OnceValue<String>()
@@ -37,8 +38,10 @@ public actor Scheduler {
 
     public init(
         run: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, merger: ResultMerger,
-        clock: any RunClock = SystemClock(), onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
+        clock: any RunClock = SystemClock(), owner: RunOwner? = nil,
+        onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) {
+        self.owner = owner
         self.run = run
         self.backend = backend
         self.store = store
@@ -78,10 +81,24 @@ public actor Scheduler {
     }
 
     /// Runs every batch to the end (or the interrupt, or a fatal error) and returns the report.
-    public func execute() async -> RunReport {
+    /// `resuming`: the ledger and the merger were read back from a run directory; the backend is
+    /// asked what it still knows of the run's tasks, and the run goes on from there.
+    public func execute(resuming: Bool = false) async -> RunReport {
         saveState(.running)
-        do {
+        var first: [LedgerAction] = []
+        do throws(RunFailure) {
             try await backend.prepare(run: run)
+            if resuming {
+                let known = try await backend.reattach(run: run)
+                var unrecorded: [String: [String]] = [:]
+                for b in ledger.batches where b.status == .interrupted || b.status == .failed {
+                    unrecorded[b.id] = merger.unrecorded(batch: b.id, of: try store.batchURLs(b.id, attempt: 1))
+                }
+                first = ledger.resume(known: known, unrecorded: unrecorded, now: clock.now())
+                onEvent(.note(Self.describe(resumed: known)))
+            } else {
+                first = ledger.start()
+            }
         } catch {
             // Nothing runs yet: failing only closes the batches, below.
             _ = ledger.fail(error)
@@ -89,7 +106,7 @@ public actor Scheduler {
         await withTaskGroup(of: Event?.self) { group in
             let signal = interruptSignal
             group.addTask { await signal.wait().map { .interrupt($0) } }
-            perform(ledger.start(), group: &group)
+            perform(first, group: &group)
             addPoller(&group)
             while !ledger.isIdle || collecting > 0 {
                 guard let next = await group.next() else { break }
@@ -281,6 +298,8 @@ public actor Scheduler {
             }
         case .giveUp(let batch, let attempt, let urls, let reason):
             giveUp(batch: batch, attempt: attempt, urls: urls, reason: reason, group: &group)
+        case .collect(let batch, let attempt, let task, let end):
+            collect(batch: batch, attempt: attempt, task: task, end: end, group: &group)
         }
     }
 
@@ -363,6 +382,14 @@ public actor Scheduler {
 
     private func liveTaskIDs() -> [String] { ledger.liveTasks.map(\.task) }
 
+    static func describe(resumed known: [KnownTask]) -> String {
+        let running = known.filter {
+            if case .running = $0.phase { true } else if case .starting = $0.phase { true } else { false }
+        }
+        return "resuming: the \(known.count == 1 ? "task" : "\(known.count) tasks") the backend still knew: "
+            + "\(running.count) running (adopted), \(known.count - running.count) stopped (collected)"
+    }
+
     // MARK: - State
 
     private func finishIfDone(_ batch: String) {
@@ -388,10 +415,11 @@ public actor Scheduler {
     }
 
     private func saveState(_ status: RunStatus) {
-        store.setState(
-            RunState(
-                run: run.id, job: run.job.name, backend: backend.name, status: status, startedAt: startedAt,
-                updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger))
+        var state = RunState(
+            run: run.id, job: run.job.name, backend: backend.name, status: status, startedAt: startedAt,
+            updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger)
+        state.owner = status == .running ? owner : nil
+        store.setState(state)
     }
 }
 

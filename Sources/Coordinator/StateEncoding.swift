@@ -47,6 +47,14 @@ extension RunState {
         w.field("retries", .number(Double(o.retries)))
         w.field("startTimeout", .number(o.startTimeout))
         w.endObject()
+        if let o = owner {
+            w.key("owner")
+            w.beginObject()
+            w.field("host", .string(o.host))
+            w.field("pid", .number(Double(o.pid)))
+            w.field("start", .number(Double(o.start)))
+            w.endObject()
+        }
         w.field("queue", .array(ledger.waitingBatches.map { .string($0) }))
         w.field("run", .string(run))
         w.field("startedAt", .string(startedAt))
@@ -65,6 +73,7 @@ extension RunState {
         w.beginArray()
         for a in b.attempts { write(a, &w) }
         w.endArray()
+        w.field("extraAttempts", .number(Double(b.extraAttempts)))
         w.field("givenUp", .number(Double(b.givenUp)))
         w.field("id", .string(b.id))
         w.field("status", .string(b.status.rawValue))

@@ -14,6 +14,9 @@ public struct RunState: Sendable, Codable {
     public var updatedAt: String
     public var counts: RecordCounts
     public var ledger: BatchLedger
+    /// The crawlrun process driving the run (nil once it has ended): `stop` signals it, `runs` and
+    /// `resume` tell a live run from one whose crawlrun is gone.
+    public var owner: RunOwner?
 
     public init(
         run: String, job: String, backend: String, status: RunStatus, startedAt: String, updatedAt: String,
@@ -30,7 +33,7 @@ public struct RunState: Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, run, job, backend, status, startedAt, updatedAt, counts
+        case version, run, job, backend, status, startedAt, updatedAt, counts, owner
     }
 
     public init(from decoder: any Decoder) throws {
@@ -43,6 +46,7 @@ public struct RunState: Sendable, Codable {
         startedAt = try c.decode(String.self, forKey: .startedAt)
         updatedAt = try c.decode(String.self, forKey: .updatedAt)
         counts = try c.decode(RecordCounts.self, forKey: .counts)
+        owner = try c.decodeIfPresent(RunOwner.self, forKey: .owner)
         ledger = try BatchLedger(from: decoder)
     }
 
@@ -56,7 +60,21 @@ public struct RunState: Sendable, Codable {
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(updatedAt, forKey: .updatedAt)
         try c.encode(counts, forKey: .counts)
+        try c.encodeIfPresent(owner, forKey: .owner)
         try ledger.encode(to: encoder)
+    }
+}
+
+/// A process, for good: its pid and its start time (clock ticks since boot, /proc/PID/stat), on
+/// a host.
+public struct RunOwner: Sendable, Codable, Equatable {
+    public var pid: Int32
+    public var start: UInt64
+    public var host: String
+    public init(pid: Int32, start: UInt64, host: String) {
+        self.pid = pid
+        self.start = start
+        self.host = host
     }
 }
 

@@ -5,7 +5,7 @@ import ProcessKit
 
 /// crawlrun's exit codes (DESIGN.md).
 public enum ExitCode: Int32, Sendable {
-    case ok = 0, someFailed = 1, infrastructure = 2, usage = 64, invalidJob = 65, interrupted = 130
+    case ok = 0, someFailed = 1, infrastructure = 2, usage = 64, invalidJob = 65, busy = 75, interrupted = 130
 }
 
 /// The command-line front end: picks a command, parses and validates its arguments, maps errors
@@ -13,8 +13,8 @@ public enum ExitCode: Int32, Sendable {
 public enum CLI {
     /// Each command's name and how to run it from its arguments.
     static let commands: [(name: String, run: @Sendable ([String]) async throws -> Int32)] = [
-        entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(IAMPolicyCommand.self),
-        entry(DoctorCommand.self),
+        entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(ResumeCommand.self),
+        entry(StopCommand.self), entry(RunsCommand.self), entry(IAMPolicyCommand.self), entry(DoctorCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -42,6 +42,12 @@ public enum CLI {
                    crawl URLs without a job file; JSON Lines on standard output
           plan JOB [--backend local|docker|fargate] [--json]
                    show the batches, task definition and estimate without launching anything
+          resume RUN_DIR
+                   go on with a run that stopped before its end (Ctrl-C, stop, a crash)
+          stop RUN_DIR
+                   stop a run from another shell; it stays resumable
+          runs [--runs-dir DIR]
+                   list the runs, newest first, with status, counts and age
           iam-policy JOB [--json]
                    print the least-privilege IAM policies a Fargate run of JOB needs
           doctor JOB
@@ -49,7 +55,7 @@ public enum CLI {
           help     show this help (also: crawlrun <command> --help)
 
         Exit codes: 0 ok · 1 some URLs failed · 2 run could not finish · 64 usage error ·
-        65 invalid job file · 130 interrupted.
+        65 invalid job file · 75 the job is already running · 130 interrupted.
         """
 
     public static func main(_ arguments: [String]) async -> Int32 {

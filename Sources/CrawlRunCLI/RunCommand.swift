@@ -9,7 +9,8 @@ struct RunCommand: Command {
     static let arguments = RunOptions.arguments.merging(
         ArgumentSpec(flags: ["--json"], positionals: 1...1, positionalName: "a job file"))
     static let help = """
-        usage: crawlrun run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
+        usage: crawlrun run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--wait] [--keep N]
+                                [--quiet] [--json]
 
         Runs the job: one task per batch, at most N at once; URLs left without a record (a task
         killed, a sidecar that died) go back into a new attempt, up to task.retries times.
@@ -21,15 +22,21 @@ struct RunCommand: Command {
           --max-tasks N      tasks at once (default: local.maxTasks, else one per core, at most
                              one per GiB of memory)
           --runs-dir DIR     where run directories go (default: runs)
+          --wait             when this job is already running, wait for that run to end instead of
+                             exiting 75 at once
+          --keep N           after the run, keep the job's N newest run directories, delete the rest
           --quiet            no progress, only the closing summary
           --json             print report.json instead of the summary
 
         Progress goes to standard error: a live line on a terminal, a plain line every 10 s
         otherwise; NO_COLOR turns colour off. Ctrl-C (or SIGTERM, or a closed terminal) stops
-        every task, keeps what finished and exits 130.
+        every task, keeps what finished and exits 130; `crawlrun resume DIR` goes on from there.
+        One run per job at a time in a runs directory (a lock in DIR/locks/; a crawlrun that died
+        holds nothing); DIR/latest points at the newest run.
 
         Exit codes: 0 every URL ok · 1 some URLs failed · 2 the run could not finish (URLs left
-        without a result, or a backend failure) · 64 usage · 65 invalid job · 130 interrupted.
+        without a result, or a backend failure) · 64 usage · 65 invalid job · 75 the job is
+        already running · 130 interrupted.
         """
 
     let jobPath: String
@@ -51,13 +58,18 @@ struct RunCommand: Command {
 /// Options shared by `run` and `crawl`.
 struct RunOptions {
     static let arguments = ArgumentSpec(
-        flags: ["--quiet"], options: ["--backend", "--max-tasks", "--runs-dir"], aliases: ["-q": "--quiet"])
+        flags: ["--quiet", "--wait"], options: ["--backend", "--max-tasks", "--runs-dir", "--keep"],
+        aliases: ["-q": "--quiet"])
 
     var backend = Backend.local
     var maxTasks: Int?
     var runsDirectory = "runs"
     var quiet = false
     var json = false
+    /// Queue behind a live run of the same job instead of exiting 75.
+    var wait = false
+    /// Run directories of the job to keep (the newest), the others deleted after the run.
+    var keep: Int?
     /// `crawl`: results stream to standard output; the summary goes to standard error.
     var resultsToStdout = false
 
@@ -73,5 +85,7 @@ struct RunOptions {
         maxTasks = try parsed.int("--max-tasks", in: 1...1000)
         runsDirectory = parsed.value("--runs-dir") ?? runsDirectory
         quiet = parsed.flag("--quiet")
+        wait = parsed.flag("--wait")
+        keep = try parsed.int("--keep", in: 1...100_000)
     }
 }

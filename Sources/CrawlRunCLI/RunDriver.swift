@@ -43,7 +43,11 @@ struct RunDriver {
     func run() async throws -> ExitCode {
         let planner = Planner(job: job)
         let summary = try planner.check()
-        let store = try RunStore(runsDirectory: options.runsDirectory)
+        let id = RunStore.newID()
+        let display = Display(quiet: options.quiet || options.json)
+        guard let lock = try await lock(run: id, display: display) else { return .busy }
+        let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
+        RunHistory.pointLatest(at: store.layout)
         let taskDefinition = TaskDefinition.render(job)
         let batches = try writeBatches(planner: planner, summary: summary, store: store)
         try store.writeAtomically(RunLayout.job, jobSource)
@@ -61,31 +65,77 @@ struct RunDriver {
                 "taskDefinition": taskDefinition,
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
-        let display = Display(quiet: options.quiet || options.json)
         let backend = makeBackend(display: display)
         let maxTasks = options.maxTasks ?? job.local.maxTasks ?? Self.defaultMaxTasks()
         let ledger = BatchLedger(
             run: store.id, batches: batches,
             options: .init(maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds))
-        return await drive(
+        let code = await drive(
             context: context, backend: backend, store: store, ledger: ledger, display: display,
-            merger: ResultMerger(urls: summary.distinctURLs),
+            merger: ResultMerger(urls: summary.distinctURLs), resuming: false,
             headline:
                 "run \(store.id): \(summary.distinctURLs) URLs"
                 + (summary.duplicates > 0 ? " (\(summary.duplicates) duplicates dropped)" : "")
                 + " in \(batches.count) batch\(batches.count == 1 ? "" : "es"), "
                 + "at most \(maxTasks) task\(maxTasks == 1 ? "" : "s") at once on the \(backend.name) backend")
+        if let keep = options.keep {
+            let deleted = RunHistory.prune(options.runsDirectory, job: job.name, keep: keep, current: store.id)
+            if !deleted.isEmpty {
+                display.note(
+                    "--keep \(keep): deleted \(deleted.count) older run\(deleted.count == 1 ? "" : "s") of \(job.name)")
+            }
+        }
+        withExtendedLifetime(lock) {}
+        return code
+    }
+
+    /// The job's lock in the runs directory, or nil (after saying who holds it) when another
+    /// crawlrun runs the job and `--wait` was not given.
+    func lock(run id: String, display: Display) async throws -> RunLock? {
+        let me = RunLock.Holder(
+            run: id, job: job.name, pid: getpid(), host: ProcessInfo.processInfo.hostName, startedAt: Timestamp.now())
+        do throws(RunLock.Failure) {
+            return try await RunLock.acquire(
+                runsDirectory: options.runsDirectory, job: job.name, as: me, wait: false)
+        } catch .held(let holder) {
+            let who =
+                holder.map { "run \($0.run) (crawlrun pid \($0.pid) on \($0.host), started \($0.startedAt))" }
+                ?? "another crawlrun"
+            guard options.wait else {
+                StandardError.write(
+                    "crawlrun: job \(job.name) is already running: \(who); not starting another "
+                        + "(exit 75; --wait queues behind it)\n")
+                return nil
+            }
+            display.note("job \(job.name) is already running: \(who); waiting for it to end (--wait)")
+            do throws(RunLock.Failure) {
+                return try await RunLock.acquire(
+                    runsDirectory: options.runsDirectory, job: job.name, as: me, wait: true)
+            } catch .io(let failure) {
+                throw failure
+            } catch {
+                return nil
+            }
+        } catch .io(let failure) {
+            throw failure
+        }
+    }
+
+    /// This process, for state.json: `stop` signals it; `runs` and `resume` check it is alive.
+    static func owner() -> RunOwner {
+        RunOwner(pid: getpid(), start: Lifeline.startTime(of: getpid()) ?? 0, host: ProcessInfo.processInfo.hostName)
     }
 
     /// Runs the scheduler with progress, signals and the closing summary; the exit code.
     func drive(
         context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, display: Display,
-        merger: ResultMerger, headline: String
+        merger: ResultMerger, resuming: Bool, headline: String
     ) async -> ExitCode {
         let stdoutResults = options.resultsToStdout
         let retries = job.task.retries
-        let scheduler = Scheduler(run: context, backend: backend, store: store, ledger: ledger, merger: merger) {
-            event in
+        let scheduler = Scheduler(
+            run: context, backend: backend, store: store, ledger: ledger, merger: merger, owner: Self.owner()
+        ) { event in
             switch event {
             case .records(let lines): if stdoutResults { StandardOutput.write(lines) }
             case .taskEnded(let batch, let attempt, _):
@@ -111,7 +161,7 @@ struct RunDriver {
                     s.counts, tasks: s.tasks, running: s.running, batches: batches, live: s.live, elapsed: s.elapsed)
             }
         }
-        let report = await scheduler.execute()
+        let report = await scheduler.execute(resuming: resuming)
         ticker.cancel()
         signals.cancel()
         StandardOutput.onClosed(nil)

@@ -1,3 +1,4 @@
+import Coordinator
 import CrawlKit
 import Foundation
 import JSONKit
@@ -48,7 +49,8 @@ struct CrawlrunProcess {
 
 /// The one run directory under `runs`.
 func runDirectory(_ runs: String) throws -> String {
-    let entries = try FileManager.default.contentsOfDirectory(atPath: runs)
+    // `latest` and `locks/` sit beside the run directories.
+    let entries = try FileManager.default.contentsOfDirectory(atPath: runs).filter(RunLayout.isRunID)
     // A thrown error, not #require: callers poll this inside `try?` while the run is being created.
     guard entries.count == 1 else { throw FixtureError("one run directory expected in \(runs), got \(entries)") }
     return runs + "/" + entries[0]
