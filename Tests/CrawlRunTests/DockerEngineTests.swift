@@ -108,6 +108,42 @@ extension Chrome {
             }
         }
 
+        /// The slim sidecar's chromedriver is reachable on the task's localhost only, and refuses
+        /// what a crawled page's own script would send it (a foreign Origin). The same image told
+        /// `--allowed-ips=` answers on the task's interface, and to any Origin: the probes see
+        /// the difference.
+        @Test func theSlimSidecarAnswersTheTasksLocalhostOnly() async throws {
+            try await cleaningUp {
+                // slirp4netns gives a container 10.0.2.100 on its own interface.
+                let outside = "--connect-timeout 2 http://10.0.2.100:4444/status"
+                let cases: [(command: [String]?, outside: String, foreignOrigin: String)] = [
+                    (nil, "000", "403"), (["chromedriver", "--port=4444", "--allowed-ips="], "200", "200"),
+                ]
+                for (command, fromOutside, foreignOrigin) in cases {
+                    var spec = ContainerSpec(image: DockerTestHost.sidecarImage)
+                    spec.labels = labels("webdriver")
+                    spec.command = command
+                    spec.host.initProcess = true
+                    spec.host.networkMode = .slirp4netns(allowHostLoopback: false)
+                    let id = try await docker.createContainer(spec)
+                    try await docker.startContainer(id)
+                    @Sendable func status(_ curlArguments: String) async throws -> String {
+                        try await docker.exec(
+                            id, command: ["sh", "-c", "curl -s -o /dev/null -w '%{http_code}' \(curlArguments)"]
+                        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
+                    let ready = await eventually(timeout: .seconds(20)) {
+                        try await status("http://127.0.0.1:4444/status") == "200"
+                    }
+                    #expect(ready)
+                    let what = "\(command ?? ["the image's CMD"])"
+                    let origin = try await status("-H 'Origin: http://evil.example' http://127.0.0.1:4444/status")
+                    #expect(origin == foreignOrigin, "\(what)")
+                    #expect(try await status(outside) == fromOutside, "\(what)")
+                }
+            }
+        }
+
         /// The offline image's crawler runs (static Swift runtime, libcurl present) as its own
         /// unprivileged user, and waits for a sidecar that never comes: exit 69 once its wait
         /// timeout passes.

@@ -63,7 +63,8 @@ extension DockerClient {
     }
 }
 
-/// What `exec` returns.
+/// What `exec` returns. The output is read line by line: every line ends with a newline, the
+/// last one too.
 public struct ExecResult: Sendable, Equatable {
     public var exitCode: Int
     public var stdout: String
