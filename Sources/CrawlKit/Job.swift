@@ -227,7 +227,8 @@ extension Job {
         t.cpu = v["cpu"]?.intValue ?? t.cpu
         t.memory = v["memory"]?.intValue ?? t.memory
         t.architecture = v["architecture"]?.stringValue ?? t.architecture
-        t.sidecarImage = v["sidecarImage"]?.stringValue ?? TaskSettings.defaultSidecarImage(architecture: t.architecture)
+        t.sidecarImage =
+            v["sidecarImage"]?.stringValue ?? TaskSettings.defaultSidecarImage(architecture: t.architecture)
         t.crawlerImage = v["crawlerImage"]?.stringValue ?? t.crawlerImage
         t.stopTimeout = v["stopTimeout"]?.intValue ?? t.stopTimeout
         t.environment = v["environment"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]

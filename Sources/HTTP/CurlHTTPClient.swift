@@ -47,7 +47,9 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
     /// the transfer's thread (the returned response's body is then empty): a body as long as
     /// the exchange, such as Docker's followed logs. Other statuses collect their body as usual,
     /// so the caller reads the error. Cancelling the task ends the transfer.
-    public func stream(_ request: HTTPRequest, onBody: @escaping @Sendable (Data) -> Void) async throws
+    public func stream(
+        _ request: HTTPRequest, onBody: @escaping @Sendable (Data) -> Void
+    ) async throws
         -> HTTPResponse
     {
         try await send(request, onBody: onBody)

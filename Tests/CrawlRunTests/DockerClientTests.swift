@@ -1,9 +1,10 @@
-@testable import DockerBackend
 import Foundation
 import HTTP
 import JSONKit
 import TestSupport
 import Testing
+
+@testable import DockerBackend
 
 /// The Docker Engine API client without an engine: DOCKER_HOST, the log frame format, times,
 /// create bodies, and the engine's answers played by a fake on a Unix socket.
@@ -71,10 +72,13 @@ import Testing
         #expect(body["Cmd"] == ["chromedriver", "--port=4444"])
         #expect(body["Env"] == ["A=1", "B=2"])
         #expect(body["Tty"] == false && body["StopTimeout"] == 30 && body["User"] == "0:0")
-        #expect(body["Healthcheck"]?["Timeout"] == 1_500_000_000 && body["Healthcheck"]?["StartPeriod"] == 10_000_000_000)
+        #expect(
+            body["Healthcheck"]?["Timeout"] == 1_500_000_000 && body["Healthcheck"]?["StartPeriod"] == 10_000_000_000)
         let host = body["HostConfig"]
         #expect(host?["Init"] == true && host?["NetworkMode"] == "container:abc")
-        #expect(host?["NanoCpus"] == 500_000_000 && host?["Memory"] == 1_073_741_824 && host?["MemorySwap"] == 1_073_741_824)
+        #expect(
+            host?["NanoCpus"] == 500_000_000 && host?["Memory"] == 1_073_741_824 && host?["MemorySwap"] == 1_073_741_824
+        )
         #expect(host?["Binds"] == ["/runs/r1:/run:ro"])
         #expect(NetworkMode.slirp4netns(allowHostLoopback: true).rawValue == "slirp4netns:allow_host_loopback=true")
     }
@@ -95,7 +99,9 @@ import Testing
             switch r.url {
             case let u where u.hasPrefix("/v1.41/images/create"):
                 // A pull fails inside a 200 stream.
-                return json(200, #"{"status":"Trying to pull"}"# + "\n" + #"{"error":"x","errorDetail":{"message":"unauthorized"}}"#)
+                return json(
+                    200,
+                    #"{"status":"Trying to pull"}"# + "\n" + #"{"error":"x","errorDetail":{"message":"unauthorized"}}"#)
             case let u where u.hasPrefix("/v1.41/images/"):
                 return json(404, #"{"cause":"No such image","message":"x: No such image","response":404}"#)
             case let u where u.contains("/kill"):

@@ -25,7 +25,9 @@ extension Chrome {
             let version = try await docker.version()
             #expect(!version.version.isEmpty)
             // Every engine CrawlRun supports serves the API version this client speaks.
-            #expect(version.minAPIVersion.isEmpty || version.minAPIVersion.compare("1.41", options: .numeric) != .orderedDescending)
+            #expect(
+                version.minAPIVersion.isEmpty
+                    || version.minAPIVersion.compare("1.41", options: .numeric) != .orderedDescending)
         }
 
         @Test func aMissingImageIsNilAndCannotBeCreated() async throws {
@@ -212,7 +214,7 @@ extension Chrome {
             try await cleaningUp {
                 let id = try await sleeper()
                 let waiting = Task { try await docker.waitContainer(id) }
-                    // Nothing observable says the request has reached the engine: give it the time
+                // Nothing observable says the request has reached the engine: give it the time
                 // it takes (a few ms), so that the cancel hits a wait in flight.
                 try await Task.sleep(for: .milliseconds(200))
                 let start = ContinuousClock.now
@@ -244,7 +246,8 @@ extension Chrome {
                     spec.host.memoryBytes = HostSettings.memoryBytes(mebibytes: mebibytes)
                     let id = try await docker.createContainer(spec)
                     try await docker.startContainer(id)
-                    #expect(try await docker.waitContainer(id, timeout: .seconds(60)) == expected, "limit \(mebibytes) MiB")
+                    #expect(
+                        try await docker.waitContainer(id, timeout: .seconds(60)) == expected, "limit \(mebibytes) MiB")
                 }
             }
         }

@@ -20,6 +20,8 @@ import Testing
             try Job.parse(
                 Data(#"{"name": "j", "urls": ["https://example.com/"], "task": {"architecture": "ARM64"}}"#.utf8),
                 path: "job.json", backend: .local))
-        #expect(definition["containerDefinitions"]?.arrayValue?.first?["image"] == "selenium/standalone-chromium:4.27.0-20241225")
+        #expect(
+            definition["containerDefinitions"]?.arrayValue?.first?["image"]
+                == "selenium/standalone-chromium:4.27.0-20241225")
     }
 }

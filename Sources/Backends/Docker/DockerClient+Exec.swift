@@ -49,7 +49,8 @@ extension DockerClient {
         switch response.status {
         case 200:
             guard let status = v?["Status"]?.stringValue.flatMap(HealthStatus.init(rawValue:)) else {
-                throw DockerError(code: .invalidResponse, operation: operation, message: "no health Status in the answer")
+                throw DockerError(
+                    code: .invalidResponse, operation: operation, message: "no health Status in the answer")
             }
             return status
         default:

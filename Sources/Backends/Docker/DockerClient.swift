@@ -62,7 +62,9 @@ public struct DockerClient: Sendable {
         versioned: Bool = true, timeout: Duration? = nil
     ) -> HTTPRequest {
         var url = endpoint.baseURL + (versioned ? "/" + Self.apiVersion : "") + path
-        if !query.isEmpty { url += "?" + query.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&") }
+        if !query.isEmpty {
+            url += "?" + query.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+        }
         var headers: [(name: String, value: String)] = []
         if body != nil { headers.append(("Content-Type", "application/json")) }
         return HTTPRequest(
@@ -89,7 +91,8 @@ public struct DockerClient: Sendable {
             return try JSONValue.decode(response.body)
         } catch {
             throw DockerError(
-                code: .invalidResponse, operation: operation, message: "the answer is not JSON", status: response.status,
+                code: .invalidResponse, operation: operation, message: "the answer is not JSON",
+                status: response.status,
                 cause: error)
         }
     }

@@ -54,7 +54,8 @@ public struct DockerError: Error, Sendable, CustomStringConvertible {
 
     /// An error status, with the engine's message from the body (`{"message": …}`, else its text).
     static func from(_ response: HTTPResponse, operation: String) -> DockerError {
-        let body = (try? JSONValue.decode(response.body))?["message"]?.stringValue
+        let body =
+            (try? JSONValue.decode(response.body))?["message"]?.stringValue
             ?? String(decoding: response.body.prefix(500), as: UTF8.self).trimmingWhitespace().description
         let message = body.isEmpty ? "no message" : body
         let code: Code
