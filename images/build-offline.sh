@@ -2,8 +2,11 @@
 # Builds CrawlRun's images with podman and no container registry (the tests' images):
 #
 #   localhost/crawlrun-base:bookworm    Debian bookworm from `debootstrap --variant=minbase`
-#   localhost/crawlrun-crawler:dev      images/crawler/Dockerfile's runtime + the host's release `crawler`
-#   localhost/crawlrun-sidecar:dev      images/sidecar/Dockerfile on that base
+#   localhost/crawlrun-crawler:TAG      images/crawler/Dockerfile's runtime + the host's release `crawler`
+#   localhost/crawlrun-sidecar:TAG      images/sidecar/Dockerfile on that base
+#
+# TAG is $CRAWLRUN_IMAGE_TAG, default `dev`. scripts/podman.sh gives each checkout a tag of its
+# own: checkouts on one machine share podman's storage, and one must not test another's binary.
 #
 # Each image carries the label org.crawlrun.inputs: a hash of what it was built from (recipe,
 # Dockerfile, binary, the image below it). An image whose label matches is kept; any other is
@@ -15,8 +18,9 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
 BASE=localhost/crawlrun-base:bookworm
-CRAWLER=localhost/crawlrun-crawler:dev
-SIDECAR=localhost/crawlrun-sidecar:dev
+TAG="${CRAWLRUN_IMAGE_TAG:-dev}"
+CRAWLER="localhost/crawlrun-crawler:$TAG"
+SIDECAR="localhost/crawlrun-sidecar:$TAG"
 LABEL=org.crawlrun.inputs
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 

@@ -5,8 +5,9 @@
 #   scripts/podman.sh up             installs podman, runc and debootstrap (apt) when missing,
 #                                   builds the offline images (images/build-offline.sh), starts
 #                                   `podman system service` unless it already answers, and prints
-#                                   the exports: DOCKER_HOST, CONTAINERS_CONF, and
-#                                   CRAWLRUN_PODMAN_PID when this call started the service:
+#                                   the exports: DOCKER_HOST, CONTAINERS_CONF, CRAWLRUN_IMAGE_TAG
+#                                   (the test images' tag), and CRAWLRUN_PODMAN_PID when this
+#                                   call started the service:
 #                                   env=$(scripts/podman.sh up); eval "$env"  (a failure stops a
 #                                   `set -e` script there; `eval "$(…)"` would hide it)
 #   scripts/podman.sh down           stops the service that `up` started ($CRAWLRUN_PODMAN_PID),
@@ -16,11 +17,14 @@
 # scripts/test.sh runs `up` before the tests and `down` when they end, so CI leaves no service
 # behind. The service, its socket and containers.conf live in one directory per checkout
 # ($CRAWLRUN_PODMAN_DIR, default /tmp/crawlrun-podman-<hash of the checkout's path>), so two
-# checkouts on one machine do not stop each other's service. Images are shared (rootful storage).
+# checkouts on one machine do not stop each other's service; podman's (rootful) image storage is
+# shared, so the crawler and sidecar test images are tagged dev-<that hash> per checkout too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DIR="${CRAWLRUN_PODMAN_DIR:-/tmp/crawlrun-podman-$(pwd | sha256sum | cut -c1-8)}"
+CHECKOUT=$(pwd | sha256sum | cut -c1-8)
+DIR="${CRAWLRUN_PODMAN_DIR:-/tmp/crawlrun-podman-$CHECKOUT}"
+TAG="dev-$CHECKOUT"
 SOCK="$DIR/podman.sock"
 CONF="$DIR/containers.conf"
 ROOT=()
@@ -61,7 +65,7 @@ up() {
     printf '[containers]\ndefault_ulimits = []\n' >"$CONF"
     export CONTAINERS_CONF="$CONF"
 
-    CONTAINERS_CONF="$CONF" images/build-offline.sh
+    CONTAINERS_CONF="$CONF" CRAWLRUN_IMAGE_TAG="$TAG" images/build-offline.sh
 
     if answers; then
         log "service already answers on $SOCK"
@@ -82,7 +86,7 @@ up() {
         echo "export CRAWLRUN_PODMAN_PID=$pid"
         log "service started on $SOCK (pid $pid)"
     fi
-    echo "export DOCKER_HOST=unix://$SOCK CONTAINERS_CONF=$CONF"
+    echo "export DOCKER_HOST=unix://$SOCK CONTAINERS_CONF=$CONF CRAWLRUN_IMAGE_TAG=$TAG"
 }
 
 down() {

@@ -13,8 +13,11 @@ import DockerBackend
 /// `unix:///var/run/docker.sock`). scripts/test.sh exports podman's, which scripts/podman.sh
 /// starts after building the offline images (images/build-offline.sh).
 public enum DockerTestHost {
-    public static let crawlerImage = "localhost/crawlrun-crawler:dev"
-    public static let sidecarImage = "localhost/crawlrun-sidecar:dev"
+    /// scripts/podman.sh tags the images per checkout (`CRAWLRUN_IMAGE_TAG`): checkouts on one
+    /// machine share podman's storage. images/build-offline.sh alone tags them `dev`.
+    public static let imageTag = ProcessInfo.processInfo.environment["CRAWLRUN_IMAGE_TAG"] ?? "dev"
+    public static let crawlerImage = "localhost/crawlrun-crawler:" + imageTag
+    public static let sidecarImage = "localhost/crawlrun-sidecar:" + imageTag
     public static let baseImage = "localhost/crawlrun-base:bookworm"
     /// What to run for a machine that lacks them.
     static let remedy =
