@@ -121,7 +121,9 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
         case "POST": crawlrun_setopt_long(h, CURLOPT_POST, 1)
         default: crawlrun_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
         }
-        if let body = request.body {
+        // A POST needs a body even when empty: without one libcurl would read it from stdin (its
+        // default read callback), chunked (https://curl.se/libcurl/c/CURLOPT_POST.html).
+        if let body = request.body ?? (request.method == "POST" ? Data() : nil) {
             // COPYPOSTFIELDS copies the bytes, so the Data need not outlive this call's scope.
             crawlrun_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             _ = body.withUnsafeBytes { raw in
