@@ -61,8 +61,11 @@ up() {
     fi
 
     mkdir -p "$DIR"
-    # Without it every container fails: "error setting rlimit type 7: operation not permitted".
-    printf '[containers]\ndefault_ulimits = []\n' >"$CONF"
+    # default_ulimits: without it every container fails with "error setting rlimit type 7:
+    # operation not permitted". exit_command_delay: an exec session's conmon process stays this
+    # long after the command ends (podman's default: 300 s, like Docker's exec records); `exec`
+    # reads the exit code at once, so 5 s is plenty and no process outlives the tests by minutes.
+    printf '[containers]\ndefault_ulimits = []\n[engine]\nexit_command_delay = 5\n' >"$CONF"
     export CONTAINERS_CONF="$CONF"
 
     CONTAINERS_CONF="$CONF" CRAWLRUN_IMAGE_TAG="$TAG" images/build-offline.sh
