@@ -47,6 +47,7 @@ up() {
         log "CRAWLRUN_NO_PODMAN=1: no Docker API; the Docker tests will say they are skipped"
         return
     fi
+    mkdir -p "$DIR"
     command -v podman >/dev/null 2>&1 || need+=(podman)
     command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
     command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
@@ -55,12 +56,17 @@ up() {
     if [ ${#need[@]} -gt 0 ]; then
         start=$(date +%s)
         log "installing ${need[*]}"
-        "${ROOT[@]}" apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive "${ROOT[@]}" apt-get install -y -qq "${need[@]}" >/dev/null 2>&1
+        # `env` after sudo: sudo would drop DEBIAN_FRONTEND from the environment.
+        if ! { "${ROOT[@]}" apt-get update -qq &&
+            "${ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
+            >"$DIR/apt.log" 2>&1; then
+            cat "$DIR/apt.log" >&2
+            log "apt could not install ${need[*]}"
+            exit 1
+        fi
         log "installed in $(($(date +%s) - start)) s"
     fi
 
-    mkdir -p "$DIR"
     # default_ulimits: without it every container fails with "error setting rlimit type 7:
     # operation not permitted". exit_command_delay: an exec session's conmon process stays this
     # long after the command ends (podman's default: 300 s, like Docker's exec records); `exec`
