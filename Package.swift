@@ -28,6 +28,10 @@ let package = Package(
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
         // SHA-256/HMAC, SigV4, credentials, and the ECS, CloudWatch Logs and S3 clients (no SDK).
         .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking"], swiftSettings: strict),
+        // The Docker Engine API over a Unix socket (DOCKER_HOST): the docker backend's client.
+        .target(
+            name: "DockerBackend", dependencies: ["HTTP", "JSONKit", "Blocking"], path: "Sources/Backends/Docker",
+            swiftSettings: strict),
         .target(
             name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking", "AWS"], swiftSettings: strict),
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
@@ -50,7 +54,8 @@ let package = Package(
         .executableTarget(name: "crawlrun", dependencies: ["CrawlRunCLI"], swiftSettings: strict),
         // Fixture site and real-peer launchers shared by the tests, the benchmark and the demo.
         .target(
-            name: "TestSupport", dependencies: ["ProcessKit", "HTTP", "Blocking", "AWS", "JSONKit", "Coordinator"],
+            name: "TestSupport",
+            dependencies: ["ProcessKit", "HTTP", "Blocking", "AWS", "JSONKit", "Coordinator", "DockerBackend"],
             swiftSettings: strict),
         .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
@@ -62,7 +67,7 @@ let package = Package(
             name: "CrawlRunTests",
             dependencies: [
                 "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "LocalBackend", "FargateBackend",
-                "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit",
+                "DockerBackend", "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit",
             ],
             // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
             exclude: ["Fixtures"],

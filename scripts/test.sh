@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's, through .ci/run): installs what is missing (apt:
-# chromium, chromium-driver, libcurl; PyPI: moto[server]), builds, and runs every test.
+# chromium, chromium-driver, libcurl; PyPI: moto[server]; podman: scripts/podman.sh), builds, and
+# runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$HOME/.local/bin:$PATH"
 CRAWLRUN_NEEDS_MOTO=1 scripts/setup.sh
 swift build
+# podman's Docker Engine API and the offline images for the Docker tests; stopped when the tests end.
+podman_env=$(scripts/podman.sh up); eval "$podman_env"; trap 'scripts/podman.sh down' EXIT
 mkdir -p .build
 (cd scripts/rehearsal && python3 -m unittest -q) # the Fargate rehearsal's own tests (moto + the built crawler)
 # Swift Testing prints a line per test start; the log keeps everything, the terminal the results.

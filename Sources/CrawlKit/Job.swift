@@ -43,8 +43,9 @@ public struct TaskSettings: Sendable {
     public var cpu = 1024
     public var memory = 2048
     public var architecture = "X86_64"
-    /// A pinned tag: a moving tag would make two runs of one job differ.
-    public var sidecarImage = "selenium/standalone-chrome:4.27.0-20241225"
+    /// A pinned tag: a moving tag would make two runs of one job differ. Unset in the job, it
+    /// follows `architecture` (`defaultSidecarImage`).
+    public var sidecarImage = TaskSettings.defaultSidecarImage(architecture: "X86_64")
     public var crawlerImage = "crawlrun/crawler:latest"
     public var stopTimeout = 30
     public var environment: [String: String] = [:]
@@ -53,6 +54,14 @@ public struct TaskSettings: Sendable {
     public var startupSeconds = 60.0
     public var maxRunSeconds = 3600.0
     public var retries = 2
+
+    /// Selenium's standalone Chrome is built for x86_64 only (Google ships no Chrome for Linux on
+    /// ARM64); its standalone Chromium, from the same release, for both.
+    /// https://github.com/SeleniumHQ/docker-selenium/releases/tag/4.21.0-20240522 (the first with aarch64)
+    public static func defaultSidecarImage(architecture: String) -> String {
+        architecture == "ARM64"
+            ? "selenium/standalone-chromium:4.27.0-20241225" : "selenium/standalone-chrome:4.27.0-20241225"
+    }
 }
 
 public struct FargateSettings: Sendable {
@@ -228,7 +237,8 @@ extension Job {
         t.cpu = v["cpu"]?.intValue ?? t.cpu
         t.memory = v["memory"]?.intValue ?? t.memory
         t.architecture = v["architecture"]?.stringValue ?? t.architecture
-        t.sidecarImage = v["sidecarImage"]?.stringValue ?? t.sidecarImage
+        t.sidecarImage =
+            v["sidecarImage"]?.stringValue ?? TaskSettings.defaultSidecarImage(architecture: t.architecture)
         t.crawlerImage = v["crawlerImage"]?.stringValue ?? t.crawlerImage
         t.stopTimeout = v["stopTimeout"]?.intValue ?? t.stopTimeout
         t.environment = v["environment"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]

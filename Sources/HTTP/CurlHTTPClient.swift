@@ -40,9 +40,25 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await send(request, onBody: nil)
+    }
+
+    /// Like `send`, but a 2xx response's body goes to `onBody` piece by piece as it arrives, on
+    /// the transfer's thread (the returned response's body is then empty): a body as long as
+    /// the exchange, such as Docker's followed logs. Other statuses collect their body as usual,
+    /// so the caller reads the error. Cancelling the task ends the transfer.
+    public func stream(
+        _ request: HTTPRequest, onBody: @escaping @Sendable (Data) -> Void
+    ) async throws
+        -> HTTPResponse
+    {
+        try await send(request, onBody: onBody)
+    }
+
+    private func send(_ request: HTTPRequest, onBody: (@Sendable (Data) -> Void)?) async throws -> HTTPResponse {
         let state = TransferState()
         return try await withTaskCancellationHandler {
-            try await ThreadPool.shared.run { try self.perform(request, state: state) }
+            try await ThreadPool.shared.run { try self.perform(request, state: state, onBody: onBody) }
         } onCancel: {
             state.cancelled.store(true, ordering: .relaxed)
         }
@@ -66,7 +82,9 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
         if !kept { curl_easy_cleanup(handle.raw) }
     }
 
-    private func perform(_ request: HTTPRequest, state: TransferState) throws -> HTTPResponse {
+    private func perform(
+        _ request: HTTPRequest, state: TransferState, onBody: (@Sendable (Data) -> Void)?
+    ) throws -> HTTPResponse {
         if state.cancelled.load(ordering: .relaxed) {
             throw HTTPError(
                 code: .cancelled, curlCode: Int32(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "request cancelled",
@@ -103,7 +121,9 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
         case "POST": crawlrun_setopt_long(h, CURLOPT_POST, 1)
         default: crawlrun_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method)
         }
-        if let body = request.body {
+        // A POST needs a body even when empty: without one libcurl would read it from stdin (its
+        // default read callback), chunked (https://curl.se/libcurl/c/CURLOPT_POST.html).
+        if let body = request.body ?? (request.method == "POST" ? Data() : nil) {
             // COPYPOSTFIELDS copies the bytes, so the Data need not outlive this call's scope.
             crawlrun_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             _ = body.withUnsafeBytes { raw in
@@ -124,7 +144,7 @@ public final class CurlHTTPClient: HTTPTransport, Sendable {
         if !names.contains("expect") { headerList = curl_slist_append(headerList, "Expect:") }
         crawlrun_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)
 
-        let sink = Unmanaged.passRetained(ResponseSink(state: state))
+        let sink = Unmanaged.passRetained(ResponseSink(state: state, onBody: onBody))
         defer { sink.release() }
         let context = sink.toOpaque()
         crawlrun_setopt_data_cb(h, CURLOPT_WRITEFUNCTION, curlWriteBody)
@@ -182,16 +202,26 @@ final class TransferState: Sendable {
 /// Collects one response. Touched only by the thread running curl_easy_perform.
 final class ResponseSink {
     let state: TransferState
+    let onBody: (@Sendable (Data) -> Void)?
+    var status = 0
     var body = Data()
     var headers: [(name: String, value: String)] = []
-    init(state: TransferState) { self.state = state }
+    init(state: TransferState, onBody: (@Sendable (Data) -> Void)?) {
+        self.state = state
+        self.onBody = onBody
+    }
 }
 
 private let curlWriteBody: crawlrun_data_cb = { data, size, count, context in
     guard let data, let context else { return 0 }
     let n = size * count
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    sink.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: n)
+    let bytes = UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self)
+    if let onBody = sink.onBody, (200..<300).contains(sink.status) {
+        onBody(Data(bytes: bytes, count: n))
+    } else {
+        sink.body.append(bytes, count: n)
+    }
     return n
 }
 
@@ -202,6 +232,7 @@ private let curlWriteHeader: crawlrun_data_cb = { data, size, count, context in
     let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
     if line.hasPrefix("HTTP/") {
         sink.headers.removeAll()  // a new status line: redirects and 1xx restart the header set
+        sink.status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
     } else if let colon = line.firstIndex(of: ":") {
         let name = String(line[..<colon])
         let value = String(line[line.index(after: colon)...].trimmingWhitespace())

@@ -55,16 +55,7 @@ public final class FixtureServer: Sendable {
         if let path = unixSocket {
             unlink(path)
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_un()
-            addr.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &addr.sun_path) { buf in
-                for (i, b) in path.utf8.prefix(buf.count - 1).enumerated() { buf[i] = b }
-            }
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
+            let rc = withUnixSocketAddress(path) { bind(fd, $0, $1) }
             guard rc == 0, listen(fd, 64) == 0 else { throw FixtureError("cannot listen on \(path)") }
             listener = fd
             self.port = 0
