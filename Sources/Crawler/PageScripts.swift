@@ -7,9 +7,16 @@ public enum PageScripts {
     /// the URL asked for. A new document never has it.
     static let markName = "__crawlrunLeft"
 
-    /// Run just before each navigation: marks the current document. Also the cheap liveness
-    /// check of the session (a hung renderer does not answer it).
-    static let leave = "window.\(markName) = true; return true;"
+    /// Run just before each navigation: marks the current document, and silences its dialogs
+    /// (a timer's `confirm` firing on the page being left, while the navigation is under way,
+    /// leaves chromedriver 156 answering every later command of the session with "aborted by
+    /// navigation: Not attached to an active page"). Also the cheap liveness check of the
+    /// session: a hung renderer does not answer it.
+    static let leave = """
+        window.\(markName) = true;
+        window.alert = () => undefined; window.confirm = () => false; window.prompt = () => null;
+        return true;
+        """
 
     /// arguments[0]: {name: {selector, attr, all}}, arguments[1]: the URL navigated to. Returns
     /// {u: final URL, t: title, s: main document HTTP status | null, f: fields, e: error page code | null,

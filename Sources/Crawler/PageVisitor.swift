@@ -159,21 +159,23 @@ public struct PageVisitor: Sendable {
         }
     }
 
-    /// Runs a command again while it fails with "unexpected alert open". With
+    /// Runs one of the crawler's scripts again while a dialog gets in its way. With
     /// `unhandledPromptBehavior: "dismiss"` each command dismisses the dialog open when it starts,
     /// but a dialog that opens while it runs (a second `alert` in a load handler, a timer's
-    /// `confirm`) still fails it. Bounded: a page that opens dialogs without end fails as `script`.
+    /// `confirm`) fails it with "unexpected alert open", or cuts the script short and chromedriver
+    /// answers `null`, which none of these scripts returns. Bounded: a page that opens dialogs
+    /// without end fails as `script`.
     func dismissingDialogs(_ command: () async throws -> JSONValue) async throws -> JSONValue {
-        var last: WebDriverError?
+        var last = "a script returned nothing"
         for _ in 0..<Self.maxDialogs {
             do {
-                return try await command()
+                let value = try await command()
+                if value != .null { return value }
             } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
-                last = error
+                last = ErrorClassifier.firstLine(error.message)
             }
         }
-        let text = last.map { ErrorClassifier.firstLine($0.message) } ?? ""
-        throw VisitFailure(.script, "the page kept opening dialogs (\(Self.maxDialogs) in a row): \(text)")
+        throw VisitFailure(.script, "the page kept opening dialogs (\(Self.maxDialogs) in a row): \(last)")
     }
 
     /// The extraction round trip. A page that navigates away while the script runs ("execution
@@ -188,13 +190,18 @@ public struct PageVisitor: Sendable {
                 break
             } catch let error as WebDriverError {
                 let m = error.message.lowercased()
-                if attempt == 1 && (m.contains("context was destroyed") || m.contains("navigat")) { continue }
+                if attempt == 1 && !error.isSessionLost && (m.contains("context was destroyed") || m.contains("navigat")) {
+                    continue
+                }
                 throw ErrorClassifier.classify(error, during: "extract")
             } catch let failure as VisitFailure {
                 throw failure
             } catch {
                 throw VisitFailure(.webdriver, "extract: \(error)")
             }
+        }
+        guard value.objectValue != nil else {
+            throw VisitFailure(.script, "the extraction script returned \(String(decoding: value.encoded().prefix(100), as: UTF8.self)) instead of the page's data")
         }
         if value["old"] == .bool(true) {
             // Never the previous page's data: say what the URL answered instead.

@@ -66,6 +66,33 @@ public final class ChromeDriver: Sendable {
     public var browserProcessCount: Int {
         processesInGroup(process.pid).count
     }
+
+    /// Browsers (each session's main browser process, not its helpers) alive under this
+    /// chromedriver: Chromium's helpers carry `--type=` on their command line, the browser not.
+    public var browserCount: Int {
+        processesInGroup(process.pid).filter { pid in
+            guard pid != process.pid, let line = commandLine(pid) else { return false }
+            return line.contains("chrom") && !line.contains("--type=")
+        }.count
+    }
+
+    /// SIGKILLs every page renderer of this chromedriver's browsers, as the kernel's OOM killer
+    /// would (a renderer that exhausts memory dies the same way); their pids.
+    @discardableResult
+    public func killRenderers() -> [pid_t] {
+        let renderers = processesInGroup(process.pid).filter { pid in
+            guard let line = commandLine(pid) else { return false }
+            return line.contains("--type=renderer") && !line.contains("--top-chrome-webui")
+        }
+        for pid in renderers { Glibc.kill(pid, SIGKILL) }
+        return renderers
+    }
+}
+
+/// A process's command line, arguments joined by spaces (Chromium rewrites its helpers' into one).
+public func commandLine(_ pid: pid_t) -> String? {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+    return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).

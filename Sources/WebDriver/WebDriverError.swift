@@ -95,6 +95,8 @@ public struct WebDriverError: Error, Sendable, CustomStringConvertible {
         "tab crashed", "target crashed", "page crash", "renderer crashed", "session deleted",
         "chrome not reachable", "disconnected", "not connected to devtools", "browser has closed the connection",
         "target window already closed", "target frame detached",
+        // chromedriver 156 after a dialog opened during a navigation: every later command fails so.
+        "not attached to an active page",
     ]
 
     /// The remote end did not answer within the command's deadline. chromedriver runs one

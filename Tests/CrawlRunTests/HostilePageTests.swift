@@ -1,0 +1,212 @@
+import CrawlKit
+import Crawler
+import Foundation
+import JSONKit
+import TestSupport
+import Testing
+
+extension Chrome {
+    /// Pages that used to make the crawler report another page's data, or spoil the pages after
+    /// them (issue 9): each batch puts normal pages after every hostile one, and every record must
+    /// describe its own URL.
+    @Suite struct HostilePageTests {
+        static let fields = ["h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price")]
+
+        func byURL(_ records: [ResultRecord]) -> [String: ResultRecord] {
+            Dictionary(records.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+
+        /// A normal fixture page's record: ok, and its own title, fields and final URL.
+        func expectOwnPage(_ record: ResultRecord?, _ url: String, n: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(record?.ok == true, "\(url): \(String(describing: record?.error))", sourceLocation: sourceLocation)
+            #expect(record?.title == "Page \(n)", sourceLocation: sourceLocation)
+            #expect(record?.finalUrl == url, sourceLocation: sourceLocation)
+            #expect(record?.fields["h1"] == .string("Page \(n)"), sourceLocation: sourceLocation)
+            #expect(record?.fields["price"] == .string("$\(n).00"), sourceLocation: sourceLocation)
+        }
+
+        /// A failed record that carries no page's data at all.
+        func expectNoPageData(_ record: ResultRecord?, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(record?.ok == false, sourceLocation: sourceLocation)
+            #expect(record?.title == nil && record?.finalUrl == nil, sourceLocation: sourceLocation)
+            #expect(record?.fields.isEmpty == true, sourceLocation: sourceLocation)
+        }
+
+        @Test func navigationsThatCommitNoDocumentAreRecordedAsWhatTheyAre() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            // The first URL runs on a fresh session's blank page; each later one follows a page
+            // whose data it must not inherit.
+            let urls = [
+                b + "/no-content", b + "/page/1", b + "/no-content?again", b + "/page/2", b + "/not-modified",
+                b + "/page/3", b + "/download", b + "/page/4", b + "/page/4#price",
+            ]
+            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            await driver.stop()
+            #expect(r.code == .ok)
+            #expect(r.records.count == urls.count)
+            let rec = byURL(r.records)
+            for (url, n) in [(b + "/page/1", 1), (b + "/page/2", 2), (b + "/page/3", 3), (b + "/page/4", 4)] {
+                expectOwnPage(rec[url], url, n: n)
+            }
+            for url in [b + "/no-content", b + "/no-content?again"] {
+                expectNoPageData(rec[url])
+                #expect(rec[url]?.error?.kind == .http && rec[url]?.status == 204 && rec[url]?.attempts == 1)
+                #expect(rec[url]?.error?.message == "HTTP 204: no content, so no page to read")
+            }
+            let notModified = rec[b + "/not-modified"]
+            expectNoPageData(notModified)
+            #expect(notModified?.error?.kind == .http && notModified?.status == 304)
+            let download = rec[b + "/download"]
+            expectNoPageData(download)
+            #expect(download?.error?.kind == .download && download?.status == 200)
+            #expect(
+                download?.error?.message
+                    == "a file to download (Content-Disposition: attachment; filename=\"report.csv\"; Content-Type: text/csv), not a page"
+            )
+            // A fragment of the page just crawled is the same document, rightly kept.
+            let fragment = rec[b + "/page/4#price"]
+            #expect(fragment?.ok == true && fragment?.title == "Page 4" && fragment?.finalUrl == b + "/page/4#price")
+        }
+
+        @Test func aCrashedTabIsReplacedAndTheBatchGoesOn() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            server.onCrash { driver.killRenderers() }
+            let b = server.baseURL
+            let urls = [b + "/page/1", b + "/crash", b + "/page/2", b + "/page/3"]
+            let r = try await crawl(
+                urls, options: options { $0.fields = Self.fields; $0.maxAttempts = 2 }, driver: driver.url)
+            #expect(await eventually { driver.browserCount == 0 }, "every session was deleted")
+            await driver.stop()
+            #expect(r.code == .ok)
+            let rec = byURL(r.records)
+            let crashed = rec[b + "/crash"]
+            expectNoPageData(crashed)
+            #expect(crashed?.error?.kind == .browserCrash && crashed?.attempts == 2, "retried on a new session: \(r.log)")
+            #expect(server.hits("/crash") == 2 && server.hits("/crash/now.js") == 2)
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            expectOwnPage(rec[b + "/page/3"], b + "/page/3", n: 3)
+            #expect(r.log.contains("opening a new session after a lost one"))
+        }
+
+        @Test(arguments: ["/hang", "/hang?mb=64"])
+        func aHungRendererIsAbandonedAndItsBrowserEnded(hang: String) async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let urls = [b + "/page/1", b + hang, b + "/page/2", b + "/page/3"]
+            let watch = BrowserWatch(driver)
+            let t0 = ContinuousClock.now
+            let r = try await crawl(
+                urls, options: options { $0.fields = Self.fields; $0.pageLoadTimeout = 2; $0.maxAttempts = 1 },
+                driver: driver.url)
+            let elapsed = ContinuousClock.now - t0
+            let most = await watch.stop()
+            #expect(await eventually { driver.browserCount == 0 }, "every session was deleted")
+            await driver.stop()
+            #expect(r.code == .ok)
+            let rec = byURL(r.records)
+            let hung = rec[b + hang]
+            expectNoPageData(hung)
+            #expect(hung?.error?.kind == .timeout)
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            expectOwnPage(rec[b + "/page/3"], b + "/page/3", n: 3)
+            #expect(server.hits("/page/2") == 1 && server.hits("/page/3") == 1, "no later URL timed out")
+            #expect(most <= 1, "the hung browser was ended before the next one started")
+            #expect(r.log.contains("abandoned session"))
+            // Page-load timeout + the navigation's margin + a few seconds for the new session.
+            #expect(elapsed < .seconds(2 + 5 + 6), "took \(elapsed)")
+        }
+
+        @Test(arguments: ["alert", "confirm", "prompt"])
+        func dialogsAreDismissedAndThePageStillRead(kind: String) async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let dialog = b + "/dialog?kind=\(kind)"
+            let urls = [b + "/page/1", dialog, b + "/page/2", dialog + "&again", b + "/page/3"]
+            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            for url in [dialog, dialog + "&again"] {
+                #expect(rec[url]?.ok == true, "\(String(describing: rec[url]?.error))")
+                #expect(rec[url]?.title == "Dialog \(kind)" && rec[url]?.finalUrl == url, "\(String(describing: rec[url]))")
+                #expect(rec[url]?.fields["h1"] == .string("Dialog \(kind)") && rec[url]?.fields["price"] == "$9.00")
+                #expect(rec[url]?.attempts == 1)
+            }
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            expectOwnPage(rec[b + "/page/3"], b + "/page/3", n: 3)
+        }
+
+        @Test func loneSurrogatesAreReplacedAndTheRecordKept() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let urls = [b + "/surrogate", b + "/page/1"]
+            let o = options {
+                $0.fields = [
+                    "lone": FieldSpec(selector: ".lone"), "pair": FieldSpec(selector: ".pair"),
+                    "h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price"),
+                ]
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            let page = rec[b + "/surrogate"]
+            #expect(page?.ok == true, "\(String(describing: page?.error))")
+            #expect(page?.title == "Lone \u{FFFD} title")
+            #expect(page?.fields["lone"] == .string("high \u{FFFD} low \u{FFFD} end"))
+            #expect(page?.fields["pair"] == .string("\u{1F600}"), "a valid pair is kept")
+            #expect(rec[b + "/page/1"]?.ok == true && rec[b + "/page/1"]?.title == "Page 1")
+        }
+
+        @Test func aBasicChallengeIsAnHTTP401() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let urls = [b + "/page/1", b + "/basic-auth", b + "/page/2"]
+            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            let auth = rec[b + "/basic-auth"]
+            expectNoPageData(auth)
+            #expect(auth?.error?.kind == .http && auth?.status == 401 && auth?.attempts == 1)
+            #expect(auth?.error?.message == "HTTP 401: authentication required")
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+        }
+    }
+}
+
+/// Samples how many browsers run under a chromedriver, every 50 ms, until stopped.
+final class BrowserWatch: Sendable {
+    private let task: Task<Int, Never>
+
+    init(_ driver: ChromeDriver) {
+        task = Task {
+            var most = 0
+            while !Task.isCancelled {
+                most = max(most, driver.browserCount)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return most
+        }
+    }
+
+    /// The most browsers seen at once.
+    func stop() async -> Int {
+        task.cancel()
+        return await task.value
+    }
+}
