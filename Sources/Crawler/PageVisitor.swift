@@ -73,7 +73,10 @@ public struct PageVisitor: Sendable {
     var scriptDeadline: Duration {
         .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000)) + Self.margin
     }
-    static let margin: Duration = .seconds(5)
+    /// chromedriver answers a page-load or script timeout at once when the renderer is alive; a
+    /// renderer silent for this long after it is taken as hung (the session is replaced, and the
+    /// record is the `timeout` the browser would have given).
+    static let margin: Duration = .seconds(2)
     /// Deadline for `leave`: a responsive page answers in a millisecond or two.
     static let leaveDeadline: Duration = .seconds(3)
     /// Dialogs one command may meet before the page counts as opening them without end.

@@ -67,13 +67,16 @@ public final class ChromeDriver: Sendable {
         processesInGroup(process.pid).count
     }
 
-    /// Browsers (each session's main browser process, not its helpers) alive under this
-    /// chromedriver: Chromium's helpers carry `--type=` on their command line, the browser not.
+    /// Browsers alive under this chromedriver, counting a browser while any of its processes
+    /// lives (a hung renderer outliving its browser process counts): distinct profile
+    /// directories (`--user-data-dir`, one per session) on their command lines.
     public var browserCount: Int {
-        processesInGroup(process.pid).filter { pid in
-            guard pid != process.pid, let line = commandLine(pid) else { return false }
-            return line.contains("chrom") && !line.contains("--type=")
-        }.count
+        var profiles = Set<Substring>()
+        for pid in processesInGroup(process.pid) where pid != process.pid {
+            guard let line = commandLine(pid), let flag = line.firstRange(of: "--user-data-dir=") else { continue }
+            profiles.insert(line[flag.upperBound...].prefix { $0 != " " })
+        }
+        return profiles.count
     }
 
     /// SIGKILLs every page renderer of this chromedriver's browsers, as the kernel's OOM killer
