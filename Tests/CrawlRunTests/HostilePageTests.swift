@@ -1,11 +1,11 @@
 import CrawlKit
-import Crawler
+@testable import Crawler
 import Foundation
 import JSONKit
 import HTTP
 import TestSupport
 import Testing
-import WebDriver
+@testable import WebDriver
 
 extension Chrome {
     /// Pages that used to make the crawler report another page's data, or spoil the pages after
@@ -263,6 +263,38 @@ extension Chrome.HostilePageTests {
             "hostile batch: 100 pages alone \(aloneTime); with /crash and /hang \(hostileTime) (budget \(budget): the pages alone +25 %, timeouts 10 s, browser restarts \(restarts.map { "\($0)" }.joined(separator: ", ")), slack 5 s); most browsers at once \(most)"
         )
         #expect(hostileTime < budget, "\(r.dir)/crawler.log")
+    }
+
+    /// The last resort of `SessionCloser`: a hung session whose browser has no DevTools endpoint
+    /// to reach (a remote sidecar, a Selenium node) cannot be deleted, so its processes are
+    /// killed, found by their profile directory.
+    @Test func aHungBrowserThatCannotBeDeletedIsKilled() async throws {
+        let server = try FixtureServer()
+        let driver = try await ChromeDriver.start()
+        defer { server.stop() }
+        let client = WebDriverClient(baseURL: driver.url, http: CurlHTTPClient())
+        let session = try await client.newSession(alwaysMatch: PageVisitor.capabilities(options { $0.pageLoadTimeout = 1 }))
+        let hung = await #expect(throws: WebDriverError.self) {
+            try await session.navigate(to: server.baseURL + "/hang", timeout: .seconds(3))
+        }
+        #expect(hung?.isUnresponsive == true && hung?.isSessionLost == false, "\(String(describing: hung))")
+        #expect(driver.browserCount == 1)
+        // The same session as a driver that names no DevTools endpoint reports it.
+        var capabilities = session.capabilities.objectValue ?? [:]
+        capabilities["goog:chromeOptions"] = nil
+        let remote = WebDriverSession(id: session.id, client: client, capabilities: .object(capabilities))
+        #expect(remote.debuggerAddress == nil && remote.browserUserDataDir != nil)
+        let dir = tempDir("closer")
+        let fd = open(dir + "/log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let t0 = ContinuousClock.now
+        await SessionCloser(http: CurlHTTPClient(), log: Log(fd: fd)).close(remote, unresponsive: true, label: "test")
+        let took = ContinuousClock.now - t0
+        close(fd)
+        #expect(await eventually(timeout: .seconds(5)) { driver.browserCount == 0 }, "the hung browser is gone")
+        await driver.stop()
+        let log = try String(contentsOfFile: dir + "/log", encoding: .utf8)
+        #expect(log.contains("abandoned session \(session.id) did not end; killed its browser (pids"), "\(log)")
+        #expect(took < SessionCloser.deleteTimeout + .seconds(2), "the DELETE is waited for a bounded time: \(took)")
     }
 
     /// How long each replacement session took to open, from the crawler's log: an "opening"
