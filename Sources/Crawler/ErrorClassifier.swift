@@ -77,6 +77,9 @@ struct VisitFailure: Error, Sendable {
     var unresponsive: Bool
     var status: Int?
     var page: PageResult?
+    /// The browser still shows the previous URL's page: nothing of it (fields, screenshot,
+    /// source) may be saved for this one.
+    var previousPageShown = false
 
     init(
         _ kind: ErrorKind, _ message: String, sessionLost: Bool = false, unresponsive: Bool = false,

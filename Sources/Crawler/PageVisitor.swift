@@ -208,7 +208,9 @@ public struct PageVisitor: Sendable {
         }
         if value["old"] == .bool(true) {
             // Never the previous page's data: say what the URL answered instead.
-            throw await uncommitted.failure(for: url)
+            var failure = await uncommitted.failure(for: url)
+            failure.previousPageShown = true
+            throw failure
         }
         let page = PageResult(
             finalURL: value["u"]?.stringValue ?? "",

@@ -74,8 +74,10 @@ struct Worker: Sendable {
                         session = nil
                         lostSession = error.sessionLost
                         await run.closer.close(current, unresponsive: error.unresponsive, label: label)
-                    case .failure:
+                    case .failure(let error) where !error.previousPageShown:
                         artifacts = await captureArtifacts(item.index, session: current, failed: true)
+                    case .failure:
+                        break
                     }
                 case .failure(let error):
                     visited = .failure(error)
@@ -146,7 +148,7 @@ struct Worker: Sendable {
                 try await run.visitor.leave(current)
                 return .success(current)
             } catch {
-                log.warn("\(label): the browser does not answer (\(error.message)); replacing the session")
+                log.warn("\(label): the session cannot be used (\(error.message)); replacing it")
                 session = nil
                 lostSession = error.sessionLost
                 await run.closer.close(current, unresponsive: error.unresponsive, label: label)

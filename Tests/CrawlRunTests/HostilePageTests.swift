@@ -45,10 +45,14 @@ extension Chrome {
                 b + "/no-content", b + "/page/1", b + "/no-content?again", b + "/page/2", b + "/not-modified",
                 b + "/page/3", b + "/download", b + "/page/4", b + "/page/4#price",
             ]
-            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            let o = options {
+                $0.fields = Self.fields; $0.screenshot = .onError
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
             await driver.stop()
             #expect(r.code == .ok)
             #expect(r.records.count == urls.count)
+            #expect(r.records.allSatisfy { $0.artifacts == nil }, "no screenshot of the previous page is saved")
             let rec = byURL(r.records)
             for (url, n) in [(b + "/page/1", 1), (b + "/page/2", 2), (b + "/page/3", 3), (b + "/page/4", 4)] {
                 expectOwnPage(rec[url], url, n: n)
