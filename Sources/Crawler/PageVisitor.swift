@@ -188,12 +188,15 @@ public struct PageVisitor: Sendable {
         for attempt in 1...2 {
             do {
                 value = try await dismissingDialogs {
-                    try await session.execute(PageScripts.extract, args: [fieldSpec, .string(url)], timeout: scriptDeadline)
+                    try await session.execute(
+                        PageScripts.extract, args: [fieldSpec, .string(url)], timeout: scriptDeadline)
                 }
                 break
             } catch let error as WebDriverError {
                 let m = error.message.lowercased()
-                if attempt == 1 && !error.isSessionLost && (m.contains("context was destroyed") || m.contains("navigat")) {
+                if attempt == 1 && !error.isSessionLost
+                    && (m.contains("context was destroyed") || m.contains("navigat"))
+                {
                     continue
                 }
                 throw ErrorClassifier.classify(error, during: "extract")
@@ -204,7 +207,8 @@ public struct PageVisitor: Sendable {
             }
         }
         guard value.objectValue != nil else {
-            throw VisitFailure(.script, "the extraction script returned \(String(decoding: value.encoded().prefix(100), as: UTF8.self)) instead of the page's data")
+            let answer = String(decoding: value.encoded().prefix(100), as: UTF8.self)
+            throw VisitFailure(.script, "the extraction script returned \(answer) instead of the page's data")
         }
         if value["old"] == .bool(true) {
             // Never the previous page's data: say what the URL answered instead.

@@ -43,7 +43,8 @@ struct SessionCloser: Sendable {
         do {
             try await session.delete(timeout: Self.deleteTimeout)
             if unresponsive {
-                log.info("\(label): abandoned session \(session.id) closed (\(closedTargets) page target(s) closed first)")
+                log.info(
+                    "\(label): abandoned session \(session.id) closed (\(closedTargets) page target(s) closed first)")
             }
             return
         } catch let error as WebDriverError where error.code == .transport && !error.isUnresponsive {

@@ -1,10 +1,11 @@
 import CrawlKit
-@testable import Crawler
 import Foundation
-import JSONKit
 import HTTP
+import JSONKit
 import TestSupport
 import Testing
+
+@testable import Crawler
 @testable import WebDriver
 
 extension Chrome {
@@ -19,7 +20,9 @@ extension Chrome {
         }
 
         /// A normal fixture page's record: ok, and its own title, fields and final URL.
-        func expectOwnPage(_ record: ResultRecord?, _ url: String, n: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        func expectOwnPage(
+            _ record: ResultRecord?, _ url: String, n: Int, sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             #expect(record?.ok == true, "\(url): \(String(describing: record?.error))", sourceLocation: sourceLocation)
             #expect(record?.title == "Page \(n)", sourceLocation: sourceLocation)
             #expect(record?.finalUrl == url, sourceLocation: sourceLocation)
@@ -85,14 +88,18 @@ extension Chrome {
             let b = server.baseURL
             let urls = [b + "/page/1", b + "/crash", b + "/page/2", b + "/page/3"]
             let r = try await crawl(
-                urls, options: options { $0.fields = Self.fields; $0.maxAttempts = 2 }, driver: driver.url)
+                urls,
+                options: options {
+                    $0.fields = Self.fields; $0.maxAttempts = 2
+                }, driver: driver.url)
             #expect(await eventually { driver.browserCount == 0 }, "every session was deleted")
             await driver.stop()
             #expect(r.code == .ok)
             let rec = byURL(r.records)
             let crashed = rec[b + "/crash"]
             expectNoPageData(crashed)
-            #expect(crashed?.error?.kind == .browserCrash && crashed?.attempts == 2, "retried on a new session: \(r.log)")
+            #expect(
+                crashed?.error?.kind == .browserCrash && crashed?.attempts == 2, "retried on a new session: \(r.log)")
             #expect(server.hits("/crash") == 2 && server.hits("/crash/now.js") == 2)
             expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
             expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
@@ -110,7 +117,10 @@ extension Chrome {
             let watch = BrowserWatch(driver)
             let t0 = ContinuousClock.now
             let r = try await crawl(
-                urls, options: options { $0.fields = Self.fields; $0.pageLoadTimeout = 2; $0.maxAttempts = 1 },
+                urls,
+                options: options {
+                    $0.fields = Self.fields; $0.pageLoadTimeout = 2; $0.maxAttempts = 1
+                },
                 driver: driver.url)
             let elapsed = ContinuousClock.now - t0
             let most = await watch.stop()
@@ -144,7 +154,8 @@ extension Chrome {
             let rec = byURL(r.records)
             for url in [dialog, dialog + "&again"] {
                 #expect(rec[url]?.ok == true, "\(String(describing: rec[url]?.error))")
-                #expect(rec[url]?.title == "Dialog \(kind)" && rec[url]?.finalUrl == url, "\(String(describing: rec[url]))")
+                #expect(
+                    rec[url]?.title == "Dialog \(kind)" && rec[url]?.finalUrl == url, "\(String(describing: rec[url]))")
                 #expect(rec[url]?.fields["h1"] == .string("Dialog \(kind)") && rec[url]?.fields["price"] == "$9.00")
                 #expect(rec[url]?.attempts == 1)
             }
@@ -277,7 +288,8 @@ extension Chrome.HostilePageTests {
         let driver = try await ChromeDriver.start()
         defer { server.stop() }
         let client = WebDriverClient(baseURL: driver.url, http: CurlHTTPClient())
-        let session = try await client.newSession(alwaysMatch: PageVisitor.capabilities(options { $0.pageLoadTimeout = 1 }))
+        let session = try await client.newSession(
+            alwaysMatch: PageVisitor.capabilities(options { $0.pageLoadTimeout = 1 }))
         let hung = await #expect(throws: WebDriverError.self) {
             try await session.navigate(to: server.baseURL + "/hang", timeout: .seconds(3))
         }

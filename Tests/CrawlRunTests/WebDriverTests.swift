@@ -166,15 +166,19 @@ extension Result where Failure == any Error {
 
     @Test func notLost() {
         #expect(!WebDriverError(code: .javascriptError, message: "javascript error: boom").isSessionLost)
-        #expect(!WebDriverError(code: .timeout, message: "timeout: Timed out receiving message from renderer: 30").isSessionLost)
+        #expect(
+            !WebDriverError(code: .timeout, message: "timeout: Timed out receiving message from renderer: 30")
+                .isSessionLost)
         #expect(!WebDriverError(code: .other("aborted by navigation"), message: "aborted by navigation").isSessionLost)
     }
 
     @Test func transportFailures() {
         let timedOut = WebDriverError(
             code: .transport, message: "timed out",
-            underlying: HTTPError(code: .timeout, curlCode: 28, message: "timed out", url: "http://127.0.0.1:1/session/x/url"))
-        #expect(timedOut.isUnresponsive && !timedOut.isSessionLost, "no answer in time: the page hangs, the driver lives")
+            underlying: HTTPError(
+                code: .timeout, curlCode: 28, message: "timed out", url: "http://127.0.0.1:1/session/x/url"))
+        #expect(
+            timedOut.isUnresponsive && !timedOut.isSessionLost, "no answer in time: the page hangs, the driver lives")
         let refused = WebDriverError(
             code: .transport, message: "refused",
             underlying: HTTPError(code: .connect, curlCode: 7, message: "refused", url: "http://127.0.0.1:1/status"))
