@@ -83,7 +83,8 @@ public struct PageVisitor: Sendable {
     static let maxDialogs = 20
 
     /// Marks the current document before a navigation (see `PageScripts.leave`); it is also the
-    /// session's liveness check. Throws with `abandon` set when the session must be replaced.
+    /// session's liveness check. Its failures always abandon the session: one that cannot mark
+    /// its page cannot tell the next page from this one.
     func leave(_ session: WebDriverSession) async throws(VisitFailure) {
         do {
             _ = try await dismissingDialogs {
@@ -91,8 +92,6 @@ public struct PageVisitor: Sendable {
             }
         } catch let error as WebDriverError {
             var failure = ErrorClassifier.classify(error, during: "before navigating")
-            // Whatever the reason, a session that cannot mark its page cannot tell an old page
-            // from a new one: replace it.
             failure.unresponsive = failure.unresponsive || !failure.sessionLost
             throw failure
         } catch var failure as VisitFailure {
