@@ -21,6 +21,8 @@ struct UncommittedNavigation: Sendable {
     let policy: NetworkPolicy
     static let maxRedirects = 10
     static let timeout: Duration = .seconds(10)
+    /// Says who asks, and why, in the site's logs.
+    static let userAgent = "CrawlRun-crawler (what is this URL? the browser opened no page for it)"
 
     /// The failure to record for `url`; never a success, whatever the server says now.
     func failure(for url: String) async -> VisitFailure {
@@ -35,7 +37,8 @@ struct UncommittedNavigation: Sendable {
             do {
                 response = try await http.send(
                     HTTPRequest(
-                        method: "HEAD", url: target, connectTimeout: .seconds(5), timeout: Self.timeout))
+                        method: "HEAD", url: target, headers: [("User-Agent", Self.userAgent)],
+                        connectTimeout: .seconds(5), timeout: Self.timeout))
             } catch {
                 return VisitFailure(
                     .navigation, "no new page opened (\(kept)); asking the server why failed: \(error)")

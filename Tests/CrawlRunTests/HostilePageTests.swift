@@ -334,3 +334,44 @@ extension Chrome.HostilePageTests {
         return starts
     }
 }
+
+/// What the crawler's own HEAD request makes of a navigation that committed no document.
+@Suite struct UncommittedNavigationTests {
+    func failure(_ answers: [String: HTTPResponse], allowPrivate: Bool = true, url: String) async -> VisitFailure {
+        let transport = ClosureTransport { request in
+            #expect(request.method == "HEAD")
+            return answers[request.url] ?? HTTPResponse(status: 404)
+        }
+        let probe = UncommittedNavigation(http: transport, policy: NetworkPolicy(allowPrivateNetworks: allowPrivate))
+        return await probe.failure(for: url)
+    }
+
+    @Test func statusesAndDownloads() async {
+        let b = "http://127.0.0.1:9"
+        let f = await failure(
+            [b + "/a": HTTPResponse(status: 301, headers: [("Location", "/b")]), b + "/b": HTTPResponse(status: 204)],
+            url: b + "/a")
+        #expect(f.kind == .http && f.status == 204, "redirects are followed")
+        let zip = await failure(
+            [b + "/zip": HTTPResponse(status: 200, headers: [("Content-Type", "application/zip")])], url: b + "/zip")
+        #expect(
+            zip.kind == .download && zip.status == 200
+                && zip.message == "a file to download (Content-Type: application/zip), not a page")
+        let html = await failure(
+            [b + "/html": HTTPResponse(status: 200, headers: [("Content-Type", "text/html")])], url: b + "/html")
+        #expect(html.kind == .navigation && html.status == nil)
+        #expect(html.message.hasSuffix("the server answers HEAD with HTTP 200"))
+        let gone = await failure([:], url: b + "/missing")
+        #expect(gone.kind == .navigation)
+    }
+
+    @Test func redirectsGoThroughTheNetworkPolicy() async {
+        let f = await failure(
+            [
+                "http://127.0.0.1:9/x": HTTPResponse(
+                    status: 302, headers: [("Location", "http://169.254.170.2/v2/credentials")])
+            ],
+            url: "http://127.0.0.1:9/x")
+        #expect(f.kind == .blocked, "the crawler never asks the credential endpoint: \(f.message)")
+    }
+}
