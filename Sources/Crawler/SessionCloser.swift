@@ -50,20 +50,29 @@ struct SessionCloser: Sendable {
         } catch let error as WebDriverError where error.code == .transport && !error.isUnresponsive {
             // The driver itself is gone (a killed sidecar): its browsers went with it.
             return
+        } catch let error as WebDriverError where error.code == .invalidSessionId {
+            // The driver already ended the session (after a crash, say); make sure of its browser.
+            await kill(session, quiet: true, label: label)
+            return
         } catch {
             if !unresponsive { log.warn("\(label): DELETE of session \(session.id) failed: \(error)") }
         }
+        await kill(session, quiet: false, label: label)
+    }
+
+    /// Kills what is left of the session's browser; quiet when nothing being left is expected.
+    private func kill(_ session: WebDriverSession, quiet: Bool, label: String) async {
         guard let profile = session.browserUserDataDir else {
-            log.warn("\(label): abandoned session \(session.id) did not end and its browser cannot be named")
+            if !quiet { log.warn("\(label): session \(session.id) did not end and its browser cannot be named") }
             return
         }
         let killed = await ThreadPool.shared.run { BrowserProcesses.kill(userDataDir: profile) }
-        if killed.isEmpty {
+        if !killed.isEmpty {
+            log.warn("\(label): session \(session.id) did not end; killed its browser (pids \(killed))")
+        } else if !quiet {
             log.warn(
-                "\(label): abandoned session \(session.id) did not end, and no process of its browser is visible to kill (the sidecar's processes are not in this PID namespace)"
+                "\(label): session \(session.id) did not end, and no process of its browser is here to kill (a sidecar in another PID namespace may keep it running)"
             )
-        } else {
-            log.warn("\(label): abandoned session \(session.id) did not end; killed its browser (pids \(killed))")
         }
     }
 
