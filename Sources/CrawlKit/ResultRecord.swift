@@ -18,6 +18,9 @@ public enum ErrorKind: String, Codable, Sendable, CaseIterable {
     case tls
     /// The main document answered 4xx or 5xx (`status` holds it).
     case http
+    /// The URL answered with a file to save (`Content-Disposition: attachment`, or a type the
+    /// browser does not display), not a page (`status` holds the server's answer).
+    case download
     /// Too many redirects, or a redirect loop.
     case redirect
     /// Any other navigation failure the browser reported (`net::ERR_*`).

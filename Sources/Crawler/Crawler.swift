@@ -103,6 +103,7 @@ final class BatchRun: Sendable {
     let visitor: PageVisitor
     let progress: Progress
     let pacer: HostPacer
+    let closer: SessionCloser
     let sidecar = SidecarState()
     var log: Log { crawler.log }
 
@@ -112,7 +113,8 @@ final class BatchRun: Sendable {
         self.sink = sink
         self.stop = stop
         self.client = WebDriverClient(baseURL: crawler.settings.webDriverURL, http: crawler.http)
-        self.visitor = PageVisitor(options: batch.crawl)
+        self.visitor = PageVisitor(options: batch.crawl, http: crawler.http)
+        self.closer = SessionCloser(http: crawler.http, log: crawler.log)
         self.progress = Progress(total: batch.urls.count, log: crawler.log)
         self.pacer = HostPacer(delay: .milliseconds(Int64(batch.crawl.politenessDelay * 1000)))
     }

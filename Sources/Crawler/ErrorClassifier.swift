@@ -40,6 +40,11 @@ enum ErrorClassifier {
 
     /// Classifies a failed WebDriver command during a visit.
     static func classify(_ error: WebDriverError, during step: String) -> VisitFailure {
+        if error.isUnresponsive {
+            return VisitFailure(
+                .timeout, "\(step): no answer from the browser in time (the page's renderer is not responding)",
+                unresponsive: true)
+        }
         if error.isSessionLost {
             return VisitFailure(
                 .browserCrash,
@@ -66,17 +71,29 @@ enum ErrorClassifier {
 struct VisitFailure: Error, Sendable {
     var kind: ErrorKind
     var message: String
+    /// The session is gone (crashed tab, dead browser or sidecar): replace it.
     var sessionLost: Bool
+    /// The session no longer answers (a hung renderer holds its commands): abandon and close it.
+    var unresponsive: Bool
     var status: Int?
     var page: PageResult?
+    /// The browser still shows the previous URL's page: nothing of it (fields, screenshot,
+    /// source) may be saved for this one.
+    var previousPageShown = false
 
-    init(_ kind: ErrorKind, _ message: String, sessionLost: Bool = false, status: Int? = nil, page: PageResult? = nil) {
+    init(
+        _ kind: ErrorKind, _ message: String, sessionLost: Bool = false, unresponsive: Bool = false,
+        status: Int? = nil, page: PageResult? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.sessionLost = sessionLost
+        self.unresponsive = unresponsive
         self.status = status
         self.page = page
     }
 
     var retryable: Bool { kind.isRetryable(status: status) }
+    /// The session cannot be used for the next URL.
+    var abandonsSession: Bool { sessionLost || unresponsive }
 }

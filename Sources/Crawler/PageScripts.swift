@@ -1,26 +1,59 @@
 /// The JavaScript the crawler runs in the page. One extraction round trip returns everything a
 /// record needs (https://www.w3.org/TR/webdriver2/#execute-script).
 public enum PageScripts {
-    /// arguments[0]: {name: {selector, attr, all}}. Returns
-    /// {u: final URL, t: title, s: main document HTTP status | null, f: fields, e: error page code | null, fe: field error}.
+    /// The property `leave` sets on the document about to be left. A document that still has it
+    /// when the extraction runs is the previous one: the navigation did not commit a new
+    /// document (a 204, a 304 without a cached copy, a download), and nothing in it describes
+    /// the URL asked for. A new document never has it.
+    static let markName = "__crawlrunLeft"
+
+    /// Run just before each navigation: marks the current document, and silences its dialogs
+    /// (a timer's `confirm` firing on the page being left, while the navigation is under way,
+    /// leaves chromedriver 156 answering every later command of the session with "aborted by
+    /// navigation: Not attached to an active page"). Also the cheap liveness check of the
+    /// session: a hung renderer does not answer it.
+    static let leave = """
+        window.\(markName) = true;
+        window.alert = () => undefined; window.confirm = () => false; window.prompt = () => null;
+        return true;
+        """
+
+    /// arguments[0]: {name: {selector, attr, all}}, arguments[1]: the URL navigated to. Returns
+    /// {u: final URL, t: title, s: main document HTTP status | null, f: fields, e: error page code | null,
+    ///  fe: field error, old: true when this is the document marked by `leave`, ep: true on a browser error page}.
     /// The status comes from Navigation Timing's responseStatus (Chrome ≥ 109, Firefox ≥ 129);
-    /// Chrome shows failed navigations as chrome-error:// pages whose code is in loadTimeDataRaw.
+    /// Chrome shows failed navigations as chrome-error:// pages whose code is in loadTimeDataRaw,
+    /// and HTTP errors it will not display (an empty 404, a 401 whose Basic challenge headless
+    /// Chrome cannot answer) as such pages too, with the response's status.
+    /// Every string is made well-formed UTF-16 (a lone surrogate becomes U+FFFD): chromedriver
+    /// cannot serialise a result holding one and would lose the whole record.
     public static let extract = """
         const spec = arguments[0] || {};
+        const wf = (s) => typeof s !== 'string' ? s : (typeof s.toWellFormed === 'function' ? s.toWellFormed()
+          : s.replace(/[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]/g, '\\uFFFD'));
+        if (window.\(markName) === true) {
+          // Still marked: the navigation did not commit, unless it only moved to a fragment of this
+          // same document (a same-document navigation keeps the document, rightly).
+          let same = false;
+          try { const w = new URL(arguments[1]); same = w.hash !== '' && w.href.split('#')[0] === location.href.split('#')[0]; } catch (e) {}
+          if (!same) return {old: true, u: wf(location.href)};
+        }
         const nav = performance.getEntriesByType('navigation')[0];
-        const out = {u: location.href, t: document.title, s: (nav && nav.responseStatus) || null, f: {}, e: null, fe: null};
+        const out = {u: wf(location.href), t: wf(document.title), s: (nav && nav.responseStatus) || null, f: {}, e: null, fe: null};
         if (location.protocol === 'chrome-error:') {
+          out.ep = true;
+          if (out.s >= 400) return out;
           const d = window.loadTimeDataRaw || {};
           const el = document.querySelector('.error-code');
-          out.e = (el && el.textContent.trim()) || d.errorCode || 'ERR_FAILED';
+          out.e = wf((el && el.textContent.trim()) || d.errorCode || 'ERR_FAILED');
           return out;
         }
-        const clean = (s) => s == null ? null : String(s).replace(/\\s+/g, ' ').trim();
+        const clean = (s) => s == null ? null : wf(String(s).replace(/\\s+/g, ' ').trim());
         const take = (el, attr) => {
           if (attr == null) return clean(el.textContent);
-          if (attr === 'html') return el.innerHTML;
-          if ((attr === 'href' || attr === 'src') && typeof el[attr] === 'string') return el[attr];
-          return el.getAttribute(attr);
+          if (attr === 'html') return wf(el.innerHTML);
+          if ((attr === 'href' || attr === 'src') && typeof el[attr] === 'string') return wf(el[attr]);
+          return wf(el.getAttribute(attr));
         };
         for (const name of Object.keys(spec)) {
           const f = spec[name];
@@ -28,7 +61,7 @@ public enum PageScripts {
             if (f.all) out.f[name] = Array.from(document.querySelectorAll(f.selector), (el) => take(el, f.attr));
             else { const el = document.querySelector(f.selector); out.f[name] = el ? take(el, f.attr) : null; }
           } catch (err) {
-            out.fe = 'field ' + name + ': ' + (err && err.message ? err.message : String(err));
+            out.fe = wf('field ' + name + ': ' + (err && err.message ? err.message : String(err)));
             return out;
           }
         }

@@ -1,4 +1,5 @@
 import CrawlKit
+import HTTP
 import JSONKit
 import WebDriver
 
@@ -22,10 +23,12 @@ public struct PageVisitor: Sendable {
     let options: CrawlOptions
     let policy: NetworkPolicy
     let fieldSpec: JSONValue
+    let uncommitted: UncommittedNavigation
 
-    init(options: CrawlOptions) {
+    init(options: CrawlOptions, http: any HTTPTransport) {
         self.options = options
         self.policy = NetworkPolicy(allowPrivateNetworks: options.allowPrivateNetworks)
+        self.uncommitted = UncommittedNavigation(http: http, policy: policy)
         var spec: [String: JSONValue] = [:]
         for (name, f) in options.fields {
             var o: [String: JSONValue] = ["selector": .string(f.selector), "all": .bool(f.all)]
@@ -63,11 +66,40 @@ public struct PageVisitor: Sendable {
         return .object(caps)
     }
 
-    /// Deadline for a navigation command: past the page-load timeout, so the browser's own
-    /// timeout (a clean `timeout` error) normally fires first.
-    var navigationDeadline: Duration { .milliseconds(Int64(options.pageLoadTimeout * 1000) + 15_000) }
+    /// Deadline for a navigation command: a little past the page-load timeout, so the browser's
+    /// own timeout (a clean `timeout` error) fires first when the renderer answers. A hung
+    /// renderer never lets chromedriver's timeout fire: this deadline is what ends such a visit.
+    var navigationDeadline: Duration { .milliseconds(Int64(options.pageLoadTimeout * 1000)) + Self.margin }
     var scriptDeadline: Duration {
-        .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000) + 15_000)
+        .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000)) + Self.margin
+    }
+    /// chromedriver answers a page-load or script timeout at once when the renderer is alive; a
+    /// renderer silent for this long after it is taken as hung (the session is replaced, and the
+    /// record is the `timeout` the browser would have given).
+    static let margin: Duration = .seconds(2)
+    /// Deadline for `leave`: a responsive page answers in a millisecond or two.
+    static let leaveDeadline: Duration = .seconds(3)
+    /// Dialogs one command may meet before the page counts as opening them without end.
+    static let maxDialogs = 20
+
+    /// Marks the current document before a navigation (see `PageScripts.leave`); it is also the
+    /// session's liveness check. Its failures always abandon the session: one that cannot mark
+    /// its page cannot tell the next page from this one.
+    func leave(_ session: WebDriverSession) async throws(VisitFailure) {
+        do {
+            _ = try await dismissingDialogs {
+                try await session.execute(PageScripts.leave, timeout: Self.leaveDeadline)
+            }
+        } catch let error as WebDriverError {
+            var failure = ErrorClassifier.classify(error, during: "before navigating")
+            failure.unresponsive = failure.unresponsive || !failure.sessionLost
+            throw failure
+        } catch var failure as VisitFailure {
+            failure.unresponsive = true
+            throw failure
+        } catch {
+            throw VisitFailure(.webdriver, "before navigating: \(error)", unresponsive: true)
+        }
     }
 
     func visit(_ url: String, host: String, session: WebDriverSession) async throws(VisitFailure) -> PageResult {
@@ -78,6 +110,8 @@ public struct PageVisitor: Sendable {
         }
         do {
             try await session.navigate(to: url, timeout: navigationDeadline)
+        } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
+            // A dialog opened by the new page during the load: the next command dismisses it.
         } catch let error as WebDriverError {
             throw ErrorClassifier.classify(error, during: "navigate")
         } catch {
@@ -86,58 +120,114 @@ public struct PageVisitor: Sendable {
         if let selector = options.waitFor {
             let found: JSONValue
             do {
-                found = try await session.executeAsync(
-                    PageScripts.waitFor, args: [.string(selector), .number(options.waitForTimeout * 1000)],
-                    timeout: scriptDeadline)
+                found = try await dismissingDialogs {
+                    try await session.executeAsync(
+                        PageScripts.waitFor, args: [.string(selector), .number(options.waitForTimeout * 1000)],
+                        timeout: scriptDeadline)
+                }
             } catch let error as WebDriverError {
                 throw ErrorClassifier.classify(error, during: "waitFor")
+            } catch let failure as VisitFailure {
+                throw failure
             } catch {
                 throw VisitFailure(.webdriver, "waitFor: \(error)")
             }
             if let problem = found.stringValue { throw VisitFailure(.script, "waitFor \(selector): \(problem)") }
             if found != .bool(true) {
                 // Still extract, so the record shows where the browser ended up.
-                let page = try? await extract(session)
+                let page = try await extract(session, url: url)
                 throw VisitFailure(
                     .selector, "waitFor selector \(selector) did not appear within \(options.waitForTimeout) s",
-                    status: page?.status, page: page)
+                    status: page.status, page: page)
             }
         }
-        let page = try await extract(session)
+        let page = try await extract(session, url: url)
         if let finalHost = URL(string: page.finalURL)?.host(), finalHost != host {
             if case .blocked(let why) = await policy.check(host: finalHost) {
                 throw VisitFailure(.blocked, "redirected to \(page.finalURL): \(why)")
             }
         }
         if let status = page.status, status >= 400 {
-            throw VisitFailure(.http, "HTTP \(status)", status: status, page: page)
+            throw VisitFailure(.http, Self.describe(status: status), status: status, page: page)
         }
         return page
     }
 
+    static func describe(status: Int) -> String {
+        switch status {
+        case 401: return "HTTP 401: authentication required"
+        case 407: return "HTTP 407: proxy authentication required"
+        default: return "HTTP \(status)"
+        }
+    }
+
+    /// Runs one of the crawler's scripts again while a dialog gets in its way. With
+    /// `unhandledPromptBehavior: "dismiss"` each command dismisses the dialog open when it starts,
+    /// but a dialog that opens while it runs (a second `alert` in a load handler, a timer's
+    /// `confirm`) fails it with "unexpected alert open", or cuts the script short and chromedriver
+    /// answers `null`, which none of these scripts returns. Bounded: a page that opens dialogs
+    /// without end fails as `script`.
+    func dismissingDialogs(_ command: () async throws -> JSONValue) async throws -> JSONValue {
+        var last = "a script returned nothing"
+        for _ in 0..<Self.maxDialogs {
+            do {
+                let value = try await command()
+                if value != .null { return value }
+            } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
+                last = ErrorClassifier.firstLine(error.message)
+            }
+        }
+        throw VisitFailure(.script, "the page kept opening dialogs (\(Self.maxDialogs) in a row): \(last)")
+    }
+
     /// The extraction round trip. A page that navigates away while the script runs ("execution
     /// context was destroyed") gets one more try, on the page it went to.
-    func extract(_ session: WebDriverSession) async throws(VisitFailure) -> PageResult {
+    func extract(_ session: WebDriverSession, url: String) async throws(VisitFailure) -> PageResult {
         var value: JSONValue = .null
         for attempt in 1...2 {
             do {
-                value = try await session.execute(PageScripts.extract, args: [fieldSpec], timeout: scriptDeadline)
+                value = try await dismissingDialogs {
+                    try await session.execute(
+                        PageScripts.extract, args: [fieldSpec, .string(url)], timeout: scriptDeadline)
+                }
                 break
             } catch let error as WebDriverError {
                 let m = error.message.lowercased()
-                if attempt == 1 && (m.contains("context was destroyed") || m.contains("navigat")) { continue }
+                if attempt == 1 && !error.isSessionLost
+                    && (m.contains("context was destroyed") || m.contains("navigat"))
+                {
+                    continue
+                }
                 throw ErrorClassifier.classify(error, during: "extract")
+            } catch let failure as VisitFailure {
+                throw failure
             } catch {
                 throw VisitFailure(.webdriver, "extract: \(error)")
             }
+        }
+        guard value.objectValue != nil else {
+            let answer = String(decoding: value.encoded().prefix(100), as: UTF8.self)
+            throw VisitFailure(.script, "the extraction script returned \(answer) instead of the page's data")
+        }
+        if value["old"] == .bool(true) {
+            // Never the previous page's data: say what the URL answered instead.
+            var failure = await uncommitted.failure(for: url)
+            failure.previousPageShown = true
+            throw failure
         }
         let page = PageResult(
             finalURL: value["u"]?.stringValue ?? "",
             title: value["t"]?.stringValue ?? "",
             status: value["s"]?.intValue,
             fields: value["f"]?.objectValue ?? [:])
-        if let code = value["e"]?.stringValue {
-            throw VisitFailure(ErrorClassifier.kind(forNetError: code), ErrorClassifier.describe(netError: code))
+        if value["ep"] == .bool(true) {
+            // The browser's own error page: nothing in it describes the URL.
+            if let status = page.status, status >= 400 {
+                throw VisitFailure(.http, Self.describe(status: status), status: status)
+            }
+            let code = value["e"]?.stringValue ?? "ERR_FAILED"
+            throw VisitFailure(
+                ErrorClassifier.kind(forNetError: code), ErrorClassifier.describe(netError: code))
         }
         if let fieldError = value["fe"]?.stringValue {
             throw VisitFailure(.script, fieldError, status: page.status, page: page)

@@ -1,3 +1,4 @@
+import Blocking
 import WebDriver
 
 #if canImport(FoundationEssentials)
@@ -32,7 +33,7 @@ struct SidecarProbe: Sendable {
         while clock.now < deadline {
             if Task.isCancelled { break }
             if !portOpen {
-                portOpen = Self.canConnect(host: host, port: port)
+                portOpen = await Self.canConnectOffPool(host: host, port: port)
                 if portOpen && !quiet { log.info("port \(port) open after \(Self.ms(clock.now - start)) ms") }
             }
             if portOpen {
@@ -45,7 +46,7 @@ struct SidecarProbe: Sendable {
                     lastProblem = "/status says not ready: \(status.message)"
                 } catch let error as WebDriverError {
                     lastProblem = "/status failed: \(error)"
-                    if error.code == .transport { portOpen = Self.canConnect(host: host, port: port) }
+                    if error.code == .transport { portOpen = await Self.canConnectOffPool(host: host, port: port) }
                 } catch {
                     lastProblem = "/status failed: \(error)"
                 }
@@ -75,7 +76,13 @@ struct SidecarProbe: Sendable {
         return (host, UInt16(clamping: port))
     }
 
-    /// One TCP connect attempt (bounded to 200 ms), closed at once.
+    /// `canConnect` on a `ThreadPool` thread: getaddrinfo and poll block for up to 200 ms, which
+    /// must not hold a thread of the cooperative pool (STYLE.md, "What we take" 5).
+    static func canConnectOffPool(host: String, port: UInt16) async -> Bool {
+        await ThreadPool.shared.run { canConnect(host: host, port: port) }
+    }
+
+    /// One TCP connect attempt (bounded to 200 ms), closed at once. Blocking.
     static func canConnect(host: String, port: UInt16) -> Bool {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

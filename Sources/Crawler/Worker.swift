@@ -21,8 +21,10 @@ struct Worker: Sendable {
         var session: WebDriverSession?
         await work(&session)
         // DELETE the session on every way out, even after cancellation: it ends the browser.
-        if let session { await Self.delete(session) }
+        if let session { await run.closer.close(session, unresponsive: false, label: label) }
     }
+
+    private var label: String { "session \(number)" }
 
     private func work(_ session: inout WebDriverSession?) async {
         var pages = 0
@@ -45,57 +47,52 @@ struct Worker: Sendable {
             var outcome: Result<PageResult, VisitFailure>?
             var artifacts: [String: String] = [:]
             while attempt < options.maxAttempts {
-                if session == nil || pages >= options.recycleSessionAfter {
-                    let recycling = session != nil
-                    if let old = session {
-                        session = nil
-                        await Self.delete(old)
-                    }
-                    session = await openSession(afterLoss: lostSession, recycling: recycling)
-                    lostSession = false
-                    pages = 0
-                    guard session != nil else { break }
-                }
-                guard let current = session else { break }
+                let ready = await readySession(&session, pages: &pages, lostSession: &lostSession)
+                guard let ready else { break }
                 if attempt == 0 {
                     startedAt = Timestamp.now()
                     t0 = ContinuousClock.now
                 }
                 attempt += 1
-                await run.pacer.acquire(host: item.host)
                 let visited: Result<PageResult, VisitFailure>
-                do {
-                    visited = .success(try await run.visitor.visit(item.url, host: item.host, session: current))
-                } catch {
-                    visited = .failure(error)
-                }
-                await run.pacer.release(host: item.host)
-                do {
-                    let page = try visited.get()
-                    pages += 1
-                    outcome = .success(page)
-                    artifacts = await captureArtifacts(item.index, session: current, failed: false)
-                    break
-                } catch {
-                    pages += 1
-                    outcome = .failure(error)
-                    if error.sessionLost {
-                        lostSession = true
-                        session = nil
-                        Self.deleteDetached(current)
-                    } else {
-                        artifacts = await captureArtifacts(item.index, session: current, failed: true)
+                switch ready {
+                case .success(let current):
+                    await run.pacer.acquire(host: item.host)
+                    do {
+                        visited = .success(try await run.visitor.visit(item.url, host: item.host, session: current))
+                    } catch {
+                        visited = .failure(error)
                     }
-                    if run.stop.isSet || Task.isCancelled {
-                        // Stopping: a URL whose attempt failed is left without a record, so the
-                        // coordinator retries it rather than keeping a failure caused by the stop.
-                        if error.retryable { return }
+                    await run.pacer.release(host: item.host)
+                    pages += 1
+                    switch visited {
+                    case .success:
+                        artifacts = await captureArtifacts(item.index, session: current, failed: false)
+                    case .failure(let error) where error.abandonsSession:
+                        // The next URL must start on a working page: replace the session, and
+                        // end its browser now rather than let it burn CPU while the batch goes on.
+                        session = nil
+                        lostSession = error.sessionLost
+                        await run.closer.close(current, unresponsive: error.unresponsive, label: label)
+                    case .failure(let error) where !error.previousPageShown:
+                        artifacts = await captureArtifacts(item.index, session: current, failed: true)
+                    case .failure:
                         break
                     }
-                    guard error.retryable, attempt < options.maxAttempts else { break }
-                    try? await Task.sleep(for: backoff(attempt: attempt))
-                    if run.stop.isSet || Task.isCancelled { return }
+                case .failure(let error):
+                    visited = .failure(error)
                 }
+                outcome = visited
+                guard case .failure(let error) = visited else { break }
+                if run.stop.isSet || Task.isCancelled {
+                    // Stopping: a URL whose attempt failed is left without a record, so the
+                    // coordinator retries it rather than keeping a failure caused by the stop.
+                    if error.retryable { return }
+                    break
+                }
+                guard error.retryable, attempt < options.maxAttempts else { break }
+                try? await Task.sleep(for: backoff(attempt: attempt))
+                if run.stop.isSet || Task.isCancelled { return }
             }
             if Task.isCancelled, case .failure = outcome { return }
             switch outcome {
@@ -122,6 +119,44 @@ struct Worker: Sendable {
                 }
             }
         }
+    }
+
+    /// Sessions replaced in a row before a URL's attempt counts as failed on the browser.
+    static let maxReplacements = 3
+
+    /// A session ready for the next navigation: opened, or recycled after `recycleSessionAfter`
+    /// pages, with its current document marked by `leave`. A session that cannot mark it (a
+    /// hung renderer, a crashed tab) is closed and replaced. Nil when no session can be had
+    /// (sidecar gone, stopping); a failure when replacements keep failing.
+    private func readySession(
+        _ session: inout WebDriverSession?, pages: inout Int, lostSession: inout Bool
+    ) async -> Result<WebDriverSession, VisitFailure>? {
+        var last = VisitFailure(.browserCrash, "no working browser session")
+        for _ in 0..<Self.maxReplacements {
+            if session == nil || pages >= options.recycleSessionAfter {
+                let recycling = session != nil
+                if let old = session {
+                    session = nil
+                    await run.closer.close(old, unresponsive: false, label: label)
+                }
+                session = await openSession(afterLoss: lostSession, recycling: recycling)
+                lostSession = false
+                pages = 0
+            }
+            guard let current = session else { return nil }
+            do {
+                try await run.visitor.leave(current)
+                return .success(current)
+            } catch {
+                log.warn("\(label): the session cannot be used (\(error.message)); replacing it")
+                session = nil
+                lostSession = error.sessionLost
+                await run.closer.close(current, unresponsive: error.unresponsive, label: label)
+                last = VisitFailure(
+                    .browserCrash, "no working browser session: \(error.message)", sessionLost: true)
+            }
+        }
+        return .failure(last)
     }
 
     /// Jittered exponential backoff: retryBackoff × 2^(attempt-1) × [0.5, 1.5), at most 30 s.
@@ -211,13 +246,5 @@ struct Worker: Sendable {
             out["source"] = path
         }
         return out
-    }
-
-    static func delete(_ session: WebDriverSession) async {
-        await Task.detached { try? await session.delete(timeout: .seconds(3)) }.value
-    }
-
-    static func deleteDetached(_ session: WebDriverSession) {
-        Task.detached { try? await session.delete(timeout: .seconds(3)) }
     }
 }

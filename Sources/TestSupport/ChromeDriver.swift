@@ -66,6 +66,36 @@ public final class ChromeDriver: Sendable {
     public var browserProcessCount: Int {
         processesInGroup(process.pid).count
     }
+
+    /// Browsers alive under this chromedriver, counting a browser while any of its processes
+    /// lives (a hung renderer outliving its browser process counts): distinct profile
+    /// directories (`--user-data-dir`, one per session) on their command lines.
+    public var browserCount: Int {
+        var profiles = Set<Substring>()
+        for pid in processesInGroup(process.pid) where pid != process.pid {
+            guard let line = commandLine(pid), let flag = line.firstRange(of: "--user-data-dir=") else { continue }
+            profiles.insert(line[flag.upperBound...].prefix { $0 != " " })
+        }
+        return profiles.count
+    }
+
+    /// SIGKILLs every page renderer of this chromedriver's browsers, as the kernel's OOM killer
+    /// would (a renderer that exhausts memory dies the same way); their pids.
+    @discardableResult
+    public func killRenderers() -> [pid_t] {
+        let renderers = processesInGroup(process.pid).filter { pid in
+            guard let line = commandLine(pid) else { return false }
+            return line.contains("--type=renderer") && !line.contains("--top-chrome-webui")
+        }
+        for pid in renderers { Glibc.kill(pid, SIGKILL) }
+        return renderers
+    }
+}
+
+/// A process's command line, arguments joined by spaces (Chromium rewrites its helpers' into one).
+public func commandLine(_ pid: pid_t) -> String? {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+    return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).

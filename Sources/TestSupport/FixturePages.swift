@@ -18,6 +18,33 @@ enum FixturePages {
                 """)
     }
 
+    /// After the load, a loop that never yields (with `megabytes`, it first allocates that much,
+    /// a megabyte at a time: a memory hog that ends hung).
+    static func hangScript(megabytes: Int) -> String {
+        """
+        <script>window.addEventListener('load', () => setTimeout(() => {
+          const keep = []; for (let i = 0; i < \(megabytes); i++) keep.push(new Uint8Array(1 << 20).fill(i));
+          for (;;) { keep.length; }
+        }, 0));</script>
+        """
+    }
+
+    /// `kind` (alert, confirm or prompt) opened four times: while parsing, at DOMContentLoaded,
+    /// in the load handler twice in a row, and from a timer shortly after the load.
+    static func dialogPage(kind: String) -> String {
+        let call = ["alert", "confirm", "prompt"].contains(kind) ? kind : "alert"
+        return html(
+            title: "Dialog \(call)",
+            head: """
+                <script>
+                \(call)('parsing');
+                document.addEventListener('DOMContentLoaded', () => \(call)('ready'));
+                window.addEventListener('load', () => { \(call)('load 1'); \(call)('load 2'); setTimeout(() => \(call)('timer'), 50); });
+                </script>
+                """,
+            body: "<h1>Dialog \(call)</h1><p class=\"price\">$9.00</p>")
+    }
+
     /// Serves a fixture route; nil when the path is not one. The Bool: keep the connection.
     static func page(for r: FixtureServer.Request, server s: FixtureServer, fd: Int32) -> Bool? {
         func ok(_ text: String, status: Int = 200) -> Bool { s.reply(fd, status: status, body: Array(text.utf8)) }
@@ -83,6 +110,40 @@ enum FixturePages {
             o += r.headers.map { "\"\($0.0)\":\"\($0.1.replacing("\"", with: "'"))\"" }.joined(separator: ",")
             o += "},\"bodyBytes\":\(r.body.count)}"
             return s.reply(fd, status: 200, body: Array(o.utf8), type: "application/json")
+        case "/no-content":
+            return s.reply(fd, status: 204, body: [])
+        case "/not-modified":
+            return s.reply(fd, status: 304, headers: [("ETag", "\"fixture\"")], body: [])
+        case "/download":
+            return s.reply(
+                fd, status: 200, headers: [("Content-Disposition", "attachment; filename=\"report.csv\"")],
+                body: Array("name,price\nPage 1,$1.00\n".utf8), type: "text/csv")
+        case "/basic-auth":
+            // Headless Chrome cannot answer the challenge and shows its own error page.
+            return s.reply(
+                fd, status: 401, headers: [("WWW-Authenticate", "Basic realm=\"fixture\"")],
+                body: Array(html(title: "Sign in", body: "<h1>Sign in</h1>").utf8))
+        case "/crash":
+            // A page cannot crash its renderer without exhausting memory (gigabytes, seconds);
+            // its blocking script's request runs the test's hook instead, which kills the
+            // renderer (by pid) with the page committed and loading, as an OOM kill would.
+            return ok(html(title: "Crash", head: "<script src=\"/crash/now.js\"></script>", body: "<h1>Crash</h1>"))
+        case "/crash/now.js":
+            s.crashHook()
+            return s.reply(fd, status: 200, body: Array("// the renderer is gone\n".utf8), type: "text/javascript")
+        case "/hang":
+            return ok(html(title: "Hang", head: hangScript(megabytes: int("mb", 0)), body: "<h1>Hang</h1>"))
+        case "/dialog":
+            return ok(dialogPage(kind: r.query["kind"] ?? "alert"))
+        case "/surrogate":
+            // Lone UTF-16 surrogates cannot travel in UTF-8; the page's script makes them.
+            return ok(
+                html(
+                    title: "Surrogate",
+                    body: """
+                        <h1>Surrogate</h1><p class="lone">before</p><p class="pair">\u{1F600}</p>
+                        <script>document.title = 'Lone \\uD800 title'; document.querySelector('.lone').textContent = 'high \\uD83D low \\uDE00 end';</script>
+                        """))
         case "/favicon.ico":
             return s.reply(fd, status: 404, body: [])
         default:

@@ -18,6 +18,11 @@ import Synchronization
 /// `/redirect?n=N` chain · `/loop` · `/redirect-to?url=U` · `/status/CODE` · `/huge?mb=N` ·
 /// `/alert` · `/navigate-away` · `/js-error` · `/late?ms=N` (`#late` appears after N ms) ·
 /// `/flaky?key=K&fail=N` (503 N times, then 200) · `/echo` (request as JSON) · files under `root`.
+/// Pages that must not be reported as another page: `/no-content` (204) · `/not-modified` (304,
+/// no cached copy) · `/download` (attachment) · `/basic-auth` (401 with a Basic challenge) ·
+/// `/crash` (its script runs `onCrash`, which a test sets to kill the renderer) · `/hang?mb=N` (a JS loop
+/// after the load, after allocating N MB) · `/dialog?kind=alert|confirm|prompt` (four dialogs
+/// during and after the load) · `/surrogate` (lone UTF-16 surrogates in the title and text).
 public final class FixtureServer: Sendable {
     public let port: UInt16
     public let unixSocketPath: String?
@@ -26,6 +31,7 @@ public final class FixtureServer: Sendable {
     private let root: String?
     private let fixtures: Bool
     private let handler: (@Sendable (HTTPRequest) -> HTTPResponse?)?
+    private let crash = Mutex<(@Sendable () -> Void)?>(nil)
 
     struct ServerState {
         var stopped = false
@@ -104,6 +110,10 @@ public final class FixtureServer: Sendable {
         for fd in sockets { shutdown(fd, Int32(SHUT_RDWR)) }
         if let unixSocketPath { unlink(unixSocketPath) }
     }
+
+    /// Runs when `/crash` asks for its script, before it is answered (a test kills the renderer here).
+    public func onCrash(_ hook: @escaping @Sendable () -> Void) { crash.withLock { $0 = hook } }
+    func crashHook() { crash.withLock { $0 }?() }
 
     public func hits(_ path: String) -> Int { state.withLock { $0.hits[path] ?? 0 } }
     public func hitTimes(_ path: String) -> [ContinuousClock.Instant] { state.withLock { $0.hitTimes[path] ?? [] } }
@@ -250,7 +260,10 @@ public final class FixtureServer: Sendable {
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: return "OK"
+        case 204: return "No Content"
         case 302: return "Found"
+        case 304: return "Not Modified"
+        case 401: return "Unauthorized"
         case 404: return "Not Found"
         case 429: return "Too Many Requests"
         case 500: return "Internal Server Error"

@@ -74,15 +74,36 @@ public struct WebDriverError: Error, Sendable, CustomStringConvertible {
 
     /// The session is gone or unusable: the browser crashed, the tab died, the sidecar restarted
     /// or the connection to it broke. A new session is the cure.
+    ///
+    /// chromedriver reports a dead tab under several codes: its own `tab crashed` (not a W3C
+    /// code), `unknown error` ("session deleted because of page crash"), `disconnected`, and on
+    /// some commands `timeout` or `javascript error` carrying "tab crashed" in the message. So
+    /// the phrases are looked for whatever the code.
     public var isSessionLost: Bool {
         switch code {
-        case .invalidSessionId, .noSuchWindow, .transport: return true
-        case .unknownError, .sessionNotCreated:
-            let m = message.lowercased()
-            return m.contains("session deleted") || m.contains("tab crashed") || m.contains("page crash")
-                || m.contains("chrome not reachable") || m.contains("disconnected")
-                || m.contains("target window already closed") || m.contains("target frame detached")
-        default: return false
+        case .invalidSessionId, .noSuchWindow: return true
+        // No answer in time is not a loss: the remote end may be fine and the page hung
+        // (`isUnresponsive`); every other transport failure means the remote end is gone.
+        case .transport: return underlying?.code != .timeout
+        default:
+            let text = (code.wire + " " + message).lowercased()
+            return Self.lossPhrases.contains { text.contains($0) }
         }
+    }
+
+    static let lossPhrases = [
+        "tab crashed", "target crashed", "page crash", "renderer crashed", "session deleted",
+        "chrome not reachable", "disconnected", "not connected to devtools", "browser has closed the connection",
+        "target window already closed", "target frame detached",
+        // chromedriver 156 after a dialog opened during a navigation: every later command fails so.
+        "not attached to an active page",
+    ]
+
+    /// The remote end did not answer within the command's deadline. chromedriver runs one
+    /// session's commands one after another and its own timeouts need a responsive renderer, so
+    /// after this every later command of the session waits behind the stuck one: the session is
+    /// no longer usable, though the browser still runs.
+    public var isUnresponsive: Bool {
+        code == .transport && underlying?.code == .timeout
     }
 }

@@ -28,6 +28,25 @@ public struct WebDriverSession: Sendable {
 
     private var prefix: String { "/session/\(id)" }
 
+    /// The browser's DevTools HTTP endpoint (`host:port`) that chromedriver and msedgedriver
+    /// report in the matched capabilities; nil for other browsers.
+    /// https://developer.chrome.com/docs/chromedriver/capabilities
+    public var debuggerAddress: String? {
+        for key in ["goog:chromeOptions", "ms:edgeOptions"] {
+            if let address = capabilities[key]?["debuggerAddress"]?.stringValue, !address.isEmpty { return address }
+        }
+        return nil
+    }
+
+    /// The profile directory the driver started this session's browser with (chromedriver's
+    /// `chrome.userDataDir`, msedgedriver's `msedge.userDataDir`): it names the browser's processes.
+    public var browserUserDataDir: String? {
+        for key in ["chrome", "msedge"] {
+            if let dir = capabilities[key]?["userDataDir"]?.stringValue, !dir.isEmpty { return dir }
+        }
+        return nil
+    }
+
     private func call(
         _ method: String, _ path: String, _ body: JSONValue? = nil, timeout: Duration? = nil
     )

@@ -14,27 +14,30 @@ extension Chrome {
         ]
 
         func withSession(
-            urlBase: String? = nil, _ body: (WebDriverSession, FixtureServer) async throws -> Void
+            urlBase: String? = nil, _ body: (WebDriverSession, FixtureServer, ChromeDriver) async throws -> Void
         ) async throws {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start(urlBase: urlBase)
             let client = WebDriverClient(baseURL: driver.url + (urlBase ?? ""), http: CurlHTTPClient())
-            let session = try await client.newSession(alwaysMatch: Self.caps)
+            let session: WebDriverSession
             do {
-                try await body(session, server)
+                session = try await client.newSession(alwaysMatch: Self.caps)
             } catch {
-                try? await session.delete()
                 await driver.stop()
                 server.stop()
                 throw error
             }
-            try await session.delete()
+            // chromedriver and its browsers stop on every way out, a failed DELETE included.
+            let result = await Result(catching: { try await body(session, server, driver) })
+            let deleted = await Result(catching: { try await session.delete(timeout: .seconds(10)) })
             await driver.stop()
             server.stop()
+            try result.get()
+            try deleted.get()
         }
 
         @Test func statusNavigationScriptsAndElements() async throws {
-            try await withSession { s, server in
+            try await withSession { s, server, _ in
                 #expect(try await s.client.status().ready)
                 try await s.setTimeouts(script: 5000, pageLoad: 10_000, implicit: 0)
                 try await s.navigate(to: server.baseURL + "/page/3")
@@ -55,7 +58,7 @@ extension Chrome {
         }
 
         @Test func windows() async throws {
-            try await withSession { s, server in
+            try await withSession { s, server, _ in
                 let first = try await s.windowHandle()
                 let second = try await s.newWindow(type: "tab")
                 #expect(Set(try await s.windowHandles()) == [first, second])
@@ -68,7 +71,7 @@ extension Chrome {
         }
 
         @Test func typedErrors() async throws {
-            try await withSession { s, server in
+            try await withSession { s, server, _ in
                 try await s.navigate(to: server.baseURL + "/page/1")
                 let missing = await #expect(throws: WebDriverError.self) { _ = try await s.findElement(css: "#nope") }
                 #expect(missing?.code == .noSuchElement)
@@ -99,8 +102,29 @@ extension Chrome {
             #expect(await eventually { driver.browserProcessCount == 0 })
         }
 
+        @Test func aCrashedTabIsASessionLossWhateverTheCommand() async throws {
+            try await withSession { s, server, driver in
+                #expect(s.debuggerAddress?.hasPrefix("localhost:") == true)
+                #expect(s.browserUserDataDir?.hasPrefix("/") == true)
+                try await s.navigate(to: server.baseURL + "/page/1")
+                let killed = driver.killRenderers()
+                #expect(!killed.isEmpty)
+                let commands: [(String, @Sendable () async throws -> Void)] = [
+                    ("execute", { _ = try await s.execute("return 1") }),
+                    ("title", { _ = try await s.title() }),
+                    ("navigate", { try await s.navigate(to: server.baseURL + "/page/2") }),
+                    ("new window", { _ = try await s.newWindow() }),
+                ]
+                for (name, command) in commands {
+                    let e = await #expect(throws: WebDriverError.self, "\(name)") { try await command() }
+                    #expect(e?.isSessionLost == true, "\(name): \(String(describing: e))")
+                    #expect(e?.isUnresponsive == false)
+                }
+            }
+        }
+
         @Test func basePathWdHub() async throws {
-            try await withSession(urlBase: "/wd/hub") { s, server in
+            try await withSession(urlBase: "/wd/hub") { s, server, _ in
                 #expect(s.client.baseURL.hasSuffix("/wd/hub"))
                 try await s.navigate(to: server.baseURL + "/page/5")
                 #expect(try await s.title() == "Page 5")
@@ -114,5 +138,50 @@ extension Chrome {
             #expect(e?.code == .transport)
             #expect(e?.underlying?.code == .connect)
         }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+/// Which failures mean a lost session, as chromedriver words them under its various codes.
+@Suite struct WebDriverErrorTests {
+    @Test(arguments: [
+        (WebDriverError.Code.other("tab crashed"), "tab crashed"),
+        (.unknownError, "unknown error: session deleted because of page crash"),
+        (.timeout, "timeout: Timed out receiving message from renderer: tab crashed"),
+        (.javascriptError, "javascript error: target crashed"),
+        (.other("disconnected"), "disconnected: not connected to DevTools"),
+        (.other("aborted by navigation"), "aborted by navigation: Not attached to an active page"),
+        (.invalidSessionId, "invalid session id"),
+        (.noSuchWindow, "no such window: target window already closed"),
+    ])
+    func lostWhateverTheCode(code: WebDriverError.Code, message: String) {
+        let error = WebDriverError(code: code, message: message)
+        #expect(error.isSessionLost && !error.isUnresponsive)
+    }
+
+    @Test func notLost() {
+        #expect(!WebDriverError(code: .javascriptError, message: "javascript error: boom").isSessionLost)
+        #expect(
+            !WebDriverError(code: .timeout, message: "timeout: Timed out receiving message from renderer: 30")
+                .isSessionLost)
+        #expect(!WebDriverError(code: .other("aborted by navigation"), message: "aborted by navigation").isSessionLost)
+    }
+
+    @Test func transportFailures() {
+        let timedOut = WebDriverError(
+            code: .transport, message: "timed out",
+            underlying: HTTPError(
+                code: .timeout, curlCode: 28, message: "timed out", url: "http://127.0.0.1:1/session/x/url"))
+        #expect(
+            timedOut.isUnresponsive && !timedOut.isSessionLost, "no answer in time: the page hangs, the driver lives")
+        let refused = WebDriverError(
+            code: .transport, message: "refused",
+            underlying: HTTPError(code: .connect, curlCode: 7, message: "refused", url: "http://127.0.0.1:1/status"))
+        #expect(refused.isSessionLost && !refused.isUnresponsive, "the driver is gone")
     }
 }

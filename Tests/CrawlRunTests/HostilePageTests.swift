@@ -1,0 +1,383 @@
+import CrawlKit
+import Foundation
+import HTTP
+import JSONKit
+import TestSupport
+import Testing
+
+@testable import Crawler
+@testable import WebDriver
+
+extension Chrome {
+    /// Pages that used to make the crawler report another page's data, or spoil the pages after
+    /// them (issue 9): each batch puts normal pages after every hostile one, and every record must
+    /// describe its own URL.
+    @Suite struct HostilePageTests {
+        static let fields = ["h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price")]
+
+        func byURL(_ records: [ResultRecord]) -> [String: ResultRecord] {
+            Dictionary(records.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+
+        /// A normal fixture page's record: ok, and its own title, fields and final URL.
+        func expectOwnPage(
+            _ record: ResultRecord?, _ url: String, n: Int, sourceLocation: SourceLocation = #_sourceLocation
+        ) {
+            #expect(record?.ok == true, "\(url): \(String(describing: record?.error))", sourceLocation: sourceLocation)
+            #expect(record?.title == "Page \(n)", sourceLocation: sourceLocation)
+            #expect(record?.finalUrl == url, sourceLocation: sourceLocation)
+            #expect(record?.fields["h1"] == .string("Page \(n)"), sourceLocation: sourceLocation)
+            #expect(record?.fields["price"] == .string("$\(n).00"), sourceLocation: sourceLocation)
+        }
+
+        /// A failed record that carries no page's data at all.
+        func expectNoPageData(_ record: ResultRecord?, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(record?.ok == false, sourceLocation: sourceLocation)
+            #expect(record?.title == nil && record?.finalUrl == nil, sourceLocation: sourceLocation)
+            #expect(record?.fields.isEmpty == true, sourceLocation: sourceLocation)
+        }
+
+        @Test func navigationsThatCommitNoDocumentAreRecordedAsWhatTheyAre() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            // The first URL runs on a fresh session's blank page; each later one follows a page
+            // whose data it must not inherit.
+            let urls = [
+                b + "/no-content", b + "/page/1", b + "/no-content?again", b + "/page/2", b + "/not-modified",
+                b + "/page/3", b + "/download", b + "/page/4", b + "/page/4#price",
+            ]
+            let o = options {
+                $0.fields = Self.fields; $0.screenshot = .onError
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
+            await driver.stop()
+            #expect(r.code == .ok)
+            #expect(r.records.count == urls.count)
+            #expect(r.records.allSatisfy { $0.artifacts == nil }, "no screenshot of the previous page is saved")
+            let rec = byURL(r.records)
+            for (url, n) in [(b + "/page/1", 1), (b + "/page/2", 2), (b + "/page/3", 3), (b + "/page/4", 4)] {
+                expectOwnPage(rec[url], url, n: n)
+            }
+            for url in [b + "/no-content", b + "/no-content?again"] {
+                expectNoPageData(rec[url])
+                #expect(rec[url]?.error?.kind == .http && rec[url]?.status == 204 && rec[url]?.attempts == 1)
+                #expect(rec[url]?.error?.message == "HTTP 204: no content, so no page to read")
+            }
+            let notModified = rec[b + "/not-modified"]
+            expectNoPageData(notModified)
+            #expect(notModified?.error?.kind == .http && notModified?.status == 304)
+            let download = rec[b + "/download"]
+            expectNoPageData(download)
+            #expect(download?.error?.kind == .download && download?.status == 200)
+            #expect(
+                download?.error?.message
+                    == "a file to download (Content-Disposition: attachment; filename=\"report.csv\"; Content-Type: text/csv), not a page"
+            )
+            // A fragment of the page just crawled is the same document, rightly kept.
+            let fragment = rec[b + "/page/4#price"]
+            #expect(fragment?.ok == true && fragment?.title == "Page 4" && fragment?.finalUrl == b + "/page/4#price")
+        }
+
+        @Test func aCrashedTabIsReplacedAndTheBatchGoesOn() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            server.onCrash { driver.killRenderers() }
+            let b = server.baseURL
+            let urls = [b + "/page/1", b + "/crash", b + "/page/2", b + "/page/3"]
+            let r = try await crawl(
+                urls,
+                options: options {
+                    $0.fields = Self.fields; $0.maxAttempts = 2
+                }, driver: driver.url)
+            #expect(await eventually { driver.browserCount == 0 }, "every session was deleted")
+            await driver.stop()
+            #expect(r.code == .ok)
+            let rec = byURL(r.records)
+            let crashed = rec[b + "/crash"]
+            expectNoPageData(crashed)
+            #expect(
+                crashed?.error?.kind == .browserCrash && crashed?.attempts == 2, "retried on a new session: \(r.log)")
+            #expect(server.hits("/crash") == 2 && server.hits("/crash/now.js") == 2)
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            expectOwnPage(rec[b + "/page/3"], b + "/page/3", n: 3)
+            #expect(r.log.contains("opening a new session after a lost one"))
+        }
+
+        @Test(arguments: ["/hang", "/hang?mb=64"])
+        func aHungRendererIsAbandonedAndItsBrowserEnded(hang: String) async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let urls = [b + "/page/1", b + hang, b + "/page/2", b + "/page/3"]
+            let watch = BrowserWatch(driver)
+            let t0 = ContinuousClock.now
+            let r = try await crawl(
+                urls,
+                options: options {
+                    $0.fields = Self.fields; $0.pageLoadTimeout = 2; $0.maxAttempts = 1
+                },
+                driver: driver.url)
+            let elapsed = ContinuousClock.now - t0
+            let most = await watch.stop()
+            #expect(await eventually { driver.browserCount == 0 }, "every session was deleted")
+            await driver.stop()
+            #expect(r.code == .ok)
+            let rec = byURL(r.records)
+            let hung = rec[b + hang]
+            expectNoPageData(hung)
+            #expect(hung?.error?.kind == .timeout)
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            expectOwnPage(rec[b + "/page/3"], b + "/page/3", n: 3)
+            #expect(server.hits("/page/2") == 1 && server.hits("/page/3") == 1, "no later URL timed out")
+            #expect(most <= 1, "the hung browser was ended before the next one started")
+            #expect(r.log.contains("abandoned session"))
+            // One page-load timeout + the navigation's margin, the new session's start, and a few
+            // seconds for the first session and the three pages.
+            let restarts = browserStarts(in: r.log)
+            #expect(restarts.count == 1)
+            #expect(elapsed < .seconds(2 + 2 + 8) + restarts.reduce(.zero, +), "took \(elapsed)")
+        }
+
+        @Test(arguments: ["alert", "confirm", "prompt"])
+        func dialogsAreDismissedAndThePageStillRead(kind: String) async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let dialog = b + "/dialog?kind=\(kind)"
+            let urls = [b + "/page/1", dialog, b + "/page/2", dialog + "&again", b + "/page/3"]
+            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            for url in [dialog, dialog + "&again"] {
+                #expect(rec[url]?.ok == true, "\(String(describing: rec[url]?.error))")
+                #expect(
+                    rec[url]?.title == "Dialog \(kind)" && rec[url]?.finalUrl == url, "\(String(describing: rec[url]))")
+                #expect(rec[url]?.fields["h1"] == .string("Dialog \(kind)") && rec[url]?.fields["price"] == "$9.00")
+                #expect(rec[url]?.attempts == 1)
+            }
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            expectOwnPage(rec[b + "/page/3"], b + "/page/3", n: 3)
+        }
+
+        @Test func loneSurrogatesAreReplacedAndTheRecordKept() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let urls = [b + "/surrogate", b + "/page/1"]
+            let o = options {
+                $0.fields = [
+                    "lone": FieldSpec(selector: ".lone"), "pair": FieldSpec(selector: ".pair"),
+                    "h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price"),
+                ]
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            let page = rec[b + "/surrogate"]
+            #expect(page?.ok == true, "\(String(describing: page?.error))")
+            #expect(page?.title == "Lone \u{FFFD} title")
+            #expect(page?.fields["lone"] == .string("high \u{FFFD} low \u{FFFD} end"))
+            #expect(page?.fields["pair"] == .string("\u{1F600}"), "a valid pair is kept")
+            #expect(rec[b + "/page/1"]?.ok == true && rec[b + "/page/1"]?.title == "Page 1")
+        }
+
+        @Test func aBasicChallengeIsAnHTTP401() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let urls = [b + "/page/1", b + "/basic-auth", b + "/page/2"]
+            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            let auth = rec[b + "/basic-auth"]
+            expectNoPageData(auth)
+            #expect(auth?.error?.kind == .http && auth?.status == 401 && auth?.attempts == 1)
+            #expect(auth?.error?.message == "HTTP 401: authentication required")
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+        }
+    }
+}
+
+/// Samples how many browsers run under a chromedriver, every 50 ms, until stopped.
+final class BrowserWatch: Sendable {
+    private let task: Task<Int, Never>
+
+    init(_ driver: ChromeDriver) {
+        task = Task {
+            var most = 0
+            while !Task.isCancelled {
+                most = max(most, driver.browserCount)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return most
+        }
+    }
+
+    /// The most browsers seen at once.
+    func stop() async -> Int {
+        task.cancel()
+        return await task.value
+    }
+}
+
+extension Chrome.HostilePageTests {
+    /// Issue 9's "done when": 100 normal pages with a crashing and a hanging page among them
+    /// finish within the hostile pages' timeouts plus a few seconds of the same 100 pages alone,
+    /// every normal page ok, and never a second browser alive beside the working one.
+    @Test func aHundredPagesWithACrashAndAHangFinishOnTime() async throws {
+        let server = try FixtureServer()
+        let driver = try await ChromeDriver.start()
+        defer { server.stop() }
+        server.onCrash { driver.killRenderers() }
+        let b = server.baseURL
+        let o = options {
+            $0.fields = Self.fields; $0.pageLoadTimeout = 3; $0.maxAttempts = 2; $0.retryBackoff = 0.05
+        }
+        let normal = (1...100).map { b + "/page/\($0)" }
+        let t0 = ContinuousClock.now
+        let alone = try await crawl(normal, options: o, driver: driver.url)
+        let aloneTime = ContinuousClock.now - t0
+        #expect(alone.records.allSatisfy { $0.ok })
+
+        let others = (101...200).map { b + "/page/\($0)" }
+        let urls = Array(others[..<30]) + [b + "/crash"] + Array(others[30..<60]) + [b + "/hang"] + Array(others[60...])
+        let watch = BrowserWatch(driver)
+        let t1 = ContinuousClock.now
+        let r = try await crawl(urls, options: o, driver: driver.url)
+        let hostileTime = ContinuousClock.now - t1
+        let most = await watch.stop()
+        #expect(await eventually { driver.browserCount == 0 }, "every session was deleted")
+        await driver.stop()
+
+        #expect(r.code == .ok && r.records.count == 102)
+        let rec = byURL(r.records)
+        for (i, url) in others.enumerated() { expectOwnPage(rec[url], url, n: 101 + i) }
+        #expect(rec[b + "/crash"]?.error?.kind == .browserCrash && rec[b + "/crash"]?.attempts == 2)
+        #expect(rec[b + "/hang"]?.error?.kind == .timeout && rec[b + "/hang"]?.attempts == 2)
+        #expect(most <= 1, "an abandoned browser was still alive while the batch went on")
+        // The hang's two attempts each last the page-load timeout plus the navigation's margin;
+        // the four lost sessions each cost a browser start, read from the crawler's log. On this
+        // shared 2-core machine a start takes 0.5 to 6 s with the load of the moment, and the
+        // same pages take longer from one minute to the next: the pages' own time is scaled by
+        // how much longer the normal pages' records took in this run.
+        for (url, n) in zip(others, 101...) {
+            #expect((rec[url]?.ms ?? .max) < 3000, "\(url) never waited for a timeout")
+            #expect(server.hits("/page/\(n)") == 1)
+        }
+        let restarts = browserStarts(in: r.log)
+        #expect(restarts.count == 4)
+        func total(_ records: [ResultRecord]) -> Double { Double(max(1, records.map(\.ms).reduce(0, +))) }
+        let scale = max(1, total(others.compactMap { rec[$0] }) / total(alone.records))
+        let budget = aloneTime * scale + .seconds(2 * (3 + 2)) + restarts.reduce(.zero, +) + .seconds(8)
+        print(
+            "hostile batch: 100 pages alone \(aloneTime); with /crash and /hang \(hostileTime) (budget \(budget): the pages alone ×\((scale * 100).rounded() / 100), timeouts 10 s, browser restarts \(restarts.map { "\($0)" }.joined(separator: ", ")), slack 8 s (the crash noticed twice, four sessions closed)); most browsers at once \(most)"
+        )
+        #expect(hostileTime < budget, "\(r.dir)/crawler.log")
+    }
+
+    /// The last resort of `SessionCloser`: a hung session whose browser has no DevTools endpoint
+    /// to reach (a remote sidecar, a Selenium node) cannot be deleted, so its processes are
+    /// killed, found by their profile directory.
+    @Test func aHungBrowserThatCannotBeDeletedIsKilled() async throws {
+        let server = try FixtureServer()
+        let driver = try await ChromeDriver.start()
+        defer { server.stop() }
+        let client = WebDriverClient(baseURL: driver.url, http: CurlHTTPClient())
+        let session = try await client.newSession(
+            alwaysMatch: PageVisitor.capabilities(options { $0.pageLoadTimeout = 1 }))
+        let hung = await #expect(throws: WebDriverError.self) {
+            try await session.navigate(to: server.baseURL + "/hang", timeout: .seconds(3))
+        }
+        #expect(hung?.isUnresponsive == true && hung?.isSessionLost == false, "\(String(describing: hung))")
+        #expect(driver.browserCount == 1)
+        // The same session as a driver that names no DevTools endpoint reports it.
+        var capabilities = session.capabilities.objectValue ?? [:]
+        capabilities["goog:chromeOptions"] = nil
+        let remote = WebDriverSession(id: session.id, client: client, capabilities: .object(capabilities))
+        #expect(remote.debuggerAddress == nil && remote.browserUserDataDir != nil)
+        let dir = tempDir("closer")
+        let fd = open(dir + "/log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let t0 = ContinuousClock.now
+        await SessionCloser(http: CurlHTTPClient(), log: Log(fd: fd)).close(remote, unresponsive: true, label: "test")
+        let took = ContinuousClock.now - t0
+        close(fd)
+        #expect(await eventually(timeout: .seconds(5)) { driver.browserCount == 0 }, "the hung browser is gone")
+        await driver.stop()
+        let log = try String(contentsOfFile: dir + "/log", encoding: .utf8)
+        #expect(log.contains("session \(session.id) did not end; killed its browser (pids"), "\(log)")
+        #expect(took < SessionCloser.deleteTimeout + .seconds(2), "the DELETE is waited for a bounded time: \(took)")
+    }
+
+    /// How long each replacement session took to open, from the crawler's log: an "opening"
+    /// line to the next "new session" line (the first session logs none).
+    func browserStarts(in log: String) -> [Duration] {
+        var starts: [Duration] = []
+        var opening: Date?
+        let parse = ISO8601DateFormatter()
+        parse.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for line in log.split(separator: "\n") {
+            guard let stamp = line.split(separator: " ").first, let time = parse.date(from: String(stamp)) else {
+                continue
+            }
+            if line.contains("session 1: opening") {
+                opening = time
+            } else if let began = opening, line.contains("session 1: new session") {
+                starts.append(.milliseconds(Int64(time.timeIntervalSince(began) * 1000)))
+                opening = nil
+            }
+        }
+        return starts
+    }
+}
+
+/// What the crawler's own HEAD request makes of a navigation that committed no document.
+@Suite struct UncommittedNavigationTests {
+    func failure(_ answers: [String: HTTPResponse], allowPrivate: Bool = true, url: String) async -> VisitFailure {
+        let transport = ClosureTransport { request in
+            #expect(request.method == "HEAD")
+            return answers[request.url] ?? HTTPResponse(status: 404)
+        }
+        let probe = UncommittedNavigation(http: transport, policy: NetworkPolicy(allowPrivateNetworks: allowPrivate))
+        return await probe.failure(for: url)
+    }
+
+    @Test func statusesAndDownloads() async {
+        let b = "http://127.0.0.1:9"
+        let f = await failure(
+            [b + "/a": HTTPResponse(status: 301, headers: [("Location", "/b")]), b + "/b": HTTPResponse(status: 204)],
+            url: b + "/a")
+        #expect(f.kind == .http && f.status == 204, "redirects are followed")
+        let zip = await failure(
+            [b + "/zip": HTTPResponse(status: 200, headers: [("Content-Type", "application/zip")])], url: b + "/zip")
+        #expect(
+            zip.kind == .download && zip.status == 200
+                && zip.message == "a file to download (Content-Type: application/zip), not a page")
+        let html = await failure(
+            [b + "/html": HTTPResponse(status: 200, headers: [("Content-Type", "text/html")])], url: b + "/html")
+        #expect(html.kind == .navigation && html.status == nil)
+        #expect(html.message.hasSuffix("the server answers HEAD with HTTP 200"))
+        let gone = await failure([:], url: b + "/missing")
+        #expect(gone.kind == .navigation)
+    }
+
+    @Test func redirectsGoThroughTheNetworkPolicy() async {
+        let f = await failure(
+            [
+                "http://127.0.0.1:9/x": HTTPResponse(
+                    status: 302, headers: [("Location", "http://169.254.170.2/v2/credentials")])
+            ],
+            url: "http://127.0.0.1:9/x")
+        #expect(f.kind == .blocked, "the crawler never asks the credential endpoint: \(f.message)")
+    }
+}
