@@ -19,17 +19,20 @@ public enum ReportPage {
         out += "<style>\(style)</style></head><body>\n"
         out += headline(report, exitCode: exitCode)
         out += counts(report)
-        out += problems(report, timeline: timeline)
-        out += errors(report)
         out += "<section><h2>Timeline of every task attempt</h2><p class=\"legend\">"
         let tally = timeline.tally
         for o in AttemptOutcome.allCases {
-            out += "<span><i class=\"sw \(o.rawValue)\"></i>\(o.label) <b>\(HTML.count(tally[o] ?? 0))</b></span>"
+            let n = tally[o] ?? 0
+            out +=
+                "<span\(n == 0 ? " class=\"none\"" : "")><i class=\"sw \(o.rawValue)\"></i>\(o.label) <b>\(HTML.count(n))</b></span>"
         }
         out += "<span><i class=\"sw retry\"></i>a retry</span></p>\n"
         out += drawn.svg
         out += "\n<p class=\"note\">\(HTML.escape(drawn.caption)) Hover a bar for its task, stop code and reason.</p>"
-        out += "</section>\n<footer>Written by crawlrun at \(HTML.escape(date(report.finishedAt))). "
+        out += "</section>\n"
+        out += problems(report, timeline: timeline)
+        out += errors(report)
+        out += "<footer>Written by crawlrun at \(HTML.escape(date(report.finishedAt))). "
         out += "report.json beside this file holds every attempt with its exit codes and timings.</footer>"
         out += "</body></html>\n"
         return out
@@ -85,18 +88,20 @@ public enum ReportPage {
         }
         card("URLs", HTML.count(c.urls))
         card("ok", HTML.count(c.ok), percent(c.ok, whole), "ok")
-        card("failed", HTML.count(c.failed), "ok: false records", c.failed > 0 ? "failures" : "")
+        card("failed", HTML.count(c.failed), percent(c.failed, whole) + " · ok: false", c.failed > 0 ? "failures" : "")
         card(
-            "without a result", HTML.count(c.incomplete), "incomplete records", c.incomplete > 0 ? "infrastructure" : ""
-        )
+            "without a result", HTML.count(c.incomplete), percent(c.incomplete, whole) + " · incomplete",
+            c.incomplete > 0 ? "infrastructure" : "")
         card("pages/s", HTML.fixed(r.pagesPerSecond))
         var detail = "\(HTML.count(t.retriedTasks)) retr\(t.retriedTasks == 1 ? "y" : "ies")"
-        if t.infrastructureFailures > 0 { detail += " · \(HTML.count(t.infrastructureFailures)) infrastructure" }
+        if t.infrastructureFailures > 0 {
+            detail += " · \(HTML.count(t.infrastructureFailures)) infrastructure failures"
+        }
         card("tasks", HTML.count(t.tasksStarted), detail)
         let cost = r.cost
         let crawled = c.ok + c.failed
-        var money = crawled > 0 ? "$\(usd(cost.usd / Double(crawled) * 1000)) per 1000 pages" : ""
-        if r.backend != "fargate" { money = "if run on Fargate" + (money.isEmpty ? "" : "; " + money) }
+        var money = crawled > 0 ? "$\(usd(cost.usd / Double(crawled) * 1000)) / 1000 pages" : ""
+        if r.backend != "fargate" { money = "on Fargate" + (money.isEmpty ? "" : " · " + money) }
         card(cost.upperBound ? "cost, at most" : "cost", "$" + usd(cost.usd), money)
         out += "</section>\n<div class=\"split\" title=\"ok · failed · without a result\">"
         for (n, tone) in [(c.ok, "ok"), (c.failed, "failures"), (c.incomplete, "infrastructure")] where n > 0 {
@@ -181,12 +186,12 @@ public enum ReportPage {
             td,th{text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid #eef0f3}
             .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.url,.ids{word-break:break-all}
             .hint{color:#5b6472;font-size:12px}a{color:#1f5fbf}
-            .legend span{margin-right:14px;white-space:nowrap;font-size:12px}
+            .legend span{margin-right:14px;white-space:nowrap;font-size:12px}.legend .none{opacity:.45}
             .sw{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
             .sw.retry{background:#fff;outline:1.5px solid #1f2530;outline-offset:-2px}
             .tl{display:block;margin:6px 0;font-size:11px}.tl text{fill:#5b6472}.tl .in{fill:#fff;font-size:9px}
             .axis line{stroke:#e6e8ec;stroke-width:1}.lbl{text-anchor:end;font-variant-numeric:tabular-nums}
-            .tl .retry{stroke:#1f2530;stroke-width:1}
+            .tl .retry{stroke:#1f2530;stroke-width:1}.tl .share{pointer-events:none}
             @media print{body{padding:0}section{break-inside:avoid}}
 
             """

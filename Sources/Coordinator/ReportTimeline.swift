@@ -24,6 +24,8 @@ struct ReportTimeline {
     static let rowLimit = 60
     static let maxBars = 10_000
     static let width = 1000.0
+    /// The thinnest bar drawn (an attempt that never started lasts no time).
+    static let thinnest = 2.5
 
     struct Bar {
         var batch: String
@@ -93,7 +95,7 @@ struct ReportTimeline {
             caption =
                 "One row per batch, from its launch to its stop; a retry (a2, a3 …) follows the attempt it retries."
         } else {
-            let packed = lanes(minimumSeconds: 2 / scale)
+            let packed = lanes(minimumSeconds: Self.thinnest / scale)
             rows = packed.count
             rowHeight = max(2, min(12, (600 / Double(max(1, rows))).rounded(.down)))
             let height = rowHeight >= 6 ? rowHeight - 2 : max(1, rowHeight - 1)
@@ -168,7 +170,7 @@ struct ReportTimeline {
     /// One attempt: its rectangle and tooltip (and in rows, "a2" inside a retry wide enough).
     func draw(_ bar: Bar, x: Double, y: Double, height: Double, scale: Double, into out: inout String) {
         let a = bar.attempt
-        let width = max(2, (bar.end - bar.start) * scale)
+        let width = max(Self.thinnest, (bar.end - bar.start) * scale)
         out += "<rect class=\"bar \(bar.outcome.rawValue)\(a.attempt > 1 ? " retry" : "")\" x=\"\(HTML.fixed(x))\" "
         out += "y=\"\(HTML.fixed(y))\" width=\"\(HTML.fixed(width))\" height=\"\(HTML.fixed(height))\"><title>"
         var tip = "batch \(bar.batch) · attempt \(a.attempt) of \(bar.of)"
@@ -191,22 +193,29 @@ struct ReportTimeline {
         }
     }
 
-    /// Attempts that follow each other in a lane, drawn as one rectangle.
+    /// Attempts that follow each other in a lane, drawn as one rectangle in the colour most of
+    /// them had; when ok and crawl-failure attempts mix, a band along its bottom, as high as their
+    /// share, shows the other one (so a run of mostly-ok tasks is not painted all amber).
     func merge(_ members: [Int], y: Double, height: Double, gutter: Double, scale: Double, into out: inout String) {
         guard let first = members.first, let last = members.last else { return }
         var tally: [AttemptOutcome: Int] = [:]
         for i in members { tally[bars[i].outcome, default: 0] += 1 }
         var most = AttemptOutcome.ok
         for o in AttemptOutcome.allCases where tally[o] ?? 0 > tally[most] ?? 0 { most = o }
-        let x = gutter + (bars[first].start - origin) * scale
-        let width = max(2, (bars[last].end - bars[first].start) * scale)
+        let x = HTML.fixed(gutter + (bars[first].start - origin) * scale)
+        let width = HTML.fixed(max(Self.thinnest, (bars[last].end - bars[first].start) * scale))
         var tip =
             "\(members.count) attempts in a row, batch \(bars[first].batch) (attempt \(bars[first].attempt.attempt)) "
-            + "to batch \(bars[last].batch) (attempt \(bars[last].attempt.attempt)), \(HTML.duration(bars[last].end - bars[first].start))"
+            + "to batch \(bars[last].batch) (attempt \(bars[last].attempt.attempt)), "
+            + HTML.duration(bars[last].end - bars[first].start)
         for o in AttemptOutcome.allCases { if let n = tally[o] { tip += "\n\(n) \(o.label)" } }
-        out += "<rect class=\"run \(most.rawValue)\" x=\"\(HTML.fixed(x))\" y=\"\(HTML.fixed(y))\" "
-        out +=
-            "width=\"\(HTML.fixed(width))\" height=\"\(HTML.fixed(height))\"><title>\(HTML.escape(tip))</title></rect>"
+        out += "<rect class=\"run \(most.rawValue)\" x=\"\(x)\" y=\"\(HTML.fixed(y))\" width=\"\(width)\" "
+        out += "height=\"\(HTML.fixed(height))\"><title>\(HTML.escape(tip))</title></rect>"
+        for (o, n) in tally where o != most {
+            let band = max(1, height * Double(n) / Double(members.count))
+            out += "<rect class=\"share \(o.rawValue)\" x=\"\(x)\" y=\"\(HTML.fixed(y + height - band))\" "
+            out += "width=\"\(width)\" height=\"\(HTML.fixed(band))\"/>"
+        }
     }
 
     /// Which attempts are drawn one by one: all, or past `maxBars` those with a problem (at most

@@ -61,7 +61,7 @@ import Testing
         #expect(html.contains("<title>demo · run 20261122-000000-abcd · crawlrun</title>"))
         #expect(html.contains("32 URLs — 19 ok, 2 failed, 11 without a result"))
         #expect(html.contains("<span>without a result</span><b>11</b>"))
-        #expect(html.contains("if run on Fargate"), "a local run's cost is what Fargate would charge")
+        #expect(html.contains("<small>on Fargate · $"), "a local run's cost is what Fargate would charge")
         #expect(html.contains("<td><code>incomplete</code></td><td class=\"n\">11</td>"))
         #expect(html.contains("took <b>2 min 1 s</b>"))
     }
