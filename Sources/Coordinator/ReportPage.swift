@@ -38,6 +38,11 @@ public enum ReportPage {
         return out
     }
 
+    /// The page as UTF-8, for the run directory.
+    public static func bytes(_ report: RunReport, exitCode: Int32? = nil) -> [UInt8] {
+        Array(html(report, exitCode: exitCode).utf8)
+    }
+
     /// What each of `crawlrun run`'s exit codes tells a person or a scheduler (README).
     public static func exitMeaning(_ code: Int32) -> String {
         switch code {

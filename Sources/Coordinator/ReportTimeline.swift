@@ -8,21 +8,23 @@ import CrawlKit
 /// Two layouts, chosen by size:
 /// - up to `rowLimit` batches, a labelled row per batch: a retry follows, on the same row, the
 ///   attempt it retries and says "a2", "a3";
-/// - more, the attempts packed into lanes (interval partitioning: an attempt takes the lane free
-///   the longest, else opens one), so the chart is about as tall as the run was wide (≈ the
-///   tasks at once) and a 20,000-batch run still fits a screen; retries are outlined.
+/// - more, the attempts packed into lanes (`lanes(minimumSeconds:)`), so the chart is about as
+///   tall as the run was wide (≈ the tasks at once) and a 20,000-batch run still fits a screen;
+///   retries are outlined.
 ///
 /// Size cap: a bar with its tooltip is ~230 bytes, so a 20,000-batch run drawn bar by bar would
-/// be ~5 MB. Up to `maxBars` attempts (~2.3 MB) every attempt is its own bar. Past that, the
-/// attempts that did their job (ok, or crawl failures only) are merged: those that follow each
-/// other in a lane become one `run` rectangle, coloured by the outcome most of them had, whose
-/// tooltip says how many of each and which batches — a busy slot reads as one stripe, as it does
-/// at that scale anyway — while every attempt with a problem is still its own bar (up to
-/// `maxBars` of them). A 20,000-batch run is then a few hundred KB, and no run, however bad, much
-/// more than 3 MB; report.json keeps every attempt.
+/// be ~5 MB. Up to `maxBars` (8,000) attempts, ~1.8 MB, every attempt is its own bar. Past that,
+/// attempts with a problem are still drawn one by one (up to 4,000 of them), while those that did
+/// their job (ok, or crawl failures only) and follow each other in a lane become one `run`
+/// rectangle: coloured by the outcome most of them had, a band showing the other's share, its
+/// tooltip saying how many of each and which batches. A busy slot reads as one stripe, as it does
+/// at that scale anyway. Runs break at gaps over 4 px unless that would make more than `maxBars`
+/// pieces; then they span the gaps. So a page holds at most ~2 × `maxBars` + one per lane
+/// rectangles: a 20,000-batch run is a few hundred KB, and no run much more than 3 MB (rendered
+/// in ~0.2 s in release). report.json keeps every attempt.
 struct ReportTimeline {
     static let rowLimit = 60
-    static let maxBars = 10_000
+    static let maxBars = 8_000
     static let width = 1000.0
     /// The thinnest bar drawn (an attempt that never started lasts no time).
     static let thinnest = 2.5
@@ -98,36 +100,23 @@ struct ReportTimeline {
             let packed = lanes(minimumSeconds: Self.thinnest / scale)
             rows = packed.count
             rowHeight = max(2, min(12, (600 / Double(max(1, rows))).rounded(.down)))
-            let height = rowHeight >= 6 ? rowHeight - 2 : max(1, rowHeight - 1)
+            let height = rowHeight >= 6 ? rowHeight - 2 : rowHeight >= 4 ? rowHeight - 1 : rowHeight
             let oneByOne = individual()
+            var parts = pieces(packed, oneByOne: oneByOne, maxGap: 4 / scale)
+            if parts.count > Self.maxBars + packed.count {
+                parts = pieces(packed, oneByOne: oneByOne, maxGap: .infinity)
+            }
             var merged = (bars: 0, attempts: 0)
-            for (lane, members) in packed.enumerated() {
+            for (lane, members) in parts {
                 let y = top + Double(lane) * rowHeight + 1
-                var pending: [Int] = []
-                func flush() {
-                    guard !pending.isEmpty else { return }
-                    merge(pending, y: y, height: height, gutter: gutter, scale: scale, into: &body)
+                if members.count == 1 {
+                    let bar = bars[members[0]]
+                    draw(bar, x: gutter + (bar.start - origin) * scale, y: y, height: height, scale: scale, into: &body)
+                } else {
+                    merge(members, y: y, height: height, gutter: gutter, scale: scale, into: &body)
                     merged.bars += 1
-                    merged.attempts += pending.count
-                    pending.removeAll(keepingCapacity: true)
+                    merged.attempts += members.count
                 }
-                for i in members {
-                    if oneByOne[i] {
-                        flush()
-                        draw(
-                            bars[i], x: gutter + (bars[i].start - origin) * scale, y: y, height: height, scale: scale,
-                            into: &body)
-                    } else {
-                        if let last = pending.last,
-                            !bars[last].outcome.mergesWith(bars[i].outcome)
-                                || (bars[i].start - bars[last].end) * scale > 1.5
-                        {
-                            flush()
-                        }
-                        pending.append(i)
-                    }
-                }
-                flush()
             }
             caption =
                 "\(bars.count) attempts packed into \(rows) lanes: a lane is a task slot, its bars never overlap; "
@@ -138,6 +127,7 @@ struct ReportTimeline {
                     + "(hover one for its batches); report.json lists every attempt."
             }
         }
+        if bars.isEmpty { caption = "No task was launched." }
         let height = top + Double(rows) * rowHeight + 6
         var svg =
             "<svg class=\"tl\" viewBox=\"0 0 \(HTML.fixed(Self.width)) \(HTML.fixed(height))\" width=\"100%\" "
@@ -218,12 +208,36 @@ struct ReportTimeline {
         }
     }
 
-    /// Which attempts are drawn one by one: all, or past `maxBars` those with a problem (at most
-    /// `maxBars`, in launch order).
+    /// What a lane is drawn as: its attempts one by one, or, for those not drawn one by one, runs
+    /// of neighbours that may merge (`AttemptOutcome.mergesWith`) with less than `maxGap` seconds
+    /// between them. With no gap limit a lane has at most one run more than it has attempts drawn
+    /// one by one, which bounds the page.
+    func pieces(_ lanes: [[Int]], oneByOne: [Bool], maxGap: Double) -> [(lane: Int, members: [Int])] {
+        var out: [(lane: Int, members: [Int])] = []
+        for (lane, members) in lanes.enumerated() {
+            var run: [Int] = []
+            for i in members {
+                if let last = run.last,
+                    oneByOne[i] || !bars[last].outcome.mergesWith(bars[i].outcome)
+                        || bars[i].start - bars[last].end > maxGap
+                {
+                    out.append((lane, run))
+                    run = []
+                }
+                if oneByOne[i] { out.append((lane, [i])) } else { run.append(i) }
+            }
+            if !run.isEmpty { out.append((lane, run)) }
+        }
+        return out
+    }
+
+    /// Which attempts are drawn one by one: all up to `maxBars`; past that, those with a problem,
+    /// at most `maxBars / 2` of them in launch order (the merged runs between them then number at
+    /// most as many again, plus one a lane).
     func individual() -> [Bool] {
         guard bars.count > Self.maxBars else { return Array(repeating: true, count: bars.count) }
         var chosen = Array(repeating: false, count: bars.count)
-        var left = Self.maxBars
+        var left = Self.maxBars / 2
         for i in bars.indices where left > 0 && !bars[i].outcome.didItsJob {
             chosen[i] = true
             left -= 1
@@ -231,53 +245,37 @@ struct ReportTimeline {
         return chosen
     }
 
-    /// Interval partitioning: attempts in launch order, each into the lane that has been free the
-    /// longest (a min-heap of lane ends), else a new lane. `minimumSeconds` is the width of the
-    /// thinnest bar drawn, so bars of a lane do not overlap on screen either.
+    /// Interval partitioning: attempts in launch order, each into the lane that came free last
+    /// (best fit: a slot's next task follows on the line of the one it replaced, so a lane reads
+    /// as a task slot and merged runs stay whole), else a new lane — as few lanes as attempts ever
+    /// overlapped. `minimumSeconds` is the thinnest bar drawn, so bars of a lane never overlap on
+    /// screen either. Lane ends are kept sorted: a binary search per attempt.
     func lanes(minimumSeconds: Double) -> [[Int]] {
         let order = bars.indices.sorted { (bars[$0].start, $0) < (bars[$1].start, $1) }
         var lanes: [[Int]] = []
-        var free = LaneHeap()
+        var ends: [(end: Double, lane: Int)] = []
+        /// The first index of `ends` whose end is past `t`.
+        func after(_ t: Double) -> Int {
+            var (low, high) = (0, ends.count)
+            while low < high {
+                let mid = (low + high) / 2
+                if ends[mid].end <= t { low = mid + 1 } else { high = mid }
+            }
+            return low
+        }
         for i in order {
             let end = max(bars[i].end, bars[i].start + minimumSeconds)
-            if let top = free.top, top.end <= bars[i].start {
-                free.replaceTop((end, top.lane))
-                lanes[top.lane].append(i)
+            let k = after(bars[i].start)
+            let lane: Int
+            if k > 0 {
+                lane = ends.remove(at: k - 1).lane
             } else {
-                free.push((end, lanes.count))
-                lanes.append([i])
+                lane = lanes.count
+                lanes.append([])
             }
+            lanes[lane].append(i)
+            ends.insert((end, lane), at: after(end))
         }
         return lanes
     }
-}
-
-/// A binary min-heap of (end, lane), ordered by end then lane.
-struct LaneHeap {
-    private var items: [(end: Double, lane: Int)] = []
-    var top: (end: Double, lane: Int)? { items.first }
-
-    mutating func push(_ item: (end: Double, lane: Int)) {
-        items.append(item)
-        var i = items.count - 1
-        while i > 0, less(i, (i - 1) / 2) {
-            items.swapAt(i, (i - 1) / 2)
-            i = (i - 1) / 2
-        }
-    }
-
-    mutating func replaceTop(_ item: (end: Double, lane: Int)) {
-        items[0] = item
-        var i = 0
-        while true {
-            var smallest = i
-            if 2 * i + 1 < items.count && less(2 * i + 1, smallest) { smallest = 2 * i + 1 }
-            if 2 * i + 2 < items.count && less(2 * i + 2, smallest) { smallest = 2 * i + 2 }
-            if smallest == i { return }
-            items.swapAt(i, smallest)
-            i = smallest
-        }
-    }
-
-    private func less(_ a: Int, _ b: Int) -> Bool { (items[a].end, items[a].lane) < (items[b].end, items[b].lane) }
 }

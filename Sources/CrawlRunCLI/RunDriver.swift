@@ -115,7 +115,7 @@ struct RunDriver {
         default: code = c.incomplete > 0 ? .infrastructure : c.failed > 0 ? .someFailed : .ok
         }
         do {
-            try store.writeAtomically(RunLayout.reportPage, Array(ReportPage.html(report, exitCode: code.rawValue).utf8))
+            try store.writeAtomically(RunLayout.reportPage, ReportPage.bytes(report, exitCode: code.rawValue))
         } catch {
             display.note("report.html not written: \(error)")
         }

@@ -9,6 +9,8 @@ enum ReportSample {
     struct Plan {
         var task: String?
         var seconds = 20.0
+        /// From the slot coming free to the task launched (the driver collecting, the backend launching).
+        var delay = 0.2
         var failed = 0
         var missing = 0
         var end = TaskEnd(
@@ -48,13 +50,16 @@ enum ReportSample {
                             now: now + 3))
                     continue
                 }
-                _ = ledger.launched(batch: o.batch, attempt: o.attempt, task: task, now: now + 0.2)
+                _ = ledger.launched(batch: o.batch, attempt: o.attempt, task: task, now: now + p.delay)
                 ledger.observed(batch: o.batch, attempt: o.attempt, running: true, now: now + 2)
-                running.append((now + 0.2 + p.seconds, o, p))
+                // Kept in order of their end: the next to end is first.
+                let at = now + p.delay + p.seconds
+                running.insert((at, o, p), at: running.firstIndex { $0.at > at } ?? running.count)
             }
         }
         perform(ledger.start())
-        while let next = running.indices.min(by: { running[$0].at < running[$1].at }) {
+        while !running.isEmpty {
+            let next = 0
             if let at = interruptAt, !interrupted, running[next].at > at {
                 interrupted = true
                 now = at
@@ -134,16 +139,18 @@ enum ReportSample {
         return r
     }
 
-    /// `batches` batches of 50 URLs, 64 at once; every 20th first attempt is killed and retried,
+    /// `batches` batches of 50 URLs, `maxTasks` at once, each running `seconds` (90 + up to 36)
+    /// `delay` after its slot came free; every 20th first attempt is killed and retried,
     /// every 500th never starts.
-    static func large(batches: Int) -> RunReport {
+    static func large(batches: Int, maxTasks: Int = 64, seconds: Double = 90, delay: Double = 0.2) -> RunReport {
         var ledger = BatchLedger(
             run: "20261122-000000-abcd", batches: (0..<batches).map { (Planner.batchID($0, of: batches), 50) },
-            options: .init(maxTasks: 64, retries: 2, maxRunSeconds: 3600))
+            options: .init(maxTasks: maxTasks, retries: 2, maxRunSeconds: 3600))
         simulate(&ledger) { batch, attempt in
             let n = Int(batch) ?? 0
             var p = Plan(
-                task: "0123456789abcdef0123456789\(String(n, radix: 16))", seconds: 90 + Double(n % 37), failed: n % 3)
+                task: "0123456789abcdef0123456789\(String(n, radix: 16))", seconds: seconds + Double(n % 37),
+                delay: delay, failed: n % 3)
             if attempt == 1 && n % 20 == 7 {
                 p.end = killed()
                 p.missing = 10

@@ -77,15 +77,27 @@ import Testing
         let caption = html.components(separatedBy: "<p class=\"note\">").last?.prefix(300) ?? ""
         print("report.html for 20,000 batches, \(attempts) attempts: \(bytes / 1024) KiB in \(elapsed)")
         #expect(bytes < 3 * 1024 * 1024, "\(bytes) bytes")
-        #expect(elapsed < .seconds(5), "debug build; release takes well under a second")
+        #expect(elapsed < .seconds(10), "a debug build on a busy machine; release takes ~0.2 s")
         let rects = Self.rectClasses(html)
         let bars = rects.filter { $0.hasPrefix("bar ") }
         let merged = rects.filter { $0.hasPrefix("run ") }.count
-        #expect(attempts > 10_000, "past the cap, attempts that did their job are merged")
-        #expect(bars.count == 1040, "every problem still drawn one by one: 1000 killed, 40 never started")
+        #expect(attempts > 8000, "past the cap, attempts that did their job are merged")
+        #expect(bars.filter { $0.hasPrefix("bar infrastructure") }.count == 1000, "every problem drawn one by one")
         #expect(bars.filter { $0.hasPrefix("bar failedToStart") }.count == 40)
-        #expect(merged > 0 && merged < 3000, "\(merged) merged bars")
-        #expect(caption.contains("\(attempts - 1040) attempts are drawn as \(merged) merged bars"), "\(caption)")
+        #expect(merged > 0 && merged + bars.count < 3000, "\(merged) merged bars, \(bars.count) one by one")
+        let merging = caption.contains("attempts are drawn as \(merged) merged bars")
+        #expect(merging, "\(caption)")
+    }
+
+    /// Short tasks with long launch gaps, 500 at once: runs broken at every gap would be one per
+    /// attempt; they span the gaps instead, and the page stays small.
+    @Test func gappyLanesStayWithinTheCap() {
+        let report = ReportSample.large(batches: 20_000, maxTasks: 500, seconds: 1, delay: 20)
+        let html = ReportPage.html(report)
+        let rects = Self.rectClasses(html)
+        #expect(html.utf8.count < 1024 * 1024, "\(html.utf8.count) bytes")
+        #expect(rects.count < 8000 + 1040 + 600, "\(rects.count) rectangles")
+        #expect(rects.filter { $0.hasPrefix("bar infrastructure") }.count == 1000, "problems still one by one")
     }
 
     @Test func manyBatchesArePackedIntoLanesBarByBar() {
@@ -98,6 +110,19 @@ import Testing
         let packed = html.contains("2104 attempts packed into 6")
         #expect(packed, "about as many lanes as tasks at once (64)")
         #expect(!html.contains("class=\"lbl\""), "no row labels")
+    }
+
+    @Test func aRunThatLaunchedNothingSaysSo() {
+        var ledger = BatchLedger(
+            run: "r", batches: (1...100).map { (String($0), 5) },
+            options: .init(maxTasks: 4, retries: 2, maxRunSeconds: 60))
+        _ = ledger.interrupt("SIGTERM")
+        let html = ReportPage.html(
+            ReportSample.report(ledger, counts: RecordCounts(urls: 500, incomplete: 500), seconds: 0.2))
+        #expect(Self.rectClasses(html).isEmpty)
+        #expect(html.contains("No task was launched."))
+        #expect(html.contains("<b>Interrupted:</b> SIGTERM"))
+        #expect(html.contains(">0 s<"), "an axis all the same")
     }
 
     @Test func axisTicksAreRound() {
