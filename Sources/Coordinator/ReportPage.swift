@@ -26,7 +26,10 @@ public enum ReportPage {
             out +=
                 "<span\(n == 0 ? " class=\"none\"" : "")><i class=\"sw \(o.rawValue)\"></i>\(o.label) <b>\(HTML.count(n))</b></span>"
         }
-        out += "<span><i class=\"sw retry\"></i>a retry</span></p>\n"
+        let retries = timeline.bars.lazy.filter { $0.attempt.attempt > 1 }.count
+        out +=
+            "<span\(retries == 0 ? " class=\"none\"" : "")><i class=\"sw retry\"></i>a retry <b>\(HTML.count(retries))</b>"
+        out += "</span></p>\n"
         out += drawn.svg
         out += "\n<p class=\"note\">\(HTML.escape(drawn.caption)) Hover a bar for its task, stop code and reason.</p>"
         out += "</section>\n"
