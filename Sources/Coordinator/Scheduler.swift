@@ -250,7 +250,8 @@ public actor Scheduler {
         append(merged.lines, group: &group)
         perform(
             ledger.taskEnded(
-                batch: batch, attempt: attempt, records: merged.records, missing: merged.missing, end: end, now: now),
+                batch: batch, attempt: attempt, records: merged.records, failed: merged.failed, missing: merged.missing,
+                end: end, now: now),
             group: &group)
         if let a = ledger.attempt(batch: batch, attempt: attempt) {
             onEvent(.taskEnded(batch: batch, attempt: a, retries: ledger.options.retries))

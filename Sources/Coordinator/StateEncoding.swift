@@ -100,6 +100,7 @@ extension RunState {
             }
             w.endObject()
         }
+        int("failed", a.failed)
         text("hint", a.hint)
         text("infrastructureProblem", a.infrastructureProblem)
         time("launchedAt", a.launchedAt)

@@ -178,6 +178,11 @@ struct RunDriver {
         case .failed: code = .infrastructure
         default: code = c.incomplete > 0 ? .infrastructure : c.failed > 0 ? .someFailed : .ok
         }
+        do {
+            try store.writeAtomically(RunLayout.reportPage, ReportPage.bytes(report, exitCode: code.rawValue))
+        } catch {
+            display.note("report.html not written: \(error)")
+        }
         // A closed standard output ends the run quietly: nobody reads the summary.
         if StandardOutput.isClosed { return code }
         if options.json {

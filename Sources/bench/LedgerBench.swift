@@ -44,4 +44,7 @@ func ledgerSection(batches: Int, size: Int, maxTasks: Int) async throws {
         "  state.json: \(store.stateWrites) writes in \(f(seconds, 1)) s = \(f(Double(store.stateWrites) / seconds, 1)) writes/s; \(size / 1024) KiB, \(f(write * 1000, 0)) ms per write"
     )
     print("  observe calls: \(backend.observeCalls), largest \(backend.largestObserve) tasks in one call")
+    let p0 = ContinuousClock.now
+    let page = ReportPage.html(report, exitCode: 0)
+    print("  report.html: \(page.utf8.count / 1024) KiB in \(f((ContinuousClock.now - p0).seconds * 1000, 0)) ms")
 }
