@@ -48,9 +48,9 @@ struct RunDriver {
         guard let lock = try await lock(run: id, display: display) else { return .busy }
         let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
         RunHistory.pointLatest(at: store.layout)
+        try store.writeAtomically(RunLayout.job, jobSource)
         let taskDefinition = TaskDefinition.render(job)
         let batches = try writeBatches(planner: planner, summary: summary, store: store)
-        try store.writeAtomically(RunLayout.job, jobSource)
         try store.writeJSON(
             RunLayout.plan,
             [

@@ -110,7 +110,12 @@ extension Chrome {
             let urls = (1...8).map { server.baseURL + "/slow?ms=500&n=\($0)" }
             let jobPath = try writeJob(job(urls, name: "nightly", batchSize: 8), in: dir)
             let first = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs"])
-            #expect(await eventually(timeout: .seconds(30)) { (try? runDirectory(dir + "/runs")) != nil })
+            // Killed mid-run: once its state is on disk and a task has started.
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return (try? readJSON(r + "/state.json"))?["ledgerCounts"]?["tasksStarted"] == 1
+                })
             let run = try runDirectory(dir + "/runs")
             let t0 = ContinuousClock.now
             let second = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"])
