@@ -9,7 +9,7 @@ struct RunCommand: Command {
     static let arguments = RunOptions.arguments.merging(
         ArgumentSpec(flags: ["--json"], positionals: 1...1, positionalName: "a job file"))
     static let help = """
-        usage: crawlrun run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
+        usage: crawlrun run JOB [--backend local|fargate] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
 
         Runs the job: one task per batch, at most N at once; URLs left without a record (a task
         killed, a sidecar that died) go back into a new attempt, up to task.retries times.
@@ -17,9 +17,10 @@ struct RunCommand: Command {
         distinct input URL), logs/<batch>/<container>.log and report.json.
 
         options:
-          --backend local    where tasks run (local processes; docker and fargate come later)
-          --max-tasks N      tasks at once (default: local.maxTasks, else one per core, at most
-                             one per GiB of memory)
+          --backend B        where tasks run: local (processes on this machine, the default) or
+                             fargate (ECS Fargate tasks, the job's fargate section; docker later)
+          --max-tasks N      tasks at once (default: fargate.maxConcurrentTasks on fargate;
+                             local.maxTasks, else one per core, at most one per GiB of memory)
           --runs-dir DIR     where run directories go (default: runs)
           --quiet            no progress, only the closing summary
           --json             print report.json instead of the summary
@@ -65,7 +66,7 @@ struct RunOptions {
         if let b = try parsed.choice("--backend", Backend.self, names: Backend.allCases.map(\.rawValue)) {
             guard RunDriver.runnable.contains(b) else {
                 throw UsageError(
-                    "the \(b.rawValue) backend cannot run jobs yet; use --backend local (plan works with every backend)"
+                    "the \(b.rawValue) backend cannot run jobs yet; use --backend local or fargate (plan works with every backend)"
                 )
             }
             backend = b

@@ -1,13 +1,16 @@
+import AWS
 import Coordinator
 import CrawlKit
+import FargateBackend
 import Foundation
 import JSONKit
 import LocalBackend
+import Synchronization
 
 /// Plans a job into a run directory and drives the scheduler, the display and the signals.
 struct RunDriver {
     /// The backends `run` can drive today.
-    static let runnable: Set<Backend> = [.local]
+    static let runnable: Set<Backend> = [.local, .fargate]
 
     let job: Job
     let jobSource: [UInt8]
@@ -20,11 +23,27 @@ struct RunDriver {
         return max(1, min(cores, gib, 16))
     }
 
-    func makeBackend() -> any TaskBackend {
-        LocalBackend(
-            crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
-            stopTimeout: .seconds(job.task.stopTimeout))
+    func makeBackend(notes: @escaping @Sendable (String) -> Void) -> any TaskBackend {
+        switch options.backend {
+        case .fargate:
+            let variables = ProcessInfo.processInfo.environment
+            let region = job.fargate.region ?? AWSEnvironment(variables).region() ?? "us-east-1"
+            return FargateBackend(job: job, aws: AWSServices(region: region, variables: variables), notes: notes)
+        case .local, .docker:
+            return LocalBackend(
+                crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
+                stopTimeout: .seconds(job.task.stopTimeout))
+        }
     }
+
+    /// Tasks at once: `--max-tasks`, else the backend's own setting.
+    var maxTasks: Int {
+        options.maxTasks
+            ?? (options.backend == .fargate ? job.fargate.maxConcurrentTasks : job.local.maxTasks ?? Self.defaultMaxTasks())
+    }
+
+    /// A task not running this long after its launch is stopped: Fargate's provisioning timeout.
+    var startTimeout: Double { options.backend == .fargate ? job.fargate.provisioningTimeout : 900 }
 
     func run() async throws -> ExitCode {
         let planner = Planner(job: job)
@@ -47,13 +66,16 @@ struct RunDriver {
                 "taskDefinition": taskDefinition,
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
-        let backend = makeBackend()
-        let maxTasks = options.maxTasks ?? job.local.maxTasks ?? Self.defaultMaxTasks()
+        let notes = NoteBox()
+        let backend = makeBackend { notes.note($0) }
+        let maxTasks = self.maxTasks
         let ledger = BatchLedger(
             run: store.id, batches: batches,
-            options: .init(maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds))
+            options: .init(
+                maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds,
+                startTimeout: startTimeout))
         return await drive(
-            context: context, backend: backend, store: store, ledger: ledger,
+            context: context, backend: backend, store: store, ledger: ledger, notes: notes,
             merger: ResultMerger(urls: summary.distinctURLs),
             headline:
                 "run \(store.id): \(summary.distinctURLs) URLs"
@@ -64,10 +86,11 @@ struct RunDriver {
 
     /// Runs the scheduler with progress, signals and the closing summary; the exit code.
     func drive(
-        context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, merger: ResultMerger,
-        headline: String
+        context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger,
+        notes: NoteBox = NoteBox(), merger: ResultMerger, headline: String
     ) async -> ExitCode {
         let display = Display(quiet: options.quiet || options.json)
+        notes.attach(display)
         let stdoutResults = options.resultsToStdout
         let retries = job.task.retries
         let scheduler = Scheduler(run: context, backend: backend, store: store, ledger: ledger, merger: merger) {
@@ -151,4 +174,12 @@ struct RunDriver {
         try flush()
         return batches
     }
+}
+
+/// Where a backend's notes go (a task definition reused, a task left running): the run's display,
+/// once it is made.
+final class NoteBox: Sendable {
+    private let display = Mutex<Display?>(nil)
+    func attach(_ display: Display) { self.display.withLock { $0 = display } }
+    func note(_ text: String) { display.withLock { $0 }?.note(text) }
 }
