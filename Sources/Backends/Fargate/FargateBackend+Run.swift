@@ -46,6 +46,7 @@ extension FargateBackend {
     /// and never retried, say) is stopped — every StopTask at once, the failures reported
     /// together — then awaited until STOPPED, within `options.shutdownWait`.
     public func shutdown() async {
+        counters.withLock { $0.shutdownAt = $0.shutdownAt ?? Timestamp.epochSeconds() }
         await copier.drain()
         guard let run = state.withLock({ $0.run }) else { return }
         let left: [String]

@@ -46,8 +46,9 @@ public final class FargateBackend: TaskBackend {
         var live = 0
     }
     let state = Mutex(State())
-    /// Calls made, for the benchmark: DescribeTasks requests and `observe` calls.
-    private let counters = Mutex((describeTasks: 0, observe: 0))
+    /// For the benchmark: DescribeTasks requests and `observe` calls made, and when `shutdown`
+    /// began (the scheduler had every result by then).
+    let counters = Mutex((describeTasks: 0, observe: 0, shutdownAt: Double?.none))
 
     public init(
         job: Job, aws: AWSServices, options: Options = Options(), notes: @escaping @Sendable (String) -> Void = { _ in }
@@ -66,6 +67,7 @@ public final class FargateBackend: TaskBackend {
     var cluster: String { job.fargate.cluster }
     public var describeTasksCalls: Int { counters.withLock { $0.describeTasks } }
     public var observeCalls: Int { counters.withLock { $0.observe } }
+    public var shutdownStartedAt: Double? { counters.withLock { $0.shutdownAt } }
 
     /// Fast while tasks start and stop, 2 s in steady state (a stop is seen within 2 s of ECS
     /// saying so); slower only when one poll needs so many DescribeTasks calls (one per 100 live

@@ -110,22 +110,30 @@ actor FargateLogCopier {
             let elapsed = (ContinuousClock.now - started).seconds
             let settled = Timestamp.epochSeconds() - stopped >= options.settle
             do {
-                let page = try await logs.readStream(group: group, stream: stream, from: token)
-                token = page.token
+                // Page by page (not readStream): a crawler's stream is done at its sentinel,
+                // without the extra call that would confirm the stream's end.
+                var atEnd = false
                 var sentinel = false
-                for event in page.events {
-                    let m = event.message
-                    file.write(
-                        ContainerLog.hasTimestamp(m)
-                            ? m : Timestamp.format(epochSeconds: Double(event.timestamp) / 1000) + " " + m)
-                    if m.contains("crawler: done ") { sentinel = true }
-                }
-                lines += page.events.count
-                switch until {
-                case .sentinel where sentinel, .once: return
-                case .quiet where page.events.isEmpty && settled: return
-                default: break
-                }
+                var fresh = 0
+                repeat {
+                    let page = try await logs.getLogEvents(group: group, stream: stream, nextToken: token)
+                    for event in page.events {
+                        let m = event.message
+                        file.write(
+                            ContainerLog.hasTimestamp(m)
+                                ? m : Timestamp.format(epochSeconds: Double(event.timestamp) / 1000) + " " + m)
+                        if m.contains("crawler: done ") { sentinel = true }
+                    }
+                    lines += page.events.count
+                    fresh += page.events.count
+                    // The end: the token sent comes back (ECS-NOTES.md, "CloudWatch Logs").
+                    atEnd = page.nextForwardToken == nil || page.nextForwardToken == token
+                    token = page.nextForwardToken ?? token
+                    if until == .sentinel && sentinel { return }
+                } while !atEnd
+                // Read to the end: the sidecar's stream is done; another crawler's once a read to
+                // the end brings nothing new after the quiet period.
+                if until == .once || until == .quiet && fresh == 0 && settled { return }
             } catch where error.category == .notFound {
                 if until == .once && settled || elapsed >= options.grace {
                     file.note("no CloudWatch stream \(stream) in \(group) (\(error.code)): nothing to copy")
