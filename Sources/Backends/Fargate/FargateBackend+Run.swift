@@ -31,10 +31,11 @@ extension FargateBackend {
             let phase = FargateStopReasons.phase(of: task, assignPublicIp: job.fargate.assignPublicIp)
             state.withLock { s in
                 if s.known[task.taskArn] == nil, task.lastStatus != .stopped { s.live += 1 }
+                let over = task.lastStatus == .stopped
                 s.known[task.taskArn] = Known(
                     batch: batch, attempt: attempt,
                     launchedAt: task.createdAt?.timeIntervalSince1970 ?? Timestamp.epochSeconds(),
-                    stopped: task.lastStatus == .stopped ? task : nil)
+                    stopped: over ? task : nil, ended: over)
             }
             found.append(KnownTask(task: task.taskArn, batch: batch, attempt: attempt, phase: phase))
         }

@@ -36,6 +36,7 @@ public final class FargateBackend: TaskBackend {
         var attempt: Int
         var launchedAt: Double
         var stopped: ECSTask?
+        var ended = false
     }
     struct State: Sendable {
         var run: String?
@@ -205,24 +206,32 @@ public final class FargateBackend: TaskBackend {
         for failure in described.failures {
             guard let arn = failure.arn else { continue }
             let launchedAt = state.withLock { $0.known[arn]?.launchedAt } ?? 0
-            phases[arn] =
-                failure.isMissing && now - launchedAt < options.missingGrace
-                ? .lostContact("ECS does not list it yet (MISSING)")
-                : failure.isMissing ? .missing : .lostContact(failure.description)
+            if !failure.isMissing {
+                phases[arn] = .lostContact(failure.description)
+            } else if now - launchedAt < options.missingGrace {
+                phases[arn] = .lostContact("ECS does not list it yet (MISSING)")
+            } else {
+                phases[arn] = .missing
+                ended(arn, as: nil)
+            }
         }
         for task in described.tasks {
             let phase = FargateStopReasons.phase(of: task, assignPublicIp: job.fargate.assignPublicIp)
             phases[task.taskArn] = phase
-            if case .stopped = phase { sawStopped(task) }
+            if case .stopped = phase { ended(task.taskArn, as: task) }
         }
         for arn in tasks where phases[arn] == nil { phases[arn] = .lostContact("not in DescribeTasks' answer") }
         return phases
     }
 
-    private func sawStopped(_ task: ECSTask) {
+    /// A task is over: stopped (its last description kept for the log copy) or MISSING.
+    private func ended(_ arn: String, as task: ECSTask?) {
         state.withLock { s in
-            if s.known[task.taskArn]?.stopped == nil, s.known[task.taskArn] != nil { s.live -= 1 }
-            s.known[task.taskArn]?.stopped = task
+            guard var known = s.known[arn] else { return }
+            if !known.ended { s.live -= 1 }
+            known.ended = true
+            known.stopped = task ?? known.stopped
+            s.known[arn] = known
         }
     }
 
