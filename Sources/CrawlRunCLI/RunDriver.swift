@@ -39,7 +39,8 @@ struct RunDriver {
     /// Tasks at once: `--max-tasks`, else the backend's own setting.
     var maxTasks: Int {
         options.maxTasks
-            ?? (options.backend == .fargate ? job.fargate.maxConcurrentTasks : job.local.maxTasks ?? Self.defaultMaxTasks())
+            ?? (options.backend == .fargate
+                ? job.fargate.maxConcurrentTasks : job.local.maxTasks ?? Self.defaultMaxTasks())
     }
 
     /// A task not running this long after its launch is stopped: Fargate's provisioning timeout.

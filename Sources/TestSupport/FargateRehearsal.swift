@@ -121,7 +121,8 @@ public final class FargateRehearsal: Sendable {
         let status = await process.wait(timeout: .seconds(120))
         await process.outputDrained()
         guard status == .exited(0) else {
-            throw FixtureError("rehearsal.prepare \(job) failed (\(status.map { "\($0)" } ?? "timed out")): \(errors.tail)")
+            throw FixtureError(
+                "rehearsal.prepare \(job) failed (\(status.map { "\($0)" } ?? "timed out")): \(errors.tail)")
         }
         var exports: [String: String] = [
             "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
@@ -131,7 +132,9 @@ public final class FargateRehearsal: Sendable {
             guard let eq = assignment.firstIndex(of: "=") else { continue }
             var value = String(assignment[assignment.index(after: eq)...])
             // shlex.quote: 'value' when the value has characters a shell would read.
-            if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") { value = String(value.dropFirst().dropLast()) }
+            if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {
+                value = String(value.dropFirst().dropLast())
+            }
             exports[String(assignment[..<eq])] = value
         }
         guard exports["AWS_ACCESS_KEY_ID"] != nil else { throw FixtureError("rehearsal.prepare printed no key") }

@@ -20,7 +20,9 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     do {
         rehearsal = try await FargateRehearsal.start(crawler: crawlerBin, arguments: ["--runner", "instant"])
     } catch {
-        print("  skipped: the rehearsal did not start (moto 5.2.1: scripts/setup.sh with CRAWLRUN_NEEDS_MOTO=1): \(error)")
+        print(
+            "  skipped: the rehearsal did not start (moto 5.2.1: scripts/setup.sh with CRAWLRUN_NEEDS_MOTO=1): \(error)"
+        )
         return
     }
     defer { Task { await rehearsal.stop() } }
@@ -79,7 +81,8 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     // 2. The crawlrun binary: peak RSS and wall time.
     try await rehearsal.control("DELETE", "calls")
     let m = try await measure(
-        binDir + "/crawlrun", ["run", copy, "--backend", "fargate", "--runs-dir", dir + "/cli-runs", "--quiet"], env: env)
+        binDir + "/crawlrun", ["run", copy, "--backend", "fargate", "--runs-dir", dir + "/cli-runs", "--quiet"],
+        env: env)
     guard m.status == .exited(0) else { throw FixtureError("crawlrun run --backend fargate failed: \(m.status)") }
     let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/cli-runs")
     let cli = try JSONValue.decode(

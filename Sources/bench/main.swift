@@ -137,7 +137,9 @@ if section("crawler") { try await crawlerSection() }
 if section("plan") { try await planSection() }
 if section("run") { try await runSection() }
 if section("ledger") { try await ledgerSection(batches: intArg("--batches", 20000), size: 50, maxTasks: 500) }
-if section("fargate") { try await fargateSection(batches: intArg("--fargate-batches", 1000), maxTasks: intArg("--fargate-tasks", 100)) }
+if section("fargate") {
+    try await fargateSection(batches: intArg("--fargate-batches", 1000), maxTasks: intArg("--fargate-tasks", 100))
+}
 server.stop()
 
 func crawlerSection() async throws {

@@ -11,7 +11,8 @@ import Testing
 /// restarted crawlrun finds of its run, and what `shutdown` leaves behind.
 @Suite struct FargateBackendTests {
     @Test func reattachFindsTheRunsTasksAndShutdownStopsTheOnesLeft() async throws {
-        let rehearsal = try await FargateRehearsal.start(crawler: binary("crawler"), arguments: ["--runner", "instant"])
+        let rehearsal = try await FargateRehearsal.start(
+            crawler: binary("crawler"), arguments: ["--runner", "instant"])
         var stopped = false
         defer { if !stopped { Task { await rehearsal.stop() } } }
         let dir = tempDir("fargate-backend")
@@ -34,7 +35,8 @@ import Testing
                 at: locations.batch)
             arns[batch] = try await first.launch(
                 TaskLaunch(
-                    run: run.id, batch: batch, attempt: 1, token: BatchLedger.token(run: run.id, batch: batch, attempt: 1),
+                    run: run.id, batch: batch, attempt: 1,
+                    token: BatchLedger.token(run: run.id, batch: batch, attempt: 1),
                     taskDefinition: run.taskDefinition,
                     overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
                     locations: locations, logDirectory: layout.logDirectory(batch: batch)))
@@ -58,9 +60,13 @@ import Testing
 
         // The stuck task is the run's and still wanted running: shutdown stops it.
         await second.shutdown()
-        #expect(try await aws.ecs.listTasks(cluster: job.fargate.cluster, startedBy: run.id, desiredStatus: .running).isEmpty)
+        #expect(
+            try await aws.ecs.listTasks(cluster: job.fargate.cluster, startedBy: run.id, desiredStatus: .running)
+                .isEmpty)
         let stuck = try await rehearsal.tasks().first { $0["taskArn"]?.stringValue == arns["0002"] }
-        #expect(stuck?["lastStatus"] == "STOPPED" && stuck?["stoppedReason"]?.stringValue == "crawlrun run \(run.id) is over")
+        #expect(
+            stuck?["lastStatus"] == "STOPPED"
+                && stuck?["stoppedReason"]?.stringValue == "crawlrun run \(run.id) is over")
         stopped = true
         #expect(await rehearsal.stop().code == 0)
     }

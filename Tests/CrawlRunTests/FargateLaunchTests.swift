@@ -10,7 +10,8 @@ import Testing
 @Suite struct FargateLaunchTests {
     static func job(_ change: (inout JSONValue) -> Void = { _ in }) throws -> Job {
         var doc = try readJSON(packageRoot + "/jobs/fargate-example.json")
-        doc = .object((doc.objectValue ?? [:]).merging(["urls": ["https://example.com/"]]) { $1 }.filter { $0.key != "urlsFile" })
+        doc = .object(
+            (doc.objectValue ?? [:]).merging(["urls": ["https://example.com/"]]) { $1 }.filter { $0.key != "urlsFile" })
         change(&doc)
         return try Job.parse(doc.encoded(), path: "job.json", backend: .fargate)
     }
@@ -25,7 +26,8 @@ import Testing
 
     @Test func theRequestCarriesTheRunTheTagsAndTheToken() throws {
         let job = try Self.job {
-            $0 = .object(($0.objectValue ?? [:]).merging(["fargate": Self.fargate($0, tags: ["team": "search"])]) { $1 })
+            $0 = .object(
+                ($0.objectValue ?? [:]).merging(["fargate": Self.fargate($0, tags: ["team": "search"])]) { $1 })
         }
         let r = FargateLaunch.request(Self.launch(attempt: 2), job: job, taskDefinitionArn: "arn:td:7")
         #expect(r.problems.isEmpty, "\(r.problems)")
@@ -44,7 +46,8 @@ import Testing
                 && json["networkConfiguration"]?["awsvpcConfiguration"]?["subnets"]?.arrayValue?.count == 2)
         #expect(
             json["tags"] == [
-                ["key": "crawlrun:run", "value": "20261122-101500-ab12"], ["key": "crawlrun:job", "value": "catalog-crawl"],
+                ["key": "crawlrun:run", "value": "20261122-101500-ab12"],
+                ["key": "crawlrun:job", "value": "catalog-crawl"],
                 ["key": "crawlrun:batch", "value": "0002"], ["key": "crawlrun:attempt", "value": "2"],
                 ["key": "team", "value": "search"],
             ])
@@ -61,7 +64,8 @@ import Testing
 
     @Test func longOverridesAreRefusedNamingTheBatch() {
         let long = Self.launch(batch: "0042", location: "s3://b/" + String(repeating: "k", count: 5000))
-        #expect(FargateLaunch.overridesProblem(long)?.hasPrefix("batch 0042 attempt 1: its RunTask overrides are ") == true)
+        #expect(
+            FargateLaunch.overridesProblem(long)?.hasPrefix("batch 0042 attempt 1: its RunTask overrides are ") == true)
         #expect(FargateLaunch.overridesProblem(Self.launch()) == nil)
     }
 
@@ -69,7 +73,8 @@ import Testing
         let job = try Self.job()
         let launch = Self.launch()
         let capacity = RunTaskResult(
-            tasks: [], failures: [ECSFailure(arn: nil, reason: "Capacity is unavailable at this time. Please try again later")])
+            tasks: [],
+            failures: [ECSFailure(arn: nil, reason: "Capacity is unavailable at this time. Please try again later")])
         guard case .failure(.retryLater(let why)) = FargateLaunch.outcome(capacity, launch: launch) else {
             Issue.record("capacity: later")
             return
@@ -86,15 +91,20 @@ import Testing
         #expect(kind(AWSError(.service, "Service Unavailable", code: "ServerException", httpStatus: 500)) == "later")
         #expect(kind(AWSError(.transport, "ecs RunTask did not get an answer")) == "later", "the same token finds it")
         let denied = kind(AWSError(.service, "not authorized to perform: ecs:RunTask", code: "AccessDeniedException"))
-        #expect(denied.hasPrefix("fatal: batch 0002 attempt 1: RunTask was denied") && denied.contains("crawlrun iam-policy"))
-        #expect(kind(AWSError(.service, "Cluster not found.", code: "ClusterNotFoundException")).contains("fargate.cluster"))
+        #expect(
+            denied.hasPrefix("fatal: batch 0002 attempt 1: RunTask was denied")
+                && denied.contains("crawlrun iam-policy"))
+        #expect(
+            kind(AWSError(.service, "Cluster not found.", code: "ClusterNotFoundException")).contains("fargate.cluster")
+        )
         #expect(kind(AWSError(.service, "bad subnet", code: "InvalidParameterException")).hasPrefix("fatal"))
     }
 
     @Test func jobTagsAreChecked() throws {
         #expect(throws: JobError.self) {
             try Self.job {
-                $0 = .object(($0.objectValue ?? [:]).merging(["fargate": Self.fargate($0, tags: ["aws:x": "y"])]) { $1 })
+                $0 = .object(
+                    ($0.objectValue ?? [:]).merging(["fargate": Self.fargate($0, tags: ["aws:x": "y"])]) { $1 })
             }
         }
         let job = try Self.job()

@@ -87,7 +87,9 @@ struct RecordFacts: Equatable {
     var error: ErrorKind?
     var batch: String
     init(_ r: ResultRecord) {
-        (url, ok, status, title, fields, error, batch) = (r.url, r.ok, r.status, r.title, r.fields, r.error?.kind, r.batch)
+        (url, ok, status, title, fields, error, batch) = (
+            r.url, r.ok, r.status, r.title, r.fields, r.error?.kind, r.batch
+        )
     }
 }
 
@@ -121,7 +123,8 @@ extension Chrome {
             for batch in ["0001", "0002", "0003"] {
                 let crawler = (try? String(contentsOfFile: r.run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
                 #expect(crawler.contains("from CloudWatch Logs") && crawler.contains("crawler: done "), "\(crawler)")
-                let sidecar = (try? String(contentsOfFile: r.run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
+                let sidecar =
+                    (try? String(contentsOfFile: r.run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
                 #expect(sidecar.contains("ChromeDriver was started"), "\(sidecar)")
             }
             // Timings and the cost from the billed seconds.
@@ -142,7 +145,10 @@ extension Chrome {
 
             let seen = try await job.rehearsal.tasks()
             #expect(seen.count == 3 && Set(seen.compactMap { $0["clientToken"]?.stringValue }).count == 3)
-            #expect(seen.allSatisfy { $0["lastStatus"] == "STOPPED" && $0["startedBy"]?.stringValue == Paths.baseName(r.run) })
+            #expect(
+                seen.allSatisfy {
+                    $0["lastStatus"] == "STOPPED" && $0["startedBy"]?.stringValue == Paths.baseName(r.run)
+                })
             clean = true
             #expect(await job.stop(), "no task process left")
         }
@@ -171,7 +177,8 @@ extension Chrome {
             // Batch 0002 crawls slow pages and its crawler has 1 s after SIGTERM: the Spot
             // interruption leaves its URLs without a record.
             let job = try await RehearsedJob.start(
-                urls: { base in (1...12).map { base + ([3, 4].contains($0) ? "/slow?ms=3000&n=\($0)" : "/page/\($0)") } },
+                urls: { base in (1...12).map { base + ([3, 4].contains($0) ? "/slow?ms=3000&n=\($0)" : "/page/\($0)") }
+                },
                 batchSize: 2, task: ["environment": ["CRAWL_STOP_GRACE": "1"]], fargate: ["provisioningTimeout": 5])
             var clean = false
             defer { if !clean { Task { _ = await job.stop() } } }

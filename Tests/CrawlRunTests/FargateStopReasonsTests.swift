@@ -28,7 +28,8 @@ import Testing
     static let cases: [Case] = [
         Case(
             name: "crawler done", stopCode: "EssentialContainerExited",
-            stoppedReason: "Essential container in task exited", crawler: (0, nil), sidecar: (143, nil), retryable: true,
+            stoppedReason: "Essential container in task exited", crawler: (0, nil), sidecar: (143, nil),
+            retryable: true,
             hint: nil),
         Case(
             name: "pull timeout in a private subnet", stopCode: "TaskFailedToStart", stoppedReason: pull,
@@ -128,7 +129,9 @@ import Testing
         }
         #expect(end.stopCode == StopCode(rawValue: c.stopCode) ?? .unknown)
         #expect(end.exitCode(of: "crawler") == c.crawler.exit.map { Int32($0) }, "an absent exit code stays absent")
-        #expect(end.timing == TaskTiming(pullStartedAt: 1_700_000_000.5, startedAt: 1_700_000_010, stoppedAt: 1_700_000_100.25))
+        #expect(
+            end.timing
+                == TaskTiming(pullStartedAt: 1_700_000_000.5, startedAt: 1_700_000_010, stoppedAt: 1_700_000_100.25))
         #expect(end.capacityProvider == "FARGATE_SPOT")
     }
 

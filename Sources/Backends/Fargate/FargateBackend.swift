@@ -74,7 +74,8 @@ public final class FargateBackend: TaskBackend {
     /// saying so); slower only when one poll needs so many DescribeTasks calls (one per 100 live
     /// tasks) that it would use more than half of the API's 20 calls a second.
     public var pollIntervals: PollIntervals {
-        let calls = Double((state.withLock { $0.live } + ECSClient.describeTasksLimit - 1) / ECSClient.describeTasksLimit)
+        let calls = Double(
+            (state.withLock { $0.live } + ECSClient.describeTasksLimit - 1) / ECSClient.describeTasksLimit)
         let floor = calls / 10
         return PollIntervals(
             fast: .milliseconds(Int64(max(0.5, floor) * 1000)), steady: .milliseconds(Int64(max(2, floor) * 1000)))
@@ -86,7 +87,7 @@ public final class FargateBackend: TaskBackend {
         let f = job.fargate
         do {
             try await aws.logs.createLogGroup(f.logGroup)
-        } catch where error.category == .accessDenied {
+        } catch  where error.category == .accessDenied {
             // The execution role creates it too (awslogs-create-group); doctor says if it cannot.
         } catch {
             throw RunFailure(
@@ -136,7 +137,7 @@ public final class FargateBackend: TaskBackend {
         let object = try Self.object(location)
         do {
             return [UInt8](try await aws.s3.getObject(object))
-        } catch where error.category == .notFound {
+        } catch  where error.category == .notFound {
             return nil
         } catch {
             throw RunFailure("the results \(location) could not be read", cause: error.description)
@@ -160,7 +161,8 @@ public final class FargateBackend: TaskBackend {
             throw .fatal(
                 RunFailure(
                     problem,
-                    cause: "they hold only the batch's S3 keys: shorten fargate.bucket, fargate.prefix or the job's name"))
+                    cause:
+                        "they hold only the batch's S3 keys: shorten fargate.bucket, fargate.prefix or the job's name"))
         }
         // One try: the ledger backs off and comes back with the same token.
         var once = RetryPolicy()
@@ -255,7 +257,7 @@ public final class FargateBackend: TaskBackend {
     public func stop(task: String, reason: String) async throws(RunFailure) {
         do {
             try await aws.ecs.stopTask(cluster: cluster, task: task, reason: reason)
-        } catch where error.category == .invalidParameter && error.message.contains("not found") {
+        } catch  where error.category == .invalidParameter && error.message.contains("not found") {
             // Gone already: nothing to stop.
         } catch {
             throw RunFailure("StopTask failed", cause: error.description)

@@ -24,7 +24,9 @@ public enum FargateLaunch {
             f.capacityProviders.isEmpty
             ? .fargate
             : .capacityProviders(
-                f.capacityProviders.map { CapacityProviderStrategyItem(provider: $0.provider, weight: $0.weight, base: $0.base) })
+                f.capacityProviders.map {
+                    CapacityProviderStrategyItem(provider: $0.provider, weight: $0.weight, base: $0.base)
+                })
         r.platformVersion = f.platformVersion
         r.startedBy = launch.run
         r.tags =

@@ -134,7 +134,7 @@ actor FargateLogCopier {
                 // Read to the end: the sidecar's stream is done; another crawler's once a read to
                 // the end brings nothing new after the quiet period.
                 if until == .once || until == .quiet && fresh == 0 && settled { return }
-            } catch where error.category == .notFound {
+            } catch  where error.category == .notFound {
                 if until == .once && settled || elapsed >= options.grace {
                     file.note("no CloudWatch stream \(stream) in \(group) (\(error.code)): nothing to copy")
                     return

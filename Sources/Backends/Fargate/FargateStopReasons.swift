@@ -52,7 +52,10 @@ public enum FargateStopReasons {
                 )
             }
         ),
-        ("no route to the registry", { $0.says("CannotPullContainerError") }, { Verdict(retryable: true, hint: noRoute($0)) }),
+        (
+            "no route to the registry", { $0.says("CannotPullContainerError") },
+            { Verdict(retryable: true, hint: noRoute($0)) }
+        ),
         (
             "log group missing",
             { $0.says("ResourceInitializationError") && $0.says("log group", "ResourceNotFoundException") },
@@ -75,7 +78,9 @@ public enum FargateStopReasons {
             { _ in
                 Verdict(
                     retryable: true,
-                    hint: "ECS could not prepare the task (network interface, logs, secrets): crawlrun doctor JOB checks the set-up")
+                    hint:
+                        "ECS could not prepare the task (network interface, logs, secrets): crawlrun doctor JOB checks the set-up"
+                )
             }
         ),
         (
@@ -95,19 +100,25 @@ public enum FargateStopReasons {
                 Verdict(
                     retryable: true,
                     hint:
-                        "FARGATE_SPOT took the capacity back; a FARGATE base or weight in fargate.capacityProviders makes this rarer")
+                        "FARGATE_SPOT took the capacity back; a FARGATE base or weight in fargate.capacityProviders makes this rarer"
+                )
             }
         ),
         (
             "out of memory", { $0.says("OutOfMemoryError", "OutOfMemory") },
-            { _ in Verdict(retryable: true, hint: "a container ran out of memory: raise task.memory or lower crawl.sessions") }
+            { _ in
+                Verdict(
+                    retryable: true, hint: "a container ran out of memory: raise task.memory or lower crawl.sessions")
+            }
         ),
         (
             "sidecar never healthy", { $0.stopCode == "TaskFailedToStart" && $0.says("health check") },
             { _ in
                 Verdict(
                     retryable: true,
-                    hint: "the WebDriver sidecar never became healthy: check task.sidecarImage, and task.memory for the browser")
+                    hint:
+                        "the WebDriver sidecar never became healthy: check task.sidecarImage, and task.memory for the browser"
+                )
             }
         ),
         (
