@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .containers import ContainerStarts
-from .runner import Container
+from .runner import Container, wait_until
 
 if TYPE_CHECKING:
     from .core import Rehearsal
@@ -220,6 +220,10 @@ class TaskRun(ContainerStarts):
             if not container.wait(2):
                 container.signal_group(signal.SIGKILL)
             container.signal_group(signal.SIGKILL)
+        # A killed browser takes a moment to go, and its zombies to be reaped: the rehearsal
+        # exits only once every process of the task is gone.
+        for container in list(self.started.values()):
+            wait_until(lambda c=container: not c.group_alive(), 5)
 
     # -- inspection ----------------------------------------------------------------------------
 

@@ -144,7 +144,7 @@ class Rehearsal:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(5)
+            t.join(10)
         self.pump.close()
 
     def dumps(self, value) -> bytes:
