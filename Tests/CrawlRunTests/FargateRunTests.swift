@@ -57,9 +57,13 @@ struct RehearsedJob {
 
     /// `crawlrun run COPY --backend fargate`; the run directory lands in DIR/fargate-runs.
     func run(_ extra: [String] = []) async throws -> (code: Int32?, stdout: String, stderr: String, run: String) {
-        let r = try await CrawlrunProcess.run(
+        let p = try CrawlrunProcess(
             ["run", copy, "--backend", "fargate", "--runs-dir", dir + "/fargate-runs"] + extra, environment: env)
-        return (r.code, r.stdout, r.stderr, (try? runDirectory(dir + "/fargate-runs")) ?? "")
+        // Longer than CrawlrunProcess.run's two minutes: a run with every fault takes its back-offs.
+        let status = await p.process.wait(timeout: .seconds(300))
+        if status == nil { await p.process.terminate(grace: .seconds(10)) }
+        await p.process.outputDrained()
+        return (status?.code, p.stdout.text, p.stderr.text, (try? runDirectory(dir + "/fargate-runs")) ?? "")
     }
 
     /// The coordinator's clients, for what a user would check with the AWS CLI.
@@ -177,7 +181,7 @@ extension Chrome {
             // Batch 0002 crawls slow pages and its crawler has 1 s after SIGTERM: the Spot
             // interruption leaves its URLs without a record.
             let job = try await RehearsedJob.start(
-                urls: { base in (1...12).map { base + ([3, 4].contains($0) ? "/slow?ms=3000&n=\($0)" : "/page/\($0)") }
+                urls: { base in (1...12).map { base + ([3, 4].contains($0) ? "/slow?ms=2000&n=\($0)" : "/page/\($0)") }
                 },
                 batchSize: 2, task: ["environment": ["CRAWL_STOP_GRACE": "1"]], fargate: ["provisioningTimeout": 5])
             var clean = false
