@@ -141,7 +141,7 @@ extension Chrome {
                 for key in ["pullStartedAt", "startedAt", "stoppedAt"] { #expect(t[key]?.stringValue != nil, "\(key)") }
                 #expect(t["billedSeconds"] == 60, "the one-minute minimum")
                 #expect(t["exitCodes"] == ["crawler": 0, "webdriver": 143])
-                #expect(t["stopCode"] == "EssentialContainerExited")
+                #expect(t["stopCode"] == "EssentialContainerExited" && t["capacityProvider"] == "FARGATE")
             }
             let usd = report["cost"]?["usd"]?.doubleValue ?? 0
             #expect(abs(usd - 3 * 60 * FargatePrice.perSecond(cpu: 1024, memory: 2048, architecture: "X86_64")) < 1e-6)
@@ -219,6 +219,8 @@ extension Chrome {
             #expect(first("0004")?["stopCode"] == "UserInitiated")
             #expect(first("0004")?["hint"]?.stringValue?.contains("provisioningTimeout") == true)
             #expect(list.count == 10, "six batches, four retried")
+            let unpulled = (try? String(contentsOfFile: r.run + "/logs/0001/crawler.log", encoding: .utf8)) ?? ""
+            #expect(unpulled.contains("no log: the container never started (CannotPullContainerError"), "\(unpulled)")
             let late = (try? String(contentsOfFile: r.run + "/logs/0005/crawler.log", encoding: .utf8)) ?? ""
             #expect(late.contains("crawler: done 2/2"), "the late tail was waited for: \(late)")
 

@@ -224,7 +224,9 @@ public enum FargateStopReasons {
             timing: TaskTiming(
                 pullStartedAt: task.pullStartedAt?.timeIntervalSince1970,
                 startedAt: task.startedAt?.timeIntervalSince1970, stoppedAt: task.stoppedAt?.timeIntervalSince1970),
-            capacityProvider: task.capacityProviderName, hint: verdict.hint, retryable: verdict.retryable)
+            // A task started with the FARGATE launch type runs on FARGATE's (on-demand) capacity.
+            capacityProvider: task.capacityProviderName ?? (task.launchType == "FARGATE" ? "FARGATE" : nil),
+            hint: verdict.hint, retryable: verdict.retryable)
     }
 
     /// Where a task is, from its lastStatus. A task that is stopping counts as running only once
