@@ -60,7 +60,9 @@ let package = Package(
         .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "bench",
-            dependencies: ["Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit"],
+            dependencies: [
+                "Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit", "FargateBackend", "AWS",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -78,6 +78,11 @@ public struct FargateSettings: Sendable {
     public var capacityProviders: [(provider: String, weight: Int, base: Int)] = []
     public var maxConcurrentTasks = 10
     public var platformVersion = "LATEST"
+    /// Tags for every task, beside crawlrun's own (`crawlrun:run`, `crawlrun:batch`, …).
+    public var tags: [String: String] = [:]
+    /// A task still PROVISIONING or PENDING this long after its launch is stopped and retried
+    /// (RunTask has no timeout of its own).
+    public var provisioningTimeout = 600.0
 }
 
 /// A job file that cannot run: every problem, each with its place. Exit code 65.
@@ -268,6 +273,8 @@ extension Job {
         }
         f.maxConcurrentTasks = v["maxConcurrentTasks"]?.intValue ?? f.maxConcurrentTasks
         f.platformVersion = v["platformVersion"]?.stringValue ?? f.platformVersion
+        f.tags = v["tags"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        f.provisioningTimeout = v["provisioningTimeout"]?.doubleValue ?? f.provisioningTimeout
         return f
     }
 
@@ -300,6 +307,17 @@ extension Job {
                 JobProblem("fargate.bucket", "required for the fargate backend: batches and results travel through S3"))
         }
         if f.region == nil { out.append(JobProblem("fargate.region", "required for the fargate backend")) }
+        // ECS allows 50 tags per task; crawlrun adds four of its own (crawlrun:run, :job, :batch, :attempt).
+        if f.tags.count > 46 {
+            out.append(JobProblem("fargate.tags", "\(f.tags.count) tags; at most 46 (ECS allows 50, crawlrun adds 4)"))
+        }
+        for (key, value) in f.tags.sorted(by: { $0.key < $1.key }) {
+            if key.isEmpty || key.count > 128 || value.count > 256 {
+                out.append(JobProblem("fargate.tags.\(key)", "keys take 1 to 128 characters, values at most 256"))
+            } else if key.lowercased().hasPrefix("aws:") || key.hasPrefix("crawlrun:") {
+                out.append(JobProblem("fargate.tags.\(key)", "the aws: and crawlrun: prefixes are reserved"))
+            }
+        }
         return out
     }
 }

@@ -71,6 +71,7 @@ indirect enum Shape: Sendable {
                     "base": .integer(min: 0, max: 100_000),
                 ])),
             "maxConcurrentTasks": .integer(min: 1, max: 5000), "platformVersion": .nonEmptyString,
+            "tags": .map(.string), "provisioningTimeout": .number(min: 5, max: 3600),
         ]),
         "local": .object([
             "chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64),

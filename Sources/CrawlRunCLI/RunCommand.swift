@@ -9,7 +9,7 @@ struct RunCommand: Command {
     static let arguments = RunOptions.arguments.merging(
         ArgumentSpec(flags: ["--json"], positionals: 1...1, positionalName: "a job file"))
     static let help = """
-        usage: crawlrun run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--wait] [--keep N]
+        usage: crawlrun run JOB [--backend local|fargate] [--max-tasks N] [--runs-dir DIR] [--wait] [--keep N]
                                 [--quiet] [--json]
 
         Runs the job: one task per batch, at most N at once; URLs left without a record (a task
@@ -18,9 +18,10 @@ struct RunCommand: Command {
         distinct input URL), logs/<batch>/<container>.log and report.json.
 
         options:
-          --backend local    where tasks run (local processes; docker and fargate come later)
-          --max-tasks N      tasks at once (default: local.maxTasks, else one per core, at most
-                             one per GiB of memory)
+          --backend B        where tasks run: local (processes on this machine, the default) or
+                             fargate (ECS Fargate tasks, the job's fargate section; docker later)
+          --max-tasks N      tasks at once (default: fargate.maxConcurrentTasks on fargate;
+                             local.maxTasks, else one per core, at most one per GiB of memory)
           --runs-dir DIR     where run directories go (default: runs)
           --wait             when this job is already running, wait for that run to end instead of
                              exiting 75 at once
@@ -77,7 +78,7 @@ struct RunOptions {
         if let b = try parsed.choice("--backend", Backend.self, names: Backend.allCases.map(\.rawValue)) {
             guard RunDriver.runnable.contains(b) else {
                 throw UsageError(
-                    "the \(b.rawValue) backend cannot run jobs yet; use --backend local (plan works with every backend)"
+                    "the \(b.rawValue) backend cannot run jobs yet; use --backend local or fargate (plan works with every backend)"
                 )
             }
             backend = b
