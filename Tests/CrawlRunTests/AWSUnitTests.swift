@@ -126,7 +126,10 @@ import Testing
         await #expect {
             _ = try await s3.getObject(S3Location(bucket: "b", key: "k"))
         } throws: { awsError($0) { $0.kind == .transport && $0.message.contains("did not get an answer") } }
-        #expect(calls.count > 1 && calls.count < 1000, "retried, then gave up at the deadline")
+        // Gave up at the deadline, long before 1000 attempts. (How many fit in before it depends
+        // on the cooperative pool, which CPU-heavy suites beside this one can hold for seconds;
+        // that retries happen at all is `throttlingIsRetriedAndAccessDeniedIsNot`'s to show.)
+        #expect(calls.count >= 1 && calls.count < 1000, "gave up at the deadline")
     }
 
     @Test func doctorUnderstandsJobsAndDefinitions() async throws {
