@@ -1,5 +1,6 @@
 import Coordinator
 import CrawlKit
+import DockerBackend
 import Foundation
 import JSONKit
 import LocalBackend
@@ -8,7 +9,7 @@ import ProcessKit
 /// Plans a job into a run directory and drives the scheduler, the display and the signals.
 struct RunDriver {
     /// The backends `run` can drive today.
-    static let runnable: Set<Backend> = [.local]
+    static let runnable: Set<Backend> = [.local, .docker]
 
     let job: Job
     let jobSource: [UInt8]
@@ -22,6 +23,7 @@ struct RunDriver {
     }
 
     func makeBackend(display: Display) -> any TaskBackend {
+        if options.backend == .docker { return DockerBackend(settings: job.docker) }
         // The guard stops the run's processes if crawlrun dies, SIGKILL included.
         var lifeline: Lifeline?
         do {
@@ -66,7 +68,9 @@ struct RunDriver {
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
         let backend = makeBackend(display: display)
-        let maxTasks = options.maxTasks ?? job.local.maxTasks ?? Self.defaultMaxTasks()
+        let maxTasks =
+            options.maxTasks ?? (options.backend == .docker ? job.docker.maxTasks : job.local.maxTasks)
+            ?? Self.defaultMaxTasks()
         let ledger = BatchLedger(
             run: store.id, batches: batches,
             options: .init(maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds))
