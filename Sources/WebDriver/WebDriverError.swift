@@ -77,8 +77,9 @@ public struct WebDriverError: Error, Sendable, CustomStringConvertible {
     public var isSessionLost: Bool {
         switch code {
         case .invalidSessionId, .noSuchWindow, .transport: return true
-        case .unknownError, .sessionNotCreated:
-            let m = message.lowercased()
+        // chromedriver 156 (Debian bookworm's) sends a crashed tab as an error code of its own, "tab crashed".
+        case .unknownError, .sessionNotCreated, .other:
+            let m = (code.wire + ": " + message).lowercased()
             return m.contains("session deleted") || m.contains("tab crashed") || m.contains("page crash")
                 || m.contains("chrome not reachable") || m.contains("disconnected")
                 || m.contains("target window already closed") || m.contains("target frame detached")
