@@ -91,7 +91,8 @@ extension Chrome {
                 let local = try await CrawlrunProcess.run(
                     ["run", jobPath, "--backend", "local", "--runs-dir", dir + "/local"])
                 #expect(local.code == 1, "\(local.stderr)")
-                let onDocker = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/docker"])
+                // From the job's folder with a relative runs directory: the bind mounts need absolute paths.
+                let onDocker = try await runIn(dir, ["run", "job.json", "--runs-dir", "docker"])
                 #expect(onDocker.code == 1, "one URL is a 404: exit 1\n\(onDocker.stdout)\n\(onDocker.stderr)")
                 #expect(onDocker.stderr.contains("on the docker backend"))
 
@@ -283,6 +284,19 @@ extension Chrome {
         }
 
         // MARK: helpers
+
+        /// `crawlrun ARGS` run from `directory`.
+        func runIn(_ directory: String, _ arguments: [String]) async throws -> (code: Int32?, stdout: String, stderr: String) {
+            let out = LineBox()
+            let err = LineBox()
+            let p = try ChildProcess(
+                "/bin/sh", arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
+                environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { $1 },
+                stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+            let status = await p.wait(timeout: .seconds(180))
+            await p.outputDrained()
+            return (status?.code, out.text, err.text)
+        }
 
         /// An image whose entrypoint sleeps: a sidecar that runs and never answers its health check.
         func sleeperImage() async throws -> String {

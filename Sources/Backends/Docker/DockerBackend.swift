@@ -28,6 +28,8 @@ public final class DockerBackend: TaskBackend {
     private struct Prepared: Sendable {
         var run: RunContext
         var isPodman: Bool
+        /// The run directory as an absolute path: the engine takes nothing else for a bind mount.
+        var directory: String
     }
     private let prepared = Mutex<Prepared?>(nil)
     private let tasks = Mutex<[String: DockerTask]>([:])
@@ -76,7 +78,10 @@ public final class DockerBackend: TaskBackend {
             throw RunFailure("no Docker Engine API answers at \(client.endpoint)", cause: "\(error)")
         }
         try await DockerImages.ensure(run.taskDefinition, client: client)
-        prepared.withLock { $0 = Prepared(run: run, isPodman: isPodman) }
+        var directory = run.layout.directory
+        if !directory.hasPrefix("/") { directory = FileManager.default.currentDirectoryPath + "/" + directory }
+        let ready = Prepared(run: run, isPodman: isPodman, directory: directory)
+        prepared.withLock { $0 = ready }
     }
 
     func engine() throws(RunFailure) -> DockerClient { try client.get() }
@@ -97,7 +102,7 @@ public final class DockerBackend: TaskBackend {
         guard location.hasPrefix(DockerTaskSpec.mountPoint + "/") else {
             throw RunFailure("\(location) is not under \(DockerTaskSpec.mountPoint)")
         }
-        return p.run.layout.directory + location.dropFirst(DockerTaskSpec.mountPoint.count)
+        return p.directory + location.dropFirst(DockerTaskSpec.mountPoint.count)
     }
 
     /// Writes the batch where the crawler's mount shows it; a batch with URLs on this machine's
@@ -147,7 +152,7 @@ public final class DockerBackend: TaskBackend {
             else { throw RunFailure("cannot read the batch file \(batchPath)") }
             spec = try DockerTaskSpec(
                 .init(
-                    launch: launch, task: id, job: p.run.job.name, runDirectory: p.run.layout.directory,
+                    launch: launch, task: id, job: p.run.job.name, runDirectory: p.directory,
                     loopback: HostLoopback.isNeeded(by: batch) ? (p.isPodman ? .podman : .docker) : nil,
                     isPodman: p.isPodman, user: "\(getuid()):\(getgid())", healthTimeout: settings.healthTimeout))
         } catch {

@@ -106,13 +106,16 @@ final class DockerTask: Sendable {
             sidecarName,
             "task \(id): started container \(spec.sidecar.name ?? "") (\(sidecar.prefix(12))) from \(spec.sidecar.image)"
         )
-        func failedToStart(_ reason: String, sidecar code: Int32?, hint: String? = nil) async -> TaskEnd {
+        func failedToStart(
+            _ reason: String, sidecar code: Int32?, hint: String? = nil, retryable: Bool = true
+        ) async -> TaskEnd {
             logs.note(sidecarName, reason)
             await logs.drain()
             await removeContainers(logs: logs)
             return TaskEnd(
                 stopCode: .taskFailedToStart, reason: reason,
-                containers: [ContainerExit(name: sidecarName, exitCode: code, reason: reason)], hint: hint)
+                containers: [ContainerExit(name: sidecarName, exitCode: code, reason: reason)], hint: hint,
+                retryable: retryable)
         }
 
         // dependsOn HEALTHY: the crawler starts once the sidecar's health check passes.
@@ -147,9 +150,13 @@ final class DockerTask: Sendable {
             try await client.startContainer(crawler)
         } catch {
             let code = await stop(sidecar, timeout: spec.sidecarStopTimeout)
+            // A container the engine refuses (a missing image, a spec it rejects) would be refused
+            // on every attempt: the run ends with the reason.
+            let refused = (error as? DockerError).map { [.notFound, .badRequest, .pullFailed].contains($0.code) } ?? false
             return await failedToStart(
                 "cannot start the \(TaskDefinition.crawlerName) container: \(error)", sidecar: code,
-                hint: DockerImages.hint(for: error, image: crawlerSpec.image, container: TaskDefinition.crawlerName))
+                hint: DockerImages.hint(for: error, image: crawlerSpec.image, container: TaskDefinition.crawlerName),
+                retryable: !refused)
         }
         logs.follow(crawler, as: TaskDefinition.crawlerName)
         logs.note(
