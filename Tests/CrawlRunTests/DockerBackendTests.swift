@@ -33,7 +33,8 @@ extension Chrome {
             c["allowPrivateNetworks"] = true
             c["retryBackoff"] = .number(0.05)
             var t: [String: JSONValue] = [
-                "crawlerImage": .string(DockerTestHost.crawlerImage), "sidecarImage": .string(DockerTestHost.sidecarImage),
+                "crawlerImage": .string(DockerTestHost.crawlerImage),
+                "sidecarImage": .string(DockerTestHost.sidecarImage),
                 "cpu": 2048, "memory": 4096, "stopTimeout": 5,
             ]
             for (k, v) in task.objectValue ?? [:] { t[k] = v }
@@ -101,7 +102,9 @@ extension Chrome {
                 let records = try readRecords(run + "/results.jsonl")
                 #expect(records.count == 8)
                 #expect(records.map(essence).sorted() == localRecords.map(essence).sorted())
-                #expect(records.first { $0.url.hasSuffix("/page/2") }?.fields["next"] == .string(server.baseURL + "/page/3"))
+                #expect(
+                    records.first { $0.url.hasSuffix("/page/2") }?.fields["next"] == .string(server.baseURL + "/page/3")
+                )
                 #expect(onDocker.stdout.contains("7 ok, 1 failed") && local.stdout.contains("7 ok, 1 failed"))
 
                 let plan = try readJSON(run + "/plan.json")
@@ -109,9 +112,11 @@ extension Chrome {
                 let report = try readJSON(run + "/report.json")
                 #expect(report["tasks"]?["started"] == 3 && report["tasks"]?["infrastructureFailures"] == 0)
                 for batch in ["0001", "0002", "0003"] {
-                    let crawlerLog = (try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
+                    let crawlerLog =
+                        (try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
                     #expect(crawlerLog.contains("crawler: done"), "logs/\(batch)/crawler.log")
-                    let sidecarLog = (try? String(contentsOfFile: run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
+                    let sidecarLog =
+                        (try? String(contentsOfFile: run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
                     #expect(sidecarLog.contains("ChromeDriver was started successfully"), "logs/\(batch)/webdriver.log")
                     #expect(sidecarLog.contains("webdriver is healthy"))
                 }
@@ -168,7 +173,9 @@ extension Chrome {
                     job(
                         urls, batchSize: 2, task: ["sidecarImage": .string(image), "retries": 1, "stopTimeout": 2],
                         extra: ["docker": ["healthTimeout": 1]]), in: dir)
-                let r = try await CrawlrunProcess.run(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+                let r = try await CrawlrunProcess.run([
+                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
+                ])
                 try await docker.removeImage(image)
                 #expect(r.code == 2, "URLs without a result: the run could not finish\n\(r.stdout)\n\(r.stderr)")
                 let run = try runDirectory(dir + "/runs")
@@ -191,7 +198,9 @@ extension Chrome {
                 let missing = "localhost/crawlrun-no-such-crawler:0"
                 let jobPath = try writeJob(
                     job(["http://127.0.0.1:9/a"], batchSize: 1, task: ["crawlerImage": .string(missing)]), in: dir)
-                let r = try await CrawlrunProcess.run(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+                let r = try await CrawlrunProcess.run([
+                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
+                ])
                 #expect(r.code == 2, "\(r.stdout)\n\(r.stderr)")
                 #expect(r.stdout.contains("the crawler image \(missing) is not on the Docker engine"), "\(r.stdout)")
                 #expect(r.stdout.contains("docker build -f images/crawler/Dockerfile -t \(missing) ."), "\(r.stdout)")
@@ -237,14 +246,17 @@ extension Chrome {
                 let hog = FixturePagesForDocker.hog
                 let server = try FixtureServer { request in
                     request.url.hasPrefix("/hog")
-                        ? HTTPResponse(status: 200, headers: [("Content-Type", "text/html")], body: Data(hog.utf8)) : nil
+                        ? HTTPResponse(status: 200, headers: [("Content-Type", "text/html")], body: Data(hog.utf8))
+                        : nil
                 }
                 defer { server.stop() }
                 let dir = tempDir("docker-memory")
                 let urls = [server.baseURL + "/page/1", server.baseURL + "/hog", server.baseURL + "/page/2"]
                 let jobPath = try writeJob(
                     job(urls, batchSize: 3, crawl: ["maxAttempts": 1], task: ["cpu": 1024, "memory": 2048]), in: dir)
-                let r = try await CrawlrunProcess.run(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+                let r = try await CrawlrunProcess.run([
+                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
+                ])
                 #expect(r.code == 1, "\(r.stdout)\n\(r.stderr)")
                 let records = try readRecords(try runDirectory(dir + "/runs") + "/results.jsonl")
                 #expect(records.first { $0.url.hasSuffix("/hog") }?.error?.kind == .browserCrash, "\(records)")
@@ -286,7 +298,9 @@ extension Chrome {
         // MARK: helpers
 
         /// `crawlrun ARGS` run from `directory`.
-        func runIn(_ directory: String, _ arguments: [String]) async throws -> (code: Int32?, stdout: String, stderr: String) {
+        func runIn(
+            _ directory: String, _ arguments: [String]
+        ) async throws -> (code: Int32?, stdout: String, stderr: String) {
             let out = LineBox()
             let err = LineBox()
             let p = try ChildProcess(

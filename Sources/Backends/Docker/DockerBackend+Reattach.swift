@@ -45,8 +45,7 @@ extension DockerBackend {
     ) async -> TaskPhase {
         let sidecar = group.first { $0.labels[DockerLabels.container] == TaskDefinition.sidecarName }
         let crawler = group.first { $0.labels[DockerLabels.container] == TaskDefinition.crawlerName }
-        let announce = announcer
-        let task = DockerTask(id: id, client: client, logDirectory: logDirectory) { announce.yield() }
+        let task = DockerTask(id: id, client: client, logDirectory: logDirectory, onChange: tasks.announce)
         let phase: TaskPhase
         if let sidecar, let crawler, crawler.state == "running" {
             task.begin(.adopt(sidecar: sidecar.id, crawler: crawler.id, stopTimeout: stopTimeout))
@@ -73,7 +72,7 @@ extension DockerBackend {
             task.begin(.collect(end, sidecar: sidecar?.id, crawler: crawler?.id, stopTimeout: stopTimeout))
             phase = .stopped(end)
         }
-        register(task)
+        tasks.insert(task, as: id)
         return phase
     }
 }

@@ -32,9 +32,7 @@ public final class DockerBackend: TaskBackend {
         var directory: String
     }
     private let prepared = Mutex<Prepared?>(nil)
-    private let tasks = Mutex<[String: DockerTask]>([:])
-    private let changes: AsyncStream<Void>
-    private let announce: AsyncStream<Void>.Continuation
+    let tasks = SupervisedTasks<DockerTask>()
 
     /// The engine at `settings.host`, else `DOCKER_HOST`, else `/var/run/docker.sock`. A
     /// `DOCKER_HOST` this client cannot use is reported by `prepare`.
@@ -47,7 +45,6 @@ public final class DockerBackend: TaskBackend {
         } catch {
             client = .failure(RunFailure("the Docker Engine API cannot be used", cause: "\(error)"))
         }
-        (changes, announce) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Exits are known at once (each task waits on its containers): a slow poll only guards
@@ -143,7 +140,7 @@ public final class DockerBackend: TaskBackend {
             throw .fatal(error)
         }
         let id = Self.taskID(token: launch.token)
-        if tasks.withLock({ $0[id] }) != nil { return id }
+        if tasks[id] != nil { return id }
         let spec: DockerTaskSpec
         do throws(RunFailure) {
             let batchPath = try hostPath(launch.locations.batch)
@@ -176,10 +173,8 @@ public final class DockerBackend: TaskBackend {
             try? await client.removeContainer(sidecar)
             throw Self.launchError(error, image: spec.sidecar.image)
         }
-        let task = DockerTask(id: id, client: client, logDirectory: launch.logDirectory) { [announce] in
-            announce.yield()
-        }
-        tasks.withLock { $0[id] = task }
+        let task = DockerTask(id: id, client: client, logDirectory: launch.logDirectory, onChange: tasks.announce)
+        tasks.insert(task, as: id)
         task.begin(.fresh(spec, sidecar: sidecar, healthCheckedByUs: p.isPodman))
         return id
     }
@@ -201,46 +196,25 @@ public final class DockerBackend: TaskBackend {
         }
     }
 
-    public func observe(_ ids: [String]) async -> [String: TaskPhase] {
-        var phases: [String: TaskPhase] = [:]
-        for id in ids {
-            guard let task = tasks.withLock({ $0[id] }) else {
-                phases[id] = .missing
-                continue
-            }
-            let phase = task.phase
-            phases[id] = phase
-            if case .stopped = phase { tasks.withLock { _ = $0.removeValue(forKey: id) } }
-        }
-        return phases
-    }
+    public func observe(_ ids: [String]) async -> [String: TaskPhase] { tasks.observe(ids) }
 
-    public func changed() async {
-        for await _ in changes { return }
-    }
+    public func changed() async { await tasks.changed() }
 
-    public func stop(task id: String, reason: String) async throws(RunFailure) {
-        tasks.withLock { $0[id] }?.stopRequest.set(reason)
-    }
+    public func stop(task id: String, reason: String) async throws(RunFailure) { tasks.stop(id, reason: reason) }
 
     /// A task found stopped on `reattach` is collected in the background: its logs are whole
     /// and its containers gone once this returns.
     public func collectLogs(task id: String, into directory: String) async throws(RunFailure) {
-        guard let task = tasks.withLock({ $0[id] }) else { return }
+        guard let task = tasks[id] else { return }
         _ = await task.ended()
-        tasks.withLock { _ = $0.removeValue(forKey: id) }
+        tasks.remove(id)
     }
 
     /// Stops whatever still runs, waits for it, and removes any container of the run still on
     /// the engine (a launch cut short, a task found stopped and never collected).
     public func shutdown() async {
-        let all = tasks.withLock { Array($0.values) }
-        for task in all { task.stopRequest.set("crawlrun is stopping") }
-        for task in all { _ = await task.ended() }
+        await tasks.shutdown(reason: "crawlrun is stopping")
         guard let (client, p) = try? context() else { return }
         _ = try? await client.removeContainers(labels: [DockerLabels.run(p.run.id)])
     }
-
-    func register(_ task: DockerTask) { tasks.withLock { $0[task.id] = task } }
-    var announcer: AsyncStream<Void>.Continuation { announce }
 }

@@ -15,14 +15,15 @@ import Synchronization
 /// supervisor follows both containers' logs into the run directory as they are written, and
 /// removes the containers once they have stopped and their logs are drained: a task is reported
 /// stopped only then, so a stopped task has left nothing behind on the engine.
-final class DockerTask: Sendable {
+final class DockerTask: SupervisedTask {
     let id: String
     let stopRequest = OnceValue<String>()
     let client: DockerClient
     let logDirectory: String
     private let onChange: @Sendable () -> Void
     private struct State {
-        var crawlerStarted = false
+        /// When the crawler container started (seconds since 1970).
+        var crawlerStartedAt: Double?
         var end: TaskEnd?
     }
     private let state = Mutex(State())
@@ -37,7 +38,7 @@ final class DockerTask: Sendable {
     }
 
     var phase: TaskPhase {
-        state.withLock { s in s.end.map { .stopped($0) } ?? (s.crawlerStarted ? .running : .starting) }
+        state.withLock { s in s.end.map { .stopped($0) } ?? (s.crawlerStartedAt != nil ? .running : .starting) }
     }
 
     /// The task's end, once its containers are gone; nil if the waiting task is cancelled.
@@ -62,7 +63,7 @@ final class DockerTask: Sendable {
             case .fresh(let spec, let sidecar, let byUs):
                 end = await runFresh(spec, sidecar: sidecar, healthCheckedByUs: byUs)
             case .adopt(let sidecar, let crawler, let stopTimeout):
-                state.withLock { $0.crawlerStarted = true }
+                state.withLock { $0.crawlerStartedAt = launchedAt }
                 let logs = TaskLogs(task: self, since: Self.lastWrite(in: logDirectory))
                 defer { logs.close() }
                 logs.follow(sidecar, as: TaskDefinition.sidecarName)
@@ -87,7 +88,7 @@ final class DockerTask: Sendable {
             }
             if end.timing == nil {
                 end.timing = TaskTiming(
-                    pullStartedAt: launchedAt, startedAt: state.withLock { $0.crawlerStarted } ? launchedAt : nil,
+                    pullStartedAt: launchedAt, startedAt: state.withLock { $0.crawlerStartedAt },
                     stoppedAt: Timestamp.epochSeconds())
             }
             let final = end
@@ -152,7 +153,8 @@ final class DockerTask: Sendable {
             let code = await stop(sidecar, timeout: spec.sidecarStopTimeout)
             // A container the engine refuses (a missing image, a spec it rejects) would be refused
             // on every attempt: the run ends with the reason.
-            let refused = (error as? DockerError).map { [.notFound, .badRequest, .pullFailed].contains($0.code) } ?? false
+            let refused =
+                (error as? DockerError).map { [.notFound, .badRequest, .pullFailed].contains($0.code) } ?? false
             return await failedToStart(
                 "cannot start the \(TaskDefinition.crawlerName) container: \(error)", sidecar: code,
                 hint: DockerImages.hint(for: error, image: crawlerSpec.image, container: TaskDefinition.crawlerName),
@@ -162,7 +164,7 @@ final class DockerTask: Sendable {
         logs.note(
             TaskDefinition.crawlerName,
             "task \(id): started container \(crawlerSpec.name ?? "") (\(crawler.prefix(12))) from \(crawlerSpec.image)")
-        state.withLock { $0.crawlerStarted = true }
+        state.withLock { $0.crawlerStartedAt = Timestamp.epochSeconds() }
         onChange()
         return await watch(
             sidecar: sidecar, crawler: crawler,
