@@ -270,19 +270,8 @@ extension Chrome {
             try await leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
-                let dir = tempDir("docker-resume")
                 let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
-                let jobPath = try writeJob(job(urls, batchSize: 8), in: dir)
-                let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
-                #expect(
-                    await eventually(timeout: .seconds(60)) {
-                        guard let r = try? runDirectory(dir + "/runs") else { return false }
-                        return lineCount(r + "/results/0001.jsonl") >= 1
-                    })
-                kill(p.process.pid, SIGKILL)
-                _ = await p.process.wait(timeout: .seconds(10))
-                let run = try runDirectory(dir + "/runs")
-                #expect(try await containers().filter { $0.state == "running" }.count == 2, "the task runs on")
+                let run = try await runThenSIGKILL(urls, dir: tempDir("docker-resume"))
                 let resumed = try await CrawlrunProcess.run(["resume", run])
                 #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
                 #expect(resumed.stderr.contains("1 running (adopted)"), "\(resumed.stderr)")
@@ -295,7 +284,43 @@ extension Chrome {
             }
         }
 
+        /// `crawlrun stop` for a run whose crawlrun was killed: its containers are found by
+        /// label, stopped and removed; `resume` then retries what they had not recorded.
+        @Test func stopRemovesTheContainersOfARunWhoseCrawlrunIsGone() async throws {
+            try await leavingNothing {
+                let server = try FixtureServer()
+                defer { server.stop() }
+                let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+                let run = try await runThenSIGKILL(urls, dir: tempDir("docker-stop"))
+                let stop = try await CrawlrunProcess.run(["stop", run])
+                #expect(
+                    stop.code == 0 && stop.stdout.contains("1 task found, 1 stopped here"),
+                    "\(stop.stdout)\(stop.stderr)")
+                #expect(try await containers().isEmpty, "stop leaves no container of the run")
+                let resumed = try await CrawlrunProcess.run(["resume", run])
+                #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 8 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy(\.ok))
+            }
+        }
+
         // MARK: helpers
+
+        /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
+        /// recorded a URL, checks that its task runs on, and returns the run directory.
+        func runThenSIGKILL(_ urls: [String], dir: String) async throws -> String {
+            let jobPath = try writeJob(job(urls, batchSize: urls.count), in: dir)
+            let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+            #expect(
+                await eventually(timeout: .seconds(60)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return lineCount(r + "/results/0001.jsonl") >= 1
+                })
+            kill(p.process.pid, SIGKILL)
+            _ = await p.process.wait(timeout: .seconds(10))
+            #expect(try await containers().filter { $0.state == "running" }.count == 2, "the task runs on")
+            return try runDirectory(dir + "/runs")
+        }
 
         /// `crawlrun ARGS` run from `directory`.
         func runIn(
