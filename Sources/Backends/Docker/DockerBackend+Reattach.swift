@@ -22,7 +22,7 @@ extension DockerBackend {
                 let attempt = group.first?.labels[DockerLabels.attempt].flatMap({ Int($0) })
             else { continue }
             let phase = await take(
-                id, group, client: client, logDirectory: run.layout.logDirectory(batch: batch),
+                id, group, client: client, isPodman: isPodman, logDirectory: run.layout.logDirectory(batch: batch),
                 stopTimeout: run.job.task.stopTimeout)
             known.append(KnownTask(task: id, batch: batch, attempt: attempt, phase: phase))
         }
@@ -31,21 +31,26 @@ extension DockerBackend {
 
     /// A launch whose containers exist already (the engine refused a second one of that name):
     /// false when nothing of the task is found, so the conflict was something else.
-    func adoptExisting(_ id: String, client: DockerClient, stopTimeout: Int, logDirectory: String) async -> Bool {
+    func adoptExisting(
+        _ id: String, client: DockerClient, isPodman: Bool, stopTimeout: Int, logDirectory: String
+    ) async -> Bool {
         guard let group = try? await client.listContainers(labels: [DockerLabels.task(id)]), !group.isEmpty else {
             return false
         }
-        _ = await take(id, group, client: client, logDirectory: logDirectory, stopTimeout: stopTimeout)
+        _ = await take(
+            id, group, client: client, isPodman: isPodman, logDirectory: logDirectory, stopTimeout: stopTimeout)
         return true
     }
 
     /// Takes over one task's containers and says where the task is.
     private func take(
-        _ id: String, _ group: [ContainerSummary], client: DockerClient, logDirectory: String, stopTimeout: Int
+        _ id: String, _ group: [ContainerSummary], client: DockerClient, isPodman: Bool, logDirectory: String,
+        stopTimeout: Int
     ) async -> TaskPhase {
         let sidecar = group.first { $0.labels[DockerLabels.container] == TaskDefinition.sidecarName }
         let crawler = group.first { $0.labels[DockerLabels.container] == TaskDefinition.crawlerName }
-        let task = DockerTask(id: id, client: client, logDirectory: logDirectory, onChange: tasks.announce)
+        let task = DockerTask(
+            id: id, client: client, isPodman: isPodman, logDirectory: logDirectory, onChange: tasks.announce)
         let phase: TaskPhase
         if let sidecar, let crawler, crawler.state == "running" {
             task.begin(.adopt(sidecar: sidecar.id, crawler: crawler.id, stopTimeout: stopTimeout))

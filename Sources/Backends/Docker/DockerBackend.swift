@@ -83,6 +83,9 @@ public final class DockerBackend: TaskBackend {
 
     func engine() throws(RunFailure) -> DockerClient { try client.get() }
 
+    /// Whether the prepared engine is podman's service.
+    var isPodman: Bool { prepared.withLock { $0?.isPodman ?? false } }
+
     private func context() throws(RunFailure) -> (DockerClient, Prepared) {
         let client = try engine()
         guard let p = prepared.withLock({ $0 }) else { throw RunFailure("the docker backend was not prepared") }
@@ -161,7 +164,8 @@ public final class DockerBackend: TaskBackend {
         } catch let error as DockerError where error.code == .conflict {
             // This launch was made before (same token): take over what it started.
             let found = await adoptExisting(
-                id, client: client, stopTimeout: spec.crawlerStopTimeout, logDirectory: launch.logDirectory)
+                id, client: client, isPodman: p.isPodman, stopTimeout: spec.crawlerStopTimeout,
+                logDirectory: launch.logDirectory)
             guard found else { throw .retryLater("\(error)") }
             return id
         } catch {
@@ -173,9 +177,10 @@ public final class DockerBackend: TaskBackend {
             try? await client.removeContainer(sidecar)
             throw Self.launchError(error, image: spec.sidecar.image)
         }
-        let task = DockerTask(id: id, client: client, logDirectory: launch.logDirectory, onChange: tasks.announce)
+        let task = DockerTask(
+            id: id, client: client, isPodman: p.isPodman, logDirectory: launch.logDirectory, onChange: tasks.announce)
         tasks.insert(task, as: id)
-        task.begin(.fresh(spec, sidecar: sidecar, healthCheckedByUs: p.isPodman))
+        task.begin(.fresh(spec, sidecar: sidecar))
         return id
     }
 

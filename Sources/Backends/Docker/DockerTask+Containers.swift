@@ -20,13 +20,17 @@ extension DockerTask {
     /// How long the engine may be unreachable before a container's exit is given up on.
     static let engineGrace = Duration.seconds(60)
 
-    /// Waits for the container to stop (`POST /containers/{id}/wait`); nil only when cancelled.
+    /// Waits for the container to stop (podman: its own cheap wait; Docker: `POST
+    /// /containers/{id}/wait`); nil only when cancelled.
     /// A container that is gone has no exit code; an engine that does not answer is asked again
     /// each second, up to `engineGrace`.
     func waitExit(_ container: String) async -> Exit? {
         let giveUp = ContinuousClock.now + Self.engineGrace
         while !Task.isCancelled {
             do {
+                if isPodman, let code = try await client.waitContainerPolling(container, every: .milliseconds(250)) {
+                    return Exit(code: Int32(clamping: code))
+                }
                 return Exit(code: Int32(clamping: try await client.waitContainer(container)))
             } catch is CancellationError {
                 return nil
@@ -78,7 +82,7 @@ extension DockerTask {
     /// CrawlRun runs them (`runHealthCheck`), first after 100 ms and then at doubling intervals
     /// up to the task definition's, so a sidecar ready in 0.3 s costs three checks; Docker runs
     /// them on its own schedule and the state says how they went.
-    func waitHealthy(_ sidecar: String, spec: DockerTaskSpec, runByUs: Bool) async -> Health {
+    func waitHealthy(_ sidecar: String, spec: DockerTaskSpec) async -> Health {
         let deadline = ContinuousClock.now + spec.healthTimeout
         let interval = spec.sidecar.healthCheck?.interval ?? .seconds(5)
         var pause = Duration.milliseconds(100)
@@ -89,7 +93,7 @@ extension DockerTask {
                 let info = try await client.inspectContainer(sidecar)
                 if !info.state.running { return .exited(Int32(clamping: info.state.exitCode)) }
                 let status =
-                    runByUs
+                    isPodman
                     ? try await client.runHealthCheck(sidecar) : info.state.health.flatMap(HealthStatus.init(rawValue:))
                 if status == .healthy { return .healthy }
                 last = status?.rawValue ?? "no health status"

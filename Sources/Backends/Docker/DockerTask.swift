@@ -19,6 +19,8 @@ final class DockerTask: SupervisedTask {
     let id: String
     let stopRequest = OnceValue<String>()
     let client: DockerClient
+    /// podman's service: its health checks and its cheap wait are CrawlRun's to call.
+    let isPodman: Bool
     let logDirectory: String
     private let onChange: @Sendable () -> Void
     private struct State {
@@ -30,9 +32,13 @@ final class DockerTask: SupervisedTask {
     private let done = OnceValue<TaskEnd>()
     let launchedAt = Timestamp.epochSeconds()
 
-    init(id: String, client: DockerClient, logDirectory: String, onChange: @escaping @Sendable () -> Void) {
+    init(
+        id: String, client: DockerClient, isPodman: Bool, logDirectory: String,
+        onChange: @escaping @Sendable () -> Void
+    ) {
         self.id = id
         self.client = client
+        self.isPodman = isPodman
         self.logDirectory = logDirectory
         self.onChange = onChange
     }
@@ -47,7 +53,7 @@ final class DockerTask: SupervisedTask {
     /// How the supervisor takes the task on.
     enum Start: Sendable {
         /// A new task whose sidecar was created and started by `launch`.
-        case fresh(DockerTaskSpec, sidecar: String, healthCheckedByUs: Bool)
+        case fresh(DockerTaskSpec, sidecar: String)
         /// A task found running (after a restart of crawlrun, or a launch tried twice): watched
         /// from its crawler's run on.
         case adopt(sidecar: String, crawler: String, stopTimeout: Int)
@@ -60,8 +66,8 @@ final class DockerTask: SupervisedTask {
         Task {
             var end: TaskEnd
             switch start {
-            case .fresh(let spec, let sidecar, let byUs):
-                end = await runFresh(spec, sidecar: sidecar, healthCheckedByUs: byUs)
+            case .fresh(let spec, let sidecar):
+                end = await runFresh(spec, sidecar: sidecar)
             case .adopt(let sidecar, let crawler, let stopTimeout):
                 state.withLock { $0.crawlerStartedAt = launchedAt }
                 let logs = TaskLogs(task: self, since: Self.lastWrite(in: logDirectory))
@@ -98,7 +104,7 @@ final class DockerTask: SupervisedTask {
         }
     }
 
-    private func runFresh(_ spec: DockerTaskSpec, sidecar: String, healthCheckedByUs: Bool) async -> TaskEnd {
+    private func runFresh(_ spec: DockerTaskSpec, sidecar: String) async -> TaskEnd {
         let sidecarName = TaskDefinition.sidecarName
         let logs = TaskLogs(task: self, since: nil)
         defer { logs.close() }
@@ -120,7 +126,7 @@ final class DockerTask: SupervisedTask {
         }
 
         // dependsOn HEALTHY: the crawler starts once the sidecar's health check passes.
-        switch await waitHealthy(sidecar, spec: spec, runByUs: healthCheckedByUs) {
+        switch await waitHealthy(sidecar, spec: spec) {
         case .healthy:
             logs.note(sidecarName, "task \(id): \(sidecarName) is healthy")
         case .exited(let code):
