@@ -49,7 +49,9 @@ extension DockerClient {
     /// measured), which on a small machine slows the very browsers being waited on; this one costs
     /// nothing measurable at 250 ms. Nil when the engine has no such endpoint (Docker, whose own
     /// `waitContainer` is cheap).
-    public func waitContainerPolling(_ id: String, every interval: Duration, timeout: Duration? = nil) async throws
+    public func waitContainerPolling(
+        _ id: String, every interval: Duration, timeout: Duration? = nil
+    ) async throws
         -> Int?
     {
         let operation = "wait for container \(id)"

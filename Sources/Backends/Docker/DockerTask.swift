@@ -72,6 +72,8 @@ final class DockerTask: SupervisedTask {
                 state.withLock { $0.crawlerStartedAt = launchedAt }
                 let logs = TaskLogs(task: self, since: Self.lastWrite(in: logDirectory))
                 defer { logs.close() }
+                logs.note(
+                    TaskDefinition.crawlerName, "task \(id): taken over by this crawlrun; its output goes on here")
                 logs.follow(sidecar, as: TaskDefinition.sidecarName)
                 logs.follow(crawler, as: TaskDefinition.crawlerName)
                 end = await watch(
