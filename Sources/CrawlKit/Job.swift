@@ -23,6 +23,9 @@ public struct Job: Sendable {
     public var task: TaskSettings
     public var fargate: FargateSettings
     public var local = LocalSettings()
+    public var docker = DockerSettings()
+    /// The backend the job was checked for: the caller's, else the job's own `backend`, else local.
+    public var backend = Backend.local
 
     public static let defaultBatchSize = 50
 }
@@ -36,6 +39,18 @@ public struct LocalSettings: Sendable {
     public var maxTasks: Int?
     /// How long the sidecar may take to report ready before the task fails to start.
     public var healthTimeout = 60.0
+    public init() {}
+}
+
+/// The docker backend: the task definition as containers on a Docker Engine API (README, "The
+/// docker backend").
+public struct DockerSettings: Sendable {
+    /// The engine, as `DOCKER_HOST` names one (`unix:///path`, `tcp://HOST:PORT`); nil: DOCKER_HOST.
+    public var host: String?
+    public var maxTasks: Int?
+    /// How long the sidecar may take to become healthy; nil: the task definition's
+    /// `startPeriod + retries × interval`.
+    public var healthTimeout: Double?
     public init() {}
 }
 
@@ -89,6 +104,10 @@ public struct FargateSettings: Sendable {
 public struct JobError: Error, Sendable, CustomStringConvertible {
     public var file: String
     public var problems: [JobProblem]
+    public init(file: String, problems: [JobProblem]) {
+        self.file = file
+        self.problems = problems
+    }
     public var description: String {
         "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
             + problems.map { "  \($0.place): \($0.message)" }.joined(separator: "\n")
@@ -119,8 +138,9 @@ public enum FargateSizes {
 }
 
 extension Job {
-    /// Reads and validates a job file for `backend`; throws a JobError listing every problem.
-    public static func load(path: String, backend: Backend) throws -> Job {
+    /// Reads and validates a job file for `backend` (nil: the job's own `backend`, else local);
+    /// throws a JobError listing every problem.
+    public static func load(path: String, backend: Backend?) throws -> Job {
         let bytes: [UInt8]
         do {
             bytes = try FileText.contents(of: path)
@@ -132,7 +152,8 @@ extension Job {
 
     /// Validates a job document; `path` names it in messages and anchors a relative `urlsFile`.
     /// Every problem is reported at once: syntax aside, schema, selectors, files and URLs.
-    public static func parse(_ data: Data, path: String, backend: Backend) throws -> Job {
+    /// `backend` overrides the job's own `backend` key (`--backend`); nil keeps it.
+    public static func parse(_ data: Data, path: String, backend requested: Backend?) throws -> Job {
         let document: JSONDocument
         do {
             document = try JSONParser.parse([UInt8](data))
@@ -146,6 +167,7 @@ extension Job {
         }
         Shape.job.check(raw, at: "", into: &problems)
         guard raw.objectValue != nil else { throw JobError(file: path, problems: problems) }
+        let backend = requested ?? raw["backend"]?.stringValue.flatMap(Backend.init(rawValue:)) ?? .local
 
         var job = Job(
             name: raw["name"]?.stringValue ?? Self.defaultName(path), path: path,
@@ -155,6 +177,7 @@ extension Job {
             groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
             crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings())
+        job.backend = backend
         if let name = raw["name"]?.stringValue, !name.isEmpty,
             !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
                 || name.count > 200
@@ -193,6 +216,17 @@ extension Job {
             job.local.healthTimeout = local["healthTimeout"]?.doubleValue ?? job.local.healthTimeout
             if let command = job.local.seleniumCommand, command.isEmpty {
                 problems.append(JobProblem("local.seleniumCommand", "give the command and its arguments"))
+            }
+        }
+        if let docker = raw["docker"] {
+            job.docker.host = docker["host"]?.stringValue
+            job.docker.maxTasks = docker["maxTasks"]?.intValue
+            job.docker.healthTimeout = docker["healthTimeout"]?.doubleValue
+            if let host = job.docker.host, !host.hasPrefix("unix:///"), !host.hasPrefix("tcp://") {
+                problems.append(
+                    JobProblem(
+                        "docker.host",
+                        "\"\(host)\" is not an engine address: use unix:///path/to.sock or tcp://HOST:PORT"))
             }
         }
         if raw["task"] != nil || backend == .fargate {

@@ -77,7 +77,10 @@ indirect enum Shape: Sendable {
             "chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64),
             "healthTimeout": .number(min: 1, max: 600),
         ]),
-        "docker": .object(["host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64)]),
+        "docker": .object([
+            "host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64), "healthTimeout": .number(min: 1, max: 600),
+        ]),
+        "backend": .choice(Backend.allCases.map(\.rawValue)),
     ])
 
     /// Checks `value` against the shape, appending every problem found.

@@ -1,6 +1,7 @@
 import AWS
 import Coordinator
 import CrawlKit
+import DockerBackend
 import FargateBackend
 import Foundation
 import JSONKit
@@ -10,7 +11,7 @@ import ProcessKit
 /// Plans a job into a run directory and drives the scheduler, the display and the signals.
 struct RunDriver {
     /// The backends `run` can drive today.
-    static let runnable: Set<Backend> = [.local, .fargate]
+    static let runnable: Set<Backend> = [.local, .docker, .fargate]
 
     let job: Job
     let jobSource: [UInt8]
@@ -30,7 +31,9 @@ struct RunDriver {
             let region = job.fargate.region ?? AWSEnvironment(variables).region() ?? "us-east-1"
             return FargateBackend(
                 job: job, aws: AWSServices(region: region, variables: variables), notes: { display.note($0) })
-        case .local, .docker:
+        case .docker:
+            return DockerBackend(settings: job.docker)
+        case .local:
             // The guard stops the run's processes if crawlrun dies, SIGKILL included.
             var lifeline: Lifeline?
             do {
@@ -52,9 +55,12 @@ struct RunDriver {
 
     /// Tasks at once: `--max-tasks`, else the backend's own setting.
     var maxTasks: Int {
-        options.maxTasks
-            ?? (options.backend == .fargate
-                ? job.fargate.maxConcurrentTasks : job.local.maxTasks ?? Self.defaultMaxTasks())
+        if let n = options.maxTasks { return n }
+        switch options.backend {
+        case .fargate: return job.fargate.maxConcurrentTasks
+        case .docker: return job.docker.maxTasks ?? Self.defaultMaxTasks()
+        case .local: return job.local.maxTasks ?? Self.defaultMaxTasks()
+        }
     }
 
     /// A task not running this long after its launch is stopped: Fargate's provisioning timeout.
