@@ -35,13 +35,7 @@ struct ResumeCommand: Command {
     }
 
     func run() async throws -> ExitCode {
-        let layout = RunLayout(directory: directory)
-        let state: RunState
-        do throws(RunFailure) {
-            state = try RunStore.loadState(layout)
-        } catch {
-            throw UsageError(error.description)
-        }
+        let (layout, state) = try RunLayout.loadForCommand(directory)
         if state.status == .finished {
             let c = state.counts
             StandardOutput.print(

@@ -40,7 +40,8 @@ struct RunDriver {
                 lifeline = try Lifeline(command: [Self.executablePath, "__guard"])
             } catch {
                 display.note(
-                    "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running")
+                    "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running"
+                )
             }
             return LocalBackend(
                 crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
@@ -247,5 +248,18 @@ struct RunDriver {
         }
         try flush()
         return batches
+    }
+}
+
+extension RunLayout {
+    /// The state of the run in `directory`, for the commands that take a run directory (`resume`,
+    /// `stop`): a directory that holds no readable run is the caller's mistake (exit 64).
+    static func loadForCommand(_ directory: String) throws(UsageError) -> (RunLayout, RunState) {
+        let layout = RunLayout(directory: directory)
+        do throws(RunFailure) {
+            return (layout, try RunStore.loadState(layout))
+        } catch {
+            throw UsageError(error.description)
+        }
     }
 }

@@ -24,13 +24,7 @@ struct StopCommand: Command {
     init(_ parsed: ParsedArguments) throws(UsageError) { directory = parsed.positionals[0] }
 
     func run() async throws -> ExitCode {
-        let layout = RunLayout(directory: directory)
-        let state: RunState
-        do throws(RunFailure) {
-            state = try RunStore.loadState(layout)
-        } catch {
-            throw UsageError(error.description)
-        }
+        let (layout, state) = try RunLayout.loadForCommand(directory)
         if let owner = state.owner, RunOwnerCheck.isAlive(owner) {
             guard kill(owner.pid, SIGTERM) == 0 else {
                 throw RunFailure("cannot signal crawlrun (pid \(owner.pid))", cause: String(cString: strerror(errno)))

@@ -219,11 +219,7 @@ extension Chrome {
                 let jobPath = try writeJob(job(urls, batchSize: 6), in: dir)
                 let p = try CrawlrunProcess(
                     ["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-                #expect(
-                    await eventually(timeout: .seconds(60)) {
-                        guard let r = try? runDirectory(dir + "/runs") else { return false }
-                        return lineCount(r + "/results/0001.jsonl") >= 1 && lineCount(r + "/results/0002.jsonl") >= 1
-                    })
+                #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"], timeout: .seconds(60)))
                 let run = try runDirectory(dir + "/runs")
                 let running = try await containers([DockerLabels.run(URL(fileURLWithPath: run).lastPathComponent)])
                 #expect(running.count == 4 && running.allSatisfy { $0.state == "running" }, "\(running)")
@@ -311,11 +307,7 @@ extension Chrome {
         func runThenSIGKILL(_ urls: [String], dir: String) async throws -> String {
             let jobPath = try writeJob(job(urls, batchSize: urls.count), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
-            #expect(
-                await eventually(timeout: .seconds(60)) {
-                    guard let r = try? runDirectory(dir + "/runs") else { return false }
-                    return lineCount(r + "/results/0001.jsonl") >= 1
-                })
+            #expect(await awaitRecords(in: dir + "/runs", timeout: .seconds(60)))
             kill(p.process.pid, SIGKILL)
             _ = await p.process.wait(timeout: .seconds(10))
             #expect(try await containers().filter { $0.state == "running" }.count == 2, "the task runs on")

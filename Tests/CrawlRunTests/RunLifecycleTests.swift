@@ -45,11 +45,7 @@ extension Chrome {
             let urls = (1...16).map { server.baseURL + "/slow?ms=300&n=\($0)" }
             let jobPath = try writeJob(job(urls), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(
-                await eventually(timeout: .seconds(30)) {
-                    guard let r = try? runDirectory(dir + "/runs") else { return false }
-                    return lineCount(r + "/results/0001.jsonl") >= 1 && lineCount(r + "/results/0002.jsonl") >= 1
-                })
+            #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"]))
             let run = try runDirectory(dir + "/runs")
             kill(p.process.pid, SIGKILL)
             _ = await p.process.wait(timeout: .seconds(10))
@@ -87,11 +83,7 @@ extension Chrome {
             let urls = (1...12).map { server.baseURL + "/slow?ms=300&n=\($0)" }
             let jobPath = try writeJob(job(urls), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(
-                await eventually(timeout: .seconds(30)) {
-                    guard let r = try? runDirectory(dir + "/runs") else { return false }
-                    return lineCount(r + "/results/0001.jsonl") >= 1
-                })
+            #expect(await awaitRecords(in: dir + "/runs"))
             let stop = try await CrawlrunProcess.run(["stop", dir + "/runs/latest"])
             #expect(stop.code == 0 && stop.stdout.contains("stopped (interrupted)"), "\(stop.stdout)\(stop.stderr)")
             #expect(await p.process.wait(timeout: .seconds(10)) == .exited(130))
@@ -139,11 +131,7 @@ extension Chrome {
             let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
             let jobPath = try writeJob(job(urls), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(
-                await eventually(timeout: .seconds(30)) {
-                    guard let r = try? runDirectory(dir + "/runs") else { return false }
-                    return lineCount(r + "/results/0001.jsonl") >= 1
-                })
+            #expect(await awaitRecords(in: dir + "/runs"))
             kill(p.process.pid, SIGHUP)
             #expect(await p.process.wait(timeout: .seconds(20)) == .exited(130))
             let run = try runDirectory(dir + "/runs")

@@ -56,6 +56,15 @@ func runDirectory(_ runs: String) throws -> String {
     return runs + "/" + entries[0]
 }
 
+/// Waits until the run under `runs` has at least one record in each of `batches`' results: the
+/// moment a test interrupts a run whose tasks are under way.
+func awaitRecords(in runs: String, batches: [String] = ["0001"], timeout: Duration = .seconds(30)) async -> Bool {
+    await eventually(timeout: timeout) {
+        guard let r = try? runDirectory(runs) else { return false }
+        return batches.allSatisfy { lineCount(r + "/results/\($0).jsonl") >= 1 }
+    }
+}
+
 func readJSON(_ path: String) throws -> JSONValue {
     try JSONValue.decode(try Data(contentsOf: URL(fileURLWithPath: path)))
 }
@@ -202,11 +211,7 @@ extension Chrome {
             let urls = (1...20).map { server.baseURL + "/slow?ms=500&n=\($0)" }
             let jobPath = try writeJob(job(urls, batchSize: 5, extra: ["task": ["stopTimeout": 5]]), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(
-                await eventually(timeout: .seconds(30)) {
-                    guard let r = try? runDirectory(dir + "/runs") else { return false }
-                    return lineCount(r + "/results/0001.jsonl") >= 1 && lineCount(r + "/results/0002.jsonl") >= 1
-                })
+            #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"]))
             let run = try runDirectory(dir + "/runs")
             let pids = ["0001", "0002"].flatMap {
                 loggedPids(run + "/logs/\($0)/webdriver.log") + loggedPids(run + "/logs/\($0)/crawler.log")
