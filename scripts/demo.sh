@@ -23,21 +23,20 @@ swift build -c release --static-swift-stdlib -Xlinker -no-pie 2>&1 | grep -E "er
 bin=.build/release
 podman_started=
 
-port="${DEMO_PORT:-8080}"
-job=jobs/demo.json
 work=$(mktemp -d)
-site=
+# shellcheck source=scripts/demo-site.sh
+. scripts/demo-site.sh
 # Stop the site on every way out (end, error, Ctrl-C, kill) and wait until it has gone, so the
 # port is free for the next run: SIGTERM, up to 5 s, then SIGKILL.
 cleanup() {
-    if [ -n "$site" ]; then
-        kill -TERM "$site" 2>/dev/null || true
+    if [ -n "$demo_site_pid" ]; then
+        kill -TERM "$demo_site_pid" 2>/dev/null || true
         for _ in $(seq 100); do
-            kill -0 "$site" 2>/dev/null || break
+            kill -0 "$demo_site_pid" 2>/dev/null || break
             sleep 0.05
         done
-        kill -KILL "$site" 2>/dev/null || true
-        wait "$site" 2>/dev/null || true
+        kill -KILL "$demo_site_pid" 2>/dev/null || true
+        wait "$demo_site_pid" 2>/dev/null || true
     fi
     rm -rf "$work"
     if [ -n "$podman_started" ]; then scripts/podman.sh down; fi
@@ -56,29 +55,7 @@ if [ "$backend" = docker ] && [ -z "${DOCKER_HOST:-}" ]; then
     "${sudo_[@]}" podman tag "localhost/crawlrun-crawler:$CRAWLRUN_IMAGE_TAG" crawlrun/crawler:latest
     "${sudo_[@]}" podman tag "localhost/crawlrun-sidecar:$CRAWLRUN_IMAGE_TAG" crawlrun/sidecar:latest
 fi
-"$bin/fixture-site" --root jobs/demo-site --port "$port" >"$work/site.out" 2>&1 &
-site=$!
-# The site prints its base URL once it listens (or an error and exits).
-for _ in $(seq 200); do
-    [ -s "$work/site.out" ] && break
-    kill -0 "$site" 2>/dev/null || break
-    sleep 0.05
-done
-base=$(head -n 1 "$work/site.out" || true)
-case "$base" in
-http://*) ;;
-*)
-    echo "demo: cannot serve the demo site on port $port: $(cat "$work/site.out")" >&2
-    echo "demo: set DEMO_PORT to a free port, e.g. DEMO_PORT=18080 $0" >&2
-    exit 1
-    ;;
-esac
-if [ "$port" != 8080 ]; then
-    # The job's URL list names port 8080: run a copy that names this one.
-    sed "s#127.0.0.1:8080#127.0.0.1:$port#g" jobs/demo-urls.txt >"$work/demo-urls.txt"
-    cp jobs/demo.json "$work/demo.json"
-    job="$work/demo.json"
-fi
+serve_demo_site demo
 echo "demo: serving jobs/demo-site on $base; running $job"
 set +e
 "$bin/crawlrun" run "$job" "$@"

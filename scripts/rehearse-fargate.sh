@@ -23,8 +23,11 @@ fi
 
 work=$(mktemp -d)
 pids=()
+# shellcheck source=scripts/demo-site.sh
+. scripts/demo-site.sh
 cleanup() {
     # The rehearsal stops every task process it started when it gets SIGTERM.
+    [ -z "$demo_site_pid" ] || pids+=("$demo_site_pid")
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$work"
@@ -48,24 +51,7 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 else
     demo=1
     # The demo: its site on loopback, as scripts/demo.sh serves it.
-    port="${DEMO_PORT:-8080}"
-    job=jobs/demo.json
-    "$bin/fixture-site" --root jobs/demo-site --port "$port" >"$work/site.out" 2>&1 &
-    pids+=($!)
-    base=$(first_line "$work/site.out" "${pids[-1]}")
-    case "$base" in
-    http://*) ;;
-    *)
-        echo "rehearse-fargate: cannot serve the demo site on port $port: $(cat "$work/site.out")" >&2
-        echo "rehearse-fargate: set DEMO_PORT to a free port, e.g. DEMO_PORT=18080 $0" >&2
-        exit 1
-        ;;
-    esac
-    if [ "$port" != 8080 ]; then
-        sed "s#127.0.0.1:8080#127.0.0.1:$port#g" jobs/demo-urls.txt >"$work/demo-urls.txt"
-        cp jobs/demo.json "$work/demo.json"
-        job="$work/demo.json"
-    fi
+    serve_demo_site rehearse-fargate
     echo "rehearse-fargate: serving jobs/demo-site on $base"
 fi
 
