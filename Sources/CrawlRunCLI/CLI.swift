@@ -36,13 +36,14 @@ public enum CLI {
         usage: crawlrun <command> [options]
 
         commands:
-          run JOB [--backend local|fargate] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
+          run JOB [--backend local|docker|fargate] [--max-tasks N] [--runs-dir DIR] [--wait] [--keep N]
+                  [--quiet] [--json]
                    run the job: a task per batch, retries, results in runs/<run-id>/
           crawl URL… [--field NAME=SELECTOR[@ATTR]] …
                    crawl URLs without a job file; JSON Lines on standard output
           plan JOB [--backend local|docker|fargate] [--json]
                    show the batches, task definition and estimate without launching anything
-          resume RUN_DIR
+          resume RUN_DIR [--wait]
                    go on with a run that stopped before its end (Ctrl-C, stop, a crash)
           stop RUN_DIR
                    stop a run from another shell; it stays resumable
