@@ -1,7 +1,7 @@
 import AWS
 import Coordinator
-import FargateBackend
 import CrawlKit
+import FargateBackend
 import Foundation
 import HTTP
 import JSONKit
