@@ -28,10 +28,11 @@ let package = Package(
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
         // SHA-256/HMAC, SigV4, credentials, and the ECS, CloudWatch Logs and S3 clients (no SDK).
         .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking"], swiftSettings: strict),
-        // The Docker Engine API over a Unix socket (DOCKER_HOST): the docker backend's client.
+        // The docker backend: the task definition as containers through the Docker Engine API
+        // over a Unix socket (DOCKER_HOST), and its client.
         .target(
-            name: "DockerBackend", dependencies: ["HTTP", "JSONKit", "Blocking"], path: "Sources/Backends/Docker",
-            swiftSettings: strict),
+            name: "DockerBackend", dependencies: ["Coordinator", "CrawlKit", "HTTP", "JSONKit", "Blocking"],
+            path: "Sources/Backends/Docker", swiftSettings: strict),
         .target(
             name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking", "AWS"], swiftSettings: strict),
         .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
@@ -48,7 +49,9 @@ let package = Package(
         .target(
             name: "CrawlRunCLI",
             dependencies: [
-                "Coordinator", "LocalBackend", "FargateBackend", "CrawlKit", "JSONKit", "AWS", "Blocking", "ProcessKit",
+                "Coordinator", "LocalBackend", "FargateBackend", "DockerBackend", "CrawlKit", "JSONKit", "AWS",
+                "Blocking",
+                "ProcessKit",
             ],
             swiftSettings: strict),
         .executableTarget(name: "crawlrun", dependencies: ["CrawlRunCLI"], swiftSettings: strict),
@@ -60,7 +63,9 @@ let package = Package(
         .executableTarget(name: "fixture-site", dependencies: ["TestSupport"], swiftSettings: strict),
         .executableTarget(
             name: "bench",
-            dependencies: ["Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit"],
+            dependencies: [
+                "Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit", "FargateBackend", "AWS",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -5,10 +5,17 @@ import JSONKit
 /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/Welcome.html
 public struct ECSClient: Sendable {
     public var client: JSONProtocolClient
-    /// RunTask/StopTask and RegisterTaskDefinition have their own buckets on AWS's side, apart
-    /// from Describe/List (the client's own bucket); so here (ECS-NOTES.md, "API rate limits").
-    let launches = TokenBucket(capacity: 100, refillPerSecond: 40)
-    let registrations = TokenBucket(capacity: 20, refillPerSecond: 1)
+    /// ECS throttles per account and Region in token buckets per group of actions, so each group
+    /// waits in its own bucket here and a burst of launches never delays a DescribeTasks poll
+    /// (ECS-NOTES.md, "API rate limits"; https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html).
+    /// Each attempt of a call takes a token of its group; the client's own bucket (cluster and
+    /// task-definition reads: burst 50, 20 a second) serves every other action.
+    let taskWrites = TokenBucket(capacity: 100, refillPerSecond: 40)  // RunTask, StopTask
+    let taskReads = TokenBucket(capacity: 100, refillPerSecond: 20)  // DescribeTasks, ListTasks
+    let registrations = TokenBucket(capacity: 20, refillPerSecond: 1)  // RegisterTaskDefinition
+    /// Fargate's own launch rate (burst 100, 20 tasks a second), one token per task asked for,
+    /// taken once per RunTask: under it, a burst of launches is paced rather than throttled.
+    let fargateLaunches = TokenBucket(capacity: 100, refillPerSecond: 20)
     /// DescribeTasks takes at most 100 tasks per call.
     public static let describeTasksLimit = 100
 
@@ -16,12 +23,11 @@ public struct ECSClient: Sendable {
         let endpoint = environment.endpoint(service: "ECS", host: "ecs.\(region).amazonaws.com").url
         client = JSONProtocolClient(
             service: "ecs", targetPrefix: "AmazonEC2ContainerServiceV20141113", region: region, endpoint: endpoint,
-            credentials: credentials, http: http, bucket: TokenBucket(capacity: 100, refillPerSecond: 20))
+            credentials: credentials, http: http, bucket: TokenBucket(capacity: 50, refillPerSecond: 20))
     }
 
     public func registerTaskDefinition(_ definition: JSONValue) async throws(AWSError) -> JSONValue {
-        try await registrations.take(for: "ecs RegisterTaskDefinition")
-        return try await client.call("RegisterTaskDefinition", definition)
+        try await client.call("RegisterTaskDefinition", definition, bucket: registrations)
     }
 
     public func describeTaskDefinition(_ family: String) async throws(AWSError) -> JSONValue {
@@ -33,11 +39,12 @@ public struct ECSClient: Sendable {
     }
 
     /// Starts the request's tasks. The request is validated first (nothing is sent when it breaks
-    /// a limit); `failures` must be read even when no error is thrown.
-    public func runTask(_ request: RunTaskRequest) async throws(AWSError) -> RunTaskResult {
+    /// a limit); `failures` must be read even when no error is thrown. `retry` replaces the
+    /// client's policy (a caller with its own back-off, such as the batch ledger, tries once).
+    public func runTask(_ request: RunTaskRequest, retry: RetryPolicy? = nil) async throws(AWSError) -> RunTaskResult {
         try request.validate()
-        try await launches.take(for: "ecs RunTask")
-        let out = try await client.call("RunTask", request.json)
+        for _ in 0..<request.count { try await fargateLaunches.take(for: "ecs RunTask") }
+        let out = try await client.call("RunTask", request.json, bucket: taskWrites, retry: retry)
         return RunTaskResult(
             tasks: (out["tasks"]?.arrayValue ?? []).map(ECSTask.init), failures: ECSFailure.list(out["failures"]))
     }
@@ -54,7 +61,7 @@ public struct ECSClient: Sendable {
             start += chunk.count
             var input: [String: JSONValue] = ["cluster": .string(cluster), "tasks": .array(chunk.map { .string($0) })]
             if includeTags { input["include"] = ["TAGS"] }
-            let out = try await client.call("DescribeTasks", .object(input))
+            let out = try await client.call("DescribeTasks", .object(input), bucket: taskReads)
             result.tasks += (out["tasks"]?.arrayValue ?? []).map(ECSTask.init)
             result.failures += ECSFailure.list(out["failures"])
         }
@@ -75,7 +82,7 @@ public struct ECSClient: Sendable {
             if let desiredStatus { input["desiredStatus"] = .string(desiredStatus.rawValue) }
             if let family { input["family"] = .string(family) }
             if let token { input["nextToken"] = .string(token) }
-            let out = try await client.call("ListTasks", .object(input))
+            let out = try await client.call("ListTasks", .object(input), bucket: taskReads)
             arns += (out["taskArns"]?.arrayValue ?? []).compactMap(\.stringValue)
             token = out["nextToken"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
             // A peer that hands back a token it gave before would loop for ever.
@@ -88,10 +95,10 @@ public struct ECSClient: Sendable {
     /// ECS caps at 255 characters, is shortened rather than refused: a stop must not fail on it.
     @discardableResult
     public func stopTask(cluster: String, task: String, reason: String) async throws(AWSError) -> ECSTask {
-        try await launches.take(for: "ecs StopTask")
         let out = try await client.call(
             "StopTask",
-            ["cluster": .string(cluster), "task": .string(task), "reason": .string(Self.stopReason(reason))])
+            ["cluster": .string(cluster), "task": .string(task), "reason": .string(Self.stopReason(reason))],
+            bucket: taskWrites)
         return ECSTask(out["task"] ?? [:])
     }
 

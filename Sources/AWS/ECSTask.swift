@@ -196,6 +196,10 @@ public struct ECSFailure: Sendable, Equatable, CustomStringConvertible {
 public struct RunTaskResult: Sendable, Equatable {
     public var tasks: [ECSTask]
     public var failures: [ECSFailure]
+    public init(tasks: [ECSTask], failures: [ECSFailure]) {
+        self.tasks = tasks
+        self.failures = failures
+    }
 }
 
 /// DescribeTasks' answer, over however many calls it took.

@@ -20,12 +20,16 @@ public struct JSONProtocolClient: Sendable {
         self.targetPrefix = targetPrefix
     }
 
-    public func call(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue {
+    /// Calls `operation`. `bucket` replaces the client's token bucket for an operation AWS
+    /// throttles apart (ECS: RunTask, DescribeTasks); `retry` replaces the client's policy.
+    public func call(
+        _ operation: String, _ input: JSONValue, bucket: TokenBucket? = nil, retry: RetryPolicy? = nil
+    ) async throws(AWSError) -> JSONValue {
         let response = try await endpointClient.post(
             operation,
             headers: [
                 ("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "\(targetPrefix).\(operation)"),
-            ], body: [UInt8](input.encoded()), retry: retry)
+            ], body: [UInt8](input.encoded()), retry: retry ?? self.retry, bucket: bucket)
         if response.body.isEmpty { return [:] }
         do {
             return try JSONValue.decode(response.body)

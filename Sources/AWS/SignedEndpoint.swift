@@ -20,8 +20,10 @@ struct SignedEndpoint: Sendable {
     let bucket: TokenBucket
 
     func post(
-        _ operation: String, headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy
+        _ operation: String, headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy,
+        bucket: TokenBucket? = nil
     ) async throws(AWSError) -> HTTPResponse {
+        let bucket = bucket ?? self.bucket
         let what = "\(service) \(operation)"
         let payloadHash = SHA256.hex(body)
         return try await retry.run(what) { () async throws(AWSError) -> HTTPResponse in

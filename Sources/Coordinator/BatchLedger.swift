@@ -70,6 +70,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         public var endedAt: Double?
         public var stopRequested: String?
         public var records: Int?
+        /// Of `records`, those with `ok: false` (crawl failures): report.html colours by them.
+        public var failed: Int?
         public var missing: Int?
         public var stopCode: String?
         public var reason: String?
@@ -215,9 +217,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
 
     /// A task ended and its results were merged: `records` accepted, `missing` URLs without one.
     public mutating func taskEnded(
-        batch: String, attempt: Int, records: Int, missing: [String], end: TaskEnd, now: Double
+        batch: String, attempt: Int, records: Int, failed: Int = 0, missing: [String], end: TaskEnd, now: Double
     ) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
+        batches[b].attempts[a].failed = failed
         return ended(b, a, records: records, missing: missing, end: end, task: batches[b].attempts[a].task, now: now)
     }
 

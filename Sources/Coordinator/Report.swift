@@ -66,6 +66,11 @@ public struct RunReport: Sendable {
         return (usd, spot)
     }
 
+    /// How `cost` was reckoned, in words (report.json and report.html).
+    public func costBasis(upperBound: Bool) -> String {
+        "Fargate on-demand us-east-1, \(task.cpu) CPU units / \(task.memory) MiB \(task.architecture), per second from image pull (or launch) to stop, one-minute minimum\(upperBound ? "; Spot tasks priced on demand (an upper bound)" : "")"
+    }
+
     public var json: JSONValue {
         let crawled = counts.ok + counts.failed
         let cost = self.cost
@@ -103,9 +108,7 @@ public struct RunReport: Sendable {
                 "usd": .number(Self.round(cost.usd, 6)),
                 "usdPer1000Pages": crawled > 0 ? .number(Self.round(cost.usd / Double(crawled) * 1000, 6)) : .null,
                 "upperBound": .bool(cost.upperBound),
-                "basis": .string(
-                    "Fargate on-demand us-east-1, \(task.cpu) CPU units / \(task.memory) MiB \(task.architecture), per second from image pull (or launch) to stop, one-minute minimum\(cost.upperBound ? "; Spot tasks priced on demand (an upper bound)" : "")"
-                ),
+                "basis": .string(costBasis(upperBound: cost.upperBound)),
             ],
             "problems": .array(problems.map { .string($0) }),
         ]
@@ -126,6 +129,7 @@ public struct RunReport: Sendable {
         return [
             "task": .string(a.task ?? "-"), "batch": .string(batch), "attempt": .number(Double(a.attempt)),
             "urls": .number(Double(a.urls)), "records": .number(Double(a.records ?? 0)),
+            "failed": .number(Double(a.failed ?? 0)),
             "missing": .number(Double(a.missing ?? 0)), "stopCode": a.stopCode.map { .string($0) } ?? .null,
             "reason": a.reason.map { .string($0) } ?? .null, "hint": a.hint.map { .string($0) } ?? .null,
             "exitCodes": .object(exits), "launchedAt": time(a.launchedAt), "endedAt": time(a.endedAt),

@@ -1,5 +1,6 @@
 import CrawlKit
 import Foundation
+import JSONKit
 
 /// The runs directory as a whole: the runs in it (newest first), `latest`, and pruning a job's
 /// old runs (`run --keep N`).
@@ -9,6 +10,14 @@ public enum RunHistory {
         public var state: RunState?
         /// Why state.json could not be read, when it could not.
         public var problem: String?
+        /// The job's name: from the state, else from plan.json (a run that died before its first
+        /// state write).
+        public var job: String? {
+            state?.job
+                ?? FileManager.default.contents(atPath: layout.planPath).flatMap {
+                    (try? JSONValue.decode($0))?["job"]?.stringValue
+                }
+        }
     }
 
     /// Every run directory (by its id's shape), newest first, with its state when readable.
@@ -38,7 +47,7 @@ public enum RunHistory {
     /// crawlrun).
     @discardableResult
     public static func prune(_ runsDirectory: String, job: String, keep: Int, current: String) -> [String] {
-        let mine = list(runsDirectory).filter { $0.state?.job == job }
+        let mine = list(runsDirectory).filter { $0.job == job }
         var deleted: [String] = []
         for entry in mine.dropFirst(keep) where entry.layout.id != current {
             if (try? FileManager.default.removeItem(atPath: entry.layout.directory)) != nil {

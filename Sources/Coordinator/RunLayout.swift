@@ -5,7 +5,7 @@ import Foundation
 ///
 /// ```
 /// runs/<run-id>/
-///   job.json  plan.json  state.json  results.jsonl  report.json
+///   job.json  plan.json  state.json  results.jsonl  report.json  report.html
 ///   logs/<batch>/<container>.log
 ///   batches/<batch>[.aN].json      each attempt's batch file
 ///   results/<batch>[.aN].jsonl     each attempt's raw results (local and docker backends)
@@ -37,6 +37,7 @@ public struct RunLayout: Sendable, Equatable {
     public static let state = "state.json"
     public static let results = "results.jsonl"
     public static let report = "report.json"
+    public static let reportPage = "report.html"
     public static let logs = "logs"
     public static let batches = "batches"
     public static let attemptResults = "results"
@@ -64,6 +65,7 @@ public struct RunLayout: Sendable, Equatable {
     public var statePath: String { path(Self.state) }
     public var resultsPath: String { path(Self.results) }
     public var reportPath: String { path(Self.report) }
+    public var reportPagePath: String { path(Self.reportPage) }
     public var logsPath: String { path(Self.logs) }
     public var localTasksPath: String { path(Self.localTasks) }
 

@@ -149,14 +149,17 @@ public final class RunStore: @unchecked Sendable {
 
     // MARK: - state.json
 
-    /// Sets the state to write; it reaches the disk within the debounce interval.
-    public func setState(_ value: RunState) { state.set(value) }
+    /// Where the state comes from when it is written: the run's driver, asked for a snapshot.
+    public func setStateSource(_ source: @escaping @Sendable () async -> RunState) { state.setSource(source) }
 
-    /// Returns once a write holding the latest `setState` is on disk.
+    /// The state changed: it reaches the disk within the debounce interval.
+    public func stateChanged() { state.changed() }
+
+    /// Returns once a write holding every change so far is on disk.
     public func persist() async throws(RunFailure) { try await state.persist() }
 
-    /// Writes the latest state now (at the end of a run, and on the way out).
-    public func flushState() throws(RunFailure) { try state.flush() }
+    /// Writes this state now (at the end of a run).
+    public func flushState(_ final: RunState) throws(RunFailure) { try state.flush(final) }
 
     /// How many times state.json has been written (figures for the benchmark).
     public var stateWrites: Int { state.writes }

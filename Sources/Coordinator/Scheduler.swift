@@ -29,6 +29,7 @@ public actor Scheduler {
     private let startedAt: String
     private let startTime: Double
     private var problems: [String] = []
+    private var status = RunStatus.running
     private var lastChange: Double
     private var lostContact: Set<String> = []
     private var collecting = 0
@@ -84,6 +85,7 @@ public actor Scheduler {
     /// `resuming`: the ledger and the merger were read back from a run directory; the backend is
     /// asked what it still knows of the run's tasks, and the run goes on from there.
     public func execute(resuming: Bool = false) async -> RunReport {
+        store.setStateSource { await self.state() }
         saveState(.running)
         var first: [LedgerAction] = []
         do throws(RunFailure) {
@@ -124,9 +126,9 @@ public actor Scheduler {
                 : "run interrupted (\(ledger.interruptReason ?? "")) before this URL was crawled"
             closeBatch(id, reason: reason)
         }
-        saveState(closing.status)
+        status = closing.status
         do {
-            try store.flushState()
+            try store.flushState(state())
         } catch {
             problems.append(error.description)
         }
@@ -250,7 +252,8 @@ public actor Scheduler {
         append(merged.lines, group: &group)
         perform(
             ledger.taskEnded(
-                batch: batch, attempt: attempt, records: merged.records, missing: merged.missing, end: end, now: now),
+                batch: batch, attempt: attempt, records: merged.records, failed: merged.failed, missing: merged.missing,
+                end: end, now: now),
             group: &group)
         if let a = ledger.attempt(batch: batch, attempt: attempt) {
             onEvent(.taskEnded(batch: batch, attempt: a, retries: ledger.options.retries))
@@ -414,12 +417,18 @@ public actor Scheduler {
         }
     }
 
+    /// The state changed (the writer takes a snapshot when it writes: `state()`).
     private func saveState(_ status: RunStatus) {
+        self.status = status
+        store.stateChanged()
+    }
+
+    private func state() -> RunState {
         var state = RunState(
             run: run.id, job: run.job.name, backend: backend.name, status: status, startedAt: startedAt,
             updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger)
         state.owner = status == .running ? owner : nil
-        store.setState(state)
+        return state
     }
 }
 

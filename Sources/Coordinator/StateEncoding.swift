@@ -3,14 +3,38 @@ import JSONKit
 /// state.json written by hand with JSONKit's streaming writer: the same keys as the `Codable`
 /// conformances (which read it back), at a fraction of JSONEncoder's cost — a 20,000-batch state
 /// is several megabytes, written a few times a second while a large run goes on.
+/// The encoded bytes of batches that can no longer change (done or exhausted): a large run's
+/// state is mostly those, so a write re-encodes only the batches still in play.
+struct StateEncodingCache {
+    var finished: [String: [UInt8]] = [:]
+}
+
 extension RunState {
     public func jsonBytes() -> [UInt8] {
+        var cache = StateEncodingCache()
+        return jsonBytes(cache: &cache)
+    }
+
+    func jsonBytes(cache: inout StateEncodingCache) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("backend", .string(backend))
         w.key("batches")
         w.beginArray()
-        for b in ledger.batches { Self.write(b, &w) }
+        for b in ledger.batches {
+            if let bytes = cache.finished[b.id] {
+                w.rawValue(bytes)
+                continue
+            }
+            guard b.status == .done || b.status == .exhausted else {
+                Self.write(b, &w)
+                continue
+            }
+            var one = JSONWriter()
+            Self.write(b, &one)
+            cache.finished[b.id] = one.bytes
+            w.rawValue(one.bytes)
+        }
         w.endArray()
         w.key("counts")
         w.beginObject()
@@ -100,6 +124,7 @@ extension RunState {
             }
             w.endObject()
         }
+        int("failed", a.failed)
         text("hint", a.hint)
         text("infrastructureProblem", a.infrastructureProblem)
         time("launchedAt", a.launchedAt)

@@ -93,24 +93,26 @@ public struct RecordCounts: Sendable, Codable, Equatable {
     }
 }
 
-/// Debounced writes of one file: the newest value wins; a write happens at most once per
-/// interval; `persist` waits for a write that holds what was set before it was called.
+/// Debounced writes of state.json. The run's driver only says that the state changed (a counter:
+/// cheap); the writer asks it for a snapshot when it writes — at most once per interval — so a
+/// 20,000-batch ledger is copied a few times a second, not on every event. `persist` waits for a
+/// write that holds every change made before it was called.
 final class StateWriter: Sendable {
+    typealias Source = @Sendable () async -> RunState
     private struct Pending: Sendable {
-        var value: RunState?
         var version = 0
         var written = 0
         var lastWrite = ContinuousClock.now - .seconds(3600)
         var writer: Task<Void, Never>?
         var waiters: [(version: Int, continuation: CheckedContinuation<RunFailure?, Never>)] = []
-        var failure: RunFailure?
         var writes = 0
+        var source: Source?
     }
     private let path: String
     private let minimumInterval: Duration
     private let pending = Mutex(Pending())
-    /// One writer at a time; the encoder is not shared.
-    private let writeLock = Mutex(())
+    /// One encoder at a time; it owns the cache of finished batches' bytes.
+    private let encoder = Mutex(StateEncodingCache())
 
     init(path: String, minimumInterval: Duration) {
         self.path = path
@@ -119,11 +121,10 @@ final class StateWriter: Sendable {
 
     var writes: Int { pending.withLock { $0.writes } }
 
-    func set(_ value: RunState) {
-        pending.withLock { p in
-            p.value = value
-            p.version += 1
-        }
+    func setSource(_ source: @escaping Source) { pending.withLock { $0.source = source } }
+
+    func changed() {
+        pending.withLock { $0.version += 1 }
         schedule()
     }
 
@@ -139,47 +140,56 @@ final class StateWriter: Sendable {
         if let failure { throw failure }
     }
 
-    func flush() throws(RunFailure) {
-        pending.withLock { $0.writer?.cancel() }
-        if let failure = write() { throw failure }
+    /// Writes `final` now (the end of a run): nothing the writer still had pending is lost.
+    func flush(_ final: RunState) throws(RunFailure) {
+        let (writer, version) = pending.withLock { p in
+            defer { p.writer = nil }
+            return (p.writer, p.version)
+        }
+        writer?.cancel()
+        if let failure = write(final, covering: version) { throw failure }
     }
 
-    /// Starts the writer task unless one is waiting: it sleeps out the rest of the interval.
+    /// Starts the writer unless one is waiting: it sleeps out the rest of the interval, then asks
+    /// the source for the state.
     private func schedule() {
         pending.withLock { p in
-            guard p.writer == nil, p.written < p.version else { return }
+            guard p.writer == nil, p.written < p.version, let source = p.source else { return }
             let wait = p.lastWrite + minimumInterval - ContinuousClock.now
             p.writer = Task.detached { [self] in
                 if wait > .zero { try? await Task.sleep(for: wait) }
+                guard !Task.isCancelled else { return }
+                // Everything changed up to `version` is in the snapshot taken after it.
+                let version = pending.withLock { $0.version }
+                let state = await source()
+                guard !Task.isCancelled else { return }
+                write(state, covering: version)
                 pending.withLock { $0.writer = nil }
-                _ = write()
-                // Something set while writing gets its own write.
                 if pending.withLock({ $0.written < $0.version }) { schedule() }
             }
         }
     }
 
-    /// Encodes and writes the newest value; wakes the waiters it covers.
+    /// Encodes and writes; wakes the waiters the write covers.
     @discardableResult
-    private func write() -> RunFailure? {
-        writeLock.withLock { _ in
-            guard let (value, version) = pending.withLock({ p in p.value.map { ($0, p.version) } }) else { return nil }
-            var failure: RunFailure?
+    private func write(_ value: RunState, covering version: Int) -> RunFailure? {
+        var failure: RunFailure?
+        encoder.withLock { cache in
             do throws(RunFailure) {
-                try RunStore.writeAtomically(path: path, value.jsonBytes())
+                try RunStore.writeAtomically(path: path, value.jsonBytes(cache: &cache))
             } catch {
                 failure = error
             }
-            let woken = pending.withLock { p -> [CheckedContinuation<RunFailure?, Never>] in
-                p.lastWrite = ContinuousClock.now
-                p.writes += 1
-                if failure == nil { p.written = max(p.written, version) }
-                let ready = p.waiters.filter { failure != nil || $0.version <= version }
-                p.waiters.removeAll { failure != nil || $0.version <= version }
-                return ready.map(\.continuation)
-            }
-            for c in woken { c.resume(returning: failure) }
-            return failure
         }
+        let woken = pending.withLock { p -> [CheckedContinuation<RunFailure?, Never>] in
+            p.lastWrite = ContinuousClock.now
+            p.writes += 1
+            if failure == nil { p.written = max(p.written, version) }
+            let ready = p.waiters.filter { failure != nil || $0.version <= p.written }
+            p.waiters.removeAll { failure != nil || $0.version <= p.written }
+            return ready.map(\.continuation)
+        }
+        for c in woken { c.resume(returning: failure) }
+        return failure
     }
 }

@@ -25,6 +25,9 @@ public struct Job: Sendable {
     public var local = LocalSettings()
     /// Sessions and tabs per task: the job's, or chosen from `task` (also written into `crawl`).
     public var concurrency = CrawlConcurrency(sessions: 1, tabsPerSession: 1, sessionsFrom: .job, tabsFrom: .job)
+    public var docker = DockerSettings()
+    /// The backend the job was checked for: the caller's, else the job's own `backend`, else local.
+    public var backend = Backend.local
 
     public static let defaultBatchSize = 50
 }
@@ -38,6 +41,18 @@ public struct LocalSettings: Sendable {
     public var maxTasks: Int?
     /// How long the sidecar may take to report ready before the task fails to start.
     public var healthTimeout = 60.0
+    public init() {}
+}
+
+/// The docker backend: the task definition as containers on a Docker Engine API (README, "The
+/// docker backend").
+public struct DockerSettings: Sendable {
+    /// The engine, as `DOCKER_HOST` names one (`unix:///path`, `tcp://HOST:PORT`); nil: DOCKER_HOST.
+    public var host: String?
+    public var maxTasks: Int?
+    /// How long the sidecar may take to become healthy; nil: the task definition's
+    /// `startPeriod + retries × interval`.
+    public var healthTimeout: Double?
     public init() {}
 }
 
@@ -80,12 +95,21 @@ public struct FargateSettings: Sendable {
     public var capacityProviders: [(provider: String, weight: Int, base: Int)] = []
     public var maxConcurrentTasks = 10
     public var platformVersion = "LATEST"
+    /// Tags for every task, beside crawlrun's own (`crawlrun:run`, `crawlrun:batch`, …).
+    public var tags: [String: String] = [:]
+    /// A task still PROVISIONING or PENDING this long after its launch is stopped and retried
+    /// (RunTask has no timeout of its own).
+    public var provisioningTimeout = 600.0
 }
 
 /// A job file that cannot run: every problem, each with its place. Exit code 65.
 public struct JobError: Error, Sendable, CustomStringConvertible {
     public var file: String
     public var problems: [JobProblem]
+    public init(file: String, problems: [JobProblem]) {
+        self.file = file
+        self.problems = problems
+    }
     public var description: String {
         "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
             + problems.map { "  \($0.place): \($0.message)" }.joined(separator: "\n")
@@ -116,8 +140,9 @@ public enum FargateSizes {
 }
 
 extension Job {
-    /// Reads and validates a job file for `backend`; throws a JobError listing every problem.
-    public static func load(path: String, backend: Backend) throws -> Job {
+    /// Reads and validates a job file for `backend` (nil: the job's own `backend`, else local);
+    /// throws a JobError listing every problem.
+    public static func load(path: String, backend: Backend?) throws -> Job {
         let bytes: [UInt8]
         do {
             bytes = try FileText.contents(of: path)
@@ -129,7 +154,8 @@ extension Job {
 
     /// Validates a job document; `path` names it in messages and anchors a relative `urlsFile`.
     /// Every problem is reported at once: syntax aside, schema, selectors, files and URLs.
-    public static func parse(_ data: Data, path: String, backend: Backend) throws -> Job {
+    /// `backend` overrides the job's own `backend` key (`--backend`); nil keeps it.
+    public static func parse(_ data: Data, path: String, backend requested: Backend?) throws -> Job {
         let document: JSONDocument
         do {
             document = try JSONParser.parse([UInt8](data))
@@ -143,6 +169,7 @@ extension Job {
         }
         Shape.job.check(raw, at: "", into: &problems)
         guard raw.objectValue != nil else { throw JobError(file: path, problems: problems) }
+        let backend = requested ?? raw["backend"]?.stringValue.flatMap(Backend.init(rawValue:)) ?? .local
 
         var job = Job(
             name: raw["name"]?.stringValue ?? Self.defaultName(path), path: path,
@@ -152,6 +179,7 @@ extension Job {
             groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
             crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings())
+        job.backend = backend
         if let name = raw["name"]?.stringValue, !name.isEmpty,
             !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
                 || name.count > 200
@@ -196,6 +224,17 @@ extension Job {
             job.local.healthTimeout = local["healthTimeout"]?.doubleValue ?? job.local.healthTimeout
             if let command = job.local.seleniumCommand, command.isEmpty {
                 problems.append(JobProblem("local.seleniumCommand", "give the command and its arguments"))
+            }
+        }
+        if let docker = raw["docker"] {
+            job.docker.host = docker["host"]?.stringValue
+            job.docker.maxTasks = docker["maxTasks"]?.intValue
+            job.docker.healthTimeout = docker["healthTimeout"]?.doubleValue
+            if let host = job.docker.host, !host.hasPrefix("unix:///"), !host.hasPrefix("tcp://") {
+                problems.append(
+                    JobProblem(
+                        "docker.host",
+                        "\"\(host)\" is not an engine address: use unix:///path/to.sock or tcp://HOST:PORT"))
             }
         }
         if raw["task"] != nil || backend == .fargate {
@@ -276,6 +315,8 @@ extension Job {
         }
         f.maxConcurrentTasks = v["maxConcurrentTasks"]?.intValue ?? f.maxConcurrentTasks
         f.platformVersion = v["platformVersion"]?.stringValue ?? f.platformVersion
+        f.tags = v["tags"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        f.provisioningTimeout = v["provisioningTimeout"]?.doubleValue ?? f.provisioningTimeout
         return f
     }
 
@@ -308,6 +349,17 @@ extension Job {
                 JobProblem("fargate.bucket", "required for the fargate backend: batches and results travel through S3"))
         }
         if f.region == nil { out.append(JobProblem("fargate.region", "required for the fargate backend")) }
+        // ECS allows 50 tags per task; crawlrun adds four of its own (crawlrun:run, :job, :batch, :attempt).
+        if f.tags.count > 46 {
+            out.append(JobProblem("fargate.tags", "\(f.tags.count) tags; at most 46 (ECS allows 50, crawlrun adds 4)"))
+        }
+        for (key, value) in f.tags.sorted(by: { $0.key < $1.key }) {
+            if key.isEmpty || key.count > 128 || value.count > 256 {
+                out.append(JobProblem("fargate.tags.\(key)", "keys take 1 to 128 characters, values at most 256"))
+            } else if key.lowercased().hasPrefix("aws:") || key.hasPrefix("crawlrun:") {
+                out.append(JobProblem("fargate.tags.\(key)", "the aws: and crawlrun: prefixes are reserved"))
+            }
+        }
         return out
     }
 }

@@ -72,12 +72,16 @@ indirect enum Shape: Sendable {
                     "base": .integer(min: 0, max: 100_000),
                 ])),
             "maxConcurrentTasks": .integer(min: 1, max: 5000), "platformVersion": .nonEmptyString,
+            "tags": .map(.string), "provisioningTimeout": .number(min: 5, max: 3600),
         ]),
         "local": .object([
             "chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64),
             "healthTimeout": .number(min: 1, max: 600),
         ]),
-        "docker": .object(["host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64)]),
+        "docker": .object([
+            "host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64), "healthTimeout": .number(min: 1, max: 600),
+        ]),
+        "backend": .choice(Backend.allCases.map(\.rawValue)),
     ])
 
     /// Checks `value` against the shape, appending every problem found.

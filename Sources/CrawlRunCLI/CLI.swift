@@ -36,7 +36,7 @@ public enum CLI {
         usage: crawlrun <command> [options]
 
         commands:
-          run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
+          run JOB [--backend local|fargate] [--max-tasks N] [--runs-dir DIR] [--quiet] [--json]
                    run the job: a task per batch, retries, results in runs/<run-id>/
           crawl URL… [--field NAME=SELECTOR[@ATTR]] …
                    crawl URLs without a job file; JSON Lines on standard output

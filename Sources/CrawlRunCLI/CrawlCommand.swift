@@ -47,6 +47,11 @@ struct CrawlCommand: Command {
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         runOptions = try RunOptions(parsed)
+        guard runOptions.backend == .local else {
+            throw UsageError(
+                "crawl runs on the local backend; for Fargate, write a job file and use crawlrun run JOB --backend fargate"
+            )
+        }
         runOptions.resultsToStdout = true
         urls = parsed.positionals.filter { $0 != "-" }
         for option in parsed.all("--field") {

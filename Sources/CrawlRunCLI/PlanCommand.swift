@@ -1,5 +1,6 @@
 import Coordinator
 import CrawlKit
+import DockerBackend
 import FargateBackend
 import Foundation
 import JSONKit
@@ -19,17 +20,26 @@ struct PlanCommand: Command {
         """
 
     let jobPath: String
-    let backend: Backend
+    /// `--backend`, else the job's own `backend`, else local.
+    var backend: Backend
+    let requestedBackend: Backend?
     let json: Bool
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         jobPath = parsed.positionals[0]
-        backend = try parsed.choice("--backend", Backend.self, names: Backend.allCases.map(\.rawValue)) ?? .local
+        requestedBackend = try parsed.choice("--backend", Backend.self, names: Backend.allCases.map(\.rawValue))
+        backend = requestedBackend ?? .local
         json = parsed.flag("--json")
     }
 
     func run() async throws -> ExitCode {
-        let job = try Job.load(path: jobPath, backend: backend)
+        let job = try Job.load(path: jobPath, backend: requestedBackend)
+        var plan = self
+        plan.backend = job.backend
+        return try plan.show(job)
+    }
+
+    func show(_ job: Job) throws -> ExitCode {
         let planner = Planner(job: job)
         let summary = try planner.check()
         let estimate = Estimate(job: job, summary: summary)
@@ -46,7 +56,9 @@ struct PlanCommand: Command {
         switch backend {
         case .fargate:
             return FargateLayout.locations(job: job, run: "{run}", batch: id, attempt: 1)
-        case .docker, .local:
+        case .docker:
+            return DockerBackend.locations(batch: id, attempt: 1)
+        case .local:
             let layout = RunLayout(runsDirectory: "runs", id: "{run}")
             return TaskLocations(
                 batch: layout.batchPath(id, attempt: 1), out: layout.attemptResultsPath(id, attempt: 1))

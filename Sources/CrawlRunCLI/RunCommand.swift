@@ -9,7 +9,8 @@ struct RunCommand: Command {
     static let arguments = RunOptions.arguments.merging(
         ArgumentSpec(flags: ["--json"], positionals: 1...1, positionalName: "a job file"))
     static let help = """
-        usage: crawlrun run JOB [--backend local] [--max-tasks N] [--runs-dir DIR] [--wait] [--keep N]
+        usage: crawlrun run JOB [--backend local|docker|fargate] [--max-tasks N] [--runs-dir DIR] [--wait]
+                                [--keep N]
                                 [--quiet] [--json]
 
         Runs the job: one task per batch, at most N at once; URLs left without a record (a task
@@ -18,8 +19,11 @@ struct RunCommand: Command {
         distinct input URL), logs/<batch>/<container>.log and report.json.
 
         options:
-          --backend local    where tasks run (local processes; docker and fargate come later)
-          --max-tasks N      tasks at once (default: local.maxTasks, else one per core, at most
+          --backend B        where tasks run: local (processes on this machine, the default), docker
+                             (containers on DOCKER_HOST) or fargate (ECS Fargate tasks, the job's
+                             fargate section); overrides the job's "backend"
+          --max-tasks N      tasks at once (default: fargate.maxConcurrentTasks on fargate,
+                             docker.maxTasks on docker, local.maxTasks; else one per core, at most
                              one per GiB of memory)
           --runs-dir DIR     where run directories go (default: runs)
           --wait             when this job is already running, wait for that run to end instead of
@@ -49,7 +53,17 @@ struct RunCommand: Command {
     }
 
     func run() async throws -> ExitCode {
-        let job = try Job.load(path: jobPath, backend: options.backend)
+        let job = try Job.load(path: jobPath, backend: options.requestedBackend)
+        guard RunDriver.runnable.contains(job.backend) else {
+            throw JobError(
+                file: jobPath,
+                problems: [
+                    JobProblem(
+                        "backend", "the \(job.backend.rawValue) backend cannot run jobs yet; use --backend local")
+                ])
+        }
+        var options = self.options
+        options.backend = job.backend
         let source = FileManager.default.contents(atPath: jobPath).map { [UInt8]($0) } ?? []
         return try await RunDriver(job: job, jobSource: source, options: options).run()
     }
@@ -62,6 +76,8 @@ struct RunOptions {
         aliases: ["-q": "--quiet"])
 
     var backend = Backend.local
+    /// `--backend` as given; nil: the job's own `backend`, else local.
+    var requestedBackend: Backend?
     var maxTasks: Int?
     var runsDirectory = "runs"
     var quiet = false
@@ -77,10 +93,11 @@ struct RunOptions {
         if let b = try parsed.choice("--backend", Backend.self, names: Backend.allCases.map(\.rawValue)) {
             guard RunDriver.runnable.contains(b) else {
                 throw UsageError(
-                    "the \(b.rawValue) backend cannot run jobs yet; use --backend local (plan works with every backend)"
+                    "the \(b.rawValue) backend cannot run jobs yet; use --backend local or fargate (plan works with every backend)"
                 )
             }
             backend = b
+            requestedBackend = b
         }
         maxTasks = try parsed.int("--max-tasks", in: 1...1000)
         runsDirectory = parsed.value("--runs-dir") ?? runsDirectory

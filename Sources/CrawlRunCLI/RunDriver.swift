@@ -1,5 +1,8 @@
+import AWS
 import Coordinator
 import CrawlKit
+import DockerBackend
+import FargateBackend
 import Foundation
 import JSONKit
 import LocalBackend
@@ -8,7 +11,7 @@ import ProcessKit
 /// Plans a job into a run directory and drives the scheduler, the display and the signals.
 struct RunDriver {
     /// The backends `run` can drive today.
-    static let runnable: Set<Backend> = [.local]
+    static let runnable: Set<Backend> = [.local, .docker, .fargate]
 
     let job: Job
     let jobSource: [UInt8]
@@ -22,23 +25,46 @@ struct RunDriver {
     }
 
     func makeBackend(display: Display) -> any TaskBackend {
-        // The guard stops the run's processes if crawlrun dies, SIGKILL included.
-        var lifeline: Lifeline?
-        do {
-            lifeline = try Lifeline(command: [Self.executablePath, "__guard"])
-        } catch {
-            display.note(
-                "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running")
+        switch options.backend {
+        case .fargate:
+            let variables = ProcessInfo.processInfo.environment
+            let region = job.fargate.region ?? AWSEnvironment(variables).region() ?? "us-east-1"
+            return FargateBackend(
+                job: job, aws: AWSServices(region: region, variables: variables), notes: { display.note($0) })
+        case .docker:
+            return DockerBackend(settings: job.docker)
+        case .local:
+            // The guard stops the run's processes if crawlrun dies, SIGKILL included.
+            var lifeline: Lifeline?
+            do {
+                lifeline = try Lifeline(command: [Self.executablePath, "__guard"])
+            } catch {
+                display.note(
+                    "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running")
+            }
+            return LocalBackend(
+                crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
+                stopTimeout: .seconds(job.task.stopTimeout), lifeline: lifeline)
         }
-        return LocalBackend(
-            crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
-            stopTimeout: .seconds(job.task.stopTimeout), lifeline: lifeline)
     }
 
     /// This executable (for the guard process).
     static var executablePath: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
+
+    /// Tasks at once: `--max-tasks`, else the backend's own setting.
+    var maxTasks: Int {
+        if let n = options.maxTasks { return n }
+        switch options.backend {
+        case .fargate: return job.fargate.maxConcurrentTasks
+        case .docker: return job.docker.maxTasks ?? Self.defaultMaxTasks()
+        case .local: return job.local.maxTasks ?? Self.defaultMaxTasks()
+        }
+    }
+
+    /// A task not running this long after its launch is stopped: Fargate's provisioning timeout.
+    var startTimeout: Double { options.backend == .fargate ? job.fargate.provisioningTimeout : 900 }
 
     func run() async throws -> ExitCode {
         let planner = Planner(job: job)
@@ -48,9 +74,9 @@ struct RunDriver {
         guard let lock = try await lock(run: id, display: display) else { return .busy }
         let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
         RunHistory.pointLatest(at: store.layout)
+        try store.writeAtomically(RunLayout.job, jobSource)
         let taskDefinition = TaskDefinition.render(job)
         let batches = try writeBatches(planner: planner, summary: summary, store: store)
-        try store.writeAtomically(RunLayout.job, jobSource)
         try store.writeJSON(
             RunLayout.plan,
             [
@@ -66,10 +92,12 @@ struct RunDriver {
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
         let backend = makeBackend(display: display)
-        let maxTasks = options.maxTasks ?? job.local.maxTasks ?? Self.defaultMaxTasks()
+        let maxTasks = self.maxTasks
         let ledger = BatchLedger(
             run: store.id, batches: batches,
-            options: .init(maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds))
+            options: .init(
+                maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds,
+                startTimeout: startTimeout))
         let code = await drive(
             context: context, backend: backend, store: store, ledger: ledger, display: display,
             merger: ResultMerger(urls: summary.distinctURLs), resuming: false,
@@ -177,6 +205,11 @@ struct RunDriver {
         case .interrupted: code = .interrupted
         case .failed: code = .infrastructure
         default: code = c.incomplete > 0 ? .infrastructure : c.failed > 0 ? .someFailed : .ok
+        }
+        do {
+            try store.writeAtomically(RunLayout.reportPage, ReportPage.bytes(report, exitCode: code.rawValue))
+        } catch {
+            display.note("report.html not written: \(error)")
         }
         // A closed standard output ends the run quietly: nobody reads the summary.
         if StandardOutput.isClosed { return code }

@@ -189,6 +189,13 @@ public struct JSONWriter {
         }
     }
 
+    /// An already encoded JSON value, written as it is (a cached fragment).
+    public mutating func rawValue(_ encoded: [UInt8]) {
+        separator()
+        bytes.append(contentsOf: encoded)
+        markWritten()
+    }
+
     public mutating func field(_ k: String, _ v: JSONValue) {
         key(k)
         value(v)

@@ -103,6 +103,44 @@ public final class FargateRehearsal: Sendable {
             securityGroups: strings("securityGroups"), executionRoleArn: execution, taskRoleArn: task)
     }
 
+    /// Makes `job` ready to run here, as scripts/rehearse-fargate.sh does (`python3 -m
+    /// rehearsal.prepare`): writes `copy`, the job with a fargate section naming the rehearsal's
+    /// cluster, subnets, roles, log group and bucket; sets the rehearsal up with the policies
+    /// `crawlrun iam-policy` prints for it. Returns the environment `crawlrun` needs: the
+    /// endpoint, the region and the coordinator user's key.
+    public func prepare(job: String, copy: String, crawlrun: String) async throws -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["PYTHONPATH"] = Self.scriptsDirectory
+        let out = Lines()
+        let errors = Lines()
+        let process = try ChildProcess(
+            env["PYTHON"] ?? "python3",
+            arguments: ["-m", "rehearsal.prepare", "--endpoint", endpoint, "--crawlrun", crawlrun, job, copy],
+            environment: env, stdout: .lines { out.append($0) }, stderr: .lines { errors.append($0) },
+            name: "rehearsal.prepare")
+        let status = await process.wait(timeout: .seconds(120))
+        await process.outputDrained()
+        guard status == .exited(0) else {
+            throw FixtureError(
+                "rehearsal.prepare \(job) failed (\(status.map { "\($0)" } ?? "timed out")): \(errors.tail)")
+        }
+        var exports: [String: String] = [
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
+        ]
+        for line in out.all where line.hasPrefix("export ") {
+            let assignment = line.dropFirst("export ".count)
+            guard let eq = assignment.firstIndex(of: "=") else { continue }
+            var value = String(assignment[assignment.index(after: eq)...])
+            // shlex.quote: 'value' when the value has characters a shell would read.
+            if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {
+                value = String(value.dropFirst().dropLast())
+            }
+            exports[String(assignment[..<eq])] = value
+        }
+        guard exports["AWS_ACCESS_KEY_ID"] != nil else { throw FixtureError("rehearsal.prepare printed no key") }
+        return exports
+    }
+
     /// Arms `fault` (scripts/rehearsal/rehearsal/faults.py lists them) for `count` occurrences.
     public func fault(_ fault: String, count: Int = 1, _ parameters: [String: JSONValue] = [:]) async throws {
         var body = parameters
@@ -136,5 +174,6 @@ private final class Lines: Sendable {
     private let lines = Mutex<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var first: String? { lines.withLock { $0.first } }
+    var all: [String] { lines.withLock { $0 } }
     var tail: String { lines.withLock { $0.suffix(30).joined(separator: "\n") } }
 }

@@ -31,10 +31,14 @@ func ledgerSection(batches: Int, size: Int, maxTasks: Int) async throws {
     let report = await scheduler.execute()
     let seconds = (ContinuousClock.now - t0).seconds
     let size = (try? FileManager.default.attributesOfItem(atPath: store.layout.statePath)[.size] as? Int) ?? 0
-    // One write on its own, for its cost.
+    // One write on its own, for its cost: encoding, then the atomic write.
+    let state = try RunStore.loadState(store.layout)
+    let e0 = ContinuousClock.now
+    let bytes = state.jsonBytes()
+    let encode = (ContinuousClock.now - e0).seconds
     let w0 = ContinuousClock.now
-    try store.flushState()
-    let write = (ContinuousClock.now - w0).seconds
+    try RunStore.writeAtomically(path: store.layout.statePath, bytes)
+    let write = (ContinuousClock.now - w0).seconds + encode
     print("")
     print("scheduler, \(batches) batches × \(planned.first?.urls ?? 0) URLs, instant tasks, \(maxTasks) at once")
     print(
@@ -44,4 +48,7 @@ func ledgerSection(batches: Int, size: Int, maxTasks: Int) async throws {
         "  state.json: \(store.stateWrites) writes in \(f(seconds, 1)) s = \(f(Double(store.stateWrites) / seconds, 1)) writes/s; \(size / 1024) KiB, \(f(write * 1000, 0)) ms per write"
     )
     print("  observe calls: \(backend.observeCalls), largest \(backend.largestObserve) tasks in one call")
+    let p0 = ContinuousClock.now
+    let page = ReportPage.html(report, exitCode: 0)
+    print("  report.html: \(page.utf8.count / 1024) KiB in \(f((ContinuousClock.now - p0).seconds * 1000, 0)) ms")
 }

@@ -13,7 +13,7 @@ let args = CommandLine.arguments.dropFirst()
 if args.contains("--help") {
     print(
         """
-        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|plan|run|ledger]
+        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|plan|run|ledger|fargate]
           crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
                    readiness latency (chromedriver ready → first POST /session), peak RSS.
           plan:    `crawlrun plan --json` of a job with N URLs (default 1,000,000): time, peak RSS.
@@ -21,6 +21,9 @@ if args.contains("--help") {
                    the run's overhead against the crawler alone on the same URLs.
           ledger:  the scheduler with a backend in memory, 20,000 batches of 50 URLs, 500 at once:
                    state.json writes per second and their cost, tasks per second.
+          fargate: --backend fargate on the rehearsal with instant tasks, N one-URL batches
+                   (--fargate-batches, 1,000), M at once (--fargate-tasks, 100): DescribeTasks
+                   calls per poll, last task's stop → run's end, crawlrun's peak RSS.
         """)
     exit(0)
 }
@@ -134,6 +137,9 @@ if section("crawler") { try await crawlerSection() }
 if section("plan") { try await planSection() }
 if section("run") { try await runSection() }
 if section("ledger") { try await ledgerSection(batches: intArg("--batches", 20000), size: 50, maxTasks: 500) }
+if section("fargate") {
+    try await fargateSection(batches: intArg("--fargate-batches", 1000), maxTasks: intArg("--fargate-tasks", 100))
+}
 server.stop()
 
 func crawlerSection() async throws {

@@ -145,6 +145,10 @@ import Testing
             statement("RunTasks")?["Resource"]
                 == "arn:aws:ecs:us-east-1:123456789012:task-definition/crawlrun-catalog-crawl:*")
         #expect(statement("RunFiles")?["Resource"] == "arn:aws:s3:::example-crawl-bucket/crawlrun/catalog-crawl/*")
+        #expect(
+            statement("TagNewTasks")?["Resource"] == "arn:aws:ecs:us-east-1:123456789012:task/crawlers/*"
+                && statement("TagNewTasks")?["Condition"] == ["StringEquals": ["ecs:CreateAction": "RunTask"]],
+            "RunTask's tags, and no other tagging")
         let wildcards = statements.filter { $0["Resource"] == "*" }.compactMap { $0["Sid"]?.stringValue }
         #expect(
             wildcards == ["TaskDefinitions", "WatchAndStopTasks", "NetworkChecks"],

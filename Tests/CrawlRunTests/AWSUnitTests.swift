@@ -120,12 +120,16 @@ import Testing
         s3.retry.maxAttempts = 1000
         s3.retry.baseDelay = .milliseconds(20)
         s3.retry.maxDelay = .milliseconds(50)
-        // A deadline well above one attempt, even on a loaded machine, and far below 1000 pauses.
-        s3.retry.deadline = .seconds(1)
+        // A deadline well above one attempt even while the whole suite loads the machine (1 s
+        // was not, once), and far below 1000 pauses of 20–50 ms.
+        s3.retry.deadline = .seconds(3)
         await #expect {
             _ = try await s3.getObject(S3Location(bucket: "b", key: "k"))
         } throws: { awsError($0) { $0.kind == .transport && $0.message.contains("did not get an answer") } }
-        #expect(calls.count > 1 && calls.count < 1000, "retried, then gave up at the deadline")
+        // Gave up at the deadline, long before 1000 attempts. (How many fit in before it depends
+        // on the cooperative pool, which CPU-heavy suites beside this one can hold for seconds;
+        // that retries happen at all is `throttlingIsRetriedAndAccessDeniedIsNot`'s to show.)
+        #expect(calls.count >= 1 && calls.count < 1000, "gave up at the deadline")
     }
 
     @Test func doctorUnderstandsJobsAndDefinitions() async throws {

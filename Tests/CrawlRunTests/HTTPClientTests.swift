@@ -94,21 +94,55 @@ import Testing
                 .url == "https://host/p")
     }
 
+    /// Blocking libcurl transfers must not hold the cooperative pool (two threads here). The
+    /// server holds 40 transfers until a plain async task lets them go: were the transfers on the
+    /// pool, that task could never run and every transfer would end with the server's 503 after
+    /// 30 s. No wall-clock bound, so a machine loaded by other suites cannot fail it.
     @Test func manyConcurrentRequestsDoNotStarveTasks() async throws {
-        let server = try FixtureServer()
+        let held = Held()
+        let server = try FixtureServer(fixtures: false) { request in
+            guard request.url.hasPrefix("/hold") else { return HTTPResponse(status: 404) }
+            held.arrived()
+            return held.waitForRelease(timeout: 30) ? HTTPResponse(status: 200) : HTTPResponse(status: 503)
+        }
         defer { server.stop() }
-        // 40 blocked transfers on the curl queue; a plain async task still runs meanwhile.
+        let client = CurlHTTPClient(connectTimeout: .seconds(5), timeout: .seconds(60))
         try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<40 {
-                group.addTask { try await client.send(HTTPRequest(url: server.baseURL + "/slow?ms=300")).status }
+            for i in 0..<40 {
+                group.addTask { try await client.send(HTTPRequest(url: server.baseURL + "/hold/\(i)")).status }
             }
-            // Were the transfers blocking the cooperative pool (two threads here), this sleep would
-            // end only after them: 40 × 300 ms over 2 threads ≥ 6 s. 3 s leaves room for a loaded
-            // machine (other suites run beside this one) and still tells starvation apart.
-            let probe = ContinuousClock.now
-            try await Task.sleep(for: .milliseconds(10))
-            #expect(ContinuousClock.now - probe < .seconds(3), "starved tasks wait for seconds")
-            for try await status in group { #expect(status == 200) }
+            // A plain task on the cooperative pool: it waits for every transfer to be in flight,
+            // then releases them.
+            group.addTask {
+                while held.count < 40 { try await Task.sleep(for: .milliseconds(10)) }
+                held.release()
+                return 0
+            }
+            var statuses: [Int] = []
+            for try await status in group where status != 0 { statuses.append(status) }
+            #expect(statuses.count == 40 && statuses.allSatisfy { $0 == 200 }, "the pool was starved: \(statuses)")
+        }
+    }
+}
+
+/// Requests the test server holds until released.
+final class Held: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var arrivals = 0
+    private var released = false
+    var count: Int { condition.withLock { arrivals } }
+    func arrived() { condition.withLock { arrivals += 1 } }
+    func release() {
+        condition.withLock {
+            released = true
+            condition.broadcast()
+        }
+    }
+    func waitForRelease(timeout seconds: Double) -> Bool {
+        condition.withLock {
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            while !released && condition.wait(until: deadline) {}
+            return released
         }
     }
 }

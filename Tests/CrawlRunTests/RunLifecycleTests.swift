@@ -110,7 +110,12 @@ extension Chrome {
             let urls = (1...8).map { server.baseURL + "/slow?ms=500&n=\($0)" }
             let jobPath = try writeJob(job(urls, name: "nightly", batchSize: 8), in: dir)
             let first = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs"])
-            #expect(await eventually(timeout: .seconds(30)) { (try? runDirectory(dir + "/runs")) != nil })
+            // Killed mid-run: once its state is on disk and a task has started.
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return (try? readJSON(r + "/state.json"))?["ledgerCounts"]?["tasksStarted"] == 1
+                })
             let run = try runDirectory(dir + "/runs")
             let t0 = ContinuousClock.now
             let second = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"])
@@ -124,6 +129,57 @@ extension Chrome {
             #expect(third.code == 0, "the stale lock is taken over: \(third.stderr)")
             let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/runs").filter(RunLayout.isRunID)
             #expect(left.count == 1 && left[0] != Paths.baseName(run), "--keep 1 deleted the older run")
+        }
+
+        /// A closed terminal (SIGHUP) stops a run as SIGTERM does (issue 9, item 8).
+        @Test func sighupStopsTheRunAndLeavesNoProcess() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("hup")
+            let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+            let jobPath = try writeJob(job(urls), in: dir)
+            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return lineCount(r + "/results/0001.jsonl") >= 1
+                })
+            kill(p.process.pid, SIGHUP)
+            #expect(await p.process.wait(timeout: .seconds(20)) == .exited(130))
+            let run = try runDirectory(dir + "/runs")
+            #expect(groups(run).allSatisfy { processesInGroup($0).isEmpty }, "no chromedriver, Chrome or crawler left")
+            #expect(try readJSON(run + "/state.json")["status"] == "interrupted")
+            #expect(try readRecords(run + "/results.jsonl").count == 8, "still one record per URL")
+        }
+
+        /// `crawlrun crawl … | head -1`: a closed standard output stops the run quietly, and
+        /// nothing it started outlives it (issue 9, item 8).
+        @Test func aClosedStandardOutputStopsTheCrawlQuietly() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("pipe")
+            let urls = (1...12).map { server.baseURL + "/slow?ms=300&n=\($0)" }
+            let command =
+                "exec \"$0\" crawl " + urls.map { "'\($0)'" }.joined(separator: " ")
+                + " --allow-private-networks --batch-size 4 --max-tasks 2 --runs-dir '\(dir)' | head -1"
+            var environment = ProcessInfo.processInfo.environment
+            environment["CRAWLRUN_CRAWLER"] = binary("crawler")
+            let out = LineBox()
+            let err = LineBox()
+            let shell = try ChildProcess(
+                "/bin/sh", arguments: ["-c", command, binary("crawlrun")], environment: environment,
+                stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+            #expect(await shell.wait(timeout: .seconds(60)) == .exited(0), "\(err.text)")
+            #expect(out.count == 1, "head printed one record")
+            let run = try runDirectory(dir)
+            #expect(
+                await eventually(timeout: .seconds(15)) {
+                    (try? readJSON(run + "/state.json"))?["status"] == "interrupted"
+                }, "the run stopped when its output closed")
+            #expect(
+                await eventually(timeout: .seconds(15)) { groups(run).allSatisfy { processesInGroup($0).isEmpty } },
+                "nothing the crawl started is left")
+            #expect(!err.text.contains("finished in"), "no summary for a closed output")
         }
     }
 }

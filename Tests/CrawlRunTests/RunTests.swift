@@ -112,9 +112,10 @@ extension Chrome {
             #expect(records.filter(\.ok).count == 10)
             #expect(records.first { $0.url.hasSuffix("/page/7") }?.fields["h"] == "Page 7")
             #expect(records.first { !$0.ok }?.error?.kind == .http)
-            for name in ["job.json", "plan.json", "state.json", "report.json"] {
+            for name in ["job.json", "plan.json", "state.json", "report.json", "report.html"] {
                 #expect(FileManager.default.fileExists(atPath: run + "/" + name), "\(name) written")
             }
+            #expect(r.stdout.contains("  page:    \(run)/report.html"), "the summary names report.html\n\(r.stdout)")
             let state = try readJSON(run + "/state.json")
             #expect(state["status"] == "finished")
             #expect(state["batches"]?.arrayValue?.count == 4)

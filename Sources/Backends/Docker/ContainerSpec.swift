@@ -50,6 +50,9 @@ public struct HostSettings: Sendable {
     /// `Memory`, a hard limit in bytes; swap is held to the same figure (no swap), as on Fargate.
     public var memoryBytes: Int64?
     public var binds: [Bind] = []
+    /// `ExtraHosts`: `name:address` lines added to the container's /etc/hosts; Docker resolves
+    /// the address `host-gateway` to the host's bridge address.
+    public var extraHosts: [String] = []
 
     public init() {}
 
@@ -67,6 +70,7 @@ public struct HostSettings: Sendable {
             host["MemorySwap"] = .number(Double(memoryBytes))
         }
         if !binds.isEmpty { host["Binds"] = .array(try binds.map { .string(try $0.spec()) }) }
+        if !extraHosts.isEmpty { host["ExtraHosts"] = .array(extraHosts.map { .string($0) }) }
         return .object(host)
     }
 }

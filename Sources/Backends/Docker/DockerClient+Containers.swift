@@ -43,6 +43,38 @@ extension DockerClient {
         return code
     }
 
+    /// podman's own wait (`POST /v4.3.1/libpod/containers/{id}/wait?condition=…&interval=…`):
+    /// the same answer as `waitContainer`, checked every `interval`. podman 4.3's Docker-API wait
+    /// keeps one of its service's threads busy for as long as it waits (about 75 % of a core,
+    /// measured), which on a small machine slows the very browsers being waited on; this one costs
+    /// nothing measurable at 250 ms. Nil when the engine has no such endpoint (Docker, whose own
+    /// `waitContainer` is cheap).
+    public func waitContainerPolling(
+        _ id: String, every interval: Duration, timeout: Duration? = nil
+    ) async throws
+        -> Int?
+    {
+        let operation = "wait for container \(id)"
+        let milliseconds = interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000
+        let query = [("condition", "stopped"), ("condition", "exited"), ("interval", "\(milliseconds)ms")]
+        let response = try await call(
+            operation,
+            request(
+                "POST", "/v4.3.1/libpod/containers/\(id)/wait", query: query, versioned: false,
+                timeout: timeout ?? Self.unbounded),
+            expect: [200, 404])
+        let v = try? JSONValue.decode(response.body)
+        if response.status == 404 {
+            // Docker: "page not found" for a route it does not have.
+            if (v?["message"]?.stringValue ?? "").contains("page not found") { return nil }
+            throw DockerError.from(response, operation: operation)
+        }
+        guard let code = v?.intValue else {
+            throw DockerError(code: .invalidResponse, operation: operation, message: "no exit code in the answer")
+        }
+        return code
+    }
+
     /// `POST /containers/{id}/kill?signal=…`. A container that is not running throws `.notRunning`.
     public func killContainer(_ id: String, signal: String = "SIGKILL") async throws {
         _ = try await call(

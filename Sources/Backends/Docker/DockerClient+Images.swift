@@ -52,6 +52,30 @@ extension DockerClient {
         return image
     }
 
+    /// `POST /commit`: an image of the container as it is, its configuration (entrypoint,
+    /// command, environment) included: a way to make a small image without a registry or a
+    /// build context. Returns the image's id.
+    public func commitContainer(_ id: String, repository: String, tag: String) async throws -> String {
+        let operation = "commit container \(id) as \(repository):\(tag)"
+        let v = try await json(
+            operation,
+            // An empty configuration changes nothing; podman refuses a commit without a body.
+            request(
+                "POST", "/commit", query: [("container", id), ("repo", repository), ("tag", tag)], body: .object([:])))
+        guard let image = v["Id"]?.stringValue else {
+            throw DockerError(code: .invalidResponse, operation: operation, message: "no Id in the answer")
+        }
+        return image
+    }
+
+    /// `DELETE /images/{name}?force=1`. An image that does not exist throws `.notFound`.
+    public func removeImage(_ reference: String) async throws {
+        _ = try await call(
+            "remove image \(reference)",
+            request("DELETE", "/images/\(Self.encode(reference, keeping: "/:@"))", query: [("force", "1")]),
+            expect: [200])
+    }
+
     /// `name:tag` or `name@sha256:…`; a `:` before the last `/` is a registry's port.
     static func hasTagOrDigest(_ reference: String) -> Bool {
         if reference.contains("@") { return true }

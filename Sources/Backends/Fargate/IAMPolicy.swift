@@ -45,6 +45,14 @@ public enum IAMPolicy {
                     "Sid": "RunTasks", "Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": .string(family),
                     "Condition": onCluster,
                 ],
+                // RunTask with tags is also authorized as ecs:TagResource on the new task
+                // ("tag on create"), limited here to tags given by RunTask itself.
+                // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html
+                [
+                    "Sid": "TagNewTasks", "Effect": "Allow", "Action": ["ecs:TagResource"],
+                    "Resource": .string("arn:\(partition):ecs:\(region):\(account):task/\(f.cluster)/*"),
+                    "Condition": ["StringEquals": ["ecs:CreateAction": "RunTask"]],
+                ],
                 [
                     "Sid": "WatchAndStopTasks", "Effect": "Allow",
                     "Action": ["ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks"], "Resource": "*",

@@ -20,17 +20,14 @@ public final class LocalBackend: TaskBackend {
     let lifeline: Lifeline?
     private let registryBox = Mutex<LocalTaskRegistry?>(nil)
     var registry: LocalTaskRegistry? { registryBox.withLock { $0 } }
-    private let tasks = Mutex<[String: LocalTask]>([:])
+    private let tasks = SupervisedTasks<LocalTask>()
     private let counter = Atomic<Int>(0)
-    private let changes: AsyncStream<Void>
-    private let announce: AsyncStream<Void>.Continuation
 
     public init(crawlerPath: String, settings: LocalSettings, stopTimeout: Duration, lifeline: Lifeline? = nil) {
         self.crawlerPath = crawlerPath
         self.settings = settings
         self.stopTimeout = stopTimeout
         self.lifeline = lifeline
-        (changes, announce) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// The processes' state is known at once: a slow poll only guards against a missed change.
@@ -103,31 +100,17 @@ public final class LocalBackend: TaskBackend {
 
     public func launch(_ launch: TaskLaunch) async throws(LaunchError) -> String {
         let id = "local-\(launch.batch)-a\(launch.attempt)-\(counter.add(1, ordering: .relaxed).newValue)"
-        let announce = self.announce
-        let task = LocalTask(id: id, launch: launch, backend: self) { announce.yield() }
-        tasks.withLock { $0[id] = task }
+        let task = LocalTask(id: id, launch: launch, backend: self, onChange: tasks.announce)
+        tasks.insert(task, as: id)
         task.begin()
         return id
     }
 
-    public func observe(_ ids: [String]) async -> [String: TaskPhase] {
-        let known = tasks.withLock { t in ids.compactMap { id in t[id].map { (id, $0) } } }
-        var phases = Dictionary(uniqueKeysWithValues: ids.map { ($0, TaskPhase.missing) })
-        for (id, task) in known {
-            let phase = task.phase
-            phases[id] = phase
-            if case .stopped = phase { tasks.withLock { _ = $0.removeValue(forKey: id) } }
-        }
-        return phases
-    }
+    public func observe(_ ids: [String]) async -> [String: TaskPhase] { tasks.observe(ids) }
 
-    public func changed() async {
-        for await _ in changes { return }
-    }
+    public func changed() async { await tasks.changed() }
 
-    public func stop(task id: String, reason: String) async throws(RunFailure) {
-        tasks.withLock { $0[id] }?.stopRequest.set(reason)
-    }
+    public func stop(task id: String, reason: String) async throws(RunFailure) { tasks.stop(id, reason: reason) }
 
     /// After crawlrun died: every task recorded for the run whose processes are still alive and
     /// ours is stopped; every recorded task is reported stopped, so its results are read and its
@@ -149,9 +132,5 @@ public final class LocalBackend: TaskBackend {
     }
 
     /// Stops whatever still runs and waits for it (the run is over, or crawlrun is going away).
-    public func shutdown() async {
-        let all = tasks.withLock { Array($0.values) }
-        for task in all { task.stopRequest.set("crawlrun is stopping") }
-        for task in all { _ = await task.ended() }
-    }
+    public func shutdown() async { await tasks.shutdown(reason: "crawlrun is stopping") }
 }

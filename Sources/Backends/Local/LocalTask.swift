@@ -7,7 +7,7 @@ import ProcessKit
 import Synchronization
 
 /// One local task: its two processes and the supervisor that applies ECS's rules to them.
-final class LocalTask: Sendable {
+final class LocalTask: SupervisedTask {
     let id: String
     let launch: TaskLaunch
     let backend: LocalBackend

@@ -53,6 +53,7 @@ enum Summary {
         lines.append("  results: \(layout.resultsPath)")
         lines.append("  logs:    \(layout.logsPath)/")
         lines.append("  report:  \(layout.reportPath)")
+        lines.append("  page:    \(layout.reportPagePath)")
         return lines.joined(separator: "\n")
     }
 

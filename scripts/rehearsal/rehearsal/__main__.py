@@ -38,12 +38,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="the built crawler binary (CRAWLRUN_CRAWLER, else .build/debug/crawler)")
     p.add_argument("--chromedriver", help="the WebDriver sidecar's chromedriver (CHROMEDRIVER, else on PATH)")
     p.add_argument("--sidecar-command", help="the sidecar as a command with {port} in it, e.g. a Selenium server")
+    p.add_argument("--runner", choices=("processes", "instant"), default="processes",
+                   help="processes: each container a local process (the default); instant: containers "
+                        "played in process, the crawler writing an ok record per URL at once (benchmarks)")
     p.add_argument("--provision-seconds", type=float, default=0.1, help="time in PROVISIONING and DEPROVISIONING")
     p.add_argument("--pull-seconds", type=float, default=0.1, help="time in PENDING before the containers start")
     p.add_argument("--health-timeout", type=float, default=60.0, help="longest wait for the sidecar's HEALTHY")
     p.add_argument("--max-stop-timeout", type=float, default=120.0, help="cap on a container's stopTimeout")
     args = p.parse_args(argv)
-    if not args.crawler:
+    if not args.crawler and args.runner == "processes":
         p.error("no crawler binary: build it (swift build) or pass --crawler PATH / set CRAWLRUN_CRAWLER")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         p.error("the rehearsal serves on loopback only")
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     # Before moto is imported: auth stays off until the set-up switches it on.
     os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
     from .core import Options, Rehearsal
+    from .instant import InstantRunner
     from .runner import ProcessRunner
     from .server import log, serve
 
@@ -70,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHROMEDRIVER"] = args.chromedriver
     options = Options(region=args.region, provision_seconds=args.provision_seconds, pull_seconds=args.pull_seconds,
                       health_timeout=args.health_timeout, max_stop_timeout=args.max_stop_timeout)
-    rehearsal = Rehearsal(options, ProcessRunner(args.crawler, args.sidecar_command))
+    if args.runner == "instant":
+        rehearsal = Rehearsal(options, None)
+        rehearsal.runner = InstantRunner(rehearsal.account, rehearsal.lock)
+    else:
+        rehearsal = Rehearsal(options, ProcessRunner(args.crawler, args.sidecar_command))
     server, url = serve(rehearsal, args.host, args.port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     serving.start()
     print(json.dumps({"endpoint": url, "pid": os.getpid(), "region": args.region,
                       "control": url + "/_rehearsal/"}), flush=True)
-    log(f"serving on {url} (crawler {args.crawler})")
+    log(f"serving on {url} ({'instant containers' if args.runner == 'instant' else f'crawler {args.crawler}'})")
     while not stop.wait(1):
         pass
     log("stopping every task")

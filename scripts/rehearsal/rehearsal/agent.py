@@ -5,15 +5,13 @@ ECS's rules, as the task-lifecycle page states them
 PROVISIONING → PENDING (image pull) → RUNNING once every container has started → on a stop
 (StopTask, an essential container exiting, a Spot interruption) desiredStatus STOPPED,
 DEACTIVATING → STOPPING (dependents stopped first: SIGTERM, SIGKILL after the container's
-stopTimeout) → DEPROVISIONING → STOPPED. Containers start in dependsOn order; HEALTHY waits for
-the sidecar's health check, played as GET /status → value.ready == true on its port (polled every
-0.1 s: faster than ECS's interval, so tests do not wait on it).
+stopTimeout) → DEPROVISIONING → STOPPED. How the containers start (dependsOn order, HEALTHY,
+their environment and logs) is containers.py's; what runs them, the runner's (runner.py: local
+processes; instant.py: played in process).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import signal
 import sys
@@ -21,12 +19,12 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .runner import Container
+from .containers import ContainerStarts
+from .runner import Container, wait_until
 
 if TYPE_CHECKING:
     from .core import Rehearsal
@@ -39,11 +37,7 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def env_list(items: list | None) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for e in items or [] if "name" in e}
-
-
-class TaskRun:
+class TaskRun(ContainerStarts):
     def __init__(self, rehearsal: Rehearsal, task, definition, client_token: str | None, faults: dict):
         self.r = rehearsal
         self.task = task
@@ -71,22 +65,6 @@ class TaskRun:
         self._state("PROVISIONING", created_at=now())
 
     # -- moto's view ---------------------------------------------------------------------------
-
-    def _container_record(self, d: dict) -> dict:
-        arn = self.task.task_arn
-        record = {
-            "containerArn": arn.replace(":task/", ":container/", 1) + "/" + str(uuid.uuid4()),
-            "taskArn": arn, "name": d["name"], "image": d.get("image", ""), "lastStatus": "PENDING",
-            "networkInterfaces": [], "cpu": str(d.get("cpu", 0)),
-        }
-        if "memoryReservation" in d:
-            record["memoryReservation"] = str(d["memoryReservation"])
-        if d.get("healthCheck"):
-            record["healthStatus"] = "UNKNOWN"
-        return record
-
-    def _container(self, name: str) -> dict:
-        return next(c for c in self.task.containers if c["name"] == name)
 
     def _state(self, status: str | None = None, **fields) -> None:
         with self.r.lock:
@@ -173,136 +151,6 @@ class TaskRun:
         self.request_stop("TaskFailedToStart", reason)
         self._finish()
 
-    def _deps(self, name: str) -> tuple[bool, str | None]:
-        """(ready to start, why it never will)."""
-        for dep in self.defs[name].get("dependsOn", []):
-            other, condition = dep["containerName"], dep.get("condition", "START")
-            container = self.started.get(other)
-            if container is None:
-                return False, None
-            if condition == "HEALTHY":
-                if self.health.get(other) == "UNHEALTHY" or not container.running and self.health.get(other) != "HEALTHY":
-                    return False, f"{other} did not become healthy"
-                if self.health.get(other) != "HEALTHY":
-                    return False, None
-            elif condition in ("COMPLETE", "SUCCESS"):
-                if container.running:
-                    return False, None
-                if condition == "SUCCESS" and container.exit_code != 0:
-                    return False, f"{other} exited {container.exit_code}"
-        return True, None
-
-    def _start_containers(self) -> bool:
-        waiting = [n for n in self.defs]
-        health_deadline = {}
-        while waiting:
-            if self.stop_request or self._essential_exited():
-                return False
-            for name in list(waiting):
-                ready, never = self._deps(name)
-                if never:
-                    self.request_stop("TaskFailedToStart", f"Task failed container health checks: {never}")
-                    return False
-                if ready:
-                    waiting.remove(name)
-                    self._start(name)
-                    hc = self.defs[name].get("healthCheck")
-                    if hc:
-                        limit = hc.get("startPeriod", 0) + hc.get("interval", 30) * hc.get("retries", 3)
-                        health_deadline[name] = time.monotonic() + min(limit, self.r.options.health_timeout)
-            for name, deadline in health_deadline.items():
-                if self.health.get(name) == "UNKNOWN":
-                    self._check_health(name, deadline)
-            self.wake.wait(0.1)
-            self.wake.clear()
-        return True
-
-    def _check_health(self, name: str, deadline: float) -> None:
-        status = "UNKNOWN"
-        if self.r.runner.is_sidecar(self.defs[name]):
-            try:
-                url = f"http://{self.network['host']}:{self.network['port']}/status"
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    if json.load(r).get("value", {}).get("ready") is True:
-                        status = "HEALTHY"
-            except (OSError, ValueError):
-                pass
-        else:
-            status = "HEALTHY"  # a CMD-SHELL check cannot run outside its image: running is healthy
-        if status == "UNKNOWN" and (time.monotonic() > deadline or not self.started[name].running):
-            status = "UNHEALTHY"
-        if status != "UNKNOWN":
-            self.health[name] = status
-            with self.r.lock:
-                self._container(name)["healthStatus"] = status
-                if all(self.health.get(n) == "HEALTHY" for n in self.health):
-                    self.task.health_status = "HEALTHY"
-                elif status == "UNHEALTHY":
-                    self.task.health_status = "UNHEALTHY"
-
-    def _environment(self, name: str) -> dict[str, str]:
-        d = self.defs[name]
-        overrides = next((o for o in (self.task.overrides or {}).get("containerOverrides", [])
-                          if o.get("name") == name), {})
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.workdir, "TMPDIR": self.workdir,
-               "LANG": "C.UTF-8"}
-        env.update(env_list(d.get("environment")))
-        env.update(env_list(overrides.get("environment")))
-        # What ECS gives every container, with this machine's endpoints in place of AWS's.
-        env.update({"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
-                    "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE", "AWS_ENDPOINT_URL": self.r.endpoint,
-                    "AWS_EC2_METADATA_DISABLED": "true"})
-        if getattr(self.definition, "task_role_arn", None):
-            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"{self.r.endpoint}/_rehearsal/credentials/{self.id}"
-            env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = self.credentials_token
-        if not self.r.runner.is_sidecar(d):
-            env["WEBDRIVER_URL"] = self.r.runner.webdriver_url(self.network, env.get("WEBDRIVER_URL"))
-        return env
-
-    def _start(self, name: str) -> None:
-        d = self.defs[name]
-        options = (d.get("logConfiguration") or {}).get("options", {})
-        write = lambda line: None  # noqa: E731 — no awslogs configuration: output is dropped
-        if (d.get("logConfiguration") or {}).get("logDriver") == "awslogs":
-            group = options.get("awslogs-group", "")
-            stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{name}/{self.id}"
-            region = options.get("awslogs-region", self.region)
-            self.r.pump.open_stream(region, group, stream, options.get("awslogs-create-group") == "true")
-            late = self.faults.get("lateLogTail", {}).get("seconds", 0.0)
-            write = self.r.pump.writer(region, group, stream, lambda: late)
-            self.log_keys.add((region, group, stream))
-
-        def on_line(line: str) -> None:
-            write(line)
-            if not self.r.runner.is_sidecar(d):
-                self.lines_seen.append(line)
-                self.wake.set()
-
-        def on_exit(code: int) -> None:
-            with self.r.lock:
-                c = self._container(name)
-                c["exitCode"] = code
-                c["lastStatus"] = "STOPPED"
-            self.wake.set()
-
-        container = self.r.runner.start(d, self._environment(name), self.network, self.workdir, on_line, on_exit)
-        self.started[name] = container
-        self.order.append(name)
-        if d.get("healthCheck"):
-            self.health[name] = "UNKNOWN"
-        if not self.r.runner.is_sidecar(d):
-            self.crawler_started_at = time.monotonic()
-        with self.r.lock:
-            c = self._container(name)
-            c["lastStatus"] = "RUNNING"
-            c["runtimeId"] = f"{self.id}-{container.pid}"
-
-    def _essential_exited(self) -> str | None:
-        for name, container in self.started.items():
-            if not container.running and self.defs[name].get("essential", True):
-                return name
-        return None
-
     def _fault_due(self, name: str) -> bool:
         params = self.faults.get(name)
         if params is None or name in self.fault_fired or self.crawler_started_at is None:
@@ -372,6 +220,10 @@ class TaskRun:
             if not container.wait(2):
                 container.signal_group(signal.SIGKILL)
             container.signal_group(signal.SIGKILL)
+        # A killed browser takes a moment to go, and its zombies to be reaped: the rehearsal
+        # exits only once every process of the task is gone.
+        for container in list(self.started.values()):
+            wait_until(lambda c=container: not c.group_alive(), 5)
 
     # -- inspection ----------------------------------------------------------------------------
 
@@ -386,6 +238,6 @@ class TaskRun:
                 "states": list(self.states), "faults": sorted(self.faults),
                 "containers": [{k: c.get(k) for k in ("name", "lastStatus", "exitCode", "reason", "healthStatus")
                                 if k in c} for c in t.containers],
-                "pids": {name: c.pid for name, c in self.started.items()},
+                "pids": {name: c.pid for name, c in self.started.items() if c.pid},
                 "overrides": t.overrides,
             }

@@ -139,6 +139,7 @@ class Control:
             {"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["crawlrun-rehearsal"]}])
         group = (groups["SecurityGroups"][0]["GroupId"] if groups["SecurityGroups"] else ec2.create_security_group(
             GroupName="crawlrun-rehearsal", Description="crawlrun rehearsal tasks", VpcId=vpc)["GroupId"])
+        self._route_to_internet(ec2, vpc)
         cluster = aws("ecs").create_cluster(clusterName=data["cluster"])["cluster"]["clusterArn"]
         logs = aws("logs")
         if not logs.describe_log_groups(logGroupNamePrefix=data["logGroup"])["logGroups"]:
@@ -171,6 +172,18 @@ class Control:
             "clusterArn": cluster, "logGroup": data["logGroup"], "bucket": data["bucket"],
             "prefix": data.get("prefix", ""), "authEnforced": auth_enforced(),
         }
+
+    @staticmethod
+    def _route_to_internet(ec2, vpc: str) -> None:
+        """An AWS default VPC has an internet gateway and a route 0.0.0.0/0 to it in its main
+        route table; moto's has neither, so `crawlrun doctor`'s subnet check would fail here."""
+        tables = ec2.describe_route_tables(Filters=[
+            {"Name": "vpc-id", "Values": [vpc]}, {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+        if not tables or any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in tables[0]["Routes"]):
+            return
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        ec2.create_route(RouteTableId=tables[0]["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
 
     @staticmethod
     def _role(iam, name: str) -> str:

@@ -94,7 +94,7 @@ class Rehearsal:
         task.health_status = "UNKNOWN"
         task.connectivity = "CONNECTED"
         task.availability_zone = self._zone(task, region)
-        run = TaskRun(self, task, definition, token, self.faults.take_task_faults())
+        run = TaskRun(self, task, definition, token, self.faults.take_task_faults(task.tags))
         self.tasks[task.task_arn] = run
         run.start()
 
@@ -144,7 +144,7 @@ class Rehearsal:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(5)
+            t.join(10)
         self.pump.close()
 
     def dumps(self, value) -> bytes:

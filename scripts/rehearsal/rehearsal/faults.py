@@ -1,8 +1,9 @@
 """Faults injected on request, each armed for a number of occurrences.
 
 Request faults answer an API call before (or instead of) moto; task faults mark the next tasks
-RunTask creates. Each armed fault is consumed once per occurrence, so a test arms exactly what it
-wants to see and nothing leaks into the next one.
+RunTask creates — or, given `"batch": ID`, the next tasks of that batch (the task's
+`crawlrun:batch` tag, as crawlrun tags its tasks). Each armed fault is consumed once per
+occurrence, so a test arms exactly what it wants to see and nothing leaks into the next one.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class Faults:
         count = spec.get("count", 1)
         if not isinstance(count, int) or count < 1:
             raise FaultError("count must be a positive integer")
-        _, defaults = KINDS[name]
+        kind, defaults = KINDS[name]
+        if kind == "task":
+            defaults = {**defaults, "batch": None}
         unknown = set(spec) - set(defaults) - {"fault", "count"}
         if unknown:
             raise FaultError(f"fault {name} takes no {', '.join(sorted(unknown))}")
@@ -62,23 +65,27 @@ class Faults:
             self._armed.setdefault(name, []).extend(dict(params) for _ in range(count))
         return self.armed()
 
-    def take(self, name: str) -> dict | None:
-        """Consumes one occurrence of `name`; its parameters, or None when it is not armed."""
+    def take(self, name: str, batch: str | None = None) -> dict | None:
+        """Consumes one occurrence of `name` (for a task of `batch`: one armed for any batch or
+        for that one); its parameters, or None when none is armed."""
         with self._lock:
             queue = self._armed.get(name)
-            if not queue:
+            i = next((i for i, p in enumerate(queue or []) if p.get("batch") in (None, batch)), None)
+            if i is None:
                 return None
-            params = queue.pop(0)
+            params = queue.pop(i)
             if not queue:
                 del self._armed[name]
             return params
 
-    def take_task_faults(self) -> dict[str, dict]:
-        """One occurrence of every armed task fault: what the next task will suffer."""
+    def take_task_faults(self, tags: list | None = None) -> dict[str, dict]:
+        """One occurrence of every armed task fault that applies to a task with these tags
+        ([{"key", "value"}], as RunTask takes them): what that task will suffer."""
+        batch = next((t.get("value") for t in tags or [] if t.get("key") == "crawlrun:batch"), None)
         taken = {}
         for name, (kind, _) in KINDS.items():
             if kind == "task":
-                params = self.take(name)
+                params = self.take(name, batch)
                 if params is not None:
                     taken[name] = params
         return taken

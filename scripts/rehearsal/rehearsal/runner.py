@@ -10,6 +10,7 @@ namespace instead and keep 4444.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shlex
 import signal
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from typing import Callable
 
 PR_SET_PDEATHSIG = 1
@@ -131,6 +133,18 @@ class ProcessRunner:
         else:
             argv = [self.crawler]
         return Container(definition["name"], argv, env, workdir, on_line, on_exit)
+
+    def healthy(self, definition: dict, network: dict, container: Container) -> bool:
+        """The container's health check, played: the sidecar's GET /status says ready (the
+        task definition's CMD-SHELL check, which needs curl in its image); any other container
+        is healthy once it runs."""
+        if not self.is_sidecar(definition):
+            return container.running
+        try:
+            with urllib.request.urlopen(f"http://{network['host']}:{network['port']}/status", timeout=1) as r:
+                return json.load(r).get("value", {}).get("ready") is True
+        except (OSError, ValueError):
+            return False
 
     def webdriver_url(self, network: dict, declared: str | None) -> str:
         """The crawler's WEBDRIVER_URL: the declared one (base path kept) on this task's port."""

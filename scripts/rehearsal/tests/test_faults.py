@@ -125,6 +125,19 @@ class FaultTests(RehearsalCase):
             time.sleep(0.1)
         self.assertGreater(time.monotonic() - stopped, 1, "the tail came seconds after the stop")
 
+    def test_a_task_fault_can_target_a_batch(self):
+        self.rehearsal.fault("stuckProvisioning", batch="0002")
+        other = self.account.run_task("s3://x/a", "s3://x/b", tags=[{"key": "crawlrun:batch", "value": "0001"}])
+        target = self.account.run_task("s3://x/a", "s3://x/b", tags=[{"key": "crawlrun:batch", "value": "0002"}])
+        faults = {t["taskArn"]: t["faults"] for t in self.rehearsal.tasks()}
+        self.assertEqual(faults[other["tasks"][0]["taskArn"]], [], "batch 0001 is not the target")
+        self.assertEqual(faults[target["tasks"][0]["taskArn"]], ["stuckProvisioning"])
+        self.assertEqual(self.rehearsal.control("GET", "faults")["armed"], {}, "consumed by its batch")
+        for answer in (other, target):
+            arn = answer["tasks"][0]["taskArn"]
+            self.account.ecs.stop_task(cluster=self.account.fargate["cluster"], task=arn)
+            self.account.watch(arn)
+
     def test_unknown_fault_is_refused(self):
         with self.assertRaises(Exception) as e:
             self.rehearsal.fault("noSuchFault")

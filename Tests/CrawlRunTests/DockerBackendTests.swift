@@ -1,0 +1,363 @@
+import CrawlKit
+import DockerBackend
+import Foundation
+import HTTP
+import JSONKit
+import ProcessKit
+import TestSupport
+import Testing
+
+/// `crawlrun run --backend docker` end to end against podman's Docker Engine API (which
+/// scripts/test.sh starts with the offline images): the real crawlrun and images, Chrome in the
+/// sidecar image, pages served on this machine's loopback and reached through slirp4netns'
+/// host-loopback alias only. Skipped, saying why, where no engine answers. Each test's job has a
+/// name of its own, which every container of its runs carries as a label; each test ends by
+/// listing that label and finding nothing.
+extension Chrome {
+    @Suite(
+        .enabled(
+            if: DockerTestHost.unavailableReason == nil,
+            Comment(rawValue: DockerTestHost.unavailableReason ?? "")))
+    struct DockerBackendTests {
+        let docker: DockerClient
+        let name = "docker-" + UUID().uuidString.prefix(8).lowercased()
+
+        init() throws { docker = try DockerTestHost.client() }
+
+        /// A job for the offline images; two vCPUs and 4 GiB (the whole machine) keep Chrome quick.
+        func job(
+            _ urls: [String], batchSize: Int, crawl: JSONValue = [:], task: JSONValue = [:],
+            extra: [String: JSONValue] = [:]
+        ) -> JSONValue {
+            var c = crawl.objectValue ?? [:]
+            c["allowPrivateNetworks"] = true
+            c["retryBackoff"] = .number(0.05)
+            var t: [String: JSONValue] = [
+                "crawlerImage": .string(DockerTestHost.crawlerImage),
+                "sidecarImage": .string(DockerTestHost.sidecarImage),
+                "cpu": 2048, "memory": 4096, "stopTimeout": 5,
+            ]
+            for (k, v) in task.objectValue ?? [:] { t[k] = v }
+            var doc: [String: JSONValue] = [
+                "name": .string(name), "urls": .array(urls.map { .string($0) }),
+                "batching": ["batchSize": .number(Double(batchSize))], "crawl": .object(c), "task": .object(t),
+            ]
+            for (k, v) in extra { doc[k] = v }
+            return .object(doc)
+        }
+
+        /// Every container of this test's runs, running or not.
+        func containers(_ more: [String] = []) async throws -> [ContainerSummary] {
+            try await docker.listContainers(labels: ["\(DockerLabels.job)=\(name)"] + more)
+        }
+
+        /// Runs `body`; whatever it leaves is removed and the test fails if anything was left.
+        func leavingNothing(_ body: () async throws -> Void) async throws {
+            do {
+                try await body()
+            } catch {
+                _ = try? await docker.removeContainers(labels: ["\(DockerLabels.job)=\(name)"])
+                throw error
+            }
+            let left = try await containers()
+            #expect(left.isEmpty, "containers left behind: \(left.map(\.names))")
+            _ = try? await docker.removeContainers(labels: ["\(DockerLabels.job)=\(name)"])
+        }
+
+        /// What a record says about its page, without its times.
+        func essence(_ r: ResultRecord) -> String {
+            let fields = r.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            return [
+                r.url, "\(r.ok)", "\(r.status ?? 0)", r.finalUrl ?? "-", r.title ?? "-", fields,
+                r.error?.kind.rawValue ?? "-", "\(r.attempts)",
+            ].joined(separator: " | ")
+        }
+
+        /// The same multi-batch job on the local backend and on docker gives the same records:
+        /// URLs, final URLs and absolute links as written in the job (127.0.0.1), although the
+        /// browser reached them through the host-loopback alias.
+        @Test func aMultiBatchJobGivesTheLocalBackendsResults() async throws {
+            try await leavingNothing {
+                let server = try FixtureServer()
+                defer { server.stop() }
+                let dir = tempDir("docker-run")
+                let urls =
+                    (1...6).map { server.baseURL + "/page/\($0)" } + [
+                        server.baseURL + "/redirect?n=1", server.baseURL + "/status/404",
+                    ]
+                let fields: JSONValue = ["h": "h1", "next": ["selector": "a.next", "attr": "href"]]
+                // The job says docker; `--backend local` overrides it for the reference run.
+                let jobPath = try writeJob(
+                    job(urls, batchSize: 3, crawl: ["fields": fields], extra: ["backend": "docker"]), in: dir)
+                let local = try await CrawlrunProcess.run(
+                    ["run", jobPath, "--backend", "local", "--runs-dir", dir + "/local"])
+                #expect(local.code == 1, "\(local.stderr)")
+                // From the job's folder with a relative runs directory: the bind mounts need absolute paths.
+                let onDocker = try await runIn(dir, ["run", "job.json", "--runs-dir", "docker"])
+                #expect(onDocker.code == 1, "one URL is a 404: exit 1\n\(onDocker.stdout)\n\(onDocker.stderr)")
+                #expect(onDocker.stderr.contains("on the docker backend"))
+
+                let localRecords = try readRecords(try runDirectory(dir + "/local") + "/results.jsonl")
+                let run = try runDirectory(dir + "/docker")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 8)
+                #expect(records.map(essence).sorted() == localRecords.map(essence).sorted())
+                #expect(
+                    records.first { $0.url.hasSuffix("/page/2") }?.fields["next"] == .string(server.baseURL + "/page/3")
+                )
+                #expect(onDocker.stdout.contains("7 ok, 1 failed") && local.stdout.contains("7 ok, 1 failed"))
+
+                let plan = try readJSON(run + "/plan.json")
+                #expect(plan["backend"] == "docker")
+                let report = try readJSON(run + "/report.json")
+                #expect(report["tasks"]?["started"] == 3 && report["tasks"]?["infrastructureFailures"] == 0)
+                for batch in ["0001", "0002", "0003"] {
+                    let crawlerLog =
+                        (try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
+                    #expect(crawlerLog.contains("crawler: done"), "logs/\(batch)/crawler.log")
+                    let sidecarLog =
+                        (try? String(contentsOfFile: run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
+                    #expect(sidecarLog.contains("ChromeDriver was started successfully"), "logs/\(batch)/webdriver.log")
+                    #expect(sidecarLog.contains("webdriver is healthy"))
+                }
+                // The batch the crawler read names the alias for the browser only.
+                let batch = try readJSON(run + "/batches/0001.json")
+                #expect(batch["urls"]?.arrayValue?.first == .string(urls[0]))
+                #expect(
+                    batch["crawl"]?["browserArgs"]?.arrayValue?.contains(
+                        .string("--host-resolver-rules=" + HostLoopback.podman.resolverRules)) == true)
+            }
+        }
+
+        /// `POST /containers/{id}/kill` on the crawler mid-batch: only the URLs it had not
+        /// recorded go into a second attempt.
+        @Test func aKilledCrawlerContainerIsRetriedWithOnlyItsMissingURLs() async throws {
+            try await leavingNothing {
+                let server = try FixtureServer()
+                defer { server.stop() }
+                let dir = tempDir("docker-kill")
+                let urls = (1...8).map { server.baseURL + "/slow?ms=300&n=\($0)" }
+                let jobPath = try writeJob(job(urls, batchSize: 8), in: dir)
+                let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+                #expect(
+                    await eventually(timeout: .seconds(60)) {
+                        guard let r = try? runDirectory(dir + "/runs") else { return false }
+                        return lineCount(r + "/results/0001.jsonl") >= 2
+                    })
+                let crawler = try #require(
+                    try await containers(["\(DockerLabels.container)=crawler"]).first { $0.state == "running" })
+                try await docker.killContainer(crawler.id, signal: "SIGKILL")
+                let status = await p.process.wait(timeout: .seconds(90))
+                #expect(status == .exited(0), "every URL ended ok after the retry\n\(p.stderr.text)")
+                let run = try runDirectory(dir + "/runs")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 8 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy(\.ok))
+                let report = try readJSON(run + "/report.json")
+                #expect(report["tasks"]?["retries"] == 1 && report["tasks"]?["infrastructureFailures"] == 1)
+                let retried = report["tasks"]?["retriedURLs"]?.intValue ?? 0
+                #expect(retried >= 1 && retried <= 6)
+                let second = try readJSON(run + "/batches/0001.a2.json")
+                #expect(second["urls"]?.arrayValue?.count == retried, "the retry holds only the missing URLs")
+                #expect(p.stderr.contains("crawler was killed (SIGKILL)"))
+            }
+        }
+
+        /// A sidecar whose health check never passes: the task fails to start, once per attempt,
+        /// and the URLs end as `incomplete`; the crawler never runs.
+        @Test func aSidecarThatNeverBecomesHealthy() async throws {
+            try await leavingNothing {
+                let image = try await sleeperImage()
+                let dir = tempDir("docker-unhealthy")
+                let urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+                let jobPath = try writeJob(
+                    job(
+                        urls, batchSize: 2, task: ["sidecarImage": .string(image), "retries": 1, "stopTimeout": 2],
+                        extra: ["docker": ["healthTimeout": 1]]), in: dir)
+                let r = try await CrawlrunProcess.run([
+                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
+                ])
+                try await docker.removeImage(image)
+                #expect(r.code == 2, "URLs without a result: the run could not finish\n\(r.stdout)\n\(r.stderr)")
+                let run = try runDirectory(dir + "/runs")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 2 && records.allSatisfy { $0.error?.kind == .incomplete && $0.attempts == 2 })
+                #expect(records.first?.error?.message.contains("webdriver did not become healthy within 1 s") == true)
+                #expect(r.stderr.contains("task failed to start"))
+                let sidecarLog = (try? String(contentsOfFile: run + "/logs/0001/webdriver.log", encoding: .utf8)) ?? ""
+                #expect(sidecarLog.components(separatedBy: "started container").count == 3, "one sidecar per attempt")
+                #expect(!FileManager.default.fileExists(atPath: run + "/logs/0001/crawler.log"))
+            }
+        }
+
+        /// An image the engine does not have and cannot pull ends the run before any task, with
+        /// the image's name and the command that builds it.
+        @Test func aMissingImageIsNamedWithHowToBuildIt() async throws {
+            try await leavingNothing {
+                let dir = tempDir("docker-noimage")
+                // A localhost/ name: the pull tries 127.0.0.1:443 and nothing beyond this machine.
+                let missing = "localhost/crawlrun-no-such-crawler:0"
+                let jobPath = try writeJob(
+                    job(["http://127.0.0.1:9/a"], batchSize: 1, task: ["crawlerImage": .string(missing)]), in: dir)
+                let r = try await CrawlrunProcess.run([
+                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
+                ])
+                #expect(r.code == 2, "\(r.stdout)\n\(r.stderr)")
+                #expect(r.stdout.contains("the crawler image \(missing) is not on the Docker engine"), "\(r.stdout)")
+                #expect(r.stdout.contains("docker build -f images/crawler/Dockerfile -t \(missing) ."), "\(r.stdout)")
+                let records = try readRecords(try runDirectory(dir + "/runs") + "/results.jsonl")
+                #expect(records.count == 1 && records.first?.error?.kind == .incomplete)
+            }
+        }
+
+        /// Ctrl-C: every container of the run is stopped and removed, what finished is kept, exit 130.
+        @Test func interruptStopsAndRemovesEveryContainer() async throws {
+            try await leavingNothing {
+                let server = try FixtureServer()
+                defer { server.stop() }
+                let dir = tempDir("docker-sigint")
+                let urls = (1...12).map { server.baseURL + "/slow?ms=500&n=\($0)" }
+                let jobPath = try writeJob(job(urls, batchSize: 6), in: dir)
+                let p = try CrawlrunProcess(
+                    ["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs", "--max-tasks", "2"])
+                #expect(
+                    await eventually(timeout: .seconds(60)) {
+                        guard let r = try? runDirectory(dir + "/runs") else { return false }
+                        return lineCount(r + "/results/0001.jsonl") >= 1 && lineCount(r + "/results/0002.jsonl") >= 1
+                    })
+                let run = try runDirectory(dir + "/runs")
+                let running = try await containers([DockerLabels.run(URL(fileURLWithPath: run).lastPathComponent)])
+                #expect(running.count == 4 && running.allSatisfy { $0.state == "running" }, "\(running)")
+                kill(p.process.pid, SIGINT)
+                #expect(await p.process.wait(timeout: .seconds(30)) == .exited(130))
+                #expect(try await containers().isEmpty, "no container of the run is left")
+                let state = try readJSON(run + "/state.json")
+                #expect(state["status"] == "interrupted")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 12 && records.filter(\.ok).count >= 2)
+                #expect(records.contains { $0.error?.message.contains("run interrupted (SIGINT)") == true })
+            }
+        }
+
+        /// The task's memory is a hard limit for the browser: a page that allocates past it ends
+        /// as a browser-crash record, and the pages after it are crawled on a new session.
+        @Test func theTasksMemoryLimitIsEnforced() async throws {
+            try await leavingNothing {
+                // 32 MiB at a time, up to 4 GiB: past the sidecar's 1920 MiB (2048 − the crawler's 128).
+                let hog = FixturePagesForDocker.hog
+                let server = try FixtureServer { request in
+                    request.url.hasPrefix("/hog")
+                        ? HTTPResponse(status: 200, headers: [("Content-Type", "text/html")], body: Data(hog.utf8))
+                        : nil
+                }
+                defer { server.stop() }
+                let dir = tempDir("docker-memory")
+                let urls = [server.baseURL + "/page/1", server.baseURL + "/hog", server.baseURL + "/page/2"]
+                let jobPath = try writeJob(
+                    job(urls, batchSize: 3, crawl: ["maxAttempts": 1], task: ["cpu": 1024, "memory": 2048]), in: dir)
+                let r = try await CrawlrunProcess.run([
+                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
+                ])
+                #expect(r.code == 1, "\(r.stdout)\n\(r.stderr)")
+                let records = try readRecords(try runDirectory(dir + "/runs") + "/results.jsonl")
+                #expect(records.first { $0.url.hasSuffix("/hog") }?.error?.kind == .browserCrash, "\(records)")
+                #expect(records.filter(\.ok).map(\.url).sorted() == [urls[0], urls[2]], "the crawl went on")
+            }
+        }
+
+        /// crawlrun killed (SIGKILL) leaves its containers running; `resume` finds them by label,
+        /// adopts them, finishes the run and removes them.
+        @Test func resumeAdoptsTheRunsContainers() async throws {
+            try await leavingNothing {
+                let server = try FixtureServer()
+                defer { server.stop() }
+                let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+                let run = try await runThenSIGKILL(urls, dir: tempDir("docker-resume"))
+                let resumed = try await CrawlrunProcess.run(["resume", run])
+                #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+                #expect(resumed.stderr.contains("1 running (adopted)"), "\(resumed.stderr)")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 8 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy(\.ok))
+                let report = try readJSON(run + "/report.json")
+                #expect(report["tasks"]?["retries"] == 0, "the adopted task finished its batch")
+                let log = (try? String(contentsOfFile: run + "/logs/0001/crawler.log", encoding: .utf8)) ?? ""
+                #expect(log.contains("crawler: done 8/8"))
+            }
+        }
+
+        /// `crawlrun stop` for a run whose crawlrun was killed: its containers are found by
+        /// label, stopped and removed; `resume` then retries what they had not recorded.
+        @Test func stopRemovesTheContainersOfARunWhoseCrawlrunIsGone() async throws {
+            try await leavingNothing {
+                let server = try FixtureServer()
+                defer { server.stop() }
+                let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+                let run = try await runThenSIGKILL(urls, dir: tempDir("docker-stop"))
+                let stop = try await CrawlrunProcess.run(["stop", run])
+                #expect(
+                    stop.code == 0 && stop.stdout.contains("1 task found, 1 stopped here"),
+                    "\(stop.stdout)\(stop.stderr)")
+                #expect(try await containers().isEmpty, "stop leaves no container of the run")
+                let resumed = try await CrawlrunProcess.run(["resume", run])
+                #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+                let records = try readRecords(run + "/results.jsonl")
+                #expect(records.count == 8 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy(\.ok))
+            }
+        }
+
+        // MARK: helpers
+
+        /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
+        /// recorded a URL, checks that its task runs on, and returns the run directory.
+        func runThenSIGKILL(_ urls: [String], dir: String) async throws -> String {
+            let jobPath = try writeJob(job(urls, batchSize: urls.count), in: dir)
+            let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+            #expect(
+                await eventually(timeout: .seconds(60)) {
+                    guard let r = try? runDirectory(dir + "/runs") else { return false }
+                    return lineCount(r + "/results/0001.jsonl") >= 1
+                })
+            kill(p.process.pid, SIGKILL)
+            _ = await p.process.wait(timeout: .seconds(10))
+            #expect(try await containers().filter { $0.state == "running" }.count == 2, "the task runs on")
+            return try runDirectory(dir + "/runs")
+        }
+
+        /// `crawlrun ARGS` run from `directory`.
+        func runIn(
+            _ directory: String, _ arguments: [String]
+        ) async throws -> (code: Int32?, stdout: String, stderr: String) {
+            let out = LineBox()
+            let err = LineBox()
+            let p = try ChildProcess(
+                "/bin/sh", arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
+                environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { $1 },
+                stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+            let status = await p.wait(timeout: .seconds(180))
+            await p.outputDrained()
+            return (status?.code, out.text, err.text)
+        }
+
+        /// An image whose entrypoint sleeps: a sidecar that runs and never answers its health check.
+        func sleeperImage() async throws -> String {
+            var spec = ContainerSpec(image: DockerTestHost.baseImage)
+            spec.entrypoint = ["sleep", "600"]
+            spec.labels = [DockerLabels.job: name]
+            spec.host.networkMode = NetworkMode.none
+            let id = try await docker.createContainer(spec)
+            let repository = "localhost/crawlrun-test-sleeper"
+            _ = try await docker.commitContainer(id, repository: repository, tag: name)
+            try await docker.removeContainer(id)
+            return repository + ":" + name
+        }
+    }
+}
+
+enum FixturePagesForDocker {
+    static let hog = """
+        <!doctype html><title>Hog</title><script>
+        const kept = [];
+        for (let i = 0; i < 128; i++) { const b = new Uint8Array(32 * 1024 * 1024); b.fill(1); kept.push(b); }
+        document.title = "Survived";
+        </script>
+        """
+}

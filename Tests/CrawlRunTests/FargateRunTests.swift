@@ -1,0 +1,266 @@
+import AWS
+import Coordinator
+import CrawlKit
+import Foundation
+import JSONKit
+import TestSupport
+import Testing
+
+/// A job made ready for the Fargate rehearsal (as scripts/rehearse-fargate.sh makes it): the
+/// loopback fixture site, the rehearsal with IAM on and the coordinator holding exactly the
+/// policy `crawlrun iam-policy` prints (ECS/Logs statements widened to "*", as moto needs).
+struct RehearsedJob {
+    let site: FixtureServer
+    let rehearsal: FargateRehearsal
+    let dir: String
+    /// The job as written (runs on the local backend too), and its copy for the rehearsal.
+    let job: String
+    let copy: String
+    /// `crawlrun`'s environment: the rehearsal's endpoint and the coordinator user's key.
+    let env: [String: String]
+    let fargate: JSONValue
+
+    static func start(
+        urls: (String) -> [String], batchSize: Int, crawl: [String: JSONValue] = [:], task: JSONValue = [:],
+        fargate: JSONValue = [:], rehearsalArguments: [String] = []
+    ) async throws -> RehearsedJob {
+        let site = try FixtureServer()
+        let rehearsal: FargateRehearsal
+        do {
+            rehearsal = try await FargateRehearsal.start(crawler: binary("crawler"), arguments: rehearsalArguments)
+        } catch {
+            site.stop()
+            throw error
+        }
+        let dir = tempDir("fargate")
+        var c = crawl
+        c["allowPrivateNetworks"] = true
+        c["retryBackoff"] = .number(0.05)
+        let doc: JSONValue = [
+            "name": "rehearsed", "urls": .array(urls(site.baseURL).map { .string($0) }),
+            "batching": ["batchSize": .number(Double(batchSize))], "crawl": .object(c),
+            "task": .object((task.objectValue ?? [:]).merging(["stopTimeout": 5]) { a, _ in a }), "fargate": fargate,
+        ]
+        let job = try writeJob(doc, in: dir)
+        let copy = dir + "/job-rehearsal.json"
+        do {
+            let env = try await rehearsal.prepare(job: job, copy: copy, crawlrun: binary("crawlrun"))
+            return RehearsedJob(
+                site: site, rehearsal: rehearsal, dir: dir, job: job, copy: copy, env: env,
+                fargate: try readJSON(copy)["fargate"] ?? [:])
+        } catch {
+            await rehearsal.stop()
+            site.stop()
+            throw error
+        }
+    }
+
+    /// `crawlrun run COPY --backend fargate`; the run directory lands in DIR/fargate-runs.
+    func run(_ extra: [String] = []) async throws -> (code: Int32?, stdout: String, stderr: String, run: String) {
+        let p = try CrawlrunProcess(
+            ["run", copy, "--backend", "fargate", "--runs-dir", dir + "/fargate-runs"] + extra, environment: env)
+        // Longer than CrawlrunProcess.run's two minutes: a run with every fault takes its back-offs.
+        let status = await p.process.wait(timeout: .seconds(300))
+        if status == nil { await p.process.terminate(grace: .seconds(10)) }
+        await p.process.outputDrained()
+        return (status?.code, p.stdout.text, p.stderr.text, (try? runDirectory(dir + "/fargate-runs")) ?? "")
+    }
+
+    /// The coordinator's clients, for what a user would check with the AWS CLI.
+    var aws: AWSServices { AWSServices(region: env["AWS_REGION"] ?? "us-east-1", variables: env) }
+    var cluster: String { fargate["cluster"]?.stringValue ?? "" }
+
+    /// Stops the rehearsal (and with it any task process) and the site; true when no task
+    /// process outlived it.
+    func stop() async -> Bool {
+        let groups = ((try? await rehearsal.tasks()) ?? []).flatMap { ($0["pids"]?.objectValue ?? [:]).values }
+            .compactMap(\.intValue)
+        await rehearsal.stop()
+        site.stop()
+        return groups.allSatisfy { processesInGroup(pid_t($0)).isEmpty }
+    }
+}
+
+/// A record without its timings: what two backends must agree on for the same page.
+struct RecordFacts: Equatable {
+    var url: String
+    var ok: Bool
+    var status: Int?
+    var title: String?
+    var fields: [String: JSONValue]
+    var error: ErrorKind?
+    var batch: String
+    init(_ r: ResultRecord) {
+        (url, ok, status, title, fields, error, batch) = (
+            r.url, r.ok, r.status, r.title, r.fields, r.error?.kind, r.batch
+        )
+    }
+}
+
+extension Chrome {
+    /// `crawlrun run JOB --backend fargate` end to end on the rehearsal: the real crawlrun and
+    /// crawler binaries, chromedriver, the loopback fixture site.
+    @Suite struct FargateRunTests {
+        @Test func multiBatchRunEqualsTheLocalOneWithLogsTimingsAndCost() async throws {
+            let job = try await RehearsedJob.start(
+                urls: { base in (1...7).map { base + "/page/\($0)" } + [base + "/status/404"] }, batchSize: 3,
+                crawl: ["fields": ["h": "h1"]])
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+
+            let doctor = try await CrawlrunProcess.run(["doctor", job.copy], environment: job.env)
+            #expect(doctor.code == 0 && doctor.stdout.contains("All 12 checks passed."), "\(doctor.stdout)")
+
+            let local = try await CrawlrunProcess.run(["run", job.job, "--runs-dir", job.dir + "/local-runs"])
+            let r = try await job.run(["--max-tasks", "2"])
+            #expect(r.code == 1, "one URL failed, as on the local backend: exit 1\n\(r.stderr)\n\(r.stdout)")
+            #expect(local.code == 1)
+            let counts = "8 URLs — 7 ok, 1 failed"
+            #expect(r.stdout.contains(counts) && local.stdout.contains(counts), "\(r.stdout)")
+            let fargate = try readRecords(r.run + "/results.jsonl").map(RecordFacts.init)
+            let reference = try readRecords(try runDirectory(job.dir + "/local-runs") + "/results.jsonl")
+                .map(RecordFacts.init)
+            #expect(fargate.count == 8)
+            #expect(fargate.sorted { $0.url < $1.url } == reference.sorted { $0.url < $1.url })
+
+            // Logs from CloudWatch, per batch and container.
+            for batch in ["0001", "0002", "0003"] {
+                let crawler = (try? String(contentsOfFile: r.run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
+                #expect(crawler.contains("from CloudWatch Logs") && crawler.contains("crawler: done "), "\(crawler)")
+                let sidecar =
+                    (try? String(contentsOfFile: r.run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
+                #expect(sidecar.contains("ChromeDriver was started"), "\(sidecar)")
+            }
+            // Timings and the cost from the billed seconds.
+            let report = try readJSON(r.run + "/report.json")
+            #expect(report["backend"] == "fargate")
+            let tasks = report["tasks"]?["list"]?.arrayValue ?? []
+            #expect(tasks.count == 3)
+            for t in tasks {
+                #expect(t["task"]?.stringValue?.hasPrefix("arn:aws:ecs:") == true)
+                for key in ["pullStartedAt", "startedAt", "stoppedAt"] { #expect(t[key]?.stringValue != nil, "\(key)") }
+                #expect(t["billedSeconds"] == 60, "the one-minute minimum")
+                #expect(t["exitCodes"] == ["crawler": 0, "webdriver": 143])
+                #expect(t["stopCode"] == "EssentialContainerExited" && t["capacityProvider"] == "FARGATE")
+            }
+            let usd = report["cost"]?["usd"]?.doubleValue ?? 0
+            #expect(abs(usd - 3 * 60 * FargatePrice.perSecond(cpu: 1024, memory: 2048, architecture: "X86_64")) < 1e-6)
+            #expect(report["cost"]?["usdPer1000Pages"]?.doubleValue ?? 0 > 0)
+
+            let seen = try await job.rehearsal.tasks()
+            #expect(seen.count == 3 && Set(seen.compactMap { $0["clientToken"]?.stringValue }).count == 3)
+            #expect(
+                seen.allSatisfy {
+                    $0["lastStatus"] == "STOPPED" && $0["startedBy"]?.stringValue == Paths.baseName(r.run)
+                })
+            clean = true
+            #expect(await job.stop(), "no task process left")
+        }
+
+        @Test func aLostRunTaskResponseStillLaunchesOneTaskPerBatchAttempt() async throws {
+            let job = try await RehearsedJob.start(urls: { base in (1...4).map { base + "/page/\($0)" } }, batchSize: 2)
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            try await job.rehearsal.fault("runTaskLostResponse", ["mode": "close"])
+            try await job.rehearsal.fault("runTaskLostResponse", ["mode": "500"])
+            let r = try await job.run()
+            #expect(r.code == 0, "\(r.stderr)")
+            #expect(try readRecords(r.run + "/results.jsonl").count == 4)
+            let seen = try await job.rehearsal.tasks()
+            #expect(seen.count == 2, "two batches, two tasks: the retries found the tasks their lost answers named")
+            #expect(Set(seen.compactMap { $0["clientToken"]?.stringValue }).count == 2)
+            #expect(try await job.rehearsal.calls()["ecs:RunTask"] == 4, "each lost answer was asked again")
+            let report = try readJSON(r.run + "/report.json")
+            #expect(report["tasks"]?["started"] == 2 && report["tasks"]?["relaunches"] == 2)
+            #expect(r.stderr.contains("retried with the same client token"), "\(r.stderr)")
+            clean = true
+            #expect(await job.stop())
+        }
+
+        @Test func everyFaultEndsWithOneRecordPerURL() async throws {
+            // Batch 0002 crawls slow pages and its crawler has 1 s after SIGTERM: the Spot
+            // interruption leaves its URLs without a record.
+            let job = try await RehearsedJob.start(
+                urls: { base in (1...12).map { base + ([3, 4].contains($0) ? "/slow?ms=2000&n=\($0)" : "/page/\($0)") }
+                },
+                batchSize: 2, task: ["environment": ["CRAWL_STOP_GRACE": "1"]], fargate: ["provisioningTimeout": 5])
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            let rehearsal = job.rehearsal
+            try await rehearsal.fault("runTaskThrottling", count: 2)
+            try await rehearsal.fault("runTaskCapacity")
+            try await rehearsal.fault("runTaskLostResponse")
+            try await rehearsal.fault("describeTasksServerError", count: 2)
+            try await rehearsal.fault("cannotPullContainer", ["batch": "0001"])
+            try await rehearsal.fault("spotInterruption", ["batch": "0002", "afterLine": "WebDriver ready"])
+            try await rehearsal.fault("crawlerKilled", ["batch": "0003", "afterLine": "WebDriver ready"])
+            try await rehearsal.fault("stuckProvisioning", ["batch": "0004"])
+            try await rehearsal.fault("lateLogTail", ["batch": "0005", "seconds": 3])
+            let r = try await job.run(["--max-tasks", "3"])
+            #expect(r.code == 0, "every URL ok in the end\n\(r.stderr)")
+            let records = try readRecords(r.run + "/results.jsonl")
+            #expect(records.count == 12 && Set(records.map(\.url)).count == 12, "one record per URL, none twice")
+            #expect(records.filter(\.ok).count == 12)
+
+            let report = try readJSON(r.run + "/report.json")
+            let tasks = report["tasks"]
+            #expect(tasks?["retries"] == 4 && tasks?["infrastructureFailures"] == 4, "\(tasks ?? [:])")
+            #expect((tasks?["relaunches"]?.intValue ?? 0) >= 4, "throttled twice, no capacity once, one answer lost")
+            let list = tasks?["list"]?.arrayValue ?? []
+            func first(_ batch: String) -> JSONValue? {
+                list.first { $0["batch"]?.stringValue == batch && $0["attempt"] == 1 }
+            }
+            #expect(first("0001")?["stopCode"] == "TaskFailedToStart")
+            #expect(first("0001")?["hint"]?.stringValue?.hasPrefix("no route to the registry") == true)
+            #expect(first("0001")?["exitCodes"] == ["crawler": nil, "webdriver": nil], "no exit codes: never pulled")
+            #expect(first("0002")?["stopCode"] == "SpotInterruption")
+            #expect(first("0002")?["hint"]?.stringValue?.contains("FARGATE_SPOT") == true)
+            #expect(first("0003")?["exitCodes"]?["crawler"] == 137)
+            #expect(first("0004")?["stopCode"] == "UserInitiated")
+            #expect(first("0004")?["hint"]?.stringValue?.contains("provisioningTimeout") == true)
+            #expect(list.count == 10, "six batches, four retried")
+            let unpulled = (try? String(contentsOfFile: r.run + "/logs/0001/crawler.log", encoding: .utf8)) ?? ""
+            #expect(unpulled.contains("no log: the container never started (CannotPullContainerError"), "\(unpulled)")
+            let late = (try? String(contentsOfFile: r.run + "/logs/0005/crawler.log", encoding: .utf8)) ?? ""
+            #expect(late.contains("crawler: done 2/2"), "the late tail was waited for: \(late)")
+
+            let seen = try await rehearsal.tasks()
+            let tokens = seen.compactMap { $0["clientToken"]?.stringValue }
+            #expect(tokens.count == 10 && Set(tokens).count == 10, "one task per batch attempt")
+            #expect(try await job.aws.ecs.listTasks(cluster: job.cluster, desiredStatus: .running).isEmpty)
+            clean = true
+            #expect(await job.stop())
+        }
+
+        @Test func ctrlCLeavesNoTaskRunningAndEveryURLRecorded() async throws {
+            let job = try await RehearsedJob.start(
+                urls: { base in (1...8).map { base + "/slow?ms=20000&n=\($0)" } }, batchSize: 2,
+                crawl: ["pageLoadTimeout": 60])
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            try await job.rehearsal.fault("stuckProvisioning", ["batch": "0004"])
+            let p = try CrawlrunProcess(
+                ["run", job.copy, "--backend", "fargate", "--runs-dir", job.dir + "/fargate-runs", "--max-tasks", "4"],
+                environment: job.env)
+            let rehearsal = job.rehearsal
+            let running = await eventually(timeout: .seconds(60)) {
+                let tasks = try await rehearsal.tasks()
+                return tasks.count == 4 && tasks.filter { $0["lastStatus"] == "RUNNING" }.count == 3
+            }
+            #expect(running, "three tasks crawling, one stuck in PROVISIONING")
+            p.process.signalGroup(SIGINT)
+            let status = await p.process.wait(timeout: .seconds(60))
+            await p.process.outputDrained()
+            #expect(status?.code == 130, "\(p.stderr.text)")
+            #expect(try await job.aws.ecs.listTasks(cluster: job.cluster, desiredStatus: .running).isEmpty)
+            let seen = try await rehearsal.tasks()
+            #expect(seen.allSatisfy { $0["lastStatus"] == "STOPPED" && $0["stopCode"] == "UserInitiated" }, "\(seen)")
+            let run = try runDirectory(job.dir + "/fargate-runs")
+            let records = try readRecords(run + "/results.jsonl")
+            #expect(records.count == 8 && records.allSatisfy { $0.error?.kind == .incomplete })
+            #expect(try readJSON(run + "/state.json")["status"] == "interrupted")
+            clean = true
+            #expect(await job.stop())
+        }
+    }
+}
