@@ -108,7 +108,7 @@ final class TabWorker {
         }
         guard let window else { return VisitFailure(.webdriver, "no tab") }
         let load = TabLoad(visitor: run.visitor, url: p.item.url, window: window)
-        do {
+        do throws(VisitFailure) {
             if let session {
                 do { try await load.begin(session) } catch { throw await tabs.settle(error, window: window) }
             } else {

@@ -110,7 +110,7 @@ final class TabEpoch: Sendable {
         let first = tabs.currentWindow
         await withTaskGroup(of: Void.self) { group in
             for slot in 0..<run.options.tabsPerSession {
-                group.addTask { await TabWorker(epoch: self, window: slot == 0 ? first : nil).run() }
+                group.addTask { await TabWorker(epoch: self, window: slot == 0 ? first : nil).work() }
             }
         }
     }

@@ -1,0 +1,90 @@
+import CrawlKit
+import WebDriver
+
+/// Checking a tab's load and concluding its URL: the record, a retry, or a hand-over to the next
+/// session.
+extension TabWorker {
+    /// Waits the load's pause, then checks it once in the tab's turn; concludes the URL when the
+    /// page is ready, has failed, or has outlasted the page-load timeout.
+    func checkCurrent() async {
+        guard let (load, p) = current else { return }
+        try? await Task.sleep(for: load.pause)
+        if Task.isCancelled { return }
+        let timedOut = load.timedOut
+        let outcome: Result<PageResult, VisitFailure>
+        var artifacts: [String: String] = [:]
+        do throws(VisitFailure) {
+            let result = try await tabs.withWindow(load.window) {
+                session throws(VisitFailure) -> (Result<PageResult, VisitFailure>, [String: String])? in
+                if timedOut {
+                    // Mark the document and stop the load, so a late answer never reads as the
+                    // next URL's page, and a never-ending document stops using the network.
+                    _ = try? await session.execute(PageScripts.leaveAndStop, timeout: PageVisitor.leaveDeadline)
+                    throw load.timeoutFailure
+                }
+                do throws(VisitFailure) {
+                    guard let page = try await load.check(session) else { return nil }
+                    let judged = try await run.visitor.judge(page, host: p.item.host)
+                    return (.success(judged), await run.captureArtifacts(p.item.index, session: session, failed: false))
+                } catch {
+                    // A failure of the page (not of the tab) keeps the turn for its artifacts.
+                    guard !error.previousPageShown, !error.abandonsSession, !error.tabLost else { throw error }
+                    let failed = await run.captureArtifacts(p.item.index, session: session, failed: true)
+                    return (.failure(error), failed)
+                }
+            }
+            guard let result else { return }  // still loading
+            outcome = result.0
+            artifacts = result.1
+        } catch {
+            outcome = .failure(error)
+        }
+        current = nil
+        await releaseHold()
+        await conclude(p, outcome, artifacts: artifacts)
+    }
+
+    /// The end of one attempt at `pending`: its record, a retry after the backoff, or (its
+    /// session lost) a hand-over to the next session.
+    func conclude(
+        _ pending: PendingURL, _ outcome: Result<PageResult, VisitFailure>, artifacts: [String: String] = [:]
+    ) async {
+        var p = pending
+        switch outcome {
+        case .success(let page):
+            epoch.countPage()
+            _ = await record(p, page: page, artifacts: artifacts)
+        case .failure(let failure):
+            epoch.countPage()
+            p.last = failure
+            if failure.notCharged { p.used = max(0, p.used - 1) }
+            if failure.tabLost { await dropTab(closing: true) }
+            if run.stop.isSet || Task.isCancelled {
+                // Stopping: a retryable failure is left without a record, for the coordinator.
+                if failure.retryable { return }
+                _ = await record(p, failure: failure, artifacts: artifacts)
+                return
+            }
+            if failure.notCharged || (failure.retryable && p.used < run.options.maxAttempts) {
+                if tabs.lost != nil {
+                    await epoch.carry.put(p)
+                    return
+                }
+                if !failure.notCharged { p.notBefore = .now + run.backoff(attempt: p.used) }
+                later.append(p)
+                return
+            }
+            _ = await record(p, failure: failure, artifacts: artifacts)
+        }
+    }
+
+    /// Writes `p`'s one record.
+    @discardableResult
+    func record(
+        _ p: PendingURL, page: PageResult? = nil, failure: VisitFailure? = nil, artifacts: [String: String] = [:]
+    ) async -> Bool {
+        await run.record(
+            p.item, attempts: p.used, startedAt: p.startedAt ?? Timestamp.now(), t0: p.t0 ?? .now, page: page,
+            failure: failure, artifacts: artifacts)
+    }
+}
