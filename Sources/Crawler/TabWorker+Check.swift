@@ -18,9 +18,18 @@ extension TabWorker {
                 session throws(VisitFailure) -> (Result<PageResult, VisitFailure>, [String: String])? in
                 if timedOut {
                     // Mark the document and stop the load, so a late answer never reads as the
-                    // next URL's page, and a never-ending document stops using the network.
-                    _ = try? await session.execute(PageScripts.leaveAndStop, timeout: PageVisitor.leaveDeadline)
-                    throw load.timeoutFailure
+                    // next URL's page, and a never-ending document stops using the network. A
+                    // renderer that does not answer is hung: `settle` closes its tab.
+                    var failure = load.timeoutFailure
+                    do {
+                        _ = try await session.execute(PageScripts.leaveAndStop, timeout: PageVisitor.leaveDeadline)
+                    } catch let error as WebDriverError where error.code != .unexpectedAlertOpen {
+                        let why = ErrorClassifier.classify(error, during: "stopping the load")
+                        failure.unresponsive = why.unresponsive || why.kind == .timeout
+                        failure.tabLost = why.tabLost
+                        failure.sessionLost = why.sessionLost && !why.tabLost
+                    } catch {}
+                    throw failure
                 }
                 do throws(VisitFailure) {
                     guard let page = try await load.check(session) else { return nil }
@@ -58,7 +67,10 @@ extension TabWorker {
             epoch.countPage()
             p.last = failure
             if failure.notCharged { p.used = max(0, p.used - 1) }
-            if failure.tabLost { await dropTab(closing: true) }
+            if failure.tabLost {
+                run.log.warn("\(tabs.label): a tab was lost (\(failure.message)); a new tab replaces it")
+                await dropTab(closing: true)
+            }
             if run.stop.isSet || Task.isCancelled {
                 // Stopping: a retryable failure is left without a record, for the coordinator.
                 if failure.retryable { return }
