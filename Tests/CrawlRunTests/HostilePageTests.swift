@@ -80,6 +80,28 @@ extension Chrome {
             #expect(fragment?.ok == true && fragment?.title == "Page 4" && fragment?.finalUrl == b + "/page/4#price")
         }
 
+        /// A server slow to answer leaves the previous document in the tab for a while: that is a
+        /// load still under way, not a navigation that committed nothing (in the tabbed mode the
+        /// driver does not wait for loads, the crawler does).
+        @Test func slowAnswersAreWaitedForAndReadFromTheirOwnDocument() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let slow = (1...5).map { b + "/slow?ms=\(300 * $0)" }
+            let urls = [b + "/page/1"] + slow + [b + "/page/2"]
+            let r = try await crawl(urls, options: options { $0.fields = Self.fields }, driver: driver.url)
+            await driver.stop()
+            #expect(r.code == .ok && r.records.count == urls.count)
+            let rec = byURL(r.records)
+            expectOwnPage(rec[b + "/page/1"], b + "/page/1", n: 1)
+            expectOwnPage(rec[b + "/page/2"], b + "/page/2", n: 2)
+            for url in slow {
+                #expect(rec[url]?.ok == true && rec[url]?.title == "Slow" && rec[url]?.finalUrl == url, "\(r.log)")
+                #expect(rec[url]?.attempts == 1)
+            }
+        }
+
         @Test func aCrashedTabIsReplacedAndTheBatchGoesOn() async throws {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start()
