@@ -79,5 +79,5 @@ enum TabPolling {
     /// not answered yet. Short, so that one slow server holds the other tabs only briefly.
     static let scriptTimeoutMilliseconds = 300.0
     /// How long one check waits in the page for the load to finish before answering "loading".
-    static let loadWaitMilliseconds = 100.0
+    static let loadWaitMilliseconds = 0.0
 }

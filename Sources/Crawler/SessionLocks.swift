@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The turn to send commands to a tabbed session. A WebDriver session has one current window
 /// and its driver runs one command at a time, so the tabs take turns: first come, first served,
 /// except that a tab asking for the window that is already current goes first — it needs no
@@ -83,5 +85,19 @@ actor LoadGate {
             for waiter in sharedWaiters { waiter.resume() }
             sharedWaiters.removeAll()
         }
+    }
+}
+
+/// How long a session's recent pages took from their navigation to being found ready, as a
+/// moving average: the first check of the next page waits most of it (`TabLoad.pause`).
+final class ReadyTime: Sendable {
+    private let average = Mutex<Double>(0)
+
+    /// 70 % of the average, at most 1 s: a page faster than its predecessors costs little extra.
+    var firstGuess: Duration { .milliseconds(Int64(min(1000, average.withLock { $0 } * 0.7))) }
+
+    func add(_ d: Duration) {
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        average.withLock { $0 = $0 == 0 ? ms : $0 * 0.8 + ms * 0.2 }
     }
 }

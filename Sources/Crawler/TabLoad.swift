@@ -7,7 +7,7 @@ import WebDriver
 /// job's `pageLoadStrategy` (and `waitFor`), then read with the same extraction as a one-tab
 /// session. The page-load timeout runs from the navigation, per URL.
 final class TabLoad {
-    let visitor: PageVisitor
+        let visitor: PageVisitor
     let url: String
     let window: String
     private(set) var navigated: ContinuousClock.Instant = .now
@@ -119,9 +119,17 @@ final class TabLoad {
         VisitFailure(.timeout, "navigate timed out: the page did not load within \(options.pageLoadTimeout) s")
     }
 
-    /// The pause before the next check of a page still loading: short at first (most pages are
-    /// ready within a check or two), longer for a slow one, so it costs the other tabs little.
-    var pause: Duration { .milliseconds(Int64(min(200, 10 * (1 << min(checks, 5))))) }
+    /// The pause before the next check. The first waits most of the time recent pages of the
+    /// session took to be ready (`ReadyTime`): a check sent before the navigation has answered
+    /// is held by chromedriver (up to the script timeout) and holds every other tab's commands
+    /// meanwhile, and each check switches to the tab, which costs the browser a repaint. Later
+    /// ones are short at first, longer for a slow page.
+    func pause(firstGuess: Duration) -> Duration {
+        checks == 0 ? firstGuess : .milliseconds(Int64(min(200, 10 * (1 << min(checks - 1, 5)))))
+    }
+
+    /// Time from the navigation to now, for `ReadyTime`.
+    var sinceNavigation: Duration { ContinuousClock.now - navigated }
 
     private func seconds(_ s: Double) -> Duration { .milliseconds(Int64(s * 1000)) }
 }

@@ -25,7 +25,6 @@ final class TabSession: Sendable {
         var lost: VisitFailure?
         /// The session was given up by the crawler because of a hung tab (not lost by itself).
         var abandoned = false
-        var tabsClosed = 0
     }
 
     /// Deadline of a window switch, a new tab, a close: commands the browser answers at once.
@@ -169,7 +168,6 @@ final class TabSession: Sendable {
         }
         state.withLock { s in
             if s.current == window { s.current = nil }
-            s.tabsClosed += 1
         }
     }
 }

@@ -8,14 +8,12 @@ extension TabWorker {
     /// page is ready, has failed, or has outlasted the page-load timeout.
     func checkCurrent() async {
         guard let (load, p) = current else { return }
-        try? await Task.sleep(for: load.pause)
+        try? await Task.sleep(for: load.pause(firstGuess: epoch.readyTime.firstGuess))
         if Task.isCancelled { return }
         let timedOut = load.timedOut
-        let outcome: Result<PageResult, VisitFailure>
-        var artifacts: [String: String] = [:]
         do throws(VisitFailure) {
             let result = try await tabs.withWindow(load.window) {
-                session throws(VisitFailure) -> (Result<PageResult, VisitFailure>, [String: String])? in
+                session throws(VisitFailure) -> Bool? in
                 if timedOut {
                     // Mark the document and stop the load, so a late answer never reads as the
                     // next URL's page, and a never-ending document stops using the network. A
@@ -33,24 +31,61 @@ extension TabWorker {
                 }
                 do throws(VisitFailure) {
                     guard let page = try await load.check(session) else { return nil }
+                    epoch.readyTime.add(load.sinceNavigation)
                     let judged = try await run.visitor.judge(page, host: p.item.host)
-                    return (.success(judged), await run.captureArtifacts(p.item.index, session: session, failed: false))
+                    let saved = await run.captureArtifacts(p.item.index, session: session, failed: false)
+                    await finish(p, .success(judged), artifacts: saved, chainingIn: session)
+                    return true
                 } catch {
                     // A failure of the page (not of the tab) keeps the turn for its artifacts.
                     guard !error.previousPageShown, !error.abandonsSession, !error.tabLost else { throw error }
-                    let failed = await run.captureArtifacts(p.item.index, session: session, failed: true)
-                    return (.failure(error), failed)
+                    let saved = await run.captureArtifacts(p.item.index, session: session, failed: true)
+                    await finish(p, .failure(error), artifacts: saved, chainingIn: session)
+                    return true
                 }
             }
-            guard let result else { return }  // still loading
-            outcome = result.0
-            artifacts = result.1
+            if result == nil { return }  // still loading
         } catch {
-            outcome = .failure(error)
+            current = nil
+            await releaseHold()
+            await conclude(p, .failure(error))
         }
+        if let (p, failure) = unstarted {
+            unstarted = nil
+            await notStarted(p, failure)
+        }
+    }
+
+    /// Concludes `p` in the turn that read it, then starts the tab's next URL in the same turn
+    /// when that needs no waiting: a page then costs one window switch, not two (a switch makes
+    /// the browser bring the tab forward and paint it).
+    private func finish(
+        _ p: PendingURL, _ outcome: Result<PageResult, VisitFailure>, artifacts: [String: String],
+        chainingIn session: WebDriverSession
+    ) async {
         current = nil
         await releaseHold()
         await conclude(p, outcome, artifacts: artifacts)
+        guard current == nil, window != nil, !run.stop.isSet, !Task.isCancelled, var next = await nextReady()
+        else { return }
+        if let refused = await checked(&next) {
+            await conclude(next, .failure(refused))
+            return
+        }
+        guard await run.pacer.tryAcquire(host: next.item.host) else {
+            self.next = next  // the host's politeness delay: started later, outside the turn
+            return
+        }
+        guard next.alone ? false : await epoch.gate.tryAcquireShared() else {
+            await run.pacer.release(host: next.item.host)
+            self.next = next
+            return
+        }
+        hold = (next.item.host, false)
+        if let failure = await begin(&next, in: session) {
+            await releaseHold()
+            unstarted = (next, failure)
+        }
     }
 
     /// The end of one attempt at `pending`: its record, a retry after the backoff, or (its

@@ -15,6 +15,8 @@ final class TabWorker {
     var later: [PendingURL] = []
     /// The politeness slot and load gate the tab holds for its current load.
     var hold: (host: String, alone: Bool)?
+    /// A URL whose navigation could not start in a chained turn (`finish`): handled after it.
+    var unstarted: (PendingURL, VisitFailure)?
 
     init(epoch: TabEpoch, window: String?) {
         self.epoch = epoch
@@ -42,6 +44,16 @@ final class TabWorker {
         }
     }
 
+    /// The tab's next URL when one can start now (no retry waiting for its backoff); nil otherwise.
+    func nextReady() async -> PendingURL? {
+        if let i = later.firstIndex(where: { ($0.notBefore ?? .now) <= .now }) { return later.remove(at: i) }
+        if let p = next {
+            next = nil
+            return p
+        }
+        return later.isEmpty ? await epoch.take() : nil
+    }
+
     private func nextURL() async -> PendingURL? {
         if let i = later.indices.min(by: { (later[$0].notBefore ?? .now) < (later[$1].notBefore ?? .now) }) {
             return later.remove(at: i)
@@ -55,7 +67,7 @@ final class TabWorker {
 
     // MARK: - Starting a URL
 
-    private func start(_ pending: PendingURL) async {
+    func start(_ pending: PendingURL) async {
         var p = pending
         if let reason = await run.sidecar.goneReason {
             _ = await record(p, failure: VisitFailure(.browserCrash, reason))
@@ -85,7 +97,7 @@ final class TabWorker {
 
     /// Starts the clock of `p`'s first attempt and checks its host against the network policy:
     /// the refusal (an attempt) when refused.
-    private func checked(_ p: inout PendingURL) async -> VisitFailure? {
+    func checked(_ p: inout PendingURL) async -> VisitFailure? {
         if p.t0 == nil {
             // The clock starts at the first attempt, once a session exists (as in `Worker`).
             p.startedAt = Timestamp.now()
@@ -98,7 +110,7 @@ final class TabWorker {
 
     /// Opens the tab when needed and starts `p`'s navigation in it; the failure when it did not
     /// start. Inside a turn already held when `session` is given.
-    private func begin(_ p: inout PendingURL, in session: WebDriverSession?) async -> VisitFailure? {
+    func begin(_ p: inout PendingURL, in session: WebDriverSession?) async -> VisitFailure? {
         if window == nil {
             do {
                 window = try await tabs.openTab()
@@ -129,7 +141,7 @@ final class TabWorker {
     }
 
     /// `p`'s navigation did not start: the tab is replaced and it starts again, or it fails.
-    private func notStarted(_ pending: PendingURL, _ failure: VisitFailure) async {
+    func notStarted(_ pending: PendingURL, _ failure: VisitFailure) async {
         var p = pending
         guard Self.isTabTrouble(failure) else {
             await conclude(p, .failure(failure))

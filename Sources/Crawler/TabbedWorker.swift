@@ -94,6 +94,7 @@ final class TabEpoch: Sendable {
     let tabs: TabSession
     let carry: Carry
     let gate = LoadGate()
+    let readyTime = ReadyTime()
     private let pages = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
 
