@@ -36,7 +36,7 @@ public struct Estimate: Sendable {
 
     /// CPU-seconds one page costs the whole task, measured on the fixture site (a small page);
     /// real pages cost more, which `task.secondsPerPage` is there to say.
-    public static let cpuSecondsPerPage = 0.1
+    public static let cpuSecondsPerPage = 0.12
 
     public static func duration(_ s: Double) -> String {
         let total = Int(s.rounded())

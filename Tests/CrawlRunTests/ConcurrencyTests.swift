@@ -1,4 +1,5 @@
-import CrawlKit
+@testable import CrawlKit
+import Coordinator
 import Foundation
 import Testing
 
@@ -50,6 +51,26 @@ import Testing
             .write(toFile: path, atomically: true, encoding: .utf8)
         let own = try Job.load(path: path, backend: .local)
         #expect(own.crawl.sessions == 1 && own.crawl.tabsPerSession == 1)
+    }
+
+    @Test func theEstimateUsesThePagesInFlight() throws {
+        let dir = tempDir("conc-est")
+        let path = dir + "/j.json"
+        var summary = PlanSummary()
+        summary.batchCount = 1
+        summary.largestBatch = 100
+        func estimate(_ crawl: String) throws -> Estimate {
+            try #"{"urls": ["http://a.example/"], "crawl": \#(crawl), "task": {"cpu": 1024, "memory": 2048, "secondsPerPage": 1, "startupSeconds": 0}}"#
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            return Estimate(job: try Job.load(path: path, backend: .local), summary: summary)
+        }
+        let one = try estimate(#"{"sessions": 1, "tabsPerSession": 1}"#)
+        let chosen = try estimate("{}")
+        #expect(one.seconds == 100, "100 pages of 1 s, one at a time")
+        #expect(chosen.seconds == 25, "1 × 4 chosen for 1 vCPU: four pages in flight")
+        #expect(chosen.json["tabsPerSession"] == 4 && chosen.json["chosenFromTaskSize"] == true)
+        let cpuBound = try estimate(#"{"sessions": 1, "tabsPerSession": 32}"#)
+        #expect(cpuBound.seconds == 100 * Estimate.cpuSecondsPerPage, "bounded by the task's one vCPU")
     }
 
     @Test func planShowsTheChoice() async throws {
