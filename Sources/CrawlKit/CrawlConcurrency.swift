@@ -46,11 +46,13 @@ public struct CrawlConcurrency: Sendable, Equatable {
 
     /// One line for `crawlrun plan`: the numbers and where they came from.
     public var summary: String {
-        let numbers = "\(sessions) session\(sessions == 1 ? "" : "s") × \(tabsPerSession) tab\(tabsPerSession == 1 ? "" : "s")"
+        let numbers =
+            "\(sessions) session\(sessions == 1 ? "" : "s") × \(tabsPerSession) tab\(tabsPerSession == 1 ? "" : "s")"
         switch (sessionsFrom, tabsFrom) {
         case (.job, .job): return "\(numbers) per task (crawl.sessions, crawl.tabsPerSession)"
         case (.task, .task):
-            return "\(numbers) per task, chosen for the task's size (set crawl.sessions, crawl.tabsPerSession to choose)"
+            return
+                "\(numbers) per task, chosen for the task's size (set crawl.sessions, crawl.tabsPerSession to choose)"
         case (.job, .task): return "\(numbers) per task (crawl.sessions; tabs chosen for the task's size)"
         case (.task, .job): return "\(numbers) per task (crawl.tabsPerSession; sessions chosen for the task's size)"
         }

@@ -76,14 +76,16 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         guard !block.isEmpty else { return nil }
         guard isChromeFamily else { return "is supported for chrome, chromium and MicrosoftEdge only" }
         if block.contains(.stylesheets) {
-            return "stylesheets cannot be blocked in \(browserName) over WebDriver (no preference or switch does it); remove it"
+            return
+                "stylesheets cannot be blocked in \(browserName) over WebDriver (no preference or switch does it); remove it"
         }
         return nil
     }
 
     public static let keys = [
         "pageLoadTimeout", "scriptTimeout", "waitFor", "waitForTimeout", "fields", "maxAttempts",
-        "retryBackoff", "sessions", "tabsPerSession", "block", "politenessDelay", "screenshot", "pageSource", "browserName",
+        "retryBackoff", "sessions", "tabsPerSession", "block", "politenessDelay", "screenshot", "pageSource",
+        "browserName",
         "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
         "recycleSessionAfter", "capabilities",
     ]

@@ -167,7 +167,9 @@ public struct PageVisitor: Sendable {
     /// context was destroyed") gets one more try, on the page it went to. In a tabbed session,
     /// whose script timeout is short (see `capabilities`), an extraction that outlasts it is run
     /// again with the whole `scriptTimeout`.
-    func extract(_ session: WebDriverSession, url: String, tabbed: Bool = false) async throws(VisitFailure)
+    func extract(
+        _ session: WebDriverSession, url: String, tabbed: Bool = false
+    ) async throws(VisitFailure)
         -> PageResult
     {
         var lengthened = false
@@ -196,7 +198,8 @@ public struct PageVisitor: Sendable {
                 do {
                     try await session.setTimeouts(script: scriptTimeoutMilliseconds, deadline: Self.leaveDeadline)
                 } catch {
-                    return .failure(VisitFailure(.webdriver, "extract: the script timeout cannot be lengthened: \(error)"))
+                    return .failure(
+                        VisitFailure(.webdriver, "extract: the script timeout cannot be lengthened: \(error)"))
                 }
             } catch let error as WebDriverError {
                 let m = error.message.lowercased()

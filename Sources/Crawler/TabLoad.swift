@@ -7,7 +7,7 @@ import WebDriver
 /// job's `pageLoadStrategy` (and `waitFor`), then read with the same extraction as a one-tab
 /// session. The page-load timeout runs from the navigation, per URL.
 final class TabLoad {
-        let visitor: PageVisitor
+    let visitor: PageVisitor
     let url: String
     let window: String
     private(set) var navigated: ContinuousClock.Instant = .now
@@ -27,7 +27,8 @@ final class TabLoad {
     /// not answered (the session's script timeout), and the margin past which a silent renderer
     /// is taken as hung.
     static let checkDeadline: Duration =
-        .milliseconds(Int64(TabPolling.scriptTimeoutMilliseconds + TabPolling.loadWaitMilliseconds)) + PageVisitor.margin
+        .milliseconds(Int64(TabPolling.scriptTimeoutMilliseconds + TabPolling.loadWaitMilliseconds))
+        + PageVisitor.margin
 
     /// Thrown by `begin` when the tab's document is itself navigating (a script's redirect) so
     /// that it cannot be marked: the tab is replaced and the attempt begun again, uncounted.

@@ -82,7 +82,8 @@ final class TabSession: Sendable {
                 let failure = ErrorClassifier.classify(error, during: "switching to its tab")
                 return .failure(await settle(failure, window: window, noSuchWindow: error.code == .noSuchWindow))
             } catch {
-                return .failure(await settle(VisitFailure(.webdriver, "switching to its tab: \(error)"), window: window))
+                return .failure(
+                    await settle(VisitFailure(.webdriver, "switching to its tab: \(error)"), window: window))
             }
         }
         do {

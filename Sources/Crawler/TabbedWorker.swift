@@ -55,7 +55,8 @@ struct TabbedWorker: Sendable {
         while let item = await queue.take() {
             guard
                 await run.record(
-                    item, attempts: 0, startedAt: Timestamp.now(), t0: .now, failure: VisitFailure(.browserCrash, reason))
+                    item, attempts: 0, startedAt: Timestamp.now(), t0: .now,
+                    failure: VisitFailure(.browserCrash, reason))
             else { return }
         }
     }

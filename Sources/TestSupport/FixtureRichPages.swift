@@ -27,7 +27,9 @@ public enum FixtureRichPages {
         let side = 256
         let row = side * 3
         let size = 54 + row * side
-        func le32(_ v: Int) -> [UInt8] { [UInt8(v & 255), UInt8(v >> 8 & 255), UInt8(v >> 16 & 255), UInt8(v >> 24 & 255)] }
+        func le32(_ v: Int) -> [UInt8] {
+            [UInt8(v & 255), UInt8(v >> 8 & 255), UInt8(v >> 16 & 255), UInt8(v >> 24 & 255)]
+        }
         var out: [UInt8] = [0x42, 0x4D] + le32(size) + le32(0) + le32(54)
         out += le32(40) + le32(side) + le32(side) + [1, 0, 24, 0] + le32(0) + le32(row * side) + le32(2835)
         out += le32(2835) + le32(0) + le32(0)

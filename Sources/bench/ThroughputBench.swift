@@ -155,7 +155,8 @@ func crawlOnce(driver: String, urls: [String], options: CrawlOptions) async thro
     let label = "tp-\(options.sessions)x\(options.tabsPerSession)-\(UUID().uuidString.prefix(6))"
     let batchPath = workDir + "/\(label).json"
     let out = workDir + "/\(label).jsonl"
-    try JSONEncoder().encode(BatchFile(batch: label, urls: urls, crawl: options)).write(to: URL(fileURLWithPath: batchPath))
+    try JSONEncoder().encode(BatchFile(batch: label, urls: urls, crawl: options)).write(
+        to: URL(fileURLWithPath: batchPath))
     var env = ProcessInfo.processInfo.environment
     env["CRAWL_BATCH"] = batchPath
     env["CRAWL_OUT"] = out
@@ -168,6 +169,7 @@ func crawlOnce(driver: String, urls: [String], options: CrawlOptions) async thro
         try JSONDecoder().decode(ResultRecord.self, from: Data($0.utf8))
     }
     guard records.count == urls.count, records.allSatisfy(\.ok) else {
-        throw FixtureError("\(label): \(records.filter { !$0.ok }.count) of \(records.count) records failed\n\(lines.text)")
+        throw FixtureError(
+            "\(label): \(records.filter { !$0.ok }.count) of \(records.count) records failed\n\(lines.text)")
     }
 }

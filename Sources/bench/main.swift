@@ -137,7 +137,10 @@ print("CrawlRun benchmark — \(pages) loopback pages, \(rounds) rounds, medians
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; chromedriver \(ChromeDriver.binary)")
 
 if section("crawler") { try await crawlerSection() }
-if section("throughput") { try await throughputSection(urlCount: intArg("--urls", 80), delays: [intArg("--delay", -1)].filter { $0 >= 0 }.nonEmpty ?? [0, 250]) }
+if section("throughput") {
+    try await throughputSection(
+        urlCount: intArg("--urls", 80), delays: [intArg("--delay", -1)].filter { $0 >= 0 }.nonEmpty ?? [0, 250])
+}
 if section("plan") { try await planSection() }
 if section("run") { try await runSection() }
 if section("ledger") { try await ledgerSection(batches: intArg("--batches", 20000), size: 50, maxTasks: 500) }

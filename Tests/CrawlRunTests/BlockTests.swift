@@ -15,7 +15,8 @@ extension Chrome {
             let r = try await crawl(
                 urls,
                 options: options {
-                    $0.block = block; $0.fields = ["h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price")]
+                    $0.block = block;
+                    $0.fields = ["h1": FieldSpec(selector: "h1"), "price": FieldSpec(selector: ".price")]
                 }, driver: driver.url)
             await driver.stop()
             server.stop()

@@ -1,7 +1,8 @@
-@testable import CrawlKit
 import Coordinator
 import Foundation
 import Testing
+
+@testable import CrawlKit
 
 /// Sessions and tabs per task from the task's size (`CrawlConcurrency.choose`), and the plan that
 /// shows the choice.
@@ -47,7 +48,8 @@ import Testing
             .write(toFile: path, atomically: true, encoding: .utf8)
         let job = try Job.load(path: path, backend: .local)
         #expect(job.crawl.sessions == 2 && job.crawl.tabsPerSession == 8)
-        try #"{"urls": ["http://a.example/"], "crawl": {"sessions": 1, "tabsPerSession": 1}, "task": {"cpu": 4096, "memory": 8192}}"#
+        try
+            #"{"urls": ["http://a.example/"], "crawl": {"sessions": 1, "tabsPerSession": 1}, "task": {"cpu": 4096, "memory": 8192}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         let own = try Job.load(path: path, backend: .local)
         #expect(own.crawl.sessions == 1 && own.crawl.tabsPerSession == 1)
@@ -60,7 +62,8 @@ import Testing
         summary.batchCount = 1
         summary.largestBatch = 100
         func estimate(_ crawl: String) throws -> Estimate {
-            try #"{"urls": ["http://a.example/"], "crawl": \#(crawl), "task": {"cpu": 1024, "memory": 2048, "secondsPerPage": 1, "startupSeconds": 0}}"#
+            try
+                #"{"urls": ["http://a.example/"], "crawl": \#(crawl), "task": {"cpu": 1024, "memory": 2048, "secondsPerPage": 1, "startupSeconds": 0}}"#
                 .write(toFile: path, atomically: true, encoding: .utf8)
             return Estimate(job: try Job.load(path: path, backend: .local), summary: summary)
         }
