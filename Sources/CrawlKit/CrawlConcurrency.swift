@@ -2,14 +2,15 @@
 /// tabs each. What the job leaves out follows the task's size (`task.cpu`, `task.memory`); what
 /// it gives is kept.
 ///
-/// The figures behind the rule are the benchmark's (README, "Benchmark"): a page of the fixture
-/// site costs the browser, chromedriver and the crawler about 0.1 CPU-second, and a page that
-/// waits a few hundred milliseconds on the network needs about four pages in flight per vCPU to
-/// keep that vCPU busy. One session runs its commands one at a time, which holds it to about 13
-/// pages per second, so a task with more than two vCPUs gets a browser per two vCPUs. Memory
-/// bounds it from the other side: a headless browser takes about `browserMiB`, each tab about
-/// `tabMiB` more, and the sidecar's own processes (Selenium's JVM, chromedriver) and the crawler
-/// `reservedMiB`.
+/// The figures behind the rule are the throughput benchmark's (README, "Benchmark", 2 cores): a
+/// page of the fixture site costs the browser, chromedriver and the crawler about 0.12
+/// CPU-second, and at 250 ms per response four tabs in one browser load 3.7 times the pages of
+/// one tab, eight a little more: about four pages in flight per vCPU keep it busy. A second
+/// browser on the same cores is slower than more tabs in one (they compete for the CPU), so a
+/// task gets a browser per two vCPUs. Memory bounds it from the other side: one headless browser
+/// measured about 450 MiB (PSS, its first tab included), each further tab about `tabMiB` on a
+/// real page (18 MiB on the fixture site's small one), and the sidecar's own processes (Selenium's
+/// JVM, chromedriver) and the crawler `reservedMiB`.
 public struct CrawlConcurrency: Sendable, Equatable {
     public enum Source: String, Sendable { case job, task }
 
@@ -22,7 +23,7 @@ public struct CrawlConcurrency: Sendable, Equatable {
     public static let pagesInFlightPerVCPU = 4.0
     public static let vcpusPerSession = 2.0
     public static let maxTabsChosen = 8
-    public static let browserMiB = 320
+    public static let browserMiB = 450
     public static let tabMiB = 90
     public static let reservedMiB = 600
 

@@ -28,7 +28,7 @@ import Testing
         let roomy = CrawlConcurrency.choose(cpu: 4096, memory: 8192, sessions: nil, tabs: nil)
         let tight = CrawlConcurrency.choose(cpu: 4096, memory: 2048, sessions: nil, tabs: nil)
         #expect(tight.pagesInFlight < roomy.pagesInFlight)
-        #expect(tight.sessions == 2 && tight.tabsPerSession == 4, "600 + 2 × (320 + 4 × 90) MiB ≤ 2048")
+        #expect(tight.sessions == 2 && tight.tabsPerSession == 3, "600 + 2 × (450 + 3 × 90) MiB ≤ 2048")
         let tighter = CrawlConcurrency.choose(cpu: 4096, memory: 1024, sessions: nil, tabs: nil)
         #expect(tighter.sessions == 1 && tighter.tabsPerSession == 1)
     }
