@@ -102,6 +102,29 @@ extension Chrome {
             }
         }
 
+        /// A page that answers after its page-load timeout: its late document never answers for
+        /// the URL loaded next in the same tab (or session).
+        @Test func aLateAnswerNeverAnswersForTheNextURL() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            let pages = (1...6).map { b + "/page/\($0)" }
+            let urls = [b + "/slow?ms=2500", b + "/slow?ms=2600"] + pages
+            let o = options {
+                $0.fields = Self.fields; $0.pageLoadTimeout = 1; $0.maxAttempts = 1
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
+            await driver.stop()
+            #expect(r.code == .ok && r.records.count == urls.count)
+            let rec = byURL(r.records)
+            for slow in urls.prefix(2) {
+                expectNoPageData(rec[slow])
+                #expect(rec[slow]?.error?.kind == .timeout, "\(r.log)")
+            }
+            for (n, url) in pages.enumerated() { expectOwnPage(rec[url], url, n: n + 1) }
+        }
+
         @Test func aCrashedTabIsReplacedAndTheBatchGoesOn() async throws {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start()
