@@ -13,4 +13,11 @@ mkdir -p .build
 (cd scripts/rehearsal && python3 -m unittest -q) # the Fargate rehearsal's own tests (moto + the built crawler)
 # Swift Testing prints a line per test start; the log keeps everything, the terminal the results.
 swift test 2>&1 | tee .build/test.log | grep -vE '^(◇|↳)'
-exit "${PIPESTATUS[0]}"
+status=${PIPESTATUS[0]}
+# The Chrome crawler suites again in the tabbed mode (several tabs per session, README "The
+# crawler"): every guarantee of the crawler must hold in both modes.
+echo "== the crawler suites again with 4 tabs per session (CRAWLRUN_TEST_TABS=4)"
+CRAWLRUN_TEST_TABS=4 swift test --skip-build --filter 'CrawlerTests|HostilePageTests|BlockTests' 2>&1 |
+    tee .build/test-tabs.log | grep -vE '^(◇|↳)'
+tabs_status=${PIPESTATUS[0]}
+exit $((status != 0 ? status : tabs_status))

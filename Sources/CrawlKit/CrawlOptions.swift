@@ -11,6 +11,11 @@ public enum ArtifactPolicy: String, Codable, Sendable, CaseIterable {
     case never, onError, always
 }
 
+/// What the browser may be told not to load (`crawl.block`), to spend less CPU per page.
+public enum BlockedResource: String, Codable, Sendable, CaseIterable {
+    case images, media, fonts, stylesheets
+}
+
 /// The crawl options: written in a job's `crawl` section, carried to the crawler in each batch
 /// file. Times are in seconds. Every option has a default, so `{}` is a valid value.
 public struct CrawlOptions: Codable, Sendable, Equatable {
@@ -26,8 +31,13 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
     public var maxAttempts: Int = 3
     /// First retry delay; doubled each attempt, with jitter.
     public var retryBackoff: Double = 1
-    /// Parallel WebDriver sessions against the one sidecar.
+    /// Parallel WebDriver sessions against the one sidecar: one browser each.
     public var sessions: Int = 1
+    /// Tabs per session, each loading its own URL while the others load theirs (`pageLoadStrategy`
+    /// is then applied by the crawler, not the driver). 1 is one page at a time per browser.
+    public var tabsPerSession: Int = 1
+    /// Resources the browser does not load (README, "The crawler": what each changes).
+    public var block: [BlockedResource] = []
     /// Minimum time between two page loads on the same host, across all sessions.
     public var politenessDelay: Double = 0
     public var screenshot: ArtifactPolicy = .never
@@ -52,17 +62,37 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         "--window-size=1280,800", "--no-first-run", "--disable-extensions",
     ]
     public static let defaultFirefoxArgs = ["-headless"]
+    public static let maxTabsPerSession = 32
+
+    /// True for the browsers driven through chromedriver or msedgedriver.
+    public var isChromeFamily: Bool {
+        ["chrome", "chromium", "microsoftedge"].contains(browserName.lowercased())
+    }
+
+    /// Why `block` cannot be honoured for this browser, if it cannot. Chrome has a preference for
+    /// images and switches for web fonts and autoplay, but nothing that stops stylesheets short of
+    /// intercepting requests over CDP, which the crawler does not use.
+    public func blockProblem() -> String? {
+        guard !block.isEmpty else { return nil }
+        guard isChromeFamily else { return "is supported for chrome, chromium and MicrosoftEdge only" }
+        if block.contains(.stylesheets) {
+            return
+                "stylesheets cannot be blocked in \(browserName) over WebDriver (no preference or switch does it); remove it"
+        }
+        return nil
+    }
 
     public static let keys = [
         "pageLoadTimeout", "scriptTimeout", "waitFor", "waitForTimeout", "fields", "maxAttempts",
-        "retryBackoff", "sessions", "politenessDelay", "screenshot", "pageSource", "browserName",
+        "retryBackoff", "sessions", "tabsPerSession", "block", "politenessDelay", "screenshot", "pageSource",
+        "browserName",
         "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
         "recycleSessionAfter", "capabilities",
     ]
 
     enum CodingKeys: String, CodingKey {
         case pageLoadTimeout, scriptTimeout, waitFor, waitForTimeout, fields, maxAttempts, retryBackoff
-        case sessions, politenessDelay, screenshot, pageSource, browserName, browserArgs
+        case sessions, tabsPerSession, block, politenessDelay, screenshot, pageSource, browserName, browserArgs
         case pageLoadStrategy, acceptInsecureCerts, allowPrivateNetworks, recycleSessionAfter, capabilities
     }
 
@@ -80,6 +110,8 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         maxAttempts = try get(.maxAttempts, d.maxAttempts)
         retryBackoff = try get(.retryBackoff, d.retryBackoff)
         sessions = try get(.sessions, d.sessions)
+        tabsPerSession = try get(.tabsPerSession, d.tabsPerSession)
+        block = try get(.block, d.block)
         politenessDelay = try get(.politenessDelay, d.politenessDelay)
         screenshot = try get(.screenshot, d.screenshot)
         pageSource = try get(.pageSource, d.pageSource)
@@ -102,6 +134,10 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         if maxAttempts < 1 || maxAttempts > 10 { out.append(("maxAttempts", "must be between 1 and 10")) }
         if retryBackoff < 0 { out.append(("retryBackoff", "must not be negative")) }
         if sessions < 1 || sessions > 16 { out.append(("sessions", "must be between 1 and 16")) }
+        if tabsPerSession < 1 || tabsPerSession > Self.maxTabsPerSession {
+            out.append(("tabsPerSession", "must be between 1 and \(Self.maxTabsPerSession)"))
+        }
+        if let problem = blockProblem() { out.append(("block", problem)) }
         if politenessDelay < 0 { out.append(("politenessDelay", "must not be negative")) }
         if recycleSessionAfter < 1 { out.append(("recycleSessionAfter", "must be at least 1")) }
         if !["normal", "eager", "none"].contains(pageLoadStrategy) {

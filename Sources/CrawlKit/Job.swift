@@ -23,6 +23,8 @@ public struct Job: Sendable {
     public var task: TaskSettings
     public var fargate: FargateSettings
     public var local = LocalSettings()
+    /// Sessions and tabs per task: the job's, or chosen from `task` (also written into `crawl`).
+    public var concurrency = CrawlConcurrency(sessions: 1, tabsPerSession: 1, sessionsFrom: .job, tabsFrom: .job)
     public var docker = DockerSettings()
     /// The backend the job was checked for: the caller's, else the job's own `backend`, else local.
     public var backend = Backend.local
@@ -208,6 +210,12 @@ extension Job {
             job.crawl = decoded
         }
         job.task = Self.taskSettings(raw["task"])
+        job.concurrency = CrawlConcurrency.choose(
+            cpu: job.task.cpu, memory: job.task.memory, sessions: raw["crawl"]?["sessions"]?.intValue,
+            tabs: raw["crawl"]?["tabsPerSession"]?.intValue)
+        job.crawl.sessions = job.concurrency.sessions
+        job.crawl.tabsPerSession = job.concurrency.tabsPerSession
+        if let problem = job.crawl.blockProblem() { problems.append(JobProblem("crawl.block", problem)) }
         job.fargate = Self.fargateSettings(raw["fargate"])
         if let local = raw["local"] {
             job.local.chromedriver = local["chromedriver"]?.stringValue

@@ -28,7 +28,7 @@ struct CrawlCommand: Command {
           --wait-for SELECTOR            wait for this element after each page load
           --timeout SECONDS              page-load timeout (default 30)
           --attempts N                   attempts per URL for retryable errors (default 3)
-          --sessions N                   browser sessions per task (default 1)
+          --sessions N                   browser sessions per task (default: 1, with 4 tabs)
           --batch-size N                 URLs per task (default 50)
           --politeness SECONDS           gap between page loads on one host
           --screenshot never|onError|always

@@ -11,10 +11,11 @@ final class StopFlag: Sendable {
 
 /// Hands out the batch's URLs, in order, to the workers.
 actor URLQueue {
-    private let items: [(index: Int, url: String, host: String)]
+    private let items: [WorkItem]
     private var next = 0
-    init(_ items: [(index: Int, url: String, host: String)]) { self.items = items }
-    func take() -> (index: Int, url: String, host: String)? {
+    init(_ items: [WorkItem]) { self.items = items }
+    var isEmpty: Bool { next >= items.count }
+    func take() -> WorkItem? {
         guard next < items.count else { return nil }
         defer { next += 1 }
         return items[next]
@@ -30,6 +31,15 @@ actor HostPacer {
     private var freeAt: [String: ContinuousClock.Instant] = [:]
     private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     init(delay: Duration) { self.delay = delay }
+
+    /// Takes `host` at once when that needs no waiting; false otherwise.
+    func tryAcquire(host: String) -> Bool {
+        guard delay > .zero else { return true }
+        if busy.contains(host) { return false }
+        if let ready = freeAt[host], ready > .now { return false }
+        busy.insert(host)
+        return true
+    }
 
     func acquire(host: String) async {
         guard delay > .zero else { return }

@@ -121,11 +121,14 @@ final class BatchRun: Sendable {
 
     func execute() async -> CrawlerExitCode {
         let total = batch.urls.count
-        log.info("batch \(batch.batch): \(total) URLs, \(batch.crawl.sessions) session(s)")
-        var queueItems: [(index: Int, url: String, host: String)] = []
+        let tabs = batch.crawl.tabsPerSession
+        log.info(
+            "batch \(batch.batch): \(total) URLs, \(batch.crawl.sessions) session(s)"
+                + (tabs > 1 ? " × \(tabs) tabs" : ""))
+        var queueItems: [WorkItem] = []
         for (i, raw) in batch.urls.enumerated() {
             switch Self.parse(raw) {
-            case .success(let host): queueItems.append((i, raw, host))
+            case .success(let host): queueItems.append(WorkItem(index: i, url: raw, host: host))
             case .failure(let problem):
                 let now = Timestamp.now()
                 let record = ResultRecord(
@@ -144,10 +147,15 @@ final class BatchRun: Sendable {
                 return error.exitCode
             }
             let queue = URLQueue(queueItems)
-            let workers = max(1, min(batch.crawl.sessions, queueItems.count))
+            // A session per `tabs` URLs at most: a short batch does not start idle browsers.
+            let workers = max(1, min(batch.crawl.sessions, (queueItems.count + tabs - 1) / tabs))
             await withTaskGroup(of: Void.self) { group in
                 for n in 1...workers {
-                    group.addTask { await Worker(run: self, number: n, queue: queue).run() }
+                    if tabs > 1 {
+                        group.addTask { await TabbedWorker(run: self, number: n, queue: queue).run() }
+                    } else {
+                        group.addTask { await Worker(run: self, number: n, queue: queue).run() }
+                    }
                 }
             }
             if let failure = await sidecar.fatal {

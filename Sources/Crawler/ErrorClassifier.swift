@@ -46,10 +46,12 @@ enum ErrorClassifier {
                 unresponsive: true)
         }
         if error.isSessionLost {
-            return VisitFailure(
+            var failure = VisitFailure(
                 .browserCrash,
                 "\(step): \(error.code == .transport ? "WebDriver connection lost" : firstLine(error.message))",
                 sessionLost: true)
+            failure.tabLost = error.isTabCrash
+            return failure
         }
         if let net = netError(in: error.message) {
             return VisitFailure(kind(forNetError: net), describe(netError: net))
@@ -80,6 +82,12 @@ struct VisitFailure: Error, Sendable {
     /// The browser still shows the previous URL's page: nothing of it (fields, screenshot,
     /// source) may be saved for this one.
     var previousPageShown = false
+    /// Only the tab is gone (its renderer crashed, or hung and was closed): in a tabbed session
+    /// a new tab replaces it and the session's other tabs go on.
+    var tabLost = false
+    /// The attempt ended because another tab's page made the session unusable: it is tried
+    /// again without counting against `maxAttempts`.
+    var notCharged = false
 
     init(
         _ kind: ErrorKind, _ message: String, sessionLost: Bool = false, unresponsive: Bool = false,

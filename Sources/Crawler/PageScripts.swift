@@ -68,6 +68,43 @@ public enum PageScripts {
         return out;
         """
 
+    /// The tabbed mode's readiness check (`TabLoad`), run in the tab after its navigation was
+    /// started. arguments: the URL navigated to, the load strategy ("normal": the load event,
+    /// "eager": DOMContentLoaded, "none": any new document), the `waitFor` selector or null, how
+    /// long to wait in the page (ms), callback. Answers {s: "old"} while the document is the one
+    /// `leave` marked (chromedriver holds the command while the navigation has not answered, so
+    /// this means it ended without a new document — or has not started), {s: "loading"}, {s:
+    /// "ready", w: whether the selector matched (true without one)}, or {s: "error", e} for a
+    /// selector the browser rejects.
+    static let poll = """
+        const url = arguments[0], strategy = arguments[1], sel = arguments[2], wait = arguments[3];
+        const done = arguments[arguments.length - 1];
+        if (window.\(markName) === true) {
+          let same = false;
+          try { const w = new URL(url); same = w.hash !== '' && w.href.split('#')[0] === location.href.split('#')[0]; } catch (e) {}
+          if (!same) { done({s: 'old'}); return; }
+        }
+        const loaded = () => strategy === 'none' || (strategy === 'eager' ? document.readyState !== 'loading' : document.readyState === 'complete');
+        const t0 = Date.now();
+        (function check() {
+          let ready = false, found = true;
+          try { ready = loaded(); found = sel == null || document.querySelector(sel) !== null; }
+          catch (e) { done({s: 'error', e: String(e && e.message ? e.message : e)}); return; }
+          if (ready && found) done({s: 'ready', w: true});
+          else if (Date.now() - t0 >= wait) done(ready ? {s: 'ready', w: false} : {s: 'loading'});
+          else setTimeout(check, 10);
+        })();
+        """
+
+    /// `leave` for a tab whose load is being given up (a timeout): it also stops the load, so a
+    /// document that never ends (a stream) stops using the network.
+    static let leaveAndStop = """
+        window.\(markName) = true;
+        window.alert = () => undefined; window.confirm = () => false; window.prompt = () => null;
+        try { window.stop(); } catch (e) {}
+        return true;
+        """
+
     /// arguments: selector, timeout ms, callback. Resolves true when the selector matches.
     static let waitFor = """
         const sel = arguments[0], ms = arguments[1], done = arguments[arguments.length - 1];

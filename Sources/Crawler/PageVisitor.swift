@@ -38,38 +38,11 @@ public struct PageVisitor: Sendable {
         fieldSpec = .object(spec)
     }
 
-    /// The W3C capabilities for a new session (WEBDRIVER-NOTES.md): headless Chrome flags that
-    /// work as root in a container and without /dev/shm sizing (Fargate), prompts that never
-    /// block ("dismiss" handles alerts without failing a command), bounded timeouts.
-    public static func capabilities(_ o: CrawlOptions) -> JSONValue {
-        let browser = o.browserName.lowercased()
-        var caps: [String: JSONValue] = [
-            "browserName": .string(o.browserName),
-            "pageLoadStrategy": .string(o.pageLoadStrategy),
-            "unhandledPromptBehavior": "dismiss",
-            "acceptInsecureCerts": .bool(o.acceptInsecureCerts),
-            "timeouts": [
-                "pageLoad": .number((o.pageLoadTimeout * 1000).rounded()),
-                "script": .number((max(o.scriptTimeout, o.waitForTimeout + 2) * 1000).rounded()),
-                "implicit": 0,
-            ],
-        ]
-        if browser == "firefox" {
-            caps["moz:firefoxOptions"] = [
-                "args": .array((o.browserArgs ?? CrawlOptions.defaultFirefoxArgs).map { .string($0) })
-            ]
-        } else if browser == "chrome" || browser == "chromium" || browser == "microsoftedge" {
-            let key = browser == "microsoftedge" ? "ms:edgeOptions" : "goog:chromeOptions"
-            caps[key] = ["args": .array((o.browserArgs ?? CrawlOptions.defaultChromeArgs).map { .string($0) })]
-        }
-        for (k, v) in o.capabilities ?? [:] { caps[k] = v }
-        return .object(caps)
-    }
-
     /// Deadline for a navigation command: a little past the page-load timeout, so the browser's
     /// own timeout (a clean `timeout` error) fires first when the renderer answers. A hung
     /// renderer never lets chromedriver's timeout fire: this deadline is what ends such a visit.
     var navigationDeadline: Duration { .milliseconds(Int64(options.pageLoadTimeout * 1000)) + Self.margin }
+    var scriptTimeoutMilliseconds: Int { Int(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000) }
     var scriptDeadline: Duration {
         .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000)) + Self.margin
     }
@@ -102,12 +75,17 @@ public struct PageVisitor: Sendable {
         }
     }
 
-    func visit(_ url: String, host: String, session: WebDriverSession) async throws(VisitFailure) -> PageResult {
+    /// The network policy's verdict on a host, as the failure to record when it is refused.
+    func check(host: String) async -> VisitFailure? {
         switch await policy.check(host: host) {
-        case .allowed: break
-        case .blocked(let why): throw VisitFailure(.blocked, why)
-        case .unresolvable(let why): throw VisitFailure(.dns, "\(host) does not resolve: \(why)")
+        case .allowed: return nil
+        case .blocked(let why): return VisitFailure(.blocked, why)
+        case .unresolvable(let why): return VisitFailure(.dns, "\(host) does not resolve: \(why)")
         }
+    }
+
+    func visit(_ url: String, host: String, session: WebDriverSession) async throws(VisitFailure) -> PageResult {
+        if let refused = await check(host: host) { throw refused }
         do {
             try await session.navigate(to: url, timeout: navigationDeadline)
         } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
@@ -141,7 +119,12 @@ public struct PageVisitor: Sendable {
                     status: page.status, page: page)
             }
         }
-        let page = try await extract(session, url: url)
+        return try await judge(try await extract(session, url: url), host: host)
+    }
+
+    /// The extracted page as the record shows it: refused when it was redirected somewhere the
+    /// network policy refuses, an `http` failure (with the page) for a 4xx or 5xx status.
+    func judge(_ page: PageResult, host: String) async throws(VisitFailure) -> PageResult {
         if let finalHost = URL(string: page.finalURL)?.host(), finalHost != host {
             if case .blocked(let why) = await policy.check(host: finalHost) {
                 throw VisitFailure(.blocked, "redirected to \(page.finalURL): \(why)")
@@ -181,30 +164,62 @@ public struct PageVisitor: Sendable {
     }
 
     /// The extraction round trip. A page that navigates away while the script runs ("execution
-    /// context was destroyed") gets one more try, on the page it went to.
-    func extract(_ session: WebDriverSession, url: String) async throws(VisitFailure) -> PageResult {
-        var value: JSONValue = .null
-        for attempt in 1...2 {
+    /// context was destroyed") gets one more try, on the page it went to. In a tabbed session,
+    /// whose script timeout is short (see `capabilities`), an extraction that outlasts it is run
+    /// again with the whole `scriptTimeout`.
+    func extract(
+        _ session: WebDriverSession, url: String, tabbed: Bool = false
+    ) async throws(VisitFailure)
+        -> PageResult
+    {
+        var lengthened = false
+        let answer = await extractionValue(session, url: url, tabbed: tabbed, lengthened: &lengthened)
+        if lengthened {
+            // Back to the short timeout the other tabs' checks rely on.
+            try? await session.setTimeouts(
+                script: Int(TabPolling.scriptTimeoutMilliseconds), deadline: Self.leaveDeadline)
+        }
+        return try await interpret(try answer.get(), url: url)
+    }
+
+    private func extractionValue(
+        _ session: WebDriverSession, url: String, tabbed: Bool, lengthened: inout Bool
+    ) async -> Result<JSONValue, VisitFailure> {
+        var retriedNavigation = false
+        while true {
             do {
-                value = try await dismissingDialogs {
-                    try await session.execute(
-                        PageScripts.extract, args: [fieldSpec, .string(url)], timeout: scriptDeadline)
+                return .success(
+                    try await dismissingDialogs {
+                        try await session.execute(
+                            PageScripts.extract, args: [fieldSpec, .string(url)], timeout: scriptDeadline)
+                    })
+            } catch let error as WebDriverError where tabbed && !lengthened && error.code == .scriptTimeout {
+                lengthened = true
+                do {
+                    try await session.setTimeouts(script: scriptTimeoutMilliseconds, deadline: Self.leaveDeadline)
+                } catch {
+                    return .failure(
+                        VisitFailure(.webdriver, "extract: the script timeout cannot be lengthened: \(error)"))
                 }
-                break
             } catch let error as WebDriverError {
                 let m = error.message.lowercased()
-                if attempt == 1 && !error.isSessionLost
+                if !retriedNavigation && !error.isSessionLost
                     && (m.contains("context was destroyed") || m.contains("navigat"))
                 {
+                    retriedNavigation = true
                     continue
                 }
-                throw ErrorClassifier.classify(error, during: "extract")
+                return .failure(ErrorClassifier.classify(error, during: "extract"))
             } catch let failure as VisitFailure {
-                throw failure
+                return .failure(failure)
             } catch {
-                throw VisitFailure(.webdriver, "extract: \(error)")
+                return .failure(VisitFailure(.webdriver, "extract: \(error)"))
             }
         }
+    }
+
+    /// What the extraction script's answer means for the record.
+    func interpret(_ value: JSONValue, url: String) async throws(VisitFailure) -> PageResult {
         guard value.objectValue != nil else {
             let answer = String(decoding: value.encoded().prefix(100), as: UTF8.self)
             throw VisitFailure(.script, "the extraction script returned \(answer) instead of the page's data")

@@ -76,6 +76,22 @@ struct SessionCloser: Sendable {
         }
     }
 
+    /// Closes one page target — a tab whose renderer no longer answers — through the browser's
+    /// DevTools HTTP endpoint, when that endpoint is on loopback. chromedriver's window handles
+    /// are the DevTools target ids. Closing the target fails the command the tab holds, and the
+    /// session's other tabs go on. False when it could not be closed.
+    func closeTarget(_ session: WebDriverSession, id: String) async -> Bool {
+        guard let address = session.debuggerAddress, Self.isLoopback(address), Self.isTargetID(id) else { return false }
+        let request = HTTPRequest(
+            url: "http://\(address)/json/close/\(id)", connectTimeout: .seconds(1), timeout: Self.devToolsTimeout)
+        guard let answer = try? await http.send(request) else { return false }
+        return answer.status == 200
+    }
+
+    static func isTargetID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64 && id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" }
+    }
+
     /// Closes every page target of the session's browser through its DevTools HTTP endpoint,
     /// when that endpoint is on loopback. Returns how many were closed.
     private func closePageTargets(_ session: WebDriverSession) async -> Int {
@@ -88,8 +104,7 @@ struct SessionCloser: Sendable {
         else { return 0 }
         var closed = 0
         for target in targets where target["type"]?.stringValue == "page" {
-            guard let id = target["id"]?.stringValue, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" })
-            else { continue }
+            guard let id = target["id"]?.stringValue, Self.isTargetID(id) else { continue }
             let request = HTTPRequest(
                 url: base + "/json/close/" + id, connectTimeout: .seconds(1), timeout: Self.devToolsTimeout)
             if let answer = try? await http.send(request), answer.status == 200 { closed += 1 }

@@ -14,7 +14,7 @@ struct Worker: Sendable {
     let number: Int
     let queue: URLQueue
 
-    private var options: CrawlOptions { run.batch.crawl }
+    private var options: CrawlOptions { run.options }
     private var log: Log { run.log }
 
     func run() async {
@@ -33,7 +33,7 @@ struct Worker: Sendable {
             guard let item = await queue.take() else { break }
             if let reason = await run.sidecar.goneReason {
                 guard
-                    await record(
+                    await run.record(
                         item, attempts: 0, startedAt: Timestamp.now(), t0: .now,
                         failure: VisitFailure(.browserCrash, reason))
                 else { return }
@@ -67,7 +67,7 @@ struct Worker: Sendable {
                     pages += 1
                     switch visited {
                     case .success:
-                        artifacts = await captureArtifacts(item.index, session: current, failed: false)
+                        artifacts = await run.captureArtifacts(item.index, session: current, failed: false)
                     case .failure(let error) where error.abandonsSession:
                         // The next URL must start on a working page: replace the session, and
                         // end its browser now rather than let it burn CPU while the batch goes on.
@@ -75,7 +75,7 @@ struct Worker: Sendable {
                         lostSession = error.sessionLost
                         await run.closer.close(current, unresponsive: error.unresponsive, label: label)
                     case .failure(let error) where !error.previousPageShown:
-                        artifacts = await captureArtifacts(item.index, session: current, failed: true)
+                        artifacts = await run.captureArtifacts(item.index, session: current, failed: true)
                     case .failure:
                         break
                     }
@@ -91,26 +91,26 @@ struct Worker: Sendable {
                     break
                 }
                 guard error.retryable, attempt < options.maxAttempts else { break }
-                try? await Task.sleep(for: backoff(attempt: attempt))
+                try? await Task.sleep(for: run.backoff(attempt: attempt))
                 if run.stop.isSet || Task.isCancelled { return }
             }
             if Task.isCancelled, case .failure = outcome { return }
             switch outcome {
             case .success(let page)?:
                 guard
-                    await record(
+                    await run.record(
                         item, attempts: attempt, startedAt: startedAt, t0: t0, page: page, artifacts: artifacts)
                 else { return }
             case .failure(let failure)?:
                 guard
-                    await record(
+                    await run.record(
                         item, attempts: attempt, startedAt: startedAt, t0: t0, failure: failure, artifacts: artifacts)
                 else { return }
             case nil:
                 // No session could be had for this URL.
                 if let reason = await run.sidecar.goneReason {
                     guard
-                        await record(
+                        await run.record(
                             item, attempts: attempt, startedAt: startedAt, t0: t0,
                             failure: VisitFailure(.browserCrash, reason))
                     else { return }
@@ -139,7 +139,7 @@ struct Worker: Sendable {
                     session = nil
                     await run.closer.close(old, unresponsive: false, label: label)
                 }
-                session = await openSession(afterLoss: lostSession, recycling: recycling)
+                session = await run.openSession(label: label, afterLoss: lostSession, recycling: recycling)
                 lostSession = false
                 pages = 0
             }
@@ -157,94 +157,5 @@ struct Worker: Sendable {
             }
         }
         return .failure(last)
-    }
-
-    /// Jittered exponential backoff: retryBackoff × 2^(attempt-1) × [0.5, 1.5), at most 30 s.
-    func backoff(attempt: Int) -> Duration {
-        let base = options.retryBackoff * Double(1 << min(attempt - 1, 10))
-        let seconds = min(30, base * Double.random(in: 0.5..<1.5))
-        return .milliseconds(Int64(seconds * 1000))
-    }
-
-    private func record(
-        _ item: (index: Int, url: String, host: String), attempts: Int, startedAt: String,
-        t0: ContinuousClock.Instant, page: PageResult? = nil, failure: VisitFailure? = nil,
-        artifacts: [String: String] = [:]
-    ) async -> Bool {
-        let elapsed = ContinuousClock.now - t0
-        let ms = Int(SidecarProbe.ms(elapsed))
-        let shown = page ?? failure?.page
-        let record = ResultRecord(
-            url: item.url, ok: failure == nil, status: shown?.status ?? failure?.status,
-            finalUrl: shown?.finalURL, title: shown?.title, fields: shown?.fields ?? [:],
-            error: failure.map { RecordError(kind: $0.kind, message: $0.message) },
-            attempts: attempts, batch: run.batch.batch, startedAt: startedAt, ms: ms,
-            artifacts: artifacts.isEmpty ? nil : artifacts)
-        return await run.write(record)
-    }
-
-    /// Opens a session. The first one may wait the whole wait timeout; after a loss, the sidecar
-    /// has the recovery timeout to come back (a restarted container), else it is marked gone.
-    private func openSession(afterLoss: Bool, recycling: Bool) async -> WebDriverSession? {
-        let hadOne = await run.sidecar.everHadSession
-        let budget = hadOne ? run.crawler.settings.recoveryTimeout : run.crawler.settings.waitTimeout
-        let deadline = ContinuousClock.now + budget
-        var lastError = "no attempt made"
-        var pause: Duration = .milliseconds(100)
-        if afterLoss {
-            log.warn("session \(number): opening a new session after a lost one")
-        } else if !recycling {
-            log.info("session \(number): opening")
-        }
-        while ContinuousClock.now < deadline, !run.stop.isSet, !Task.isCancelled {
-            if await run.sidecar.goneReason != nil { return nil }
-            if await run.sidecar.shouldStop { return nil }
-            do {
-                let session = try await run.client.newSession(
-                    alwaysMatch: PageVisitor.capabilities(options), timeout: .seconds(60))
-                await run.sidecar.markSession()
-                if hadOne { log.info("session \(number): new session \(session.id)") }
-                return session
-            } catch {
-                lastError = "\(error)"
-            }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { break }
-            // Wait for the sidecar to say it is ready again, then try once more.
-            let probe = SidecarProbe(client: run.client, log: log)
-            do { try await probe.waitUntilReady(timeout: remaining, quiet: true) } catch { break }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(2))
-        }
-        if run.stop.isSet || Task.isCancelled { return nil }
-        if hadOne {
-            await run.sidecar.markGone(
-                "WebDriver unavailable: no session within \(SidecarProbe.seconds(budget)) (\(lastError))")
-        } else {
-            await run.sidecar.markFatal(
-                CrawlerFailure(
-                    .webDriverUnavailable,
-                    "could not create a WebDriver session within \(SidecarProbe.seconds(budget)): \(lastError)"))
-        }
-        return nil
-    }
-
-    /// Screenshot and page source per the `screenshot` / `pageSource` policies, saved as
-    /// `artifacts/<batch>/<n>.png|.html` beside the results (n: the URL's 1-based position).
-    private func captureArtifacts(_ index: Int, session: WebDriverSession, failed: Bool) async -> [String: String] {
-        func wanted(_ p: ArtifactPolicy) -> Bool { p == .always || (p == .onError && failed) }
-        var out: [String: String] = [:]
-        let name = String(repeating: "0", count: max(0, 4 - String(index + 1).count)) + String(index + 1)
-        if wanted(options.screenshot), let png = try? await session.screenshot(timeout: .seconds(15)),
-            let path = await run.sink.saveArtifact(png, batch: run.batch.batch, name: name + ".png")
-        {
-            out["screenshot"] = path
-        }
-        if wanted(options.pageSource), let html = try? await session.pageSource(timeout: .seconds(15)),
-            let path = await run.sink.saveArtifact(Data(html.utf8), batch: run.batch.batch, name: name + ".html")
-        {
-            out["source"] = path
-        }
-        return out
     }
 }

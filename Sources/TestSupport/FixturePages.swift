@@ -54,7 +54,11 @@ enum FixturePages {
             let links = (1...10).map { "<li><a href=\"/page/\($0)\">Page \($0)</a></li>" }.joined()
             return ok(html(title: "Fixture site", body: "<h1>Fixture site</h1><ul>\(links)</ul>"))
         }
-        if p.hasPrefix("/page/"), let n = Int(p.dropFirst("/page/".count)) { return ok(product(n)) }
+        if p.hasPrefix("/page/"), let n = Int(p.dropFirst("/page/".count)) {
+            if let ms = r.query["ms"].flatMap(Int.init) { s.sleepUnlessStopped(ms) }  // the benchmark's latency
+            return ok(product(n))
+        }
+        if let rich = FixtureRichPages.serve(r, server: s, fd: fd) { return rich }
         switch p {
         case "/slow":
             s.sleepUnlessStopped(int("ms", 1000))

@@ -14,10 +14,11 @@ import Synchronization
 /// An in-process HTTP/1.1 server on 127.0.0.1 (a free port) or a Unix socket, serving the
 /// fixture site and hostile pages. Keep-alive is honoured so connection reuse can be observed.
 ///
-/// Routes: `/` index · `/page/N` · `/slow?ms=N` · `/never` (headers, then never ends) ·
+/// Routes: `/` index · `/page/N?ms=D` (D: a delay before answering) · `/slow?ms=N` · `/never` (headers, then never ends) ·
 /// `/redirect?n=N` chain · `/loop` · `/redirect-to?url=U` · `/status/CODE` · `/huge?mb=N` ·
 /// `/alert` · `/navigate-away` · `/js-error` · `/late?ms=N` (`#late` appears after N ms) ·
 /// `/flaky?key=K&fail=N` (503 N times, then 200) · `/echo` (request as JSON) · files under `root`.
+/// `/rich/N?ms=D` (images, a web font, a video: `FixtureRichPages`) ·
 /// Pages that must not be reported as another page: `/no-content` (204) · `/not-modified` (304,
 /// no cached copy) · `/download` (attachment) · `/basic-auth` (401 with a Basic challenge) ·
 /// `/crash` (its script runs `onCrash`, which a test sets to kill the renderer) · `/hang?mb=N` (a JS loop

@@ -99,6 +99,15 @@ public struct WebDriverError: Error, Sendable, CustomStringConvertible {
         "not attached to an active page",
     ]
 
+    /// The current tab's renderer died ("tab crashed"), which chromedriver reports for that tab
+    /// only: in a session with several tabs the others go on, and a new tab replaces the lost one.
+    /// A message saying the session itself was deleted is a lost session, not a lost tab.
+    public var isTabCrash: Bool {
+        let text = (code.wire + " " + message).lowercased()
+        guard !text.contains("session deleted"), code != .invalidSessionId else { return false }
+        return ["tab crashed", "target crashed", "renderer crashed"].contains { text.contains($0) }
+    }
+
     /// The remote end did not answer within the command's deadline. chromedriver runs one
     /// session's commands one after another and its own timeouts need a responsive renderer, so
     /// after this every later command of the session waits behind the stuck one: the session is

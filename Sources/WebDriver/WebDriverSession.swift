@@ -61,12 +61,14 @@ public struct WebDriverSession: Sendable {
     }
 
     /// `POST …/timeouts` in milliseconds. The pageLoad default of 300 s hangs a crawl.
-    public func setTimeouts(script: Int? = nil, pageLoad: Int? = nil, implicit: Int? = nil) async throws {
+    public func setTimeouts(
+        script: Int? = nil, pageLoad: Int? = nil, implicit: Int? = nil, deadline: Duration? = nil
+    ) async throws {
         var o: [String: JSONValue] = [:]
         if let script { o["script"] = .number(Double(script)) }
         if let pageLoad { o["pageLoad"] = .number(Double(pageLoad)) }
         if let implicit { o["implicit"] = .number(Double(implicit)) }
-        _ = try await call("POST", "/timeouts", .object(o))
+        _ = try await call("POST", "/timeouts", .object(o), timeout: deadline)
     }
 
     /// `POST …/url`. `timeout` must exceed the session's page-load timeout, which is what
@@ -131,26 +133,30 @@ public struct WebDriverSession: Sendable {
         return png
     }
 
-    public func windowHandle() async throws -> String {
-        try await call("GET", "/window").stringValue ?? ""
+    public func windowHandle(timeout: Duration? = nil) async throws -> String {
+        try await call("GET", "/window", timeout: timeout).stringValue ?? ""
     }
 
-    public func windowHandles() async throws -> [String] {
-        (try await call("GET", "/window/handles").arrayValue ?? []).compactMap(\.stringValue)
+    public func windowHandles(timeout: Duration? = nil) async throws -> [String] {
+        (try await call("GET", "/window/handles", timeout: timeout).arrayValue ?? []).compactMap(\.stringValue)
     }
 
-    /// `POST …/window/new` (type "tab" or "window"): the new handle.
-    public func newWindow(type: String = "tab") async throws -> String {
-        try await call("POST", "/window/new", ["type": .string(type)])["handle"]?.stringValue ?? ""
+    /// `POST …/window/new` (type "tab" or "window"): the new handle. The current window stays.
+    public func newWindow(type: String = "tab", timeout: Duration? = nil) async throws -> String {
+        let handle = try await call("POST", "/window/new", ["type": .string(type)], timeout: timeout)["handle"]
+        guard let handle = handle?.stringValue, !handle.isEmpty else {
+            throw WebDriverError(code: .malformedResponse, message: "new window returned no handle")
+        }
+        return handle
     }
 
-    public func switchToWindow(_ handle: String) async throws {
-        _ = try await call("POST", "/window", ["handle": .string(handle)])
+    public func switchToWindow(_ handle: String, timeout: Duration? = nil) async throws {
+        _ = try await call("POST", "/window", ["handle": .string(handle)], timeout: timeout)
     }
 
     /// `DELETE …/window`: closes the current window; the remaining handles.
     @discardableResult
-    public func closeWindow() async throws -> [String] {
-        (try await call("DELETE", "/window").arrayValue ?? []).compactMap(\.stringValue)
+    public func closeWindow(timeout: Duration? = nil) async throws -> [String] {
+        (try await call("DELETE", "/window", timeout: timeout).arrayValue ?? []).compactMap(\.stringValue)
     }
 }

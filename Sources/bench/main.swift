@@ -13,9 +13,12 @@ let args = CommandLine.arguments.dropFirst()
 if args.contains("--help") {
     print(
         """
-        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|plan|run|ledger|fargate]
+        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|throughput|plan|run|ledger|fargate]
           crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
                    readiness latency (chromedriver ready → first POST /session), peak RSS.
+          throughput: pages/s and CPU-s/page of the whole task (chromedriver, browsers, crawler)
+                   at 0 and 250 ms per response: 1, 2, 4 sessions, 1×4 … 2×8 tabs, the bare
+                   WebDriver loop; /rich pages with images, fonts, media blocked or not (--urls N, 80; --delay MS: that latency only).
           plan:    `crawlrun plan --json` of a job with N URLs (default 1,000,000): time, peak RSS.
           run:     `crawlrun run` of an N-URL job (default 200) with 1 and 2 tasks: pages/s, and
                    the run's overhead against the crawler alone on the same URLs.
@@ -134,6 +137,10 @@ print("CrawlRun benchmark — \(pages) loopback pages, \(rounds) rounds, medians
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; chromedriver \(ChromeDriver.binary)")
 
 if section("crawler") { try await crawlerSection() }
+if section("throughput") {
+    try await throughputSection(
+        urlCount: intArg("--urls", 80), delays: [intArg("--delay", -1)].filter { $0 >= 0 }.nonEmpty ?? [0, 250])
+}
 if section("plan") { try await planSection() }
 if section("run") { try await runSection() }
 if section("ledger") { try await ledgerSection(batches: intArg("--batches", 20000), size: 50, maxTasks: 500) }
@@ -335,4 +342,8 @@ func runSection() async throws {
     }
     let one = results[0].1
     print("  run overhead, 1 task against the crawler alone: \(f(one - base, 2)) s (\(f((one - base) / base * 100)) %)")
+}
+
+extension Array {
+    var nonEmpty: Self? { isEmpty ? nil : self }
 }

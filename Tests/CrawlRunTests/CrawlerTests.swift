@@ -154,7 +154,7 @@ extension Chrome {
             let urls = (1...6).map { server.baseURL + "/slow?ms=400&n=\($0)" }
             let r = try await crawl(urls, options: options { $0.sessions = 2 }, driver: driver.url)
             #expect(r.records.count == 6 && r.records.allSatisfy { $0.ok })
-            #expect(server.maxConcurrentRequests >= 2, "two sessions load pages at once")
+            #expect(server.maxConcurrentRequests >= 2, "two sessions load pages at once: \(r.dir)")
             // Politeness: one host, 300 ms apart, even with two sessions.
             let paced = (1...4).map { server.baseURL + "/page/\($0 + 20)" }
             let p = try await crawl(

@@ -54,7 +54,7 @@ func lineCount(_ path: String) -> Int {
 func crawl(
     _ urls: [String],
     options: CrawlOptions = {
-        var o = CrawlOptions(); o.allowPrivateNetworks = true; return o
+        var o = CrawlOptions(); o.allowPrivateNetworks = true; o.tabsPerSession = testTabs; return o
     }(),
     driver: String, batch: String = "b1", recovery: Duration = .seconds(30)
 ) async throws -> (code: CrawlerExitCode, records: [ResultRecord], log: String, dir: String) {
@@ -71,10 +71,18 @@ func crawl(
     return (code, try readRecords(dir + "/out.jsonl"), log, dir)
 }
 
+/// Tabs per session for the crawler tests: `CRAWLRUN_TEST_TABS=4` runs them in the tabbed mode
+/// (scripts/test.sh runs the Chrome crawler suites both ways).
+let testTabs: Int = Int(ProcessInfo.processInfo.environment["CRAWLRUN_TEST_TABS"] ?? "") ?? 1
+
+/// True in the tabbed mode's run of the crawler suites.
+var tabbedRun: Bool { testTabs > 1 }
+
 func options(_ change: (inout CrawlOptions) -> Void) -> CrawlOptions {
     var o = CrawlOptions()
     o.allowPrivateNetworks = true
     o.retryBackoff = 0.05
+    o.tabsPerSession = testTabs
     change(&o)
     return o
 }

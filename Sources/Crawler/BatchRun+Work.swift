@@ -1,0 +1,116 @@
+import CrawlKit
+import JSONKit
+import WebDriver
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// One URL of the batch: its position, the URL as written, and its host.
+struct WorkItem: Sendable {
+    var index: Int
+    var url: String
+    var host: String
+}
+
+/// What the workers of both modes (`Worker`, one page at a time per session, and
+/// `TabbedWorker`, several tabs per session) share: sessions, records, backoff, artifacts.
+extension BatchRun {
+    var options: CrawlOptions { batch.crawl }
+
+    /// Opens a session. The first one may wait the whole wait timeout; after a loss, the sidecar
+    /// has the recovery timeout to come back, else it is marked gone.
+    func openSession(label: String, afterLoss: Bool, recycling: Bool) async -> WebDriverSession? {
+        let hadOne = await sidecar.everHadSession
+        let budget = hadOne ? crawler.settings.recoveryTimeout : crawler.settings.waitTimeout
+        let deadline = ContinuousClock.now + budget
+        var lastError = "no attempt made"
+        var pause: Duration = .milliseconds(100)
+        if afterLoss {
+            log.warn("\(label): opening a new session after a lost one")
+        } else if !recycling {
+            log.info("\(label): opening")
+        }
+        while ContinuousClock.now < deadline, !stop.isSet, !Task.isCancelled {
+            if await sidecar.goneReason != nil { return nil }
+            if await sidecar.shouldStop { return nil }
+            do {
+                let session = try await client.newSession(
+                    alwaysMatch: PageVisitor.capabilities(options), timeout: .seconds(60))
+                await sidecar.markSession()
+                if hadOne { log.info("\(label): new session \(session.id)") }
+                return session
+            } catch {
+                lastError = "\(error)"
+            }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { break }
+            // Wait for the sidecar to say it is ready again, then try once more.
+            let probe = SidecarProbe(client: client, log: log)
+            do { try await probe.waitUntilReady(timeout: remaining, quiet: true) } catch { break }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(2))
+        }
+        if stop.isSet || Task.isCancelled { return nil }
+        if hadOne {
+            await sidecar.markGone(
+                "WebDriver unavailable: no session within \(SidecarProbe.seconds(budget)) (\(lastError))")
+        } else {
+            await sidecar.markFatal(
+                CrawlerFailure(
+                    .webDriverUnavailable,
+                    "could not create a WebDriver session within \(SidecarProbe.seconds(budget)): \(lastError)"))
+        }
+        return nil
+    }
+
+    /// Writes the one record of `item`. False when the results file cannot be written.
+    func record(
+        _ item: WorkItem, attempts: Int, startedAt: String, t0: ContinuousClock.Instant, page: PageResult? = nil,
+        failure: VisitFailure? = nil, artifacts: [String: String] = [:]
+    ) async -> Bool {
+        let ms = Int(SidecarProbe.ms(ContinuousClock.now - t0))
+        let shown = page ?? failure?.page
+        let record = ResultRecord(
+            url: item.url, ok: failure == nil, status: shown?.status ?? failure?.status,
+            finalUrl: shown?.finalURL, title: shown?.title, fields: shown?.fields ?? [:],
+            error: failure.map { RecordError(kind: $0.kind, message: $0.message) },
+            attempts: attempts, batch: batch.batch, startedAt: startedAt, ms: ms,
+            artifacts: artifacts.isEmpty ? nil : artifacts)
+        return await write(record)
+    }
+
+    /// Jittered exponential backoff: retryBackoff × 2^(attempt-1) × [0.5, 1.5), at most 30 s.
+    func backoff(attempt: Int) -> Duration {
+        let base = options.retryBackoff * Double(1 << min(attempt - 1, 10))
+        let seconds = min(30, base * Double.random(in: 0.5..<1.5))
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// Whether `screenshot` / `pageSource` want anything for a page that `failed` or not.
+    func wantsArtifacts(failed: Bool) -> Bool {
+        func wanted(_ p: ArtifactPolicy) -> Bool { p == .always || (p == .onError && failed) }
+        return wanted(options.screenshot) || wanted(options.pageSource)
+    }
+
+    /// Screenshot and page source per the `screenshot` / `pageSource` policies, saved as
+    /// `artifacts/<batch>/<n>.png|.html` beside the results (n: the URL's 1-based position).
+    func captureArtifacts(_ index: Int, session: WebDriverSession, failed: Bool) async -> [String: String] {
+        func wanted(_ p: ArtifactPolicy) -> Bool { p == .always || (p == .onError && failed) }
+        var out: [String: String] = [:]
+        let name = String(repeating: "0", count: max(0, 4 - String(index + 1).count)) + String(index + 1)
+        if wanted(options.screenshot), let png = try? await session.screenshot(timeout: .seconds(15)),
+            let path = await sink.saveArtifact(png, batch: batch.batch, name: name + ".png")
+        {
+            out["screenshot"] = path
+        }
+        if wanted(options.pageSource), let html = try? await session.pageSource(timeout: .seconds(15)),
+            let path = await sink.saveArtifact(Data(html.utf8), batch: batch.batch, name: name + ".html")
+        {
+            out["source"] = path
+        }
+        return out
+    }
+}

@@ -1,0 +1,136 @@
+import CrawlKit
+import JSONKit
+import WebDriver
+
+/// One attempt at one URL in one tab of a `TabSession`: started (`leave`, then a navigation the
+/// driver does not wait for), then checked in the tab's turns until the page is ready by the
+/// job's `pageLoadStrategy` (and `waitFor`), then read with the same extraction as a one-tab
+/// session. The page-load timeout runs from the navigation, per URL.
+final class TabLoad {
+    let visitor: PageVisitor
+    let url: String
+    let window: String
+    private(set) var navigated: ContinuousClock.Instant = .now
+    private var readySince: ContinuousClock.Instant?
+    private var oldSeen = 0
+    private(set) var checks = 0
+
+    init(visitor: PageVisitor, url: String, window: String) {
+        self.visitor = visitor
+        self.url = url
+        self.window = window
+    }
+
+    private var options: CrawlOptions { visitor.options }
+
+    /// Deadline of one check: the page's own wait, chromedriver's hold on a navigation that has
+    /// not answered (the session's script timeout), and the margin past which a silent renderer
+    /// is taken as hung.
+    static let checkDeadline: Duration =
+        .milliseconds(Int64(TabPolling.scriptTimeoutMilliseconds + TabPolling.loadWaitMilliseconds))
+        + PageVisitor.margin
+
+    /// Thrown by `begin` when the tab's document is itself navigating (a script's redirect) so
+    /// that it cannot be marked: the tab is replaced and the attempt begun again, uncounted.
+    static let busyTab = VisitFailure(.navigation, "the tab was still navigating on its own")
+
+    /// Marks the tab's document and starts the navigation. In the tab's turn.
+    func begin(_ session: WebDriverSession) async throws(VisitFailure) {
+        do {
+            _ = try await visitor.dismissingDialogs {
+                try await session.execute(PageScripts.leave, timeout: PageVisitor.leaveDeadline)
+            }
+        } catch let error as WebDriverError where error.code == .scriptTimeout {
+            throw Self.busyTab
+        } catch let error as WebDriverError {
+            // The tab's previous page crashed or hung after it was read: not this URL's doing.
+            var failure = ErrorClassifier.classify(error, during: "before navigating")
+            failure.notCharged = true
+            throw failure
+        } catch var failure as VisitFailure {
+            failure.notCharged = true
+            throw failure
+        } catch {
+            var failure = VisitFailure(.webdriver, "before navigating: \(error)")
+            failure.notCharged = true
+            throw failure
+        }
+        navigated = .now
+        do {
+            try await session.navigate(to: url, timeout: TabSession.windowDeadline)
+        } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
+            // A dialog of the new page: the next check dismisses it.
+        } catch let error as WebDriverError {
+            throw ErrorClassifier.classify(error, during: "navigate")
+        } catch {
+            throw VisitFailure(.webdriver, "navigate: \(error)")
+        }
+    }
+
+    /// One check, in the tab's turn: the page when it is ready (or a failure), nil while it loads.
+    func check(_ session: WebDriverSession) async throws(VisitFailure) -> PageResult? {
+        checks += 1
+        let args: [JSONValue] = [
+            .string(url), .string(options.pageLoadStrategy), options.waitFor.map { .string($0) } ?? .null,
+            .number(TabPolling.loadWaitMilliseconds),
+        ]
+        let answer: JSONValue
+        do {
+            answer = try await visitor.dismissingDialogs {
+                try await session.executeAsync(PageScripts.poll, args: args, timeout: Self.checkDeadline)
+            }
+        } catch let error as WebDriverError where error.code == .scriptTimeout {
+            return nil  // chromedriver held the check for a navigation that has not answered yet
+        } catch let error as WebDriverError {
+            throw ErrorClassifier.classify(error, during: "waiting for the page")
+        } catch let failure as VisitFailure {
+            throw failure
+        } catch {
+            throw VisitFailure(.webdriver, "waiting for the page: \(error)")
+        }
+        switch answer["s"]?.stringValue {
+        case "old":
+            // Seen twice, the navigation ended without a new document (204, download…): the
+            // extraction says so, from the server's own answer.
+            oldSeen += 1
+            return oldSeen >= 2 ? try await visitor.extract(session, url: url, tabbed: true) : nil
+        case "ready" where answer["w"] == .bool(true):
+            return try await visitor.extract(session, url: url, tabbed: true)
+        case "ready":
+            let since = readySince ?? .now
+            readySince = since
+            guard let selector = options.waitFor, ContinuousClock.now - since >= seconds(options.waitForTimeout)
+            else { return nil }
+            let page = try await visitor.extract(session, url: url, tabbed: true)
+            throw VisitFailure(
+                .selector, "waitFor selector \(selector) did not appear within \(options.waitForTimeout) s",
+                status: page.status, page: page)
+        case "error":
+            throw VisitFailure(
+                .script, "waitFor \(options.waitFor ?? ""): invalid selector: \(answer["e"]?.stringValue ?? "")")
+        default:
+            return nil
+        }
+    }
+
+    /// True once the page-load timeout has passed without the page being ready.
+    var timedOut: Bool { ContinuousClock.now - navigated >= seconds(options.pageLoadTimeout) }
+
+    var timeoutFailure: VisitFailure {
+        VisitFailure(.timeout, "navigate timed out: the page did not load within \(options.pageLoadTimeout) s")
+    }
+
+    /// The pause before the next check. The first waits most of the time recent pages of the
+    /// session took to be ready (`ReadyTime`): a check sent before the navigation has answered
+    /// is held by chromedriver (up to the script timeout) and holds every other tab's commands
+    /// meanwhile, and each check switches to the tab, which costs the browser a repaint. Later
+    /// ones are short at first, longer for a slow page.
+    func pause(firstGuess: Duration) -> Duration {
+        checks == 0 ? firstGuess : .milliseconds(Int64(min(200, 10 * (1 << min(checks - 1, 5)))))
+    }
+
+    /// Time from the navigation to now, for `ReadyTime`.
+    var sinceNavigation: Duration { ContinuousClock.now - navigated }
+
+    private func seconds(_ s: Double) -> Duration { .milliseconds(Int64(s * 1000)) }
+}

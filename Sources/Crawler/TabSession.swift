@@ -1,0 +1,174 @@
+import Synchronization
+import WebDriver
+
+/// A WebDriver session whose tabs load pages at the same time (`crawl.tabsPerSession`).
+///
+/// WebDriver has one current window per session and chromedriver runs a session's commands one
+/// after another, so the tabs take turns (`CommandTurn`), each turn switching to its tab when it
+/// is not the current one. A tab whose renderer hangs holds the command sent to it, and every
+/// later command of every session on that browser waits behind it (measured with chromedriver
+/// 156, README "The crawler"): its page target is closed through the browser's DevTools
+/// endpoint, which ends the held command and frees the session for the other tabs. When that
+/// cannot be done the session is given up, and the other tabs' pages are tried again elsewhere
+/// without counting it against them.
+final class TabSession: Sendable {
+    let session: WebDriverSession
+    let label: String
+    let closer: SessionCloser
+    let log: Log
+    private let turn = CommandTurn()
+    private let state = Mutex<State>(State())
+
+    struct State {
+        var current: String?
+        /// Set once the session is unusable: what every later command of it fails with.
+        var lost: VisitFailure?
+        /// The session was given up by the crawler because of a hung tab (not lost by itself).
+        var abandoned = false
+    }
+
+    /// Deadline of a window switch, a new tab, a close: commands the browser answers at once.
+    static let windowDeadline: Duration = .seconds(3) + PageVisitor.margin
+
+    init(session: WebDriverSession, label: String, closer: SessionCloser, log: Log, firstWindow: String) {
+        self.session = session
+        self.label = label
+        self.closer = closer
+        self.log = log
+        state.withLock { $0.current = firstWindow }
+    }
+
+    var lost: VisitFailure? { state.withLock { $0.lost } }
+    var currentWindow: String? { state.withLock { $0.current } }
+    /// True when the session was given up because a tab hung and could not be closed alone.
+    var abandoned: Bool { state.withLock { $0.abandoned } }
+
+    /// Runs `body` in this session's turn with `window` as the current window (nil: any open
+    /// window, for commands that act on the session rather than a tab).
+    func withWindow<T: Sendable>(
+        _ window: String?, _ body: (WebDriverSession) async throws(VisitFailure) -> T
+    ) async throws(VisitFailure) -> T {
+        await turn.acquire(window: window ?? "")
+        let result = await inTurn(window, body)
+        await turn.release(window: state.withLock { $0.current })
+        return try result.get()
+    }
+
+    private func inTurn<T: Sendable>(
+        _ wanted: String?, _ body: (WebDriverSession) async throws(VisitFailure) -> T
+    ) async -> Result<T, VisitFailure> {
+        if let lost = lost { return .failure(lost) }
+        var window = wanted ?? state.withLock { $0.current } ?? ""
+        if window.isEmpty {
+            // The current window was closed: any open one will do (New Window needs one).
+            do {
+                guard let open = try await session.windowHandles(timeout: Self.windowDeadline).first else {
+                    let failure = VisitFailure(.browserCrash, "the session has no window left", sessionLost: true)
+                    markLost(failure, abandoned: false)
+                    return .failure(failure)
+                }
+                window = open
+            } catch let error as WebDriverError {
+                return .failure(await settle(ErrorClassifier.classify(error, during: "listing tabs"), window: ""))
+            } catch {
+                return .failure(await settle(VisitFailure(.webdriver, "listing tabs: \(error)"), window: ""))
+            }
+        }
+        if state.withLock({ $0.current }) != window {
+            do {
+                try await session.switchToWindow(window, timeout: Self.windowDeadline)
+                state.withLock { $0.current = window }
+            } catch let error as WebDriverError {
+                let failure = ErrorClassifier.classify(error, during: "switching to its tab")
+                return .failure(await settle(failure, window: window, noSuchWindow: error.code == .noSuchWindow))
+            } catch {
+                return .failure(
+                    await settle(VisitFailure(.webdriver, "switching to its tab: \(error)"), window: window))
+            }
+        }
+        do {
+            return .success(try await body(session))
+        } catch {
+            return .failure(await settle(error, window: window))
+        }
+    }
+
+    /// Makes the session usable again after `failure` in `window`'s turn, or marks it lost. For
+    /// a failure caught inside a `withWindow` body (which still holds the turn).
+    func settle(_ failure: VisitFailure, window: String, noSuchWindow: Bool = false) async -> VisitFailure {
+        var failure = failure
+        if noSuchWindow {
+            state.withLock { $0.current = nil }
+            failure.tabLost = true
+            return failure
+        }
+        if failure.tabLost {
+            return failure  // a crashed tab: the owner closes it and opens another
+        }
+        if failure.unresponsive {
+            if await closeHung(window) {
+                failure.tabLost = true
+                failure.sessionLost = false
+                failure.unresponsive = false
+                return failure
+            }
+            markLost(failure, abandoned: true)
+            return failure
+        }
+        if failure.sessionLost { markLost(failure, abandoned: false) }
+        return failure
+    }
+
+    /// Closes a tab whose renderer does not answer, and checks that the session answers again.
+    private func closeHung(_ window: String) async -> Bool {
+        guard await closer.closeTarget(session, id: window) else { return false }
+        do {
+            _ = try await session.windowHandles(timeout: Self.windowDeadline)
+        } catch {
+            return false
+        }
+        state.withLock { $0.current = nil }
+        log.warn("\(label): abandoned a tab whose page stopped answering; its page target was closed")
+        return true
+    }
+
+    func markLost(_ failure: VisitFailure, abandoned: Bool) {
+        state.withLock { s in
+            guard s.lost == nil else { return }
+            var lost = VisitFailure(.browserCrash, failure.message, sessionLost: true)
+            lost.notCharged = abandoned
+            s.lost = lost
+            s.abandoned = abandoned
+        }
+    }
+
+    /// Opens a tab for the next page (the current window stays current).
+    func openTab() async throws(VisitFailure) -> String {
+        try await withWindow(nil) { session throws(VisitFailure) in
+            do {
+                return try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
+            } catch let error as WebDriverError {
+                throw ErrorClassifier.classify(error, during: "opening a tab")
+            } catch {
+                throw VisitFailure(.webdriver, "opening a tab: \(error)")
+            }
+        }
+    }
+
+    /// Closes a tab whose renderer crashed or whose load was given up. Best effort: a window that
+    /// cannot be closed is left to the session's end.
+    func closeTab(_ window: String) async {
+        _ = try? await withWindow(window) { session throws(VisitFailure) in
+            do {
+                try await session.closeWindow(timeout: Self.windowDeadline)
+            } catch let error as WebDriverError where error.isSessionLost && !error.isTabCrash {
+                throw ErrorClassifier.classify(error, during: "closing a tab")
+            } catch {
+                _ = await closer.closeTarget(session, id: window)
+            }
+        }
+        state.withLock { s in
+            if s.current == window { s.current = nil }
+        }
+    }
+}
