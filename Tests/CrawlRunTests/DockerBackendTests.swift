@@ -216,7 +216,9 @@ extension Chrome {
                 defer { server.stop() }
                 let dir = tempDir("docker-sigint")
                 let urls = (1...12).map { server.baseURL + "/slow?ms=500&n=\($0)" }
-                let jobPath = try writeJob(job(urls, batchSize: 6), in: dir)
+                // One page at a time (3 s a batch), so the interrupt finds pages not yet crawled:
+                // the task's size would choose 8 tabs, and a batch would end 0.5 s after it began.
+                let jobPath = try writeJob(job(urls, batchSize: 6, crawl: ["tabsPerSession": 1]), in: dir)
                 let p = try CrawlrunProcess(
                     ["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs", "--max-tasks", "2"])
                 #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"], timeout: .seconds(60)))
