@@ -89,12 +89,6 @@ extension BatchRun {
         return .milliseconds(Int64(seconds * 1000))
     }
 
-    /// Whether `screenshot` / `pageSource` want anything for a page that `failed` or not.
-    func wantsArtifacts(failed: Bool) -> Bool {
-        func wanted(_ p: ArtifactPolicy) -> Bool { p == .always || (p == .onError && failed) }
-        return wanted(options.screenshot) || wanted(options.pageSource)
-    }
-
     /// Screenshot and page source per the `screenshot` / `pageSource` policies, saved as
     /// `artifacts/<batch>/<n>.png|.html` beside the results (n: the URL's 1-based position).
     func captureArtifacts(_ index: Int, session: WebDriverSession, failed: Bool) async -> [String: String] {

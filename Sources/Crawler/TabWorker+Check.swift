@@ -76,7 +76,7 @@ extension TabWorker {
             self.next = next  // the host's politeness delay: started later, outside the turn
             return
         }
-        guard next.alone ? false : await epoch.gate.tryAcquireShared() else {
+        guard !next.alone, await epoch.gate.tryAcquireShared() else {
             await run.pacer.release(host: next.item.host)
             self.next = next
             return

@@ -33,9 +33,6 @@ public struct HostLoopback: Sendable, Equatable {
     /// The hosts that mean "this machine" in a job (lower case; IPv6 without brackets).
     static let loopbackHosts: Set<String> = ["127.0.0.1", "localhost", "::1"]
 
-    /// Browsers that take Chromium's command-line switches.
-    static let chromiumBrowsers: Set<String> = ["chrome", "chromium", "MicrosoftEdge"]
-
     /// Whether a URL names this machine's loopback.
     public static func isLoopback(_ url: String) -> Bool {
         guard case .success(let parsed) = URLNormalizer().normalize(url) else { return false }
@@ -47,7 +44,7 @@ public struct HostLoopback: Sendable, Equatable {
     /// Whether a task of this batch needs the alias: a loopback URL the crawler may visit, in a
     /// browser that takes the resolver rules.
     public static func isNeeded(by batch: BatchFile) -> Bool {
-        batch.crawl.allowPrivateNetworks && chromiumBrowsers.contains(batch.crawl.browserName)
+        batch.crawl.allowPrivateNetworks && batch.crawl.isChromeFamily
             && batch.urls.contains(where: isLoopback)
     }
 
