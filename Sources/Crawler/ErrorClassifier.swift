@@ -88,6 +88,9 @@ struct VisitFailure: Error, Sendable {
     /// The attempt ended because another tab's page made the session unusable: it is tried
     /// again without counting against `maxAttempts`.
     var notCharged = false
+    /// A command outlasted its deadline but the browser answered the next one: it was slow (a
+    /// loaded machine), not hung. Nothing was closed; the same step is tried again.
+    var slow = false
 
     init(
         _ kind: ErrorKind, _ message: String, sessionLost: Bool = false, unresponsive: Bool = false,

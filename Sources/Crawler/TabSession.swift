@@ -106,6 +106,17 @@ final class TabSession: Sendable {
             return failure  // a crashed tab: the owner closes it and opens another
         }
         if failure.unresponsive {
+            if await answersAgain() {
+                // Slow, not hung: a command that outlasts its deadline holds every later one of
+                // the session, so a browser that answers the next one had only fallen behind (a
+                // loaded machine: measured in CI, a new tab took over 5 s). Closing the current
+                // tab would fail another page's load.
+                log.warn("\(label): the browser was slow (\(failure.message)); it answers again, nothing closed")
+                failure.unresponsive = false
+                failure.slow = true
+                failure.notCharged = true
+                return failure
+            }
             if await closeHung(window) {
                 failure.tabLost = true
                 failure.sessionLost = false
@@ -117,6 +128,22 @@ final class TabSession: Sendable {
         }
         if failure.sessionLost { markLost(failure, abandoned: false) }
         return failure
+    }
+
+    /// True when the current tab's page runs a trivial script within `windowDeadline`.
+    /// chromedriver runs a session's commands one after another, so the script waits for the
+    /// late command before it, then for the page's renderer: a hung renderer never runs it (a
+    /// command that needs only the browser, such as listing the windows, would answer).
+    private func answersAgain() async -> Bool {
+        do {
+            _ = try await session.execute("return 1", timeout: Self.windowDeadline)
+            return true
+        } catch let error as WebDriverError {
+            // A dialog answers for its page: the page runs.
+            return error.code == .unexpectedAlertOpen
+        } catch {
+            return false
+        }
     }
 
     /// Closes a tab whose renderer does not answer, and checks that the session answers again.

@@ -45,6 +45,9 @@ extension TabWorker {
                 }
             }
             if result == nil { return }  // still loading
+        } catch let error where error.slow && !timedOut {
+            // The browser answered late, the load goes on: it is checked again (its page-load
+            // timeout still runs from its navigation).
         } catch {
             current = nil
             await releaseHold()

@@ -147,7 +147,10 @@ final class TabWorker {
             await conclude(p, .failure(failure))
             return
         }
-        await dropTab(closing: !failure.unresponsive && !failure.tabLost || failure.kind == .browserCrash)
+        // A slow browser keeps its tab: the same start is tried again in it.
+        if !failure.slow {
+            await dropTab(closing: !failure.unresponsive && !failure.tabLost || failure.kind == .browserCrash)
+        }
         if tabs.lost != nil {
             await epoch.carry.put(p)
             return
@@ -155,10 +158,14 @@ final class TabWorker {
         p.replacements += 1
         if p.replacements > Worker.maxReplacements {
             p.used += 1
-            await conclude(p, .failure(VisitFailure(.browserCrash, "no working tab: \(failure.message)")))
+            let why =
+                failure.slow
+                ? VisitFailure(.timeout, "the browser stayed too slow to start the page: \(failure.message)")
+                : VisitFailure(.browserCrash, "no working tab: \(failure.message)")
+            await conclude(p, .failure(why))
             return
         }
-        run.log.warn("\(tabs.label): a tab cannot be used (\(failure.message)); replacing it")
+        if !failure.slow { run.log.warn("\(tabs.label): a tab cannot be used (\(failure.message)); replacing it") }
         later.append(p)
     }
 

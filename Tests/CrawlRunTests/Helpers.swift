@@ -1,6 +1,7 @@
 import CrawlKit
 import Crawler
 import Foundation
+import HTTP
 import ProcessKit
 import TestSupport
 import Testing
@@ -56,7 +57,7 @@ func crawl(
     options: CrawlOptions = {
         var o = CrawlOptions(); o.allowPrivateNetworks = true; o.tabsPerSession = testTabs; return o
     }(),
-    driver: String, batch: String = "b1", recovery: Duration = .seconds(30)
+    driver: String, batch: String = "b1", recovery: Duration = .seconds(30), http: (any HTTPTransport)? = nil
 ) async throws -> (code: CrawlerExitCode, records: [ResultRecord], log: String, dir: String) {
     let dir = tempDir("crawl")
     let batchPath = try writeBatch(BatchFile(batch: batch, urls: urls, crawl: options), in: dir)
@@ -66,7 +67,7 @@ func crawl(
     let settings = CrawlerSettings(
         webDriverURL: driver, batchLocation: batchPath, outLocation: dir + "/out.jsonl",
         waitTimeout: .seconds(20), recoveryTimeout: recovery, stopGrace: .seconds(2))
-    let code = await Crawler(settings: settings, log: Log(fd: fd)).run(handleSignals: false)
+    let code = await Crawler(settings: settings, log: Log(fd: fd), http: http).run(handleSignals: false)
     let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     return (code, try readRecords(dir + "/out.jsonl"), log, dir)
 }
