@@ -71,14 +71,24 @@ public enum PageScripts {
     /// The tabbed mode's readiness check (`TabLoad`), run in the tab after its navigation was
     /// started. arguments: the URL navigated to, the load strategy ("normal": the load event,
     /// "eager": DOMContentLoaded, "none": any new document), the `waitFor` selector or null, how
-    /// long to wait in the page (ms), callback. Answers {s: "old"} while the document is the one
-    /// `leave` marked (chromedriver holds the command while the navigation has not answered, so
-    /// this means it ended without a new document — or has not started), {s: "loading"}, {s:
-    /// "ready", w: whether the selector matched (true without one)}, or {s: "error", e} for a
+    /// long to wait in the page (ms), the fields' spec for `extract` (null: no extraction),
+    /// callback. Answers {s: "old"} while the document is the one `leave` marked (chromedriver
+    /// holds the command while the navigation has not answered, so this means it ended without a
+    /// new document — or has not started), {s: "loading"}, {s: "ready", w: whether the selector
+    /// matched (true without one), x: `extract`'s answer when w}, or {s: "error", e} for a
     /// selector the browser rejects.
     static let poll = """
         const url = arguments[0], strategy = arguments[1], sel = arguments[2], wait = arguments[3];
-        const done = arguments[arguments.length - 1];
+        const spec = arguments[4], done = arguments[arguments.length - 1];
+        // `extract` itself, run in the same turn when the page is ready: a command less per page
+        // on a session whose tabs take turns. Any exception leaves `x` out (the extraction is then
+        // its own command, which reports it).
+        const read = () => {
+          if (spec == null) return undefined;
+          try { return (function () {
+        \(extract)
+          })(spec, url); } catch (e) { return undefined; }
+        };
         if (window.\(markName) === true) {
           let same = false;
           try { const w = new URL(url); same = w.hash !== '' && w.href.split('#')[0] === location.href.split('#')[0]; } catch (e) {}
@@ -90,7 +100,7 @@ public enum PageScripts {
           let ready = false, found = true;
           try { ready = loaded(); found = sel == null || document.querySelector(sel) !== null; }
           catch (e) { done({s: 'error', e: String(e && e.message ? e.message : e)}); return; }
-          if (ready && found) done({s: 'ready', w: true});
+          if (ready && found) done({s: 'ready', w: true, x: read()});
           else if (Date.now() - t0 >= wait) done(ready ? {s: 'ready', w: false} : {s: 'loading'});
           else setTimeout(check, 10);
         })();

@@ -14,6 +14,12 @@ final class TabLoad {
     private var readySince: ContinuousClock.Instant?
     private var oldSeen = 0
     private(set) var checks = 0
+    /// Checks chromedriver answered with a script timeout.
+    private var heldChecks = 0
+
+    /// The check reads the page when it finds it ready (one command instead of two), until
+    /// three checks were held: an extraction longer than the script timeout would never answer.
+    private var readsInCheck: Bool { heldChecks < 3 }
 
     init(visitor: PageVisitor, url: String, window: String) {
         self.visitor = visitor
@@ -72,7 +78,7 @@ final class TabLoad {
         checks += 1
         let args: [JSONValue] = [
             .string(url), .string(options.pageLoadStrategy), options.waitFor.map { .string($0) } ?? .null,
-            .number(TabPolling.loadWaitMilliseconds),
+            .number(TabPolling.loadWaitMilliseconds), readsInCheck ? visitor.fieldSpec : .null,
         ]
         let answer: JSONValue
         do {
@@ -80,7 +86,11 @@ final class TabLoad {
                 try await session.executeAsync(PageScripts.poll, args: args, timeout: Self.checkDeadline)
             }
         } catch let error as WebDriverError where error.code == .scriptTimeout {
-            return nil  // chromedriver held the check for a navigation that has not answered yet
+            // chromedriver held the check for a navigation that has not answered yet; or the
+            // extraction in it outlasts the short script timeout (a huge page): after a few,
+            // the page is read by its own command, which may take longer.
+            heldChecks += 1
+            return nil
         } catch let error as WebDriverError {
             throw ErrorClassifier.classify(error, during: "waiting for the page")
         } catch let failure as VisitFailure {
@@ -95,6 +105,9 @@ final class TabLoad {
             oldSeen += 1
             return oldSeen >= 2 ? try await visitor.extract(session, url: url, tabbed: true) : nil
         case "ready" where answer["w"] == .bool(true):
+            if let read = answer["x"], read.objectValue != nil {
+                return try await visitor.interpret(read, url: url)
+            }
             return try await visitor.extract(session, url: url, tabbed: true)
         case "ready":
             let since = readySince ?? .now
