@@ -531,7 +531,9 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     public static func infrastructureProblem(_ end: TaskEnd, missing: Int) -> String? {
         if end.stopCode == .taskFailedToStart { return "task failed to start: \(end.reason)" }
         let crawler = end.exitCode(of: TaskDefinition.crawlerName)
-        if end.stopCode == .essentialContainerExited, crawler == 0, missing == 0 { return nil }
+        // The crawler finished with every record: whatever stopped the task afterwards (a Spot
+        // reclaim, our own stop) cost nothing.
+        if crawler == 0, missing == 0 { return nil }
         if let code = crawler, code != 0 {
             return "crawler \(CrawlerExitCode.meaning(code))"
                 + (end.stopCode == .userInitiated ? " (\(end.reason))" : "")

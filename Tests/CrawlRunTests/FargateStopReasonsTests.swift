@@ -62,6 +62,10 @@ import Testing
             name: "Spot interruption", stopCode: "SpotInterruption", stoppedReason: "Your Spot Task was interrupted.",
             crawler: (75, nil), sidecar: (143, nil), retryable: true, hint: "FARGATE_SPOT"),
         Case(
+            name: "Spot interruption after the crawler finished", stopCode: "SpotInterruption",
+            stoppedReason: "Your Spot Task was interrupted.", crawler: (0, nil), sidecar: (143, nil),
+            retryable: true, hint: nil),
+        Case(
             name: "out of memory", stopCode: "EssentialContainerExited",
             stoppedReason: "Essential container in task exited",
             crawler: (137, nil), sidecar: (137, "OutOfMemoryError: Container killed due to memory usage"),
@@ -97,6 +101,11 @@ import Testing
             name: "an unknown stop code", stopCode: "SomethingNew", stoppedReason: "host maintenance",
             crawler: (143, nil), sidecar: (143, nil), retryable: true, hint: nil),
     ]
+
+    static func named(_ name: String) -> Case {
+        guard let c = cases.first(where: { $0.name == name }) else { fatalError("no case \(name)") }
+        return c
+    }
 
     static func task(_ c: Case) -> ECSTask {
         func container(_ name: String, _ exit: Int?, _ reason: String?) -> JSONValue {
@@ -135,17 +144,32 @@ import Testing
         #expect(end.capacityProvider == "FARGATE_SPOT")
     }
 
+    /// A task whose crawler finished its batch (exit 0, every record there) is no infrastructure
+    /// failure, whatever stopped the task after it: a Spot reclaim or our own stop of a task that
+    /// had just ended its work. Missing records still make it one.
+    @Test(arguments: ["EssentialContainerExited", "SpotInterruption", "UserInitiated"])
+    func aFinishedCrawlerIsNoInfrastructureFailure(stopCode: String) {
+        let c = Case(
+            name: stopCode, stopCode: stopCode, stoppedReason: "stopped", crawler: (0, nil), sidecar: (143, nil),
+            retryable: true)
+        let end = FargateStopReasons.end(of: Self.task(c), assignPublicIp: false)
+        #expect(end.hint == nil)
+        #expect(BatchLedger.infrastructureProblem(end, missing: 0) == nil)
+        #expect(BatchLedger.infrastructureProblem(end, missing: 2)?.contains("2 URLs without a record") == true)
+    }
+
     @Test func theReasonNamesWhatEachContainerSaid() {
-        let pulled = FargateStopReasons.end(of: Self.task(Self.cases[1]), assignPublicIp: false)
+        let pulled = FargateStopReasons.end(
+            of: Self.task(Self.named("pull timeout in a private subnet")), assignPublicIp: false)
         #expect(pulled.reason == Self.pull, "the same words once, not once per container")
-        let oom = FargateStopReasons.end(of: Self.task(Self.cases[8]), assignPublicIp: false)
+        let oom = FargateStopReasons.end(of: Self.task(Self.named("out of memory")), assignPublicIp: false)
         #expect(
             oom.reason
                 == "Essential container in task exited; webdriver: OutOfMemoryError: Container killed due to memory usage (webdriver exited 137, crawler exited 137)"
         )
-        let ok = FargateStopReasons.end(of: Self.task(Self.cases[0]), assignPublicIp: false)
+        let ok = FargateStopReasons.end(of: Self.task(Self.named("crawler done")), assignPublicIp: false)
         #expect(BatchLedger.infrastructureProblem(ok, missing: 0) == nil, "a crawler that exited 0 did its job")
-        let killed = FargateStopReasons.end(of: Self.task(Self.cases[10]), assignPublicIp: false)
+        let killed = FargateStopReasons.end(of: Self.task(Self.named("crawler killed")), assignPublicIp: false)
         #expect(BatchLedger.infrastructureProblem(killed, missing: 3) == "crawler was killed (SIGKILL)")
     }
 

@@ -41,6 +41,9 @@ public enum FargateStopReasons {
 
     /// The rules, first match wins. Each is a predicate on the facts and its verdict.
     static let rules: [(name: String, matches: @Sendable (Facts) -> Bool, verdict: @Sendable (Facts) -> Verdict)] = [
+        // First: a crawler that finished its batch did its job, whatever stopped the task after
+        // it (a Spot reclaim, our stop of a task that had just ended); no hint to act on.
+        ("crawler done", { $0.crawlerExit == 0 }, { _ in Verdict(retryable: true, hint: nil) }),
         (
             "image missing or not allowed",
             { $0.says("CannotPullContainerError") && $0.says(imageRefused) },
@@ -131,7 +134,6 @@ public enum FargateStopReasons {
                 )
             }
         ),
-        ("crawler done", { $0.crawlerExit == 0 }, { _ in Verdict(retryable: true, hint: nil) }),
         (
             "bad batch input", { $0.crawlerExit.map { Int32($0) } == CrawlerExitCode.badInput.rawValue },
             { _ in
