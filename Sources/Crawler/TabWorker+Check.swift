@@ -51,7 +51,11 @@ extension TabWorker {
         } catch {
             current = nil
             await releaseHold()
-            await conclude(p, .failure(error))
+            var failure = error
+            // Past its page-load timeout the page has had its attempt, however slow the browser
+            // was to stop it: charged, so a browser slow every time cannot retry it forever.
+            if failure.slow { failure.notCharged = false }
+            await conclude(p, .failure(failure))
         }
         if let (p, failure) = unstarted {
             unstarted = nil
