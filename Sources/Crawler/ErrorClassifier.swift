@@ -39,6 +39,16 @@ enum ErrorClassifier {
     }
 
     /// Classifies a failed WebDriver command during a visit.
+    /// Any error of a step: a WebDriver error classified as below, a failure already made kept
+    /// as it is (a dialog storm), anything else a `webdriver` failure naming the step.
+    static func classify(_ error: any Error, during step: String) -> VisitFailure {
+        switch error {
+        case let error as WebDriverError: return classify(error, during: step)
+        case let failure as VisitFailure: return failure
+        default: return VisitFailure(.webdriver, "\(step): \(error)")
+        }
+    }
+
     static func classify(_ error: WebDriverError, during step: String) -> VisitFailure {
         if error.isUnresponsive {
             return VisitFailure(

@@ -90,10 +90,8 @@ public struct PageVisitor: Sendable {
             try await session.navigate(to: url, timeout: navigationDeadline)
         } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
             // A dialog opened by the new page during the load: the next command dismisses it.
-        } catch let error as WebDriverError {
-            throw ErrorClassifier.classify(error, during: "navigate")
         } catch {
-            throw VisitFailure(.webdriver, "navigate: \(error)")
+            throw ErrorClassifier.classify(error, during: "navigate")
         }
         if let selector = options.waitFor {
             let found: JSONValue
@@ -103,12 +101,8 @@ public struct PageVisitor: Sendable {
                         PageScripts.waitFor, args: [.string(selector), .number(options.waitForTimeout * 1000)],
                         timeout: scriptDeadline)
                 }
-            } catch let error as WebDriverError {
-                throw ErrorClassifier.classify(error, during: "waitFor")
-            } catch let failure as VisitFailure {
-                throw failure
             } catch {
-                throw VisitFailure(.webdriver, "waitFor: \(error)")
+                throw ErrorClassifier.classify(error, during: "waitFor")
             }
             if let problem = found.stringValue { throw VisitFailure(.script, "waitFor \(selector): \(problem)") }
             if found != .bool(true) {

@@ -97,7 +97,7 @@ final class ReadyTime: Sendable {
     var firstGuess: Duration { .milliseconds(Int64(min(1000, average.withLock { $0 } * 0.7))) }
 
     func add(_ d: Duration) {
-        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        let ms = Double(SidecarProbe.ms(d))
         average.withLock { $0 = $0 == 0 ? ms : $0 * 0.8 + ms * 0.2 }
     }
 }

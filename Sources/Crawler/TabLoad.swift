@@ -48,16 +48,9 @@ final class TabLoad {
             }
         } catch let error as WebDriverError where error.code == .scriptTimeout {
             throw Self.busyTab
-        } catch let error as WebDriverError {
+        } catch {
             // The tab's previous page crashed or hung after it was read: not this URL's doing.
             var failure = ErrorClassifier.classify(error, during: "before navigating")
-            failure.notCharged = true
-            throw failure
-        } catch var failure as VisitFailure {
-            failure.notCharged = true
-            throw failure
-        } catch {
-            var failure = VisitFailure(.webdriver, "before navigating: \(error)")
             failure.notCharged = true
             throw failure
         }
@@ -66,10 +59,8 @@ final class TabLoad {
             try await session.navigate(to: url, timeout: TabSession.windowDeadline)
         } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
             // A dialog of the new page: the next check dismisses it.
-        } catch let error as WebDriverError {
-            throw ErrorClassifier.classify(error, during: "navigate")
         } catch {
-            throw VisitFailure(.webdriver, "navigate: \(error)")
+            throw ErrorClassifier.classify(error, during: "navigate")
         }
     }
 
@@ -91,12 +82,8 @@ final class TabLoad {
             // the page is read by its own command, which may take longer.
             heldChecks += 1
             return nil
-        } catch let error as WebDriverError {
-            throw ErrorClassifier.classify(error, during: "waiting for the page")
-        } catch let failure as VisitFailure {
-            throw failure
         } catch {
-            throw VisitFailure(.webdriver, "waiting for the page: \(error)")
+            throw ErrorClassifier.classify(error, during: "waiting for the page")
         }
         switch answer["s"]?.stringValue {
         case "old":
@@ -112,7 +99,7 @@ final class TabLoad {
         case "ready":
             let since = readySince ?? .now
             readySince = since
-            guard let selector = options.waitFor, ContinuousClock.now - since >= seconds(options.waitForTimeout)
+            guard let selector = options.waitFor, ContinuousClock.now - since >= .seconds(options.waitForTimeout)
             else { return nil }
             let page = try await visitor.extract(session, url: url, tabbed: true)
             throw VisitFailure(
@@ -127,7 +114,7 @@ final class TabLoad {
     }
 
     /// True once the page-load timeout has passed without the page being ready.
-    var timedOut: Bool { ContinuousClock.now - navigated >= seconds(options.pageLoadTimeout) }
+    var timedOut: Bool { ContinuousClock.now - navigated >= .seconds(options.pageLoadTimeout) }
 
     var timeoutFailure: VisitFailure {
         VisitFailure(.timeout, "navigate timed out: the page did not load within \(options.pageLoadTimeout) s")
@@ -144,6 +131,4 @@ final class TabLoad {
 
     /// Time from the navigation to now, for `ReadyTime`.
     var sinceNavigation: Duration { ContinuousClock.now - navigated }
-
-    private func seconds(_ s: Double) -> Duration { .milliseconds(Int64(s * 1000)) }
 }

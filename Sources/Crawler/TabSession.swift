@@ -68,22 +68,18 @@ final class TabSession: Sendable {
                     return .failure(failure)
                 }
                 window = open
-            } catch let error as WebDriverError {
-                return .failure(await settle(ErrorClassifier.classify(error, during: "listing tabs"), window: ""))
             } catch {
-                return .failure(await settle(VisitFailure(.webdriver, "listing tabs: \(error)"), window: ""))
+                return .failure(await settle(ErrorClassifier.classify(error, during: "listing tabs"), window: ""))
             }
         }
         if state.withLock({ $0.current }) != window {
             do {
                 try await session.switchToWindow(window, timeout: Self.windowDeadline)
                 state.withLock { $0.current = window }
-            } catch let error as WebDriverError {
-                let failure = ErrorClassifier.classify(error, during: "switching to its tab")
-                return .failure(await settle(failure, window: window, noSuchWindow: error.code == .noSuchWindow))
             } catch {
-                return .failure(
-                    await settle(VisitFailure(.webdriver, "switching to its tab: \(error)"), window: window))
+                let failure = ErrorClassifier.classify(error, during: "switching to its tab")
+                let noSuchWindow = (error as? WebDriverError)?.code == .noSuchWindow
+                return .failure(await settle(failure, window: window, noSuchWindow: noSuchWindow))
             }
         }
         do {
@@ -174,10 +170,8 @@ final class TabSession: Sendable {
         try await withWindow(nil) { session throws(VisitFailure) in
             do {
                 return try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
-            } catch let error as WebDriverError {
-                throw ErrorClassifier.classify(error, during: "opening a tab")
             } catch {
-                throw VisitFailure(.webdriver, "opening a tab: \(error)")
+                throw ErrorClassifier.classify(error, during: "opening a tab")
             }
         }
     }
