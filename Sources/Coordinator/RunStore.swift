@@ -19,12 +19,17 @@ public final class RunStore: @unchecked Sendable {
     /// Creates a new run directory.
     public convenience init(runsDirectory: String, id: String = RunStore.newID()) throws(RunFailure) {
         let layout = RunLayout(runsDirectory: runsDirectory, id: id)
-        for sub in [""] + RunLayout.directories.map({ "/" + $0 }) {
-            do throws(FileProblem) {
-                try Self.makeDirectories(layout.directory + sub)
-            } catch {
-                throw RunFailure(error.message)
+        do throws(FileProblem) {
+            try Self.makeDirectories(runsDirectory)
+            // Never two runs in one directory, should two crawlruns draw the same id.
+            guard mkdir(layout.directory, 0o755) == 0 else {
+                throw FileProblem(path: layout.directory, errno: errno, action: "create")
             }
+            for sub in RunLayout.directories {
+                try Self.makeDirectories(layout.directory + "/" + sub)
+            }
+        } catch {
+            throw RunFailure(error.message)
         }
         try self.init(existing: layout)
     }
@@ -45,13 +50,20 @@ public final class RunStore: @unchecked Sendable {
     public var logsPath: String { layout.logsPath }
     public var reportPath: String { layout.reportPath }
 
-    /// `YYYYMMDD-HHMMSS-xxxx` (UTC, then random hex): sorts by start time, fits ECS's
-    /// 36-character `startedBy`.
+    /// `YYYYMMDD-HHMMSS-xxxx` (UTC): sorts by start time, fits ECS's 36-character `startedBy`.
+    /// `xxxx` is the millisecond times 16 plus a random nibble, in hex, so two runs started in the
+    /// same second still sort in the order they started (`run --keep` and `runs` rely on it; a
+    /// random suffix once let `--keep 1` keep the older of two such runs).
     public static func newID() -> String {
-        let t = Timestamp.now()
-        let digits = t.filter(\.isNumber)
+        id(at: Timestamp.now(), nibble: Int.random(in: 0...15))
+    }
+
+    /// The id of a run started at `timestamp` (`Timestamp` form, milliseconds included).
+    public static func id(at timestamp: String, nibble: Int) -> String {
+        let digits = timestamp.filter(\.isNumber)
         let stamp = String(digits.prefix(8)) + "-" + String(digits.dropFirst(8).prefix(6))
-        return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16).leftPadded(to: 4)
+        let millisecond = Int(String(digits.dropFirst(14).prefix(3))) ?? 0
+        return stamp + "-" + String(millisecond * 16 + (nibble & 15), radix: 16).leftPadded(to: 4)
     }
 
     /// `mkdir -p`, with the failure as a sentence naming the path (never a Foundation error dump).
