@@ -25,6 +25,8 @@ final class TabSession: Sendable {
         var lost: VisitFailure?
         /// The session was given up by the crawler because of a hung tab (not lost by itself).
         var abandoned = false
+        /// The windows this session opened and has not closed (`closeTab` keeps one open).
+        var open: Set<String> = []
     }
 
     /// Deadline of a window switch, a new tab, a close: commands the browser answers at once.
@@ -35,7 +37,10 @@ final class TabSession: Sendable {
         self.label = label
         self.closer = closer
         self.log = log
-        state.withLock { $0.current = firstWindow }
+        state.withLock {
+            $0.current = firstWindow
+            $0.open = [firstWindow]
+        }
     }
 
     var lost: VisitFailure? { state.withLock { $0.lost } }
@@ -94,7 +99,10 @@ final class TabSession: Sendable {
     func settle(_ failure: VisitFailure, window: String, noSuchWindow: Bool = false) async -> VisitFailure {
         var failure = failure
         if noSuchWindow {
-            state.withLock { $0.current = nil }
+            state.withLock { s in
+                s.current = nil
+                s.open.remove(window)
+            }
             failure.tabLost = true
             return failure
         }
@@ -150,7 +158,10 @@ final class TabSession: Sendable {
         } catch {
             return false
         }
-        state.withLock { $0.current = nil }
+        state.withLock { s in
+            s.current = nil
+            s.open.remove(window)
+        }
         log.warn("\(label): abandoned a tab whose page stopped answering; its page target was closed")
         return true
     }
@@ -169,7 +180,9 @@ final class TabSession: Sendable {
     func openTab() async throws(VisitFailure) -> String {
         try await withWindow(nil) { session throws(VisitFailure) in
             do {
-                return try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
+                let window = try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
+                state.withLock { _ = $0.open.insert(window) }
+                return window
             } catch {
                 throw ErrorClassifier.classify(error, during: "opening a tab")
             }
@@ -177,9 +190,18 @@ final class TabSession: Sendable {
     }
 
     /// Closes a tab whose renderer crashed or whose load was given up. Best effort: a window that
-    /// cannot be closed is left to the session's end.
-    func closeTab(_ window: String) async {
-        _ = try? await withWindow(window) { session throws(VisitFailure) in
+    /// cannot be closed is left to the session's end. When it is the session's last window, a
+    /// new tab is opened first and returned (for the tab's owner to use): closing the last window
+    /// ends the session ([W3C Close Window](https://www.w3.org/TR/webdriver2/#close-window)), and
+    /// with it every other page in flight (CI: a fresh session's only tab could not mark its
+    /// document in time, and closing it lost the session and cost its pages an attempt).
+    func closeTab(_ window: String) async -> String? {
+        let replacement = try? await withWindow(window) { session throws(VisitFailure) -> String? in
+            var replacement: String?
+            if state.withLock({ $0.open.subtracting([window]).isEmpty }) {
+                replacement = try? await session.newWindow(type: "tab", timeout: Self.windowDeadline)
+                if let replacement { state.withLock { _ = $0.open.insert(replacement) } }
+            }
             do {
                 try await session.closeWindow(timeout: Self.windowDeadline)
             } catch let error as WebDriverError where error.isSessionLost && !error.isTabCrash {
@@ -187,9 +209,12 @@ final class TabSession: Sendable {
             } catch {
                 _ = await closer.closeTarget(session, id: window)
             }
+            return replacement
         }
         state.withLock { s in
+            s.open.remove(window)
             if s.current == window { s.current = nil }
         }
+        return replacement ?? nil
     }
 }

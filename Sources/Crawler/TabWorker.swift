@@ -169,11 +169,12 @@ final class TabWorker {
         later.append(p)
     }
 
-    /// Forgets the tab (closing it unless its target is already gone); the next URL opens another.
+    /// Forgets the tab (closing it unless its target is already gone); the next URL opens another,
+    /// or uses the one `closeTab` opened to keep the session alive.
     func dropTab(closing: Bool) async {
         guard let window else { return }
         self.window = nil
-        if closing { await tabs.closeTab(window) }
+        if closing { self.window = await tabs.closeTab(window) }
     }
 
     func releaseHold() async {

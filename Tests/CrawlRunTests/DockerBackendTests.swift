@@ -101,7 +101,14 @@ extension Chrome {
                 let run = try runDirectory(dir + "/docker")
                 let records = try readRecords(run + "/results.jsonl")
                 #expect(records.count == 8)
-                #expect(records.map(essence).sorted() == localRecords.map(essence).sorted())
+                // On a mismatch, what the crawlers warned about says why (kept in the run's logs).
+                let warnings = ["0001", "0002", "0003"].flatMap { batch in
+                    ((try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? "")
+                        .split(separator: "\n").filter { $0.contains(" warn ") }.map { "\(batch): \($0)" }
+                }
+                #expect(
+                    records.map(essence).sorted() == localRecords.map(essence).sorted(),
+                    "\(warnings.joined(separator: "\n"))")
                 #expect(
                     records.first { $0.url.hasSuffix("/page/2") }?.fields["next"] == .string(server.baseURL + "/page/3")
                 )
