@@ -13,9 +13,25 @@ public enum PageScripts {
     /// navigation: Not attached to an active page"). Also the cheap liveness check of the
     /// session: a hung renderer does not answer it.
     static let leave = """
+        \(mark)
+        return true;
+        """
+
+    /// `leave`'s statements, shared with `leaveAndStop`. Besides the mark and the dialogs, the
+    /// marked document may no longer navigate by itself: a timer's `location.href = …` landing
+    /// after the crawler's navigation committed nothing (a 204) would put an unmarked document
+    /// in the tab, read as the next URL's page. The [Navigation API](https://html.spec.whatwg.org/multipage/nav-history-apis.html#the-navigate-event)
+    /// fires `navigate` for navigations the page starts (not for the driver's) and lets them be
+    /// cancelled; fragment changes keep the document and are let through.
+    static let mark = """
         window.\(markName) = true;
         window.alert = () => undefined; window.confirm = () => false; window.prompt = () => null;
-        return true;
+        try {
+          if (window.navigation && !window.\(markName)Held) {
+            window.\(markName)Held = true;
+            window.navigation.addEventListener('navigate', (e) => { if (e.cancelable && !e.hashChange) e.preventDefault(); });
+          }
+        } catch (e) {}
         """
 
     /// arguments[0]: {name: {selector, attr, all}}, arguments[1]: the URL navigated to. Returns
@@ -109,8 +125,7 @@ public enum PageScripts {
     /// `leave` for a tab whose load is being given up (a timeout): it also stops the load, so a
     /// document that never ends (a stream) stops using the network.
     static let leaveAndStop = """
-        window.\(markName) = true;
-        window.alert = () => undefined; window.confirm = () => false; window.prompt = () => null;
+        \(mark)
         try { window.stop(); } catch (e) {}
         return true;
         """

@@ -87,10 +87,20 @@ enum FixturePages {
         case "/alert":
             return ok(html(title: "Alert", head: "<script>alert('hello');</script>", body: "<h1>Alert</h1>"))
         case "/navigate-away":
+            // `left=MS`: the page goes to /page/2 by itself MS after the crawler marked it as left
+            // (`PageScripts.markName`), as a page's timer could fire just after the crawler's
+            // navigation ended without a new document.
+            let leave =
+                r.query["left"].flatMap(Int.init).map {
+                    """
+                    setInterval(() => { if (window.__crawlrunLeft === true && !window.gone) { window.gone = true; \
+                    setTimeout(() => { location.href = '/page/2'; }, \($0)); } }, 5)
+                    """
+                } ?? "location.replace('/page/2')"
             return ok(
                 html(
                     title: "Leaving",
-                    head: "<script>window.addEventListener('load', () => location.replace('/page/2'));</script>",
+                    head: "<script>window.addEventListener('load', () => \(leave));</script>",
                     body: "<h1>Leaving</h1>"))
         case "/js-error":
             return ok(

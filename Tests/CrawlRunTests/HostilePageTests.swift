@@ -44,10 +44,12 @@ extension Chrome {
             defer { server.stop() }
             let b = server.baseURL
             // The first URL runs on a fresh session's blank page; each later one follows a page
-            // whose data it must not inherit.
+            // whose data it must not inherit — also one that navigated itself once loaded (the
+            // document marked must be the one the next navigation leaves, not the one read).
             let urls = [
                 b + "/no-content", b + "/page/1", b + "/no-content?again", b + "/page/2", b + "/not-modified",
-                b + "/page/3", b + "/download", b + "/page/4", b + "/page/4#price",
+                b + "/page/3", b + "/download", b + "/page/4", b + "/page/4#price", b + "/navigate-away",
+                b + "/no-content?after-a-page-that-left",
             ]
             let o = options {
                 $0.fields = Self.fields; $0.screenshot = .onError
@@ -61,7 +63,7 @@ extension Chrome {
             for (url, n) in [(b + "/page/1", 1), (b + "/page/2", 2), (b + "/page/3", 3), (b + "/page/4", 4)] {
                 expectOwnPage(rec[url], url, n: n)
             }
-            for url in [b + "/no-content", b + "/no-content?again"] {
+            for url in [b + "/no-content", b + "/no-content?again", b + "/no-content?after-a-page-that-left"] {
                 expectNoPageData(rec[url])
                 #expect(rec[url]?.error?.kind == .http && rec[url]?.status == 204 && rec[url]?.attempts == 1)
                 #expect(rec[url]?.error?.message == "HTTP 204: no content, so no page to read")
@@ -79,6 +81,30 @@ extension Chrome {
             // A fragment of the page just crawled is the same document, rightly kept.
             let fragment = rec[b + "/page/4#price"]
             #expect(fragment?.ok == true && fragment?.title == "Page 4" && fragment?.finalUrl == b + "/page/4#price")
+        }
+
+        /// A page that goes elsewhere by itself a moment after it was read, followed in its tab by
+        /// a URL that commits no document: the page's own navigation lands after the crawler's
+        /// went nowhere, and its document is not the 204's page.
+        @Test(.disabled(if: tabbedRun, "sets its own tabs: run once"), arguments: [1, 2])
+        func aPageThatLeavesByItselfNeverAnswersForTheNextURL(tabs: Int) async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let b = server.baseURL
+            // Two tabs: the slow page keeps the second tab, so the 204 follows the leaving page in
+            // the first.
+            let urls = [b + "/navigate-away?left=50", b + "/page/1?ms=2500", b + "/no-content"]
+            let r = try await crawl(
+                tabs == 1 ? [urls[0], urls[2]] : urls,
+                options: options {
+                    $0.fields = Self.fields; $0.tabsPerSession = tabs; $0.maxAttempts = 1
+                },
+                driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            expectNoPageData(rec[b + "/no-content"])
+            #expect(rec[b + "/no-content"]?.status == 204, "\(String(describing: rec[b + "/no-content"]))")
         }
 
         /// A server slow to answer leaves the previous document in the tab for a while: that is a
