@@ -89,12 +89,17 @@ enum FixturePages {
         case "/navigate-away":
             // `left=MS`: the page goes to /page/2 by itself MS after the crawler marked it as left
             // (`PageScripts.markName`), as a page's timer could fire just after the crawler's
-            // navigation ended without a new document.
+            // navigation ended without a new document; `by=refresh`: through a meta refresh.
+            let go =
+                r.query["by"] == "refresh"
+                ? "const m = document.createElement('meta'); m.httpEquiv = 'refresh'; "
+                    + "m.content = '0;url=/page/2'; document.head.appendChild(m);"
+                : "location.href = '/page/2';"
             let leave =
                 r.query["left"].flatMap(Int.init).map {
                     """
                     setInterval(() => { if (window.__crawlrunLeft === true && !window.gone) { window.gone = true; \
-                    setTimeout(() => { location.href = '/page/2'; }, \($0)); } }, 5)
+                    setTimeout(() => { \(go) }, \($0)); } }, 5)
                     """
                 } ?? "location.replace('/page/2')"
             return ok(
