@@ -167,24 +167,46 @@ final class TabSession: Sendable {
     }
 
     func markLost(_ failure: VisitFailure, abandoned: Bool) {
-        state.withLock { s in
-            guard s.lost == nil else { return }
+        let first = state.withLock { s in
+            guard s.lost == nil else { return false }
             var lost = VisitFailure(.browserCrash, failure.message, sessionLost: true)
             lost.notCharged = abandoned
             s.lost = lost
             s.abandoned = abandoned
+            return true
         }
+        // Said once, with its cause: the replacement's "after a lost one" line does not say why.
+        if first && !abandoned { log.warn("\(label): the session was lost (\(failure.message))") }
     }
 
     /// Opens a tab for the next page (the current window stays current).
     func openTab() async throws(VisitFailure) -> String {
-        try await withWindow(nil) { session throws(VisitFailure) in
+        var tries = 0
+        while true {
+            tries += 1
             do {
-                let window = try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
-                state.withLock { _ = $0.open.insert(window) }
-                return window
-            } catch {
-                throw ErrorClassifier.classify(error, during: "opening a tab")
+                return try await withWindow(nil) { session throws(VisitFailure) in
+                    do {
+                        let window = try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
+                        state.withLock { _ = $0.open.insert(window) }
+                        return window
+                    } catch let error as WebDriverError where error.code == .noSuchWindow {
+                        // New Window needs an open current window, and this one was closed (its
+                        // page crashed, or closed itself): another open window will do.
+                        state.withLock { s in
+                            if let current = s.current { s.open.remove(current) }
+                            s.current = nil
+                        }
+                        var failure = ErrorClassifier.classify(error, during: "opening a tab")
+                        failure.tabLost = true
+                        failure.sessionLost = false
+                        throw failure
+                    } catch {
+                        throw ErrorClassifier.classify(error, during: "opening a tab")
+                    }
+                }
+            } catch  where error.tabLost && tries < 2 {
+                continue
             }
         }
     }
@@ -195,12 +217,20 @@ final class TabSession: Sendable {
     /// ends the session ([W3C Close Window](https://www.w3.org/TR/webdriver2/#close-window)), and
     /// with it every other page in flight (CI: a fresh session's only tab could not mark its
     /// document in time, and closing it lost the session and cost its pages an attempt).
+    /// When no new tab can be opened, the last window is kept open (unused, closed with the
+    /// session) and nil returned: the owner opens a tab for its next URL as usual.
     func closeTab(_ window: String) async -> String? {
-        let replacement = try? await withWindow(window) { session throws(VisitFailure) -> String? in
+        let outcome = try? await withWindow(window) { session throws(VisitFailure) -> (closed: Bool, new: String?) in
             var replacement: String?
             if state.withLock({ $0.open.subtracting([window]).isEmpty }) {
-                replacement = try? await session.newWindow(type: "tab", timeout: Self.windowDeadline)
-                if let replacement { state.withLock { _ = $0.open.insert(replacement) } }
+                do {
+                    let new = try await session.newWindow(type: "tab", timeout: Self.windowDeadline)
+                    state.withLock { _ = $0.open.insert(new) }
+                    replacement = new
+                } catch {
+                    log.warn("\(label): no tab could be opened to replace the last one (\(error)); it is kept open")
+                    return (false, nil)
+                }
             }
             do {
                 try await session.closeWindow(timeout: Self.windowDeadline)
@@ -209,12 +239,18 @@ final class TabSession: Sendable {
             } catch {
                 _ = await closer.closeTarget(session, id: window)
             }
-            return replacement
+            // Still in the turn: the next command must not take the closed window for current.
+            forget(window)
+            return (true, replacement)
         }
+        if outcome?.closed != false { forget(window) }
+        return outcome?.new
+    }
+
+    private func forget(_ window: String) {
         state.withLock { s in
             s.open.remove(window)
             if s.current == window { s.current = nil }
         }
-        return replacement ?? nil
     }
 }

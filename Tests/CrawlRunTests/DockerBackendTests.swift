@@ -275,7 +275,7 @@ extension Chrome {
             try await leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
-                let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+                let urls = slowBatch(server)
                 let run = try await runThenSIGKILL(urls, dir: tempDir("docker-resume"))
                 let resumed = try await CrawlrunProcess.run(["resume", run])
                 #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
@@ -295,7 +295,7 @@ extension Chrome {
             try await leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
-                let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+                let urls = slowBatch(server)
                 let run = try await runThenSIGKILL(urls, dir: tempDir("docker-stop"))
                 let stop = try await CrawlrunProcess.run(["stop", run])
                 #expect(
@@ -313,6 +313,13 @@ extension Chrome {
 
         /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
         /// recorded a URL, checks that its task runs on, and returns the run directory.
+        /// A fast page (its record says the task is under way), then seven that answer after 3 s:
+        /// the task outlives its crawlrun's SIGKILL by seconds even on a loaded machine (CI's
+        /// 400 ms pages once finished before `stop` came).
+        func slowBatch(_ server: FixtureServer) -> [String] {
+            [server.baseURL + "/page/1"] + (2...8).map { server.baseURL + "/slow?ms=3000&n=\($0)" }
+        }
+
         func runThenSIGKILL(_ urls: [String], dir: String) async throws -> String {
             let jobPath = try writeJob(job(urls, batchSize: urls.count), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])

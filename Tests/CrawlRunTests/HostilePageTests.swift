@@ -276,6 +276,28 @@ extension Chrome {
             #expect(!r.log.contains("after a lost one"), "\(r.log)")
         }
 
+        /// The same, when no tab can be opened to replace the session's only one: it is kept
+        /// open (closing a session's last window ends the session), and the page is loaded in a
+        /// tab opened afterwards, charged nothing.
+        @Test(.disabled(if: tabbedRun, "sets its own tabs: run once"))
+        func aBusyLastTabIsKeptWhenNoneCanReplaceIt() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let urls = [server.baseURL + "/page/3"]
+            let r = try await crawl(
+                urls,
+                options: options {
+                    $0.fields = Self.fields; $0.tabsPerSession = 8; $0.maxAttempts = 1
+                },
+                driver: driver.url, http: BusyFirstLeave(failingNewWindow: true))
+            await driver.stop()
+            #expect(r.code == .ok)
+            expectEachPageOkOnce(r.records, urls: urls, pages: 3..., server: server)
+            #expect(r.log.contains("it is kept open"), "\(r.log)")
+            #expect(!r.log.contains("session was lost") && !r.log.contains("after a lost one"), "\(r.log)")
+        }
+
         /// Tabbed, a ready page is read by its readiness check; an extraction that outlasts the
         /// check's short script timeout (thousands of matches) is read by its own command, which
         /// may take longer, instead of being checked until its page-load timeout.
@@ -586,9 +608,14 @@ final class LateNewWindow: HTTPTransport {
 
 /// Answers the first `leave` (the script that marks a tab's document) with chromedriver's script
 /// timeout, as a loaded machine's fresh tab did; everything else goes to the real chromedriver.
+/// With `failingNewWindow`, the first New Window after that answer fails too (a browser too
+/// loaded to open a tab in time).
 final class BusyFirstLeave: HTTPTransport {
     let real = CurlHTTPClient(connectTimeout: .seconds(2), timeout: .seconds(60))
     private let done = Mutex(false)
+    private let newWindowFailures: Mutex<Int>
+
+    init(failingNewWindow: Bool = false) { newWindowFailures = Mutex(failingNewWindow ? 1 : 0) }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let isLeave =
@@ -602,6 +629,15 @@ final class BusyFirstLeave: HTTPTransport {
         {
             let body =
                 #"{"value":{"error":"script timeout","message":"script timeout: Timed out receiving message from renderer: 0.300","stacktrace":""}}"#
+            return HTTPResponse(status: 500, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
+        }
+        if request.url.hasSuffix("/window/new"), done.withLock({ $0 }),
+            newWindowFailures.withLock({ n in
+                defer { n = max(0, n - 1) }; return n > 0
+            })
+        {
+            let body =
+                #"{"value":{"error":"timeout","message":"timeout: Timed out receiving message from renderer","stacktrace":""}}"#
             return HTTPResponse(status: 500, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
         }
         return try await real.send(request)
