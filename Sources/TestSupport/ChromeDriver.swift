@@ -1,5 +1,6 @@
 import HTTP
 import ProcessKit
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -33,11 +34,36 @@ public final class ChromeDriver: Sendable {
         return ChromeDriver(port: p, process: process)
     }
 
-    /// Starts chromedriver and waits until `/status` says ready.
+    /// Starts chromedriver and waits until `/status` says ready. Without a port, chromedriver
+    /// picks its own (`launchOnItsOwnPort`).
     public static func start(port: UInt16? = nil, urlBase: String? = nil) async throws -> ChromeDriver {
-        let driver = try launch(port: port, urlBase: urlBase)
+        let driver =
+            if let port { try launch(port: port, urlBase: urlBase) } else {
+                try await launchOnItsOwnPort(urlBase: urlBase)
+            }
         try await driver.waitUntilReady(path: (urlBase ?? "") + "/status")
         return driver
+    }
+
+    /// `--port=0`: chromedriver binds a port of its own and names it ("ChromeDriver was started
+    /// successfully on port N."), so no other process can take it between a choice and the bind
+    /// (a port found free, then handed over, can be).
+    static func launchOnItsOwnPort(urlBase: String?) async throws -> ChromeDriver {
+        let said = Mutex<UInt16?>(nil)
+        var args = ["--port=0"]
+        if let urlBase { args.append("--url-base=\(urlBase)") }
+        let process = try ChildProcess(
+            binary, arguments: args,
+            stdout: .lines { line in
+                guard let r = line.firstRange(of: "started successfully on port ") else { return }
+                if let port = UInt16(line[r.upperBound...].prefix(while: \.isNumber)) { said.withLock { $0 = port } }
+            }, stderr: .null, name: "chromedriver")
+        _ = await eventually(timeout: .seconds(20)) { said.withLock { $0 } != nil || process.exitStatus != nil }
+        guard let port = said.withLock({ $0 }) else {
+            await process.terminate(grace: .seconds(1))
+            throw FixtureError("chromedriver did not say which port it took (--port=0)")
+        }
+        return ChromeDriver(port: port, process: process)
     }
 
     public func waitUntilReady(path: String = "/status", timeout: Duration = .seconds(20)) async throws {
