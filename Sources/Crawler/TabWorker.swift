@@ -18,9 +18,13 @@ final class TabWorker {
     /// A URL whose navigation could not start in a chained turn (`finish`): handled after it.
     var unstarted: (PendingURL, VisitFailure)?
 
-    init(epoch: TabEpoch, window: String?) {
+    /// This tab takes the epoch's first URL, and opens the way for the others once it has.
+    private var takesFirst: Bool
+
+    init(epoch: TabEpoch, window: String?, takesFirst: Bool = false) {
         self.epoch = epoch
         self.window = window
+        self.takesFirst = takesFirst
     }
 
     var run: BatchRun { epoch.run }
@@ -29,12 +33,18 @@ final class TabWorker {
     func work() async {
         while !Task.isCancelled {
             if current == nil {
-                guard let p = await nextURL() else { break }
+                let p = await nextURL()
+                if takesFirst {
+                    takesFirst = false
+                    await epoch.firstTaken.open()
+                }
+                guard let p else { break }
                 await start(p)
             } else {
                 await checkCurrent()
             }
         }
+        if takesFirst { await epoch.firstTaken.open() }  // cancelled before its first URL
         // Cancelled after the stop grace: a URL in flight is left without a record (retried later).
         current = nil
         await releaseHold()

@@ -80,6 +80,24 @@ struct PendingURL: Sendable {
     var alone: Bool { last?.kind == .browserCrash }
 }
 
+/// Opened once; whoever waits before then is resumed at the opening.
+actor OneShot {
+    private var opened = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if opened { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func open() {
+        guard !opened else { return }
+        opened = true
+        for w in waiting { w.resume() }
+        waiting = []
+    }
+}
+
 /// URLs that were in flight on a lost session: they go first on the next one.
 actor Carry {
     private var items: [PendingURL] = []
@@ -96,6 +114,10 @@ final class TabEpoch: Sendable {
     let carry: Carry
     let gate = LoadGate()
     let readyTime = ReadyTime()
+    /// The tab in the session's first window takes the first URL; the others wait for that. A
+    /// batch smaller than the tabs then opens no tab it does not need, and the first window is
+    /// never left idle while a new tab loads.
+    let firstTaken = OneShot()
     private let pages = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
 
@@ -111,8 +133,12 @@ final class TabEpoch: Sendable {
     func run() async {
         let first = tabs.currentWindow
         await withTaskGroup(of: Void.self) { group in
-            for slot in 0..<run.options.tabsPerSession {
-                group.addTask { await TabWorker(epoch: self, window: slot == 0 ? first : nil).work() }
+            group.addTask { await TabWorker(epoch: self, window: first, takesFirst: true).work() }
+            for _ in 1..<max(1, run.options.tabsPerSession) {
+                group.addTask {
+                    await self.firstTaken.wait()
+                    await TabWorker(epoch: self, window: nil).work()
+                }
             }
         }
     }
