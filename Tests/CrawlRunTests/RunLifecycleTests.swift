@@ -80,7 +80,11 @@ extension Chrome {
             let server = try FixtureServer()
             defer { server.stop() }
             let dir = tempDir("stop")
-            let urls = (1...12).map { server.baseURL + "/slow?ms=300&n=\($0)" }
+            // A fast page first in each batch (its record says the run is under way), then slow
+            // ones, so the run is still going when `stop` comes, even on a loaded machine.
+            let urls = (1...12).map { n in
+                n % 4 == 1 ? server.baseURL + "/page/\(n)" : server.baseURL + "/slow?ms=3000&n=\(n)"
+            }
             let jobPath = try writeJob(job(urls), in: dir)
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
             #expect(await awaitRecords(in: dir + "/runs"))

@@ -58,10 +58,17 @@ func runDirectory(_ runs: String) throws -> String {
 
 /// Waits until the run under `runs` has at least one record in each of `batches`' results: the
 /// moment a test interrupts a run whose tasks are under way.
+/// Waits until each batch has a record, in any attempt's results file (`0001.jsonl`,
+/// `0001.a2.jsonl`, …: a task that failed to start is retried under the attempt's name).
 func awaitRecords(in runs: String, batches: [String] = ["0001"], timeout: Duration = .seconds(30)) async -> Bool {
     await eventually(timeout: timeout) {
         guard let r = try? runDirectory(runs) else { return false }
-        return batches.allSatisfy { lineCount(r + "/results/\($0).jsonl") >= 1 }
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: r + "/results")) ?? []
+        return batches.allSatisfy { batch in
+            files.contains { file in
+                (file == batch + ".jsonl" || file.hasPrefix(batch + ".a")) && lineCount(r + "/results/" + file) >= 1
+            }
+        }
     }
 }
 
@@ -176,6 +183,32 @@ extension Chrome {
             #expect(second["urls"]?.arrayValue?.count == retried, "the retry holds only the missing URLs")
             #expect(p.stderr.contains("crawler was killed (SIGKILL)"))
             #expect(p.stdout.contains("1 retry"))
+        }
+
+        /// A sidecar that exits at once (as chromedriver does when its port was taken between
+        /// our choice and its bind) is started again on another port: the task runs, no retry.
+        @Test func aSidecarThatExitsAtOnceIsStartedAgain() async throws {
+            let server = try FixtureServer()
+            defer { server.stop() }
+            let dir = tempDir("quick-exit")
+            let marker = dir + "/started-once"
+            let script = dir + "/flaky-chromedriver"
+            try """
+            #!/bin/sh
+            if [ ! -e '\(marker)' ]; then touch '\(marker)'; echo "bind() failed: Address already in use" >&2; exit 1; fi
+            exec \(ChromeDriver.binary) "$@"
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            let urls = [server.baseURL + "/page/1"]
+            let jobPath = try writeJob(
+                job(urls, batchSize: 1, extra: ["local": ["chromedriver": .string(script)]]), in: dir)
+            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"])
+            #expect(r.code == 0, "\(r.stdout)\n\(r.stderr)")
+            let run = try runDirectory(dir + "/runs")
+            #expect(try readRecords(run + "/results.jsonl").map(\.ok) == [true])
+            let log = (try? String(contentsOfFile: run + "/logs/0001/webdriver.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("exited at once (exit 1); starting it again on another port"), "\(log)")
+            #expect(!r.stdout.contains("retry"), "\(r.stdout)")
         }
 
         @Test func sidecarThatNeverBecomesHealthy() async throws {

@@ -86,29 +86,44 @@ final class LocalTask: SupervisedTask {
                 containers: [ContainerExit(name: sidecarName, exitCode: sidecar?.code, reason: reason)])
         }
 
-        let port: UInt16
-        do {
-            port = try freeLoopbackPort()
-        } catch {
-            return failedToStart("no free loopback port: \(error)")
-        }
-        let command = backend.sidecarCommand(port: port)
         let environment = ProcessInfo.processInfo.environment.merging(
             TaskDefinition.environment(of: sidecarName, in: launch.taskDefinition, overrides: launch.overrides)
         ) { $1 }
-        let sidecar: ChildProcess
-        do {
-            sidecar = try ChildProcess(
-                command[0], arguments: Array(command.dropFirst()), environment: environment,
-                stdout: .lines(sidecarLog.write), stderr: .lines(sidecarLog.write), name: sidecarName)
-        } catch {
-            return failedToStart("cannot start \(command[0]): \(error)")
+        var port: UInt16 = 0
+        var sidecar: ChildProcess?
+        var health = Health.unhealthy
+        for start in 1...Self.sidecarStarts {
+            do {
+                port = try freeLoopbackPort()
+            } catch {
+                return failedToStart("no free loopback port: \(error)")
+            }
+            let command = backend.sidecarCommand(port: port)
+            let started: ChildProcess
+            do {
+                started = try ChildProcess(
+                    command[0], arguments: Array(command.dropFirst()), environment: environment,
+                    stdout: .lines(sidecarLog.write), stderr: .lines(sidecarLog.write), name: sidecarName)
+            } catch {
+                return failedToStart("cannot start \(command[0]): \(error)")
+            }
+            spawned(started)
+            sidecar = started
+            sidecarLog.note("task \(id): started \(command.joined(separator: " ")) (pid \(started.pid))")
+            // dependsOn HEALTHY: the crawler starts once the sidecar's /status says ready.
+            let since = ContinuousClock.now
+            health = await waitHealthy(started, port: port)
+            // A port found free can be taken before the sidecar binds it (another task's browser
+            // picks its DevTools port the same way; seen in CI): a sidecar that exits at once is
+            // started again on another port rather than failing the task.
+            guard case .exited(let status) = health, start < Self.sidecarStarts,
+                ContinuousClock.now - since < Self.quickExit
+            else { break }
+            await started.outputDrained()
+            sidecarLog.note("task \(id): \(sidecarName) exited at once (\(status)); starting it again on another port")
         }
-        spawned(sidecar)
-        sidecarLog.note("task \(id): started \(command.joined(separator: " ")) (pid \(sidecar.pid))")
-
-        // dependsOn HEALTHY: the crawler starts once the sidecar's /status says ready.
-        switch await waitHealthy(sidecar, port: port) {
+        guard let sidecar else { return failedToStart("\(sidecarName) was not started") }
+        switch health {
         case .healthy:
             sidecarLog.note("task \(id): \(sidecarName) is healthy")
         case .exited(let status):
@@ -186,6 +201,10 @@ final class LocalTask: SupervisedTask {
                 ContainerExit(name: crawlerName, exitCode: crawlerStatus.code),
             ])
     }
+
+    /// Starts of a sidecar that exits at once (within `quickExit`) before the task fails to start.
+    static let sidecarStarts = 3
+    static let quickExit: Duration = .seconds(2)
 
     private enum Health: Sendable {
         case healthy, unhealthy
