@@ -99,10 +99,7 @@ final class TabSession: Sendable {
     func settle(_ failure: VisitFailure, window: String, noSuchWindow: Bool = false) async -> VisitFailure {
         var failure = failure
         if noSuchWindow {
-            state.withLock { s in
-                s.current = nil
-                s.open.remove(window)
-            }
+            forget(window, always: true)
             failure.tabLost = true
             return failure
         }
@@ -158,10 +155,7 @@ final class TabSession: Sendable {
         } catch {
             return false
         }
-        state.withLock { s in
-            s.current = nil
-            s.open.remove(window)
-        }
+        forget(window, always: true)
         log.warn("\(label): abandoned a tab whose page stopped answering; its page target was closed")
         return true
     }
@@ -193,10 +187,7 @@ final class TabSession: Sendable {
                     } catch let error as WebDriverError where error.code == .noSuchWindow {
                         // New Window needs an open current window, and this one was closed (its
                         // page crashed, or closed itself): another open window will do.
-                        state.withLock { s in
-                            if let current = s.current { s.open.remove(current) }
-                            s.current = nil
-                        }
+                        forget()
                         var failure = ErrorClassifier.classify(error, during: "opening a tab")
                         failure.tabLost = true
                         failure.sessionLost = false
@@ -243,14 +234,20 @@ final class TabSession: Sendable {
             forget(window)
             return (true, replacement)
         }
-        if outcome?.closed != false { forget(window) }
+        if outcome == nil { forget(window) }  // the turn failed before the body forgot it
         return outcome?.new
     }
 
-    private func forget(_ window: String) {
+    /// Takes `window` (nil: the current one) out of the open windows. It stops being current
+    /// when it was, or in any case with `always` (after a failed switch or a closed hung tab, the
+    /// driver's current window is not known).
+    private func forget(_ window: String? = nil, always: Bool = false) {
         state.withLock { s in
-            s.open.remove(window)
-            if s.current == window { s.current = nil }
+            if let gone = window ?? s.current {
+                s.open.remove(gone)
+                if s.current == gone { s.current = nil }
+            }
+            if always { s.current = nil }
         }
     }
 }

@@ -45,24 +45,14 @@ public final class ChromeDriver: Sendable {
         return driver
     }
 
-    /// `--port=0`: chromedriver binds a port of its own and names it ("ChromeDriver was started
-    /// successfully on port N."), so no other process can take it between a choice and the bind
-    /// (a port found free, then handed over, can be).
+    /// `--port=0`: chromedriver names the port it took ("ChromeDriver was started successfully
+    /// on port N.").
     static func launchOnItsOwnPort(urlBase: String?) async throws -> ChromeDriver {
-        let said = Mutex<UInt16?>(nil)
         var args = ["--port=0"]
         if let urlBase { args.append("--url-base=\(urlBase)") }
-        let process = try ChildProcess(
-            binary, arguments: args,
-            stdout: .lines { line in
-                guard let r = line.firstRange(of: "started successfully on port ") else { return }
-                if let port = UInt16(line[r.upperBound...].prefix(while: \.isNumber)) { said.withLock { $0 = port } }
-            }, stderr: .null, name: "chromedriver")
-        _ = await eventually(timeout: .seconds(20)) { said.withLock { $0 } != nil || process.exitStatus != nil }
-        guard let port = said.withLock({ $0 }) else {
-            await process.terminate(grace: .seconds(1))
-            throw FixtureError("chromedriver did not say which port it took (--port=0)")
-        }
+        let (process, port) = try await launchOnOwnPort(
+            binary, arguments: args, portAfter: "started successfully on port ", timeout: .seconds(20),
+            name: "chromedriver")
         return ChromeDriver(port: port, process: process)
     }
 
@@ -116,6 +106,31 @@ public final class ChromeDriver: Sendable {
         for pid in renderers { Glibc.kill(pid, SIGKILL) }
         return renderers
     }
+}
+
+/// Starts a server told to bind a port of its own (port 0) and reads the port from the line of
+/// its output that names it (the number after `portAfter`; standard error with `onStderr`): no
+/// other process can take the port between a choice and the bind, as one found free and handed
+/// over can be. The process is ended when it names none within `timeout`.
+func launchOnOwnPort(
+    _ binary: String, arguments: [String], environment: [String: String]? = nil, onStderr: Bool = false,
+    portAfter marker: String, timeout: Duration, name: String
+) async throws -> (ChildProcess, UInt16) {
+    let said = Mutex<UInt16?>(nil)
+    let read = ChildProcess.Output.lines { line in
+        guard let r = line.firstRange(of: marker), let port = UInt16(line[r.upperBound...].prefix(while: \.isNumber))
+        else { return }
+        said.withLock { $0 = $0 ?? port }
+    }
+    let process = try ChildProcess(
+        binary, arguments: arguments, environment: environment, stdout: onStderr ? .null : read,
+        stderr: onStderr ? read : .null, name: name)
+    _ = await eventually(timeout: timeout) { said.withLock { $0 } != nil || process.exitStatus != nil }
+    guard let port = said.withLock({ $0 }) else {
+        await process.terminate(grace: .seconds(2))
+        throw FixtureError("\(name) did not say which port it took")
+    }
+    return (process, port)
 }
 
 /// A process's command line, arguments joined by spaces (Chromium rewrites its helpers' into one).

@@ -1,6 +1,5 @@
 import HTTP
 import ProcessKit
-import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -33,21 +32,10 @@ public final class MotoServer: Sendable {
         }
         var env = ProcessInfo.processInfo.environment
         if let n = initialNoAuthActions { env["INITIAL_NO_AUTH_ACTION_COUNT"] = String(n) }
-        // `-p 0`: the server binds a port of its own and names it (" * Running on
-        // http://127.0.0.1:N"), so no other process can take it between a choice and the bind.
-        let said = Mutex<UInt16?>(nil)
-        let process = try ChildProcess(
-            binary, arguments: ["-H", "127.0.0.1", "-p", "0"], environment: env, stdout: .null,
-            stderr: .lines { line in
-                guard let r = line.firstRange(of: "Running on http://127.0.0.1:") else { return }
-                guard let port = UInt16(line[r.upperBound...].prefix(while: \.isNumber)) else { return }
-                said.withLock { $0 = $0 ?? port }
-            }, name: "moto_server")
-        _ = await eventually(timeout: .seconds(60)) { said.withLock { $0 } != nil || process.exitStatus != nil }
-        guard let port = said.withLock({ $0 }) else {
-            await process.terminate(grace: .seconds(2))
-            throw FixtureError("moto_server did not say which port it took (-p 0)")
-        }
+        // `-p 0`: werkzeug names the port it took (" * Running on http://127.0.0.1:N").
+        let (process, port) = try await launchOnOwnPort(
+            binary, arguments: ["-H", "127.0.0.1", "-p", "0"], environment: env, onStderr: true,
+            portAfter: "Running on http://127.0.0.1:", timeout: .seconds(60), name: "moto_server")
         let server = MotoServer(port: port, process: process)
         let http = CurlHTTPClient(connectTimeout: .milliseconds(200), timeout: .seconds(2))
         let up = await eventually(timeout: .seconds(60)) {

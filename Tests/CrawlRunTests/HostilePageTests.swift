@@ -217,18 +217,32 @@ extension Chrome {
             #expect(elapsed < .seconds(2 + 2 + 8) + restarts.reduce(.zero, +), "took \(elapsed)")
         }
 
-        /// Each `/page/n` URL has an ok record of its page, read on its first attempt, and was
-        /// loaded once.
-        func expectEachPageOkOnce(
-            _ records: [ResultRecord], urls: [String], pages: PartialRangeFrom<Int>, server: FixtureServer
-        ) {
-            let rec = byURL(records)
+        /// Crawls `/page/n` (with `query`) for each n of `pages` through a real chromedriver
+        /// behind `http` (the injected fault), and expects a run that ends well with each page read
+        /// from its own document on its first attempt and loaded once. The crawler's log.
+        func crawlEachPageOnce(
+            _ pages: ClosedRange<Int>, query: String = "", tabs: Int, maxAttempts: Int, behind http: any HTTPTransport
+        ) async throws -> String {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let urls = pages.map { server.baseURL + "/page/\($0)" + query }
+            let r = try await crawl(
+                urls,
+                options: options {
+                    $0.fields = Self.fields; $0.tabsPerSession = tabs; $0.maxAttempts = maxAttempts
+                },
+                driver: driver.url, http: http)
+            await driver.stop()
+            #expect(r.code == .ok)
+            let rec = byURL(r.records)
             for (n, url) in zip(pages, urls) {
                 #expect(
                     rec[url]?.ok == true && rec[url]?.attempts == 1, "\(url): \(String(describing: rec[url]?.error))")
                 #expect(rec[url]?.title == "Page \(n)" && rec[url]?.fields["h1"] == .string("Page \(n)"))
                 #expect(server.hits("/page/\(n)") == 1, "page \(n) loaded once")
             }
+            return r.log
         }
 
         /// A browser that falls behind (a loaded machine: in CI a new tab once took over 5 s) is
@@ -236,22 +250,10 @@ extension Chrome {
         /// is charged an attempt. chromedriver is real; only the lateness is injected.
         @Test(.disabled(if: tabbedRun, "sets its own tabs: run once"))
         func aSlowNewTabClosesNothingAndCostsNoAttempt() async throws {
-            let server = try FixtureServer()
-            let driver = try await ChromeDriver.start()
-            defer { server.stop() }
-            let b = server.baseURL
-            let urls = (1...4).map { b + "/page/\($0)?ms=300" }
-            let r = try await crawl(
-                urls,
-                options: options {
-                    $0.fields = Self.fields; $0.tabsPerSession = 4; $0.maxAttempts = 1
-                },
-                driver: driver.url, http: LateNewWindow(late: .seconds(8)))
-            await driver.stop()
-            #expect(r.code == .ok)
-            expectEachPageOkOnce(r.records, urls: urls, pages: 1..., server: server)
-            #expect(r.log.contains("the browser was slow"), "\(r.log)")
-            #expect(!r.log.contains("abandoned") && !r.log.contains("a tab was lost"), "\(r.log)")
+            let log = try await crawlEachPageOnce(
+                1...4, query: "?ms=300", tabs: 4, maxAttempts: 1, behind: LateNewWindow(late: .seconds(8)))
+            #expect(log.contains("the browser was slow"), "\(log)")
+            #expect(!log.contains("abandoned") && !log.contains("a tab was lost"), "\(log)")
         }
 
         /// A tab that cannot mark its document within the session's short script timeout (a loaded
@@ -259,21 +261,8 @@ extension Chrome {
         /// replaced without losing the session, and no page is charged an attempt for it.
         @Test(.disabled(if: tabbedRun, "sets its own tabs: run once"))
         func aBusyTabIsReplacedAndNoPageCharged() async throws {
-            let server = try FixtureServer()
-            let driver = try await ChromeDriver.start()
-            defer { server.stop() }
-            let b = server.baseURL
-            let urls = (3...5).map { b + "/page/\($0)" }
-            let r = try await crawl(
-                urls,
-                options: options {
-                    $0.fields = Self.fields; $0.tabsPerSession = 8; $0.maxAttempts = 2
-                },
-                driver: driver.url, http: BusyFirstLeave())
-            await driver.stop()
-            #expect(r.code == .ok)
-            expectEachPageOkOnce(r.records, urls: urls, pages: 3..., server: server)
-            #expect(!r.log.contains("after a lost one"), "\(r.log)")
+            let log = try await crawlEachPageOnce(3...5, tabs: 8, maxAttempts: 2, behind: BusyFirstLeave())
+            #expect(!log.contains("after a lost one"), "\(log)")
         }
 
         /// The same, when no tab can be opened to replace the session's only one: it is kept
@@ -281,21 +270,10 @@ extension Chrome {
         /// tab opened afterwards, charged nothing.
         @Test(.disabled(if: tabbedRun, "sets its own tabs: run once"))
         func aBusyLastTabIsKeptWhenNoneCanReplaceIt() async throws {
-            let server = try FixtureServer()
-            let driver = try await ChromeDriver.start()
-            defer { server.stop() }
-            let urls = [server.baseURL + "/page/3"]
-            let r = try await crawl(
-                urls,
-                options: options {
-                    $0.fields = Self.fields; $0.tabsPerSession = 8; $0.maxAttempts = 1
-                },
-                driver: driver.url, http: BusyFirstLeave(failingNewWindow: true))
-            await driver.stop()
-            #expect(r.code == .ok)
-            expectEachPageOkOnce(r.records, urls: urls, pages: 3..., server: server)
-            #expect(r.log.contains("it is kept open"), "\(r.log)")
-            #expect(!r.log.contains("session was lost") && !r.log.contains("after a lost one"), "\(r.log)")
+            let log = try await crawlEachPageOnce(
+                3...3, tabs: 8, maxAttempts: 1, behind: BusyFirstLeave(failingNewWindow: true))
+            #expect(log.contains("it is kept open"), "\(log)")
+            #expect(!log.contains("session was lost") && !log.contains("after a lost one"), "\(log)")
         }
 
         /// Tabbed, a ready page is read by its readiness check; an extraction that outlasts the
@@ -627,19 +605,22 @@ final class BusyFirstLeave: HTTPTransport {
                 defer { d = true }; return !d
             })
         {
-            let body =
-                #"{"value":{"error":"script timeout","message":"script timeout: Timed out receiving message from renderer: 0.300","stacktrace":""}}"#
-            return HTTPResponse(status: 500, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
+            return Self.driverError(
+                "script timeout", "script timeout: Timed out receiving message from renderer: 0.300")
         }
         if request.url.hasSuffix("/window/new"), done.withLock({ $0 }),
             newWindowFailures.withLock({ n in
                 defer { n = max(0, n - 1) }; return n > 0
             })
         {
-            let body =
-                #"{"value":{"error":"timeout","message":"timeout: Timed out receiving message from renderer","stacktrace":""}}"#
-            return HTTPResponse(status: 500, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
+            return Self.driverError("timeout", "timeout: Timed out receiving message from renderer")
         }
         return try await real.send(request)
+    }
+
+    /// chromedriver's answer for a failed command ([W3C errors](https://www.w3.org/TR/webdriver2/#errors)).
+    static func driverError(_ error: String, _ message: String) -> HTTPResponse {
+        let body = #"{"value":{"error":"\#(error)","message":"\#(message)","stacktrace":""}}"#
+        return HTTPResponse(status: 500, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
     }
 }

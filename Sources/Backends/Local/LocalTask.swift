@@ -86,43 +86,13 @@ final class LocalTask: SupervisedTask {
                 containers: [ContainerExit(name: sidecarName, exitCode: sidecar?.code, reason: reason)])
         }
 
-        let environment = ProcessInfo.processInfo.environment.merging(
-            TaskDefinition.environment(of: sidecarName, in: launch.taskDefinition, overrides: launch.overrides)
-        ) { $1 }
-        var port: UInt16 = 0
-        var sidecar: ChildProcess?
-        var health = Health.unhealthy
-        for start in 1...Self.sidecarStarts {
-            do {
-                port = try freeLoopbackPort()
-            } catch {
-                return failedToStart("no free loopback port: \(error)")
-            }
-            let command = backend.sidecarCommand(port: port)
-            let started: ChildProcess
-            do {
-                started = try ChildProcess(
-                    command[0], arguments: Array(command.dropFirst()), environment: environment,
-                    stdout: .lines(sidecarLog.write), stderr: .lines(sidecarLog.write), name: sidecarName)
-            } catch {
-                return failedToStart("cannot start \(command[0]): \(error)")
-            }
-            spawned(started)
-            sidecar = started
-            sidecarLog.note("task \(id): started \(command.joined(separator: " ")) (pid \(started.pid))")
-            // dependsOn HEALTHY: the crawler starts once the sidecar's /status says ready.
-            let since = ContinuousClock.now
-            health = await waitHealthy(started, port: port)
-            // A port found free can be taken before the sidecar binds it (another task's browser
-            // picks its DevTools port the same way; seen in CI): a sidecar that exits at once is
-            // started again on another port rather than failing the task.
-            guard case .exited(let status) = health, start < Self.sidecarStarts,
-                ContinuousClock.now - since < Self.quickExit
-            else { break }
-            await started.outputDrained()
-            sidecarLog.note("task \(id): \(sidecarName) exited at once (\(status)); starting it again on another port")
+        let sidecar: ChildProcess
+        let port: UInt16
+        let health: Health
+        switch await startSidecar(log: sidecarLog) {
+        case .success(let started): (sidecar, port, health) = started
+        case .failure(let failure): return failedToStart(failure.reason)
         }
-        guard let sidecar else { return failedToStart("\(sidecarName) was not started") }
         switch health {
         case .healthy:
             sidecarLog.note("task \(id): \(sidecarName) is healthy")
@@ -200,6 +170,52 @@ final class LocalTask: SupervisedTask {
                 ContainerExit(name: sidecarName, exitCode: sidecarStatus.code),
                 ContainerExit(name: crawlerName, exitCode: crawlerStatus.code),
             ])
+    }
+
+    private struct SidecarNotStarted: Error {
+        let reason: String
+    }
+
+    /// Starts the sidecar on a free loopback port and waits for its `/status` (dependsOn
+    /// HEALTHY: the crawler starts once it says ready). A port found free can be taken before
+    /// the sidecar binds it (another task's browser picks its DevTools port the same way; seen
+    /// in CI): a sidecar that exits at once is started again on another port rather than
+    /// failing the task.
+    private func startSidecar(
+        log: ContainerLog
+    ) async -> Result<(ChildProcess, UInt16, Health), SidecarNotStarted> {
+        let sidecarName = TaskDefinition.sidecarName
+        let environment = ProcessInfo.processInfo.environment.merging(
+            TaskDefinition.environment(of: sidecarName, in: launch.taskDefinition, overrides: launch.overrides)
+        ) { $1 }
+        var starts = 0
+        while true {
+            starts += 1
+            let port: UInt16
+            do {
+                port = try freeLoopbackPort()
+            } catch {
+                return .failure(SidecarNotStarted(reason: "no free loopback port: \(error)"))
+            }
+            let command = backend.sidecarCommand(port: port)
+            let sidecar: ChildProcess
+            do {
+                sidecar = try ChildProcess(
+                    command[0], arguments: Array(command.dropFirst()), environment: environment,
+                    stdout: .lines(log.write), stderr: .lines(log.write), name: sidecarName)
+            } catch {
+                return .failure(SidecarNotStarted(reason: "cannot start \(command[0]): \(error)"))
+            }
+            spawned(sidecar)
+            log.note("task \(id): started \(command.joined(separator: " ")) (pid \(sidecar.pid))")
+            let since = ContinuousClock.now
+            let health = await waitHealthy(sidecar, port: port)
+            guard case .exited(let status) = health, starts < Self.sidecarStarts,
+                ContinuousClock.now - since < Self.quickExit
+            else { return .success((sidecar, port, health)) }
+            await sidecar.outputDrained()
+            log.note("task \(id): \(sidecarName) exited at once (\(status)); starting it again on another port")
+        }
     }
 
     /// Starts of a sidecar that exits at once (within `quickExit`) before the task fails to start.
