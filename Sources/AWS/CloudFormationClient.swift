@@ -17,6 +17,18 @@ public struct CloudFormationStack: Sendable, Equatable {
         ["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"].contains(status)
     }
 
+    public init(
+        name: String, id: String = "", status: String, statusReason: String? = nil, outputs: [String: String],
+        parameters: [String: String] = [:]
+    ) {
+        self.name = name
+        self.id = id
+        self.status = status
+        self.statusReason = statusReason
+        self.outputs = outputs
+        self.parameters = parameters
+    }
+
     init(_ member: XMLNode) {
         name = member.string("StackName") ?? ""
         id = member.string("StackId") ?? ""

@@ -79,7 +79,8 @@ struct InitCommand: Command {
         do {
             return try JSONParser.parse(bytes).value
         } catch {
-            throw JobError(file: path, problems: [JobProblem("line \(error.line), column \(error.column)", error.message)])
+            throw JobError(
+                file: path, problems: [JobProblem("line \(error.line), column \(error.column)", error.message)])
         }
     }
 }
