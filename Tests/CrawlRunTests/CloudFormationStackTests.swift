@@ -96,6 +96,18 @@ import Testing
         #expect(job.task.crawlerImage == (o["CrawlerRepositoryUri"] ?? "") + ":1.0.0")
         #expect(job.task.sidecarImage == (o["SidecarRepositoryUri"] ?? "") + ":4.27.0-20241225")
 
+        // What goes wrong says so: no stack (2), another job's name (65), no --from-stack (64).
+        let noStack = try await CrawlrunProcess.run(["init", "--from-stack", "nope", jobPath], environment: setup)
+        #expect(noStack.code == 2 && noStack.stderr.contains("Stack with id nope does not exist"), "\(noStack.stderr)")
+        var other = example
+        other["name"] = "blog"
+        let otherPath = try writeJob(.object(other), in: tempDir("stack-other"))
+        let renamed = try await CrawlrunProcess.run(
+            ["init", "--from-stack", "crawl-catalog", otherPath], environment: setup)
+        #expect(renamed.code == 65 && renamed.stderr.contains("\"blog\" is not the stack's job"), "\(renamed.stderr)")
+        let usage = try await CrawlrunProcess.run(["init", jobPath])
+        #expect(usage.code == 64 && usage.stderr.contains("init needs --from-stack STACK"), "\(usage.stderr)")
+
         // The stack's policies are the printed ones, statement for statement.
         let printed = try await CrawlrunProcess.run(["iam-policy", jobPath, "--json"])
         #expect(printed.code == 0, "\(printed.stderr)")
@@ -119,8 +131,8 @@ import Testing
             let actions = Set(statements.flatMap { Self.strings($0["Action"]) })
             #expect(
                 actions == [
-                    "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                    "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                    "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents",
                 ])
             let resources = Set(statements.flatMap { Self.strings($0["Resource"]) })
             #expect(
