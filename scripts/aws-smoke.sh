@@ -11,7 +11,7 @@
 #
 #   bash scripts/aws-smoke.sh [--region R] [--keep] [--stack NAME]   with an AWS account (aws CLI
 #       and credentials as for `aws sts get-caller-identity`): crawls 4 pages of public example
-#       sites, costs a few US cents (2 Fargate tasks, each billed at least one minute)
+#       sites, costs under a US cent of Fargate (2 tasks, each billed at least one minute)
 #   bash scripts/aws-smoke.sh --dry-run    the same steps against the Fargate rehearsal
 #       (scripts/rehearsal: moto + a task agent) on this machine: pages served on 127.0.0.1, the
 #       images stand-ins in the rehearsal's ECR, IAM checked under the stack's coordinator policy
@@ -47,6 +47,7 @@ job_name=crawlrun-smoke
 delete_everything() {
     [ "$dry" = 1 ] && curl -fsS -X POST -d '{"enforce": false}' "$endpoint/_rehearsal/auth" >/dev/null 2>&1
     say "deleting what it created…"
+    [ -s "$work/outputs" ] || read_outputs 2>/dev/null || true
     [ -n "${bucket:-}" ] && aws s3 rm "s3://$bucket/$prefix$job_name/" --recursive --quiet || true
     for arn in $(aws ecs list-task-definitions --family-prefix "crawlrun-$job_name" --query taskDefinitionArns --output text 2>/dev/null || true); do
         [ "$arn" = None ] || aws ecs deregister-task-definition --task-definition "$arn" >/dev/null
@@ -86,6 +87,7 @@ cleanup() {
     exit "$code"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # --- tools and binaries ---------------------------------------------------------------------
 if [ "$dry" = 1 ]; then
@@ -199,8 +201,8 @@ for repo in "$crawler_repo" "$sidecar_repo"; do
     aws ecr describe-images --repository-name "${repo#*/}" --image-ids imageTag=smoke >/dev/null 2>&1 || missing+=("$repo")
 done
 push_commands="aws ecr get-login-password --region $region | docker login --username AWS --password-stdin ${crawler_repo%%/*}
-docker build -f images/crawler/Dockerfile -t $crawler_repo:smoke . && docker push $crawler_repo:smoke
-docker build -t $sidecar_repo:smoke images/sidecar && docker push $sidecar_repo:smoke"
+docker build --platform linux/amd64 -f images/crawler/Dockerfile -t $crawler_repo:smoke . && docker push $crawler_repo:smoke
+docker build --platform linux/amd64 -t $sidecar_repo:smoke images/sidecar && docker push $sidecar_repo:smoke"
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$dry" = 1 ]; then
         say "the images, on AWS, would be built and pushed with:"
