@@ -60,7 +60,11 @@ struct InitCommand: Command {
         let filled = try StackJob.fill(original, stack: stack, jobPath: jobPath, outputPath: output)
         let text = filled.prettyPrinted() + "\n"
         if let output {
-            try RunStore.writeAtomically(path: output, Array(text.utf8))
+            do {
+                try RunStore.writeAtomically(path: output, Array(text.utf8))
+            } catch {
+                throw InitFailure("\(error.message)\(error.cause.map { ": \($0)" } ?? "")")
+            }
         } else {
             StandardOutput.write(Array(text.utf8))
         }
