@@ -105,15 +105,8 @@ else
     bin=$PWD/.build/debug
 fi
 
-# Waits until FILE has its first line (or PID exits); prints that line.
-first_line() {
-    for _ in $(seq 600); do
-        [ -s "$1" ] && break
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-    done
-    head -n 1 "$1" || true
-}
+# shellcheck source=scripts/demo-site.sh
+. scripts/demo-site.sh # first_line
 
 # --- where: AWS, or the rehearsal on loopback -------------------------------------------------
 if [ "$dry" = 1 ]; then
