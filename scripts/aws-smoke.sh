@@ -206,11 +206,11 @@ if [ ${#missing[@]} -gt 0 ]; then
         for repo in "${missing[@]}"; do
             aws ecr put-image --repository-name "${repo#*/}" --image-tag smoke --image-manifest "$manifest" >/dev/null
         done
-    elif command -v docker >/dev/null 2>&1; then
+    elif docker info >/dev/null 2>&1; then
         say "building and pushing the two images…"
         sh -ec "$push_commands"
     else
-        say "no docker here: build and push the two images elsewhere, from this checkout:"
+        say "no Docker engine answers here (docker info): build and push the two images, from this checkout:"
         printf '%s\n' "$push_commands" | sed 's/^/    /'
         [ "$keep" = 1 ] && say "then: bash scripts/aws-smoke.sh --stack $stack" ||
             say "(run with --keep to keep the stack while you push, then again with --stack NAME)"
