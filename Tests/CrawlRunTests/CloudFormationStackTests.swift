@@ -48,8 +48,10 @@ import Testing
             "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
             "AWS_CONFIG_FILE": "/nonexistent",
         ]
-        let subnets = try await query.ec2("DescribeSubnets").items("subnetSet").compactMap { $0.string("subnetId") }
-        let vpc = try #require(try await query.ec2("DescribeSubnets").first("vpcId"))
+        // moto's default VPC (its only one) and two of its subnets.
+        let described = try await query.ec2("DescribeSubnets")
+        let subnets = described.items("subnetSet").compactMap { $0.string("subnetId") }
+        let vpc = try #require(described.first("vpcId"))
         let mainTable = try await query.ec2(
             "DescribeRouteTables",
             [
