@@ -164,6 +164,10 @@ if [ -z "$stack" ]; then
     aws cloudformation wait stack-create-complete --stack-name "$stack" ||
         fail "the stack $stack did not complete: aws cloudformation describe-stack-events --stack-name $stack"
 else
+    read_outputs || fail "cannot read the stack $stack"
+    # Only a stack this script made (for its job) is deleted at the end.
+    [ "$(output JobName)" = "$job_name" ] ||
+        fail "the stack $stack is not one of aws-smoke.sh's (its JobName is not $job_name): left as it is"
     stack_ready=1
 fi
 read_outputs
