@@ -1,8 +1,19 @@
-# Sourced by scripts/demo.sh and scripts/rehearse-fargate.sh: serves jobs/demo-site on loopback as
-# the demo job expects it. The caller sets `work` (a scratch directory) and `bin` (the built
-# binaries) and stops `demo_site_pid` on its way out.
+# Sourced by scripts/demo.sh, scripts/rehearse-fargate.sh and scripts/aws-smoke.sh: serves
+# jobs/demo-site on loopback as the demo job expects it (first_line waits for a server's first
+# line). The caller sets `work` (a scratch directory) and `bin` (the built binaries) and stops
+# `demo_site_pid` on its way out.
 
 demo_site_pid=
+
+# Waits until FILE has its first line (or PID exits); prints that line.
+first_line() {
+    for _ in $(seq 600); do
+        [ -s "$1" ] && break
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.05
+    done
+    head -n 1 "$1" || true
+}
 
 # serve_demo_site NAME: starts fixture-site on DEMO_PORT (8080 by default) and waits until it
 # listens; sets `base` (its URL) and `job` (jobs/demo.json, or a copy naming the port when it is
@@ -14,12 +25,7 @@ serve_demo_site() {
     "$bin/fixture-site" --root jobs/demo-site --port "$port" >"$work/site.out" 2>&1 &
     demo_site_pid=$!
     # The site prints its base URL once it listens (or an error and exits).
-    for _ in $(seq 600); do
-        [ -s "$work/site.out" ] && break
-        kill -0 "$demo_site_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    base=$(head -n 1 "$work/site.out" || true)
+    base=$(first_line "$work/site.out" "$demo_site_pid")
     case "$base" in
     http://*) ;;
     *)

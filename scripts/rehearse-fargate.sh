@@ -34,16 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Waits until FILE has its first line (or PID exits); prints that line.
-first_line() {
-    for _ in $(seq 600); do
-        [ -s "$1" ] && break
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-    done
-    head -n 1 "$1" || true
-}
-
 demo=0
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
     job=$1

@@ -30,6 +30,14 @@ if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! python3 -c 'import sys, moto; sys.ex
         python3 -m pip install -q --user --break-system-packages 'moto[server]==5.2.1'
 fi
 
+# cfn-lint (PyPI): the tests lint deploy/cloudformation.yaml with it (pinned: new rules could
+# fail a clean template on a fresh machine).
+if [ "${CRAWLRUN_NEEDS_MOTO:-0}" = 1 ] && ! command -v cfn-lint >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/cfn-lint" ]; then
+    echo "setup: installing cfn-lint==1.51.0 (pip; the CloudFormation template's lint test)"
+    python3 -m pip install -q --user 'cfn-lint==1.51.0' 2>/dev/null ||
+        python3 -m pip install -q --user --break-system-packages 'cfn-lint==1.51.0'
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
     if [ -x /opt/swift/usr/bin/swift ]; then
         echo "setup: add /opt/swift/usr/bin to PATH" >&2

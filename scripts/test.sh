@@ -11,6 +11,11 @@ swift build
 podman_env=$(scripts/podman.sh up); eval "$podman_env"; trap 'scripts/podman.sh down' EXIT
 mkdir -p .build
 (cd scripts/rehearsal && python3 -m unittest -q) # the Fargate rehearsal's own tests (moto + the built crawler)
+# The AWS smoke test's dry run: a stack of deploy/cloudformation.yaml and a 2-task job on the rehearsal.
+smoke_status=0
+CRAWLRUN_BIN_DIR=.build/debug bash scripts/aws-smoke.sh --dry-run >.build/aws-smoke.log 2>&1 || smoke_status=$?
+echo "== scripts/aws-smoke.sh --dry-run: exit $smoke_status (.build/aws-smoke.log)"
+[ "$smoke_status" = 0 ] || tail -n 40 .build/aws-smoke.log
 # Swift Testing prints a line per test start; the log keeps everything, the terminal the results.
 swift test 2>&1 | tee .build/test.log | grep -vE '^(◇|↳)'
 status=${PIPESTATUS[0]}
@@ -20,4 +25,4 @@ echo "== the crawler suites again with 4 tabs per session (CRAWLRUN_TEST_TABS=4)
 CRAWLRUN_TEST_TABS=4 swift test --skip-build --filter 'CrawlerTests|HostilePageTests|BlockTests' 2>&1 |
     tee .build/test-tabs.log | grep -vE '^(◇|↳)'
 tabs_status=${PIPESTATUS[0]}
-exit $((status != 0 ? status : tabs_status))
+exit $((status != 0 ? status : tabs_status != 0 ? tabs_status : smoke_status))

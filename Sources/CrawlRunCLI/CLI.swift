@@ -15,6 +15,7 @@ public enum CLI {
     static let commands: [(name: String, run: @Sendable ([String]) async throws -> Int32)] = [
         entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(ResumeCommand.self),
         entry(StopCommand.self), entry(RunsCommand.self), entry(IAMPolicyCommand.self), entry(DoctorCommand.self),
+        entry(InitCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -53,6 +54,8 @@ public enum CLI {
                    print the least-privilege IAM policies a Fargate run of JOB needs
           doctor JOB
                    check credentials, cluster, log group, bucket and task definition for a Fargate run
+          init --from-stack STACK [JOB] [--output FILE]
+                   fill JOB's fargate block and images from a stack of deploy/cloudformation.yaml
           help     show this help (also: crawlrun <command> --help)
 
         Exit codes: 0 ok · 1 some URLs failed · 2 run could not finish · 64 usage error ·

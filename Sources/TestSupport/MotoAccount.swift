@@ -82,6 +82,11 @@ extension ECRClient {
     /// Two calls: CreateRepository, PutImage.
     public func createFakeImage(_ image: ECRImageReference) async throws {
         _ = try await client.call("CreateRepository", ["repositoryName": .string(image.repository)])
+        try await putFakeImage(image)
+    }
+
+    /// `image` (a manifest with no layers) in its existing repository: one call, PutImage.
+    public func putFakeImage(_ image: ECRImageReference) async throws {
         let manifest: JSONValue = [
             "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "config": [
