@@ -49,7 +49,7 @@ struct CredentialProcess: CredentialProvider {
             throw AWSError(.credentials, "\(what) printed no JSON object on its standard output")
         }
         guard json["Version"]?.intValue == 1 else {
-            throw AWSError(.credentials, "\(what) printed Version \(json["Version"].map { "\($0)" } ?? "none"): only 1 is known")
+            throw AWSError(.credentials, "\(what) printed Version \(json["Version"].map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "none"): only 1 is known")
         }
         return try parseTemporaryCredentials(json, source: "credential_process \(program) (profile \(profile))")
     }
