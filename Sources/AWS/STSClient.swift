@@ -19,20 +19,27 @@ public struct STSClient: Sendable {
         self.client = client
     }
 
-    /// Who signs: the identity's ARN, user id and account.
+    /// Who signs: the identity's ARN, user id and account, and how far this machine's clock is
+    /// from AWS's by the answer's `Date` (whole seconds; nil without one).
     public struct Identity: Sendable {
         public var arn: String
         public var userId: String
         public var account: String
+        public var clockOffset: Double?
     }
 
     /// https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
     public func getCallerIdentity() async throws(AWSError) -> Identity {
-        let root = try await client.call("GetCallerIdentity")
-        guard let arn = root.first("Arn") else {
+        let body = SigV4.encodeQuery([("Action", "GetCallerIdentity"), ("Version", client.version)])
+        let response = try await client.endpointClient.post(
+            "GetCallerIdentity", headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+            body: Array(body.utf8), retry: client.retry)
+        guard let root = XMLNode.parse(response.body), let arn = root.first("Arn") else {
             throw AWSError(.invalidResponse, "sts GetCallerIdentity answered without an Arn")
         }
-        return Identity(arn: arn, userId: root.first("UserId") ?? "", account: root.first("Account") ?? "")
+        return Identity(
+            arn: arn, userId: root.first("UserId") ?? "", account: root.first("Account") ?? "",
+            clockOffset: SigningClock.offset(of: response))
     }
 
     /// The parameters of AssumeRole that a profile can set.
