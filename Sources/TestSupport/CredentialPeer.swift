@@ -38,6 +38,14 @@ public final class CredentialPeer: Sendable {
         public var sessionToken: String
         public var expiration: Double
         public var arn: String
+
+        public init(accessKeyId: String, secretAccessKey: String, sessionToken: String, expiration: Double, arn: String) {
+            self.accessKeyId = accessKeyId
+            self.secretAccessKey = secretAccessKey
+            self.sessionToken = sessionToken
+            self.expiration = expiration
+            self.arn = arn
+        }
     }
 
     /// A signed call as the peer judged it: the key, and the error code when refused.
