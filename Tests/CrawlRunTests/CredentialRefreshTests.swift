@@ -28,12 +28,12 @@ import Testing
     }
 
     /// (5) SSO, credential_process, the container endpoint, IMDS, AssumeRole (moto, sourced from
-    /// the container) and web identity (moto): 3-second credentials, a 1-second refresh window,
-    /// calls every 200 ms for 7.5 s. The peer checks each call's signature and expiry: none is
-    /// refused, and each source went through at least three credentials. Before issue 19 the SSO,
+    /// the container) and web identity (moto): 5-second credentials, a 3-second refresh window (a
+    /// slow machine's calls still arrive in time), a call every 200 ms until each source has gone
+    /// through three credentials. The peer checks each call's signature and expiry: none is refused. Before issue 19 the SSO,
     /// process, role and web identity sources did not exist (and the refresh window was fixed).
     @Test func everyTemporarySourceIsRefreshedBeforeItExpires() async throws {
-        let peer = try CredentialPeer(lifetime: 3)
+        let peer = try CredentialPeer(lifetime: 5)
         defer { peer.stop() }
         let moto = try await MotoServer.start()
         defer { Task { await moto.stop() } }
@@ -50,11 +50,11 @@ import Testing
             [profile role]
             role_arn = arn:aws:iam::123456789012:role/refresh
             credential_source = EcsContainer
-            duration_seconds = 3
+            duration_seconds = 5
             [profile web]
             role_arn = arn:aws:iam::123456789012:role/web-refresh
             web_identity_token_file = \(aws.home)/web-token
-            duration_seconds = 3
+            duration_seconds = 5
             """).write(toFile: aws.config, atomically: true, encoding: .utf8)
         let common = aws.environment(["AWS_ENDPOINT_URL_STS": moto.url, "AWS_REGION": "us-east-1"])
         let container = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": peer.url + "/container"]
@@ -72,12 +72,12 @@ import Testing
         let results = try await withThrowingTaskGroup(of: (String, [String], Int).self) { group in
             for (name, env) in sources {
                 group.addTask {
-                    let chain = CredentialChain(environment: env, http: Self.registering(peer), refreshWindow: 1)
+                    let chain = CredentialChain(environment: env, http: Self.registering(peer), refreshWindow: 3)
                     let sts = STSClient(region: "us-east-1", environment: checked, credentials: chain, http: CurlHTTPClient())
                     var keys: [String] = []
-                    let end = ContinuousClock.now + .milliseconds(7500)
+                    let deadline = ContinuousClock.now + .seconds(60)
                     var calls = 0
-                    while ContinuousClock.now < end {
+                    while keys.count < 3 && ContinuousClock.now < deadline {
                         _ = try await sts.getCallerIdentity()
                         let key = try await chain.credentials().accessKeyId
                         if keys.last != key { keys.append(key) }
@@ -92,8 +92,7 @@ import Testing
         let refused = peer.calls.filter { $0.refused != nil }
         #expect(refused.isEmpty, "calls refused: \(refused.map { "\($0.accessKeyId) \($0.refused ?? "")" })")
         for (name, keys, calls) in results {
-            #expect(keys.count >= 3, "\(name): \(keys.count) credentials over \(calls) calls")
-            #expect(calls >= 10, "\(name): \(calls) calls")
+            #expect(keys.count >= 3 && calls > keys.count, "\(name): \(keys.count) credentials over \(calls) calls")
         }
         #expect(peer.calls.count == results.reduce(0) { $0 + $1.2 })
         await moto.stop()
