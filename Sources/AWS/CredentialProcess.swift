@@ -30,7 +30,8 @@ struct CredentialProcess: CredentialProvider {
         let child: ChildProcess
         do {
             child = try ChildProcess(
-                program, arguments: Array(words.dropFirst()), stdout: .lines { line in stdout.withLock { $0.append(line) } },
+                program, arguments: Array(words.dropFirst()),
+                stdout: .lines { line in stdout.withLock { $0.append(line) } },
                 stderr: .lines { line in stderr.withLock { $0.append(line) } }, name: "credential_process")
         } catch {
             throw AWSError(.credentials, "\(what) cannot be started", cause: "\(error)")
@@ -49,7 +50,10 @@ struct CredentialProcess: CredentialProvider {
             throw AWSError(.credentials, "\(what) printed no JSON object on its standard output")
         }
         guard json["Version"]?.intValue == 1 else {
-            throw AWSError(.credentials, "\(what) printed Version \(json["Version"].map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "none"): only 1 is known")
+            throw AWSError(
+                .credentials,
+                "\(what) printed Version \(json["Version"].map { String(decoding: $0.encoded(), as: UTF8.self) } ?? "none"): only 1 is known"
+            )
         }
         return try parseTemporaryCredentials(json, source: "credential_process \(program) (profile \(profile))")
     }

@@ -31,7 +31,8 @@ struct ProfileCredentials: Sendable {
             guard config.profileNamed else { return nil }
             throw AWSError(
                 .credentials,
-                "profile \(profile.name) (AWS_PROFILE) is in neither \(config.configFile) nor \(config.credentialsFile)")
+                "profile \(profile.name) (AWS_PROFILE) is in neither \(config.configFile) nor \(config.credentialsFile)"
+            )
         }
         if let c = try await resolve(profile, visited: [], topLevel: true) { return c }
         guard config.profileNamed else { return nil }
@@ -100,7 +101,8 @@ struct ProfileCredentials: Sendable {
                 let sourceProfile = config.profile(name)
                 guard sourceProfile.exists else {
                     throw AWSError(
-                        .credentials, "profile \(p.name) names source_profile \(name), which is not in \(config.configFile)")
+                        .credentials,
+                        "profile \(p.name) names source_profile \(name), which is not in \(config.configFile)")
                 }
                 guard let c = try await resolve(sourceProfile, visited: visited + [p.name], topLevel: false) else {
                     throw AWSError(
@@ -152,7 +154,8 @@ struct ProfileCredentials: Sendable {
         default:
             throw AWSError(
                 .credentials,
-                "profile \(profile) has credential_source \(name): use Environment, Ec2InstanceMetadata or EcsContainer")
+                "profile \(profile) has credential_source \(name): use Environment, Ec2InstanceMetadata or EcsContainer"
+            )
         }
     }
 

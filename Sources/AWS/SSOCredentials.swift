@@ -48,7 +48,9 @@ struct SSOCredentials: CredentialProvider {
                     "profile \(p.name) names sso_session \(name), but \(config.configFile) has no [sso-session \(name)] section"
                 )
             }
-            guard let url = session["sso_start_url"] else { throw missing("sso_start_url", in: "[sso-session \(name)]") }
+            guard let url = session["sso_start_url"] else {
+                throw missing("sso_start_url", in: "[sso-session \(name)]")
+            }
             guard let r = session["sso_region"] else { throw missing("sso_region", in: "[sso-session \(name)]") }
             (startURL, region, cacheKey) = (url, r, name)
         } else {
@@ -88,7 +90,8 @@ struct SSOCredentials: CredentialProvider {
     func refused(_ error: AWSError) -> AWSError {
         guard error.code == "UnauthorizedException" else { return error }
         return AWSError(
-            .credentials, "profile \(profile.name): IAM Identity Center refused the session (\(error.message)): \(login)",
+            .credentials,
+            "profile \(profile.name): IAM Identity Center refused the session (\(error.message)): \(login)",
             code: error.code, httpStatus: error.httpStatus)
     }
 
@@ -108,7 +111,8 @@ struct SSOCredentials: CredentialProvider {
         guard let expiry = parseISO8601(expires), expiry > SigningClock.localNow() else {
             throw AWSError(
                 .credentials,
-                "profile \(profile.name): the IAM Identity Center session for \(startURL) expired at \(expires): \(login)")
+                "profile \(profile.name): the IAM Identity Center session for \(startURL) expired at \(expires): \(login)"
+            )
         }
         return token
     }

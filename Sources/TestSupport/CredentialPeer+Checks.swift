@@ -117,7 +117,8 @@ extension CredentialPeer {
             <Arn>\(issued.arn)</Arn><UserId>AROAPEER:peer</UserId><Account>123456789012</Account>\
             </GetCallerIdentityResult><ResponseMetadata><RequestId>peer</RequestId></ResponseMetadata></GetCallerIdentityResponse>
             """
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/xml"), ("Date", date)], body: Data(body.utf8))
+        return HTTPResponse(
+            status: 200, headers: [("Content-Type", "text/xml"), ("Date", date)], body: Data(body.utf8))
     }
 
     static func parseAmzDate(_ s: String) -> Double? {

@@ -39,7 +39,8 @@ public final class CredentialPeer: Sendable {
         public var expiration: Double
         public var arn: String
 
-        public init(accessKeyId: String, secretAccessKey: String, sessionToken: String, expiration: Double, arn: String) {
+        public init(accessKeyId: String, secretAccessKey: String, sessionToken: String, expiration: Double, arn: String)
+        {
             self.accessKeyId = accessKeyId
             self.secretAccessKey = secretAccessKey
             self.sessionToken = sessionToken

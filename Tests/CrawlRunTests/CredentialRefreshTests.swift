@@ -42,20 +42,22 @@ import Testing
         try aws.cacheSSOToken(
             key: "corp", token: "sso-token", expiresAt: CredentialPeer.iso8601(Date().timeIntervalSince1970 + 3600))
         try "eyJ.web.token".write(toFile: aws.home + "/web-token", atomically: true, encoding: .utf8)
-        let fetch = "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('\(peer.url)/process').read().decode())"
-        try (CredentialSourcesTests.ssoConfig + """
+        let fetch =
+            "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('\(peer.url)/process').read().decode())"
+        try
+            (CredentialSourcesTests.ssoConfig + """
 
-            [profile proc]
-            credential_process = python3 -c "\(fetch)"
-            [profile role]
-            role_arn = arn:aws:iam::123456789012:role/refresh
-            credential_source = EcsContainer
-            duration_seconds = 5
-            [profile web]
-            role_arn = arn:aws:iam::123456789012:role/web-refresh
-            web_identity_token_file = \(aws.home)/web-token
-            duration_seconds = 5
-            """).write(toFile: aws.config, atomically: true, encoding: .utf8)
+                [profile proc]
+                credential_process = python3 -c "\(fetch)"
+                [profile role]
+                role_arn = arn:aws:iam::123456789012:role/refresh
+                credential_source = EcsContainer
+                duration_seconds = 5
+                [profile web]
+                role_arn = arn:aws:iam::123456789012:role/web-refresh
+                web_identity_token_file = \(aws.home)/web-token
+                duration_seconds = 5
+                """).write(toFile: aws.config, atomically: true, encoding: .utf8)
         let common = aws.environment(["AWS_ENDPOINT_URL_STS": moto.url, "AWS_REGION": "us-east-1"])
         let container = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": peer.url + "/container"]
         var imds = common.merging(["AWS_EC2_METADATA_SERVICE_ENDPOINT": peer.url]) { $1 }
@@ -73,7 +75,8 @@ import Testing
             for (name, env) in sources {
                 group.addTask {
                     let chain = CredentialChain(environment: env, http: Self.registering(peer), refreshWindow: 3)
-                    let sts = STSClient(region: "us-east-1", environment: checked, credentials: chain, http: CurlHTTPClient())
+                    let sts = STSClient(
+                        region: "us-east-1", environment: checked, credentials: chain, http: CurlHTTPClient())
                     var keys: [String] = []
                     let deadline = ContinuousClock.now + .seconds(60)
                     var calls = 0
@@ -127,7 +130,8 @@ import Testing
             #expect(lines.contains("✓ credentials      environment, key …\(key.accessKeyId.suffix(4)) as \(key.arn)"))
             let side = offset > 0 ? "behind" : "ahead of"
             #expect(
-                lines.contains("  clock: this machine's clock is 3600 s off (\(side) AWS's); calls are signed with AWS's time")
+                lines.contains(
+                    "  clock: this machine's clock is 3600 s off (\(side) AWS's); calls are signed with AWS's time")
                     || lines.contains("is 3599 s off") || lines.contains("is 3601 s off"), "\(lines.text)")
         }
         let inStep = try CredentialPeer()

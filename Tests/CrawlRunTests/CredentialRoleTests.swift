@@ -31,11 +31,16 @@ struct WatchedTransport: HTTPTransport {
     static func role(_ name: String) -> String { "arn:aws:iam::\(account):role/\(name)" }
 
     static func allow(_ action: String, _ resource: String) -> JSONValue {
-        ["Version": "2012-10-17", "Statement": [["Effect": "Allow", "Action": .string(action), "Resource": .string(resource)]]]
+        [
+            "Version": "2012-10-17",
+            "Statement": [["Effect": "Allow", "Action": .string(action), "Resource": .string(resource)]],
+        ]
     }
 
     static func trust(_ principal: String, externalId: String? = nil) -> String {
-        var statement: JSONValue = ["Effect": "Allow", "Principal": ["AWS": .string(principal)], "Action": "sts:AssumeRole"]
+        var statement: JSONValue = [
+            "Effect": "Allow", "Principal": ["AWS": .string(principal)], "Action": "sts:AssumeRole",
+        ]
         if let externalId, case .object(var o) = statement {
             o["Condition"] = ["StringEquals": ["sts:ExternalId": .string(externalId)]]
             statement = .object(o)
@@ -54,16 +59,28 @@ struct WatchedTransport: HTTPTransport {
         let base = try await setup.user("base", policy: Self.allow("sts:AssumeRole", Self.role("first")))
         _ = try await setup.iam(
             "CreateRole",
-            [("RoleName", "first"), ("AssumeRolePolicyDocument", Self.trust("arn:aws:iam::\(Self.account):user/base", externalId: "ext-4242"))])
+            [
+                ("RoleName", "first"),
+                (
+                    "AssumeRolePolicyDocument",
+                    Self.trust("arn:aws:iam::\(Self.account):user/base", externalId: "ext-4242")
+                ),
+            ])
         _ = try await setup.iam(
             "PutRolePolicy",
             [
                 ("RoleName", "first"), ("PolicyName", "next"),
-                ("PolicyDocument", String(decoding: Self.allow("sts:AssumeRole", Self.role("second")).encoded(), as: UTF8.self)),
+                (
+                    "PolicyDocument",
+                    String(decoding: Self.allow("sts:AssumeRole", Self.role("second")).encoded(), as: UTF8.self)
+                ),
             ])
         _ = try await setup.iam(
             "CreateRole",
-            [("RoleName", "second"), ("AssumeRolePolicyDocument", Self.trust("arn:aws:sts::\(Self.account):assumed-role/first/crawl-first"))])
+            [
+                ("RoleName", "second"),
+                ("AssumeRolePolicyDocument", Self.trust("arn:aws:sts::\(Self.account):assumed-role/first/crawl-first")),
+            ])
         try await moto.enforceAuthentication()
 
         let aws = try AWSHome(
@@ -92,11 +109,13 @@ struct WatchedTransport: HTTPTransport {
         let c = try await chain.credentials()
         #expect(
             c.source
-                == "role \(Self.role("second")) (profile second, from role \(Self.role("first")) (profile first, from profile base (\(aws.config))))")
+                == "role \(Self.role("second")) (profile second, from role \(Self.role("first")) (profile first, from profile base (\(aws.config))))"
+        )
         let lifetime = (c.expiration ?? 0) - Date().timeIntervalSince1970
         #expect(lifetime > 1700 && lifetime <= 1800, "duration_seconds 1800: \(lifetime)")
         let sts = STSClient(region: "us-east-1", environment: AWSEnvironment(env), credentials: chain, http: watched)
-        #expect(try await sts.getCallerIdentity().arn == "arn:aws:sts::\(Self.account):assumed-role/second/crawl-second")
+        #expect(
+            try await sts.getCallerIdentity().arn == "arn:aws:sts::\(Self.account):assumed-role/second/crawl-second")
         #expect(watched.sent.all.filter { $0.contains("Action=AssumeRole&") }.count == 2)
 
         var withoutId = env
@@ -117,30 +136,35 @@ struct WatchedTransport: HTTPTransport {
         defer { Task { await moto.stop() } }
         let aws = try AWSHome(config: "")
         try """
-            [profile ci]
-            role_arn = \(Self.role("web-profile"))
-            web_identity_token_file = \(aws.home)/token-from-profile
-            role_session_name = from-profile
-            """.write(toFile: aws.config, atomically: true, encoding: .utf8)
+        [profile ci]
+        role_arn = \(Self.role("web-profile"))
+        web_identity_token_file = \(aws.home)/token-from-profile
+        role_session_name = from-profile
+        """.write(toFile: aws.config, atomically: true, encoding: .utf8)
         let tokenFile = aws.home + "/token"
         try "eyJhbGciOiJSUzI1NiJ9.web-identity-secret.sig\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         try "eyJhbGciOiJSUzI1NiJ9.profile-secret.sig".write(
             toFile: aws.home + "/token-from-profile", atomically: true, encoding: .utf8)
         let base = aws.environment(["AWS_ENDPOINT_URL_STS": moto.url, "AWS_REGION": "us-east-1"])
         let fromEnv = base.merging([
-            "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": Self.role("web"), "AWS_ROLE_SESSION_NAME": "ci-run",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": Self.role("web"),
+            "AWS_ROLE_SESSION_NAME": "ci-run",
         ]) { $1 }
         for (env, arn) in [
-            (fromEnv, "assumed-role/web/ci-run"), (base.merging(["AWS_PROFILE": "ci"]) { $1 }, "assumed-role/web-profile/from-profile"),
+            (fromEnv, "assumed-role/web/ci-run"),
+            (base.merging(["AWS_PROFILE": "ci"]) { $1 }, "assumed-role/web-profile/from-profile"),
         ] {
             let watched = WatchedTransport()
             let chain = CredentialChain(environment: env, http: watched)
             let c = try await chain.credentials()
             #expect(c.source.hasPrefix("web identity role"))
-            let sts = STSClient(region: "us-east-1", environment: AWSEnvironment(env), credentials: chain, http: watched)
+            let sts = STSClient(
+                region: "us-east-1", environment: AWSEnvironment(env), credentials: chain, http: watched)
             #expect(try await sts.getCallerIdentity().arn == "arn:aws:sts::\(Self.account):\(arn)")
             let assume = watched.sent.all.filter { $0.contains("Action=AssumeRoleWithWebIdentity") }
-            #expect(assume.count == 1 && assume.allSatisfy { $0.hasPrefix("unsigned ") && $0.contains("WebIdentityToken=eyJ") })
+            #expect(
+                assume.count == 1
+                    && assume.allSatisfy { $0.hasPrefix("unsigned ") && $0.contains("WebIdentityToken=eyJ") })
         }
         try "".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         await #expect {

@@ -18,7 +18,8 @@ struct AWSHome {
 
     /// What `aws sso login` leaves: `cache/<sha1 of key>.json`.
     func cacheSSOToken(key: String, token: String, expiresAt: String) throws {
-        let json = #"{"startUrl":"https://d-1234.awsapps.com/start","region":"eu-west-1","accessToken":"\#(token)","expiresAt":"\#(expiresAt)"}"#
+        let json =
+            #"{"startUrl":"https://d-1234.awsapps.com/start","region":"eu-west-1","accessToken":"\#(token)","expiresAt":"\#(expiresAt)"}"#
         try json.write(toFile: home + "/.aws/sso/cache/\(SHA1.hex(key)).json", atomically: true, encoding: .utf8)
     }
 
@@ -93,7 +94,9 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
         // No cache file yet.
         await #expect {
             _ = try await CredentialChain(environment: env, http: CurlHTTPClient()).credentials()
-        } throws: { credentialError($0, contains: "not signed in to IAM Identity Center", "aws sso login --profile dev") }
+        } throws: {
+            credentialError($0, contains: "not signed in to IAM Identity Center", "aws sso login --profile dev")
+        }
         // Expired.
         try aws.cacheSSOToken(key: "corp", token: "sso-secret-token", expiresAt: "2020-01-01T00:00:00Z")
         await #expect {
@@ -121,12 +124,12 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
         let dir = tempDir("process")
         let script = dir + "/creds.sh"
         try """
-            #!/bin/sh
-            if [ "$1" = fail ]; then echo "the token is revoked" >&2; exit 3; fi
-            if [ "$1" = v2 ]; then echo '{"Version": 2, "AccessKeyId": "AKIAX", "SecretAccessKey": "process-secret"}'; exit 0; fi
-            printf '{"Version": 1, "AccessKeyId": "ASIAPROCESS0001", "SecretAccessKey": "process-secret",\\n'
-            printf ' "SessionToken": "process-token", "Expiration": "2099-01-01T00:00:00Z"}\\n'
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        if [ "$1" = fail ]; then echo "the token is revoked" >&2; exit 3; fi
+        if [ "$1" = v2 ]; then echo '{"Version": 2, "AccessKeyId": "AKIAX", "SecretAccessKey": "process-secret"}'; exit 0; fi
+        printf '{"Version": 1, "AccessKeyId": "ASIAPROCESS0001", "SecretAccessKey": "process-secret",\\n'
+        printf ' "SessionToken": "process-token", "Expiration": "2099-01-01T00:00:00Z"}\\n'
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         let aws = try AWSHome(
             config: """
@@ -190,7 +193,10 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
             ("orphan", "profile orphan has role_arn but neither source_profile nor credential_source"),
             ("sourced", "profile sourced names source_profile nowhere, which is not in \(aws.config)"),
             ("a", "source_profile loop: a → b → a"),
-            ("sso-half", "profile sso-half names sso_session corp, but \(aws.config) has no [sso-session corp] section"),
+            (
+                "sso-half",
+                "profile sso-half names sso_session corp, but \(aws.config) has no [sso-session corp] section"
+            ),
         ]
         for (profile, message) in cases {
             var named = env
@@ -209,9 +215,14 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
             sent.append(request.url)
             return HTTPResponse(
                 status: 200,
-                body: Data(#"{"AccessKeyId":"ASIAC","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#.utf8))
+                body: Data(
+                    #"{"AccessKeyId":"ASIAC","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#
+                        .utf8))
         }
-        for url in ["http://198.51.100.7/creds", "https://example.com/creds", "http://169.254.170.3/x", "http://127.0.0.1.example.com/"] {
+        for url in [
+            "http://198.51.100.7/creds", "https://example.com/creds", "http://169.254.170.3/x",
+            "http://127.0.0.1.example.com/",
+        ] {
             await #expect(Comment(rawValue: url)) {
                 _ = try await CredentialChain(
                     environment: [
