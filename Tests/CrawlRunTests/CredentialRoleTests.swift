@@ -15,7 +15,11 @@ struct WatchedTransport: HTTPTransport {
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = request.body.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        sent.append("\(request.header("Authorization") == nil ? "unsigned" : "signed") \(body)")
+        // "unsigned BODY", or "KEY-ID BODY" for the key the request was signed with.
+        let key = request.header("Authorization").flatMap { auth in
+            auth.firstRange(of: "Credential=").map { String(auth[$0.upperBound...].prefix { $0 != "/" }) }
+        }
+        sent.append("\(key ?? "unsigned") \(body)")
         let response = try await inner.send(request)
         onResponse?(request, response)
         return response
@@ -131,7 +135,7 @@ struct WatchedTransport: HTTPTransport {
 
     /// (3) Web identity from the environment (EKS, CI OIDC) and from a profile: the token read from
     /// its file, sent unsigned; the identity is the role's, with the session name given.
-    @Test func webIdentityFromEnvironmentAndProfile() async throws {
+    @Test func webIdentityAndTheInstanceRoleAsSources() async throws {
         let moto = try await MotoServer.start()
         defer { Task { await moto.stop() } }
         let aws = try AWSHome(config: "")
@@ -170,6 +174,34 @@ struct WatchedTransport: HTTPTransport {
         await #expect {
             _ = try await CredentialChain(environment: fromEnv, http: CurlHTTPClient()).credentials()
         } throws: { credentialError($0, contains: "\(tokenFile) is empty") }
+        try await roleFromTheInstanceRole(moto)
         await moto.stop()
+    }
+
+    /// (3) `credential_source = Ec2InstanceMetadata`: the role assumed with the instance role's
+    /// credentials (IMDSv2 played by the peer), and AssumeRole signed with them. On the web
+    /// identity test's moto (one server fewer to start).
+    func roleFromTheInstanceRole(_ moto: MotoServer) async throws {
+        let peer = try CredentialPeer()
+        defer { peer.stop() }
+        let aws = try AWSHome(
+            config: """
+                [profile box]
+                role_arn = \(Self.role("from-box"))
+                credential_source = Ec2InstanceMetadata
+                role_session_name = box
+                """)
+        var env = aws.environment([
+            "AWS_PROFILE": "box", "AWS_ENDPOINT_URL_STS": moto.url, "AWS_EC2_METADATA_SERVICE_ENDPOINT": peer.url,
+        ])
+        env["AWS_EC2_METADATA_DISABLED"] = nil
+        let watched = WatchedTransport()
+        let chain = CredentialChain(environment: env, http: watched)
+        let c = try await chain.credentials()
+        #expect(c.source == "role \(Self.role("from-box")) (profile box, from EC2 instance role peer-role)")
+        let sts = STSClient(region: "us-east-1", environment: AWSEnvironment(env), credentials: chain, http: watched)
+        #expect(try await sts.getCallerIdentity().arn == "arn:aws:sts::\(Self.account):assumed-role/from-box/box")
+        let assume = watched.sent.all.filter { $0.contains("Action=AssumeRole&") }
+        #expect(assume.count == 1 && assume[0].hasPrefix("ASIAPEER"), "signed with the instance role's key")
     }
 }
