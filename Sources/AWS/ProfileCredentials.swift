@@ -104,7 +104,15 @@ struct ProfileCredentials: Sendable {
                         .credentials,
                         "profile \(p.name) names source_profile \(name), which is not in \(config.configFile)")
                 }
-                guard let c = try await resolve(sourceProfile, visited: visited + [p.name], topLevel: false) else {
+                let resolved: AWSCredentials?
+                do {
+                    resolved = try await resolve(sourceProfile, visited: visited + [p.name], topLevel: false)
+                } catch  where error.kind == .credentials && !error.message.hasPrefix("source_profile") {
+                    throw AWSError(
+                        .credentials, "source_profile \(name) of profile \(p.name): \(error.message)", code: error.code,
+                        httpStatus: error.httpStatus)
+                }
+                guard let c = resolved else {
                     throw AWSError(
                         .credentials,
                         "source_profile \(name) of profile \(p.name) gives no credentials: it has none of \(Self.credentialSettings)"

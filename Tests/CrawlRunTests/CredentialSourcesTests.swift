@@ -181,6 +181,9 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
                 source_profile = a
                 [profile sso-half]
                 sso_session = corp
+                [profile via-sso]
+                role_arn = arn:aws:iam::123456789012:role/crawl
+                source_profile = sso-half
                 """)
         var env = aws.environment(["AWS_EC2_METADATA_SERVICE_ENDPOINT": peer.url])
         env["AWS_EC2_METADATA_DISABLED"] = nil
@@ -197,6 +200,7 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
                 "sso-half",
                 "profile sso-half names sso_session corp, but \(aws.config) has no [sso-session corp] section"
             ),
+            ("via-sso", "source_profile sso-half of profile via-sso: profile sso-half names sso_session corp"),
         ]
         for (profile, message) in cases {
             var named = env
