@@ -48,9 +48,11 @@ struct DefaultCredentialProvider: CredentialProvider {
 }
 
 /// ECS task role credentials: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` on 169.254.170.2, or
-/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)`. As the
-/// SDKs do, a full URI must name a loopback address or the ECS / EKS agent's (169.254.170.2,
-/// 169.254.170.23, fd00:ec2::23): the authorization token is never sent anywhere else.
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)`. As botocore
+/// does, a full URI must name a loopback address or the ECS / EKS agent's (169.254.170.2,
+/// 169.254.170.23, fd00:ec2::23), whatever its scheme: the authorization token is never sent
+/// anywhere else (the Java and Rust SDKs also accept any https URL; the stricter rule is kept).
+/// https://github.com/boto/botocore/blob/develop/botocore/utils.py (ContainerMetadataFetcher)
 /// https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html
 /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html
 struct ContainerCredentials: CredentialProvider {
