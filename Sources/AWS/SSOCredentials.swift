@@ -60,7 +60,8 @@ struct SSOCredentials: CredentialProvider {
         }
         guard let account = p["sso_account_id"] else { throw missing("sso_account_id", in: place) }
         guard let role = p["sso_role_name"] else { throw missing("sso_role_name", in: place) }
-        let token = try cachedToken(SHA1.hex(cacheKey), startURL: startURL)
+        let token = try await cachedToken(
+            SHA1.hex(cacheKey), startURL: startURL, refreshIn: p["sso_session"] != nil ? region : nil)
 
         let base = AWSEnvironment(environment).endpoint(service: "SSO", host: "portal.sso.\(region).amazonaws.com").url
         let query = SigV4.encodeQuery([("account_id", account), ("role_name", role)])
@@ -95,8 +96,10 @@ struct SSOCredentials: CredentialProvider {
             code: error.code, httpStatus: error.httpStatus)
     }
 
-    /// The access token of the CLI's cache file, if it has not expired.
-    func cachedToken(_ hash: String, startURL: String) throws(AWSError) -> String {
+    /// The access token of the CLI's cache file, if it has not expired. `refreshIn` (the SSO
+    /// Region of an `sso_session` profile): a token within 15 minutes of its expiry is refreshed
+    /// first with the cached refresh token, as botocore does (`SSOTokenRefresh`).
+    func cachedToken(_ hash: String, startURL: String, refreshIn region: String?) async throws(AWSError) -> String {
         let file = config.home + "/.aws/sso/cache/\(hash).json"
         guard let data = FileManager.default.contents(atPath: file) else {
             throw AWSError(
@@ -108,7 +111,14 @@ struct SSOCredentials: CredentialProvider {
             throw AWSError(
                 .credentials, "profile \(profile.name): \(file) holds no accessToken and expiresAt: \(login)")
         }
-        guard let expiry = parseISO8601(expires), expiry > SigningClock.localNow() else {
+        let expiry = parseISO8601(expires) ?? 0
+        if let region, expiry - SigningClock.localNow() < SSOTokenRefresh.window,
+            let fresh = await SSOTokenRefresh(environment: environment, http: http, region: region)
+                .refresh(json, file: file)
+        {
+            return fresh
+        }
+        guard expiry > SigningClock.localNow() else {
             throw AWSError(
                 .credentials,
                 "profile \(profile.name): the IAM Identity Center session for \(startURL) expired at \(expires): \(login)"

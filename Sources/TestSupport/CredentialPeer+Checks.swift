@@ -35,6 +35,37 @@ extension CredentialPeer {
             ])
     }
 
+    /// SSO OIDC CreateToken, refresh-token grant: the refresh token is used up, a new one given.
+    func createToken(_ r: HTTPRequest) -> HTTPResponse {
+        func error(_ status: Int, _ type: String, _ code: String) -> HTTPResponse {
+            json(
+                status, ["error": .string(code), "error_description": .string(type)],
+                headers: [("x-amzn-ErrorType", type)])
+        }
+        guard let body = r.body, let input = try? JSONValue.decode(body), let id = input["clientId"]?.stringValue,
+            input["grantType"]?.stringValue == "refresh_token", let refresh = input["refreshToken"]?.stringValue
+        else { return error(400, "InvalidRequestException", "invalid_request") }
+        return state.withLock { s in
+            guard s.oidcClients[id] != nil, s.oidcClients[id] == input["clientSecret"]?.stringValue else {
+                return error(401, "InvalidClientException", "invalid_client")
+            }
+            guard s.refreshTokens.remove(refresh) != nil else {
+                return error(400, "InvalidGrantException", "invalid_grant")
+            }
+            s.tokenRefreshes += 1
+            let access = "sso-refreshed-\(s.tokenRefreshes)"
+            let next = "refresh-\(s.tokenRefreshes + 1)"
+            s.ssoTokens.insert(access)
+            s.refreshTokens.insert(next)
+            return json(
+                200,
+                [
+                    "accessToken": .string(access), "expiresIn": 3600, "refreshToken": .string(next),
+                    "tokenType": "Bearer",
+                ])
+        }
+    }
+
     /// A call signed with an issued key: refused as AWS refuses it, else answered.
     func signedCall(_ r: HTTPRequest, path: String, query: [String: String]) -> HTTPResponse? {
         guard let auth = r.header("Authorization"), auth.hasPrefix("AWS4-HMAC-SHA256 ") else { return nil }

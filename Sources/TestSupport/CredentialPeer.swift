@@ -21,6 +21,10 @@ import Synchronization
 ///   UnauthorizedException for an unknown token; 400 InvalidRequestException without the
 ///   parameters; 404 ResourceNotFoundException for a role not assigned).
 ///   https://docs.aws.amazon.com/singlesignon/latest/PortalAPIReference/API_GetRoleCredentials.html
+/// - `POST /token`: SSO OIDC CreateToken with `grantType` `refresh_token` (200 a new access and
+///   refresh token; 400 InvalidGrantException `invalid_grant` for an unknown refresh token; 401
+///   InvalidClientException for a wrong client secret).
+///   https://docs.aws.amazon.com/singlesignon/latest/OIDCAPIReference/API_CreateToken.html
 /// - `GET /container`: the ECS container endpoint; `PUT /latest/api/token` and
 ///   `GET /latest/meta-data/iam/security-credentials/[ROLE]`: IMDSv2; `GET /process`: the JSON a
 ///   `credential_process` prints (Version 1).
@@ -58,6 +62,9 @@ public final class CredentialPeer: Sendable {
     struct State {
         var keys: [String: Issued] = [:]
         var ssoTokens: Set<String> = []
+        var oidcClients: [String: String] = [:]
+        var refreshTokens: Set<String> = []
+        var tokenRefreshes = 0
         var calls: [Call] = []
         var serial = 0
     }
@@ -110,6 +117,17 @@ public final class CredentialPeer: Sendable {
     /// An SSO access token the portal accepts (as `aws sso login` would have obtained it).
     public func acceptSSOToken(_ token: String) { state.withLock { _ = $0.ssoTokens.insert(token) } }
 
+    /// An SSO OIDC client registration and a refresh token for it (what `aws sso login` caches).
+    public func registerOIDCClient(id: String, secret: String, refreshToken: String) {
+        state.withLock {
+            $0.oidcClients[id] = secret
+            $0.refreshTokens.insert(refreshToken)
+        }
+    }
+
+    /// CreateToken calls that gave a new access token.
+    public var tokenRefreshes: Int { state.withLock { $0.tokenRefreshes } }
+
     public static func iso8601(_ seconds: Double) -> String {
         var t = time_t(seconds)
         var p = tm()
@@ -131,6 +149,7 @@ public final class CredentialPeer: Sendable {
         let (path, query) = Self.split(r.url)
         switch (r.method, path) {
         case ("GET", "/federation/credentials"): return portal(r, query: query)
+        case ("POST", "/token"): return createToken(r)
         case ("GET", "/container"), ("GET", "/process"):
             let c = issue()
             var body: JSONValue = [

@@ -118,6 +118,50 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
         }
     }
 
+    /// (1) An `sso_session` access token near its expiry is refreshed with the cached refresh
+    /// token (SSO OIDC CreateToken) and written back, as the CLI does: a run outlives the hour-long
+    /// token. A refresh token refused, on an expired token, says to log in, showing no secret.
+    @Test func ssoAccessTokenIsRefreshedWithTheRefreshToken() async throws {
+        let peer = try CredentialPeer()
+        defer { peer.stop() }
+        peer.registerOIDCClient(id: "client-1", secret: "client-secret-xyz", refreshToken: "refresh-1")
+        let aws = try AWSHome(config: Self.ssoConfig)
+        let now = Date().timeIntervalSince1970
+        let file = aws.home + "/.aws/sso/cache/\(SHA1.hex("corp")).json"
+        func cache(token: String, expiresAt: Double, refresh: String) throws {
+            let entry: JSONValue = [
+                "startUrl": "https://d-1234.awsapps.com/start", "region": "eu-west-1", "accessToken": .string(token),
+                "expiresAt": .string(CredentialPeer.iso8601(expiresAt)), "clientId": "client-1",
+                "clientSecret": "client-secret-xyz", "refreshToken": .string(refresh),
+                "registrationExpiresAt": .string(CredentialPeer.iso8601(now + 86400)),
+            ]
+            try entry.encoded().write(to: URL(fileURLWithPath: file))
+        }
+        // Valid for one more minute: inside the 15-minute window. The portal knows only the new token.
+        try cache(token: "old-access-token", expiresAt: now + 60, refresh: "refresh-1")
+        let env = aws.environment([
+            "AWS_PROFILE": "dev", "AWS_ENDPOINT_URL_SSO": peer.url, "AWS_ENDPOINT_URL_SSO_OIDC": peer.url,
+        ])
+        let c = try await CredentialChain(environment: env, http: CurlHTTPClient()).credentials()
+        #expect(c.accessKeyId.hasPrefix("ASIAPEER") && peer.tokenRefreshes == 1)
+        let written = try JSONValue.decode(try Data(contentsOf: URL(fileURLWithPath: file)))
+        #expect(written["accessToken"] == "sso-refreshed-1" && written["refreshToken"] == "refresh-2")
+        #expect(written["expiresAt"]?.stringValue.flatMap(parseISO8601).map { $0 > now + 3000 } == true)
+        #expect(
+            written["clientSecret"] == "client-secret-xyz" && written["startUrl"] == "https://d-1234.awsapps.com/start")
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        // Expired, and a refresh token the service no longer knows.
+        try cache(token: "old-access-token", expiresAt: now - 60, refresh: "refresh-1")
+        await #expect {
+            _ = try await CredentialChain(environment: env, http: CurlHTTPClient()).credentials()
+        } throws: { error in
+            credentialError(error, contains: "expired at", "run `aws sso login --profile dev`")
+                && !["client-secret-xyz", "refresh-1", "old-access-token"].contains { "\(error)".contains($0) }
+        }
+    }
+
     /// (2) credential_process: its JSON, Expiration honoured; a failing program and a wrong
     /// Version are errors that show the program's message, never its arguments or its output.
     @Test func credentialProcess() async throws {
