@@ -119,6 +119,19 @@ func parseISO8601(_ s: String) -> Double? {
     return Double(timegm(&t))
 }
 
+/// Seconds since the epoch → `2026-11-21T12:00:00Z` (whole seconds, UTC).
+public func formatISO8601(_ seconds: Double) -> String {
+    var t = time_t(seconds)
+    var p = tm()
+    gmtime_r(&t, &p)
+    func pad(_ v: Int32, _ w: Int = 2) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, w - s.count)) + s
+    }
+    return "\(pad(p.tm_year + 1900, 4))-\(pad(p.tm_mon + 1))-\(pad(p.tm_mday))T"
+        + "\(pad(p.tm_hour)):\(pad(p.tm_min)):\(pad(p.tm_sec))Z"
+}
+
 /// The first line of `text`, at most 200 characters: a peer's or a program's message in ours.
 func firstLine(_ text: String) -> String {
     String(text.split(whereSeparator: \.isNewline).first?.prefix(200) ?? "")

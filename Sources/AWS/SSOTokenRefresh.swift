@@ -46,7 +46,7 @@ struct SSOTokenRefresh: Sendable {
             let expiresIn = answer["expiresIn"]?.doubleValue
         else { return nil }
         entry["accessToken"] = .string(token)
-        entry["expiresAt"] = .string(Self.iso8601(now + expiresIn))
+        entry["expiresAt"] = .string(formatISO8601(now + expiresIn))
         if let next = answer["refreshToken"]?.stringValue { entry["refreshToken"] = .string(next) }
         Self.write(JSONValue.object(entry).encoded(), to: file)
         return token
@@ -58,18 +58,5 @@ struct SSOTokenRefresh: Sendable {
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
         else { return }
         if rename(temporary, file) != 0 { unlink(temporary) }
-    }
-
-    /// `2026-11-21T12:00:00Z`.
-    static func iso8601(_ seconds: Double) -> String {
-        var t = time_t(seconds)
-        var p = tm()
-        gmtime_r(&t, &p)
-        func pad(_ v: Int32, _ w: Int = 2) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
-        }
-        return "\(pad(p.tm_year + 1900, 4))-\(pad(p.tm_mon + 1))-\(pad(p.tm_mday))T"
-            + "\(pad(p.tm_hour)):\(pad(p.tm_min)):\(pad(p.tm_sec))Z"
     }
 }

@@ -128,17 +128,7 @@ public final class CredentialPeer: Sendable {
     /// CreateToken calls that gave a new access token.
     public var tokenRefreshes: Int { state.withLock { $0.tokenRefreshes } }
 
-    public static func iso8601(_ seconds: Double) -> String {
-        var t = time_t(seconds)
-        var p = tm()
-        gmtime_r(&t, &p)
-        func pad(_ v: Int32, _ w: Int = 2) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
-        }
-        return "\(pad(p.tm_year + 1900, 4))-\(pad(p.tm_mon + 1))-\(pad(p.tm_mday))T"
-            + "\(pad(p.tm_hour)):\(pad(p.tm_min)):\(pad(p.tm_sec))Z"
-    }
+    public static func iso8601(_ seconds: Double) -> String { formatISO8601(seconds) }
 
     func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         HTTPResponse(
