@@ -174,26 +174,27 @@ func credentialError(_ error: any Error, contains parts: String...) -> Bool {
         printf '{"Version": 1, "AccessKeyId": "ASIAPROCESS0001", "SecretAccessKey": "process-secret",\\n'
         printf ' "SessionToken": "process-token", "Expiration": "2099-01-01T00:00:00Z"}\\n'
         """.write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+        // Run by /bin/sh rather than exec'd: a script just written can be "busy" (ETXTBSY) while
+        // a process another test spawns at that moment still holds its write descriptor.
         let aws = try AWSHome(
             config: """
                 [profile tool]
-                credential_process = "\(script)" ok 'two words'
+                credential_process = /bin/sh "\(script)" ok 'two words'
                 [profile failing]
-                credential_process = \(script) fail hunter2
+                credential_process = /bin/sh \(script) fail hunter2
                 [profile v2]
-                credential_process = \(script) v2
+                credential_process = /bin/sh \(script) v2
                 """)
         let c = try await CredentialChain(environment: aws.environment(["AWS_PROFILE": "tool"]), http: CurlHTTPClient())
             .credentials()
         #expect(c.accessKeyId == "ASIAPROCESS0001" && c.sessionToken == "process-token")
-        #expect(c.expiration == 4_070_908_800 && c.source == "credential_process \(script) (profile tool)")
+        #expect(c.expiration == 4_070_908_800 && c.source == "credential_process /bin/sh (profile tool)")
         await #expect {
             _ = try await CredentialChain(
                 environment: aws.environment(["AWS_PROFILE": "failing"]), http: CurlHTTPClient()
             ).credentials()
         } throws: { error in
-            credentialError(error, contains: "profile failing: credential_process \(script) failed (exit 3)")
+            credentialError(error, contains: "profile failing: credential_process /bin/sh failed (exit 3)")
                 && "\(error)".contains("the token is revoked") && !"\(error)".contains("hunter2")
         }
         await #expect {
