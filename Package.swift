@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "WebDriver", dependencies: ["HTTP", "JSONKit"], swiftSettings: strict),
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
         // SHA-256/HMAC, SigV4, credentials, and the ECS, CloudWatch Logs and S3 clients (no SDK).
-        .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking"], swiftSettings: strict),
+        .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking", "ProcessKit"], swiftSettings: strict),
         // The docker backend: the task definition as containers through the Docker Engine API
         // over a Unix socket (DOCKER_HOST), and its client.
         .target(

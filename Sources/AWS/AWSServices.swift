@@ -11,6 +11,8 @@ public struct AWSServices: Sendable {
     public let s3: S3Client
     /// Read-only network checks (`crawlrun doctor`).
     public let ec2: EC2Client
+    /// Who the credentials are (`crawlrun doctor`).
+    public let sts: STSClient
     let http: any HTTPTransport
 
     public init(region: String, variables: [String: String], http: (any HTTPTransport)? = nil) {
@@ -23,6 +25,7 @@ public struct AWSServices: Sendable {
         logs = LogsClient(region: region, environment: environment, credentials: credentials, http: http)
         s3 = S3Client(region: region, environment: environment, credentials: credentials, http: http)
         ec2 = EC2Client(region: region, environment: environment, credentials: credentials, http: http)
+        sts = STSClient(region: region, environment: environment, credentials: credentials, http: http)
     }
 
     /// ECR in `region`: an image's registry may be in another Region than the run.

@@ -9,7 +9,7 @@ public struct QueryProtocolClient: Sendable {
     public var endpoint: String { endpointClient.url }
 
     public init(
-        service: String, version: String, region: String, endpoint: String, credentials: CredentialChain,
+        service: String, version: String, region: String, endpoint: String, credentials: CredentialChain?,
         http: any HTTPTransport, bucket: TokenBucket
     ) {
         endpointClient = SignedEndpoint(

@@ -152,21 +152,28 @@ public struct S3Client: Sendable {
         extra: [(String, String)], operation: String
     ) async throws(AWSError) -> HTTPResponse {
         let (base, path) = address(bucket: bucket, key: key)
-        let request = SigV4.signedRequest(
-            method: method, base: base, path: path, query: SigV4.encodeQuery(query),
-            headers: [("X-Amz-Content-SHA256", payloadHash)] + extra.map { (name: $0.0, value: $0.1) }, body: body,
-            payloadHash: payloadHash, credentials: try await credentials.credentials(), region: region, service: "s3",
-            s3: true)
-        let response: HTTPResponse
-        do {
-            response = try await http.send(request)
-        } catch {
-            throw AWSError.noAnswer("S3 \(operation) s3://\(bucket)/\(key)", error)
+        var skewCorrected = false
+        while true {
+            let request = SigV4.signedRequest(
+                method: method, base: base, path: path, query: SigV4.encodeQuery(query),
+                headers: [("X-Amz-Content-SHA256", payloadHash)] + extra.map { (name: $0.0, value: $0.1) },
+                body: body, payloadHash: payloadHash, credentials: try await credentials.credentials(),
+                region: region, service: "s3", s3: true, date: credentials.clock.now())
+            let response: HTTPResponse
+            do {
+                response = try await http.send(request)
+            } catch {
+                throw AWSError.noAnswer("S3 \(operation) s3://\(bucket)/\(key)", error)
+            }
+            if (200..<300).contains(response.status) { return response }
+            let error = Self.decodeError(response, operation: operation, bucket: bucket, key: key)
+            // RequestTimeTooSkewed: signed again once with S3's time (SigningClock).
+            if !skewCorrected, credentials.clock.correct(after: error, response: response) {
+                skewCorrected = true
+                continue
+            }
+            throw error
         }
-        guard (200..<300).contains(response.status) else {
-            throw Self.decodeError(response, operation: operation, bucket: bucket, key: key)
-        }
-        return response
     }
 
     /// `<Error><Code>NoSuchKey</Code><Message>…</Message></Error>`; HEAD answers have no body,

@@ -82,15 +82,16 @@ public enum SigV4 {
         )
     }
 
-    /// The request to `base + path[?query]`, signed with `credentials` now: `headers` plus
+    /// The request to `base + path[?query]`, signed with `credentials` at `date` (seconds since
+    /// the epoch; now when nil; `SigningClock` corrects it for skew): `headers` plus
     /// `X-Amz-Date`, the session token and `Authorization`. `Host` is signed, and sent by the HTTP
     /// client from the URL.
     public static func signedRequest(
         method: String, base: String, path: String, query: String = "", headers: [(name: String, value: String)],
         body: Data?, payloadHash: String, credentials: AWSCredentials, region: String, service: String,
-        s3: Bool = false
+        s3: Bool = false, date: Double? = nil
     ) -> HTTPRequest {
-        let amzDate = amzDate()
+        let amzDate = amzDate(date.map { time_t($0) } ?? time(nil))
         var signed: [(name: String, value: String)] = [("X-Amz-Date", amzDate)] + headers
         if let token = credentials.sessionToken { signed.append(("X-Amz-Security-Token", token)) }
         let signature = sign(
@@ -118,8 +119,8 @@ public enum SigV4 {
     }
 
     /// `YYYYMMDDTHHMMSSZ`, UTC: SigV4's `X-Amz-Date`.
-    static func amzDate() -> String {
-        var t = time(nil)
+    static func amzDate(_ at: time_t = time(nil)) -> String {
+        var t = at
         var parts = tm()
         gmtime_r(&t, &parts)
         func pad(_ v: Int32, _ w: Int) -> String {

@@ -8,14 +8,16 @@ import JSONKit
 #endif
 
 /// One AWS service endpoint taking signed `POST /` requests: what the JSON protocol (ECS, Logs,
-/// ECR) and the query protocol (EC2) have in common. Each attempt waits for a token of the
+/// ECR) and the query protocol (EC2, STS) have in common. Each attempt waits for a token of the
 /// client-side bucket, is signed afresh (credentials may have been refreshed), and is retried by
-/// the policy; a non-2xx answer becomes the service's `AWSError`.
+/// the policy; a non-2xx answer becomes the service's `AWSError`. An answer saying the signing
+/// time is too far from the service's corrects the signing clock and is signed again once.
+/// `credentials` nil: the call is sent unsigned (STS AssumeRoleWithWebIdentity).
 struct SignedEndpoint: Sendable {
     let service: String
     let region: String
     let url: String
-    let credentials: CredentialChain
+    let credentials: CredentialChain?
     let http: any HTTPTransport
     let bucket: TokenBucket
 
@@ -26,21 +28,31 @@ struct SignedEndpoint: Sendable {
         let bucket = bucket ?? self.bucket
         let what = "\(service) \(operation)"
         let payloadHash = SHA256.hex(body)
+        var skewCorrected = false
         return try await retry.run(what) { () async throws(AWSError) -> HTTPResponse in
             try await bucket.take(for: what)
-            let request = SigV4.signedRequest(
-                method: "POST", base: url, path: "/", headers: headers, body: Data(body), payloadHash: payloadHash,
-                credentials: try await credentials.credentials(), region: region, service: service)
-            let response: HTTPResponse
-            do {
-                response = try await http.send(request)
-            } catch {
-                throw AWSError.noAnswer(what, error)
+            while true {
+                var request = HTTPRequest(method: "POST", url: url + "/", headers: headers, body: Data(body))
+                if let credentials {
+                    request = SigV4.signedRequest(
+                        method: "POST", base: url, path: "/", headers: headers, body: Data(body),
+                        payloadHash: payloadHash, credentials: try await credentials.credentials(), region: region,
+                        service: service, date: credentials.clock.now())
+                }
+                let response: HTTPResponse
+                do {
+                    response = try await http.send(request)
+                } catch {
+                    throw AWSError.noAnswer(what, error)
+                }
+                if (200..<300).contains(response.status) { return response }
+                let error = AWSError.decode(response, operation: operation)
+                if !skewCorrected, let clock = credentials?.clock, clock.correct(after: error, response: response) {
+                    skewCorrected = true
+                    continue
+                }
+                throw error
             }
-            guard (200..<300).contains(response.status) else {
-                throw AWSError.decode(response, operation: operation)
-            }
-            return response
         }
     }
 }

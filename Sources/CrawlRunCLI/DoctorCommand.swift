@@ -12,7 +12,8 @@ struct DoctorCommand: Command {
         usage: crawlrun doctor JOB
 
         Checks, for the fargate backend, what a run of JOB needs before it launches a task:
-          credentials      resolve (shown as their source and the key id's last four characters)
+          credentials      resolve (shown as their source and the key id's last four characters),
+                           and who they are (STS GetCallerIdentity: the ARN); a clock off AWS's is said
           region           the job's fargate.region, else AWS_REGION / AWS_DEFAULT_REGION / profile
           job              the fargate section is complete
           roles            executionRoleArn and taskRoleArn are well-formed IAM role ARNs

@@ -284,7 +284,10 @@ func awsError(_ error: any Error, _ predicate: (AWSError) -> Bool) -> Bool {
         #expect(ok.code == 0, "\(ok.stdout)\n\(ok.stderr)")
         let lines = ok.stdout.split(separator: "\n")
         #expect(lines.filter { $0.hasPrefix("✓ ") }.count == 11, "\(ok.stdout)")
-        #expect(ok.stdout.contains("✓ credentials      environment, key …\(account.coordinator.accessKeyId.suffix(4))"))
+        #expect(
+            ok.stdout.contains(
+                "✓ credentials      environment, key …\(account.coordinator.accessKeyId.suffix(4)) as arn:aws:iam::123456789012:user/crawlrun-coordinator"
+            ), "\(ok.stdout)")
         #expect(ok.stdout.contains("crawlers is ACTIVE"))
         #expect(ok.stdout.contains("crawlrun-catalog-crawl:1 registered"))
         #expect(ok.stdout.contains("All 11 checks passed."))

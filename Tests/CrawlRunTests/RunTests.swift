@@ -331,7 +331,8 @@ extension Chrome {
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
             ])
         #expect(doctor.code == 2)
-        #expect(doctor.stdout.contains("✗ credentials      no AWS credentials found"), "\(doctor.stdout)")
+        #expect(
+            doctor.stdout.contains("✗ credentials      profile none (AWS_PROFILE) is in neither"), "\(doctor.stdout)")
         #expect(doctor.stdout.contains("✗ job              fargate.subnets: required"))
         #expect(doctor.stdout.contains("✗ roles            fargate.executionRoleArn \"role\" is not"))
         #expect(doctor.stdout.contains("- cluster          skipped: no credentials"))

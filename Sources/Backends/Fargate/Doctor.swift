@@ -68,15 +68,7 @@ public struct Doctor {
         let aws = AWSServices(region: region, variables: variables)
         for override in aws.endpointOverrides { output("  endpoint override: \(override)") }
 
-        do {
-            let credentials = try await aws.credentials.credentials()
-            pass("credentials", credentials.description)
-        } catch {
-            fail(
-                "credentials", error.message,
-                hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials")
-            rejected = "no credentials"
-        }
+        if await !checkCredentials(aws) { rejected = "no credentials" }
         pass("region", f.region != nil ? "\(region) (job fargate.region)" : "\(region) (environment)")
 
         if jobProblems.isEmpty {
