@@ -27,6 +27,8 @@ public actor Scheduler {
     private var merger: ResultMerger
     private let interruptSignal = OnceValue<String>()
     private let startedAt: String
+    /// The run's first start, when this is a resume (state.json keeps it; `runs` shows both).
+    private let firstStartedAt: String?
     private let startTime: Double
     private var problems: [String] = []
     private var status = RunStatus.running
@@ -39,10 +41,11 @@ public actor Scheduler {
 
     public init(
         run: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, merger: ResultMerger,
-        clock: any RunClock = SystemClock(), owner: RunOwner? = nil,
+        clock: any RunClock = SystemClock(), owner: RunOwner? = nil, firstStartedAt: String? = nil,
         onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) {
         self.owner = owner
+        self.firstStartedAt = firstStartedAt
         self.run = run
         self.backend = backend
         self.store = store
@@ -425,8 +428,9 @@ public actor Scheduler {
 
     private func state() -> RunState {
         var state = RunState(
-            run: run.id, job: run.job.name, backend: backend.name, status: status, startedAt: startedAt,
-            updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger)
+            run: run.id, job: run.job.name, backend: backend.name, status: status,
+            startedAt: firstStartedAt ?? startedAt, updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger)
+        state.resumedAt = firstStartedAt == nil ? nil : startedAt
         state.owner = status == .running ? owner : nil
         return state
     }

@@ -79,9 +79,10 @@ struct CrawlCommand: Command {
             // readLine blocks: read standard input on a thread of its own, not the cooperative pool.
             urls = await ThreadPool.shared.run { () -> [String] in
                 var lines: [String] = []
+                // The URL-list rule (README, "Jobs"): `#` comments, whole-line or after a blank.
                 while let line = readLine() {
-                    let url = line.trimmingCharacters(in: .whitespaces)
-                    if !url.isEmpty && !url.hasPrefix("#") { lines.append(url) }
+                    let url = line.withoutURLListComment()
+                    if !url.isEmpty { lines.append(url) }
                 }
                 return lines
             }

@@ -53,7 +53,7 @@ struct ResumeCommand: Command {
             throw RunFailure("state.json names an unknown backend \"\(state.backend)\"")
         }
         let source = try FileText.contents(of: layout.jobPath)
-        let job = try Job.parse(Data(source), path: layout.jobPath, backend: backendName)
+        let job = try Job.parse(Self.asRun(source, layout: layout), path: layout.jobPath, backend: backendName)
         var options = self.options
         options.runsDirectory = layout.runsDirectory
         options.backend = backendName
@@ -81,11 +81,24 @@ struct ResumeCommand: Command {
         let left = state.counts.urls - merger.counts.recorded
         return await driver.drive(
             context: context, backend: backend, store: store, ledger: state.ledger, display: display, merger: merger,
-            resuming: true,
+            resuming: true, firstStartedAt: state.startedAt,
             headline:
                 "resuming run \(state.run) (\(state.status.rawValue)): \(left) of \(state.counts.urls) URLs still without a record"
                 + (dropped > 0 ? " (\(dropped) \"run interrupted\" records dropped)" : "")
                 + ", on the \(backend.name) backend")
+    }
+}
+
+extension ResumeCommand {
+    /// The job as run: its `urlsFile` names the run directory's copy (`urls.txt`), since the
+    /// job's own path was relative to where the job file was (or absolute on another machine).
+    /// A run directory without the copy (made before there was one) keeps the job's path.
+    static func asRun(_ source: [UInt8], layout: RunLayout) -> Data {
+        guard FileManager.default.fileExists(atPath: layout.urlListPath),
+            case .object(var document)? = try? JSONValue.decode(Data(source)), document["urlsFile"] != nil
+        else { return Data(source) }
+        document["urlsFile"] = .string(RunLayout.urlList)
+        return JSONValue.object(document).encoded()
     }
 }
 

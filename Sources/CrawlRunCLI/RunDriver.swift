@@ -72,10 +72,21 @@ struct RunDriver {
         let summary = try planner.check()
         let id = RunStore.newID()
         let display = Display(quiet: options.quiet || options.json)
+        if let warning = summary.privateNetworkWarning { display.note("warning: " + warning) }
         guard let lock = try await lock(run: id, display: display) else { return .busy }
         let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
         RunHistory.pointLatest(at: store.layout)
         try store.writeAtomically(RunLayout.job, jobSource)
+        // The URL list travels with the run: `resume` (from any directory, on any machine) needs
+        // no file outside the run directory.
+        if let list = job.urlsFile {
+            do {
+                try FileManager.default.copyItem(atPath: list, toPath: store.layout.urlListPath)
+            } catch {
+                throw RunFailure(
+                    "the URL list \(list) could not be copied into the run directory: \(error.localizedDescription)")
+            }
+        }
         let taskDefinition = TaskDefinition.render(job)
         let batches = try writeBatches(planner: planner, summary: summary, store: store)
         try store.writeJSON(
@@ -158,12 +169,13 @@ struct RunDriver {
     /// Runs the scheduler with progress, signals and the closing summary; the exit code.
     func drive(
         context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, display: Display,
-        merger: ResultMerger, resuming: Bool, headline: String
+        merger: ResultMerger, resuming: Bool, firstStartedAt: String? = nil, headline: String
     ) async -> ExitCode {
         let stdoutResults = options.resultsToStdout
         let retries = job.task.retries
         let scheduler = Scheduler(
-            run: context, backend: backend, store: store, ledger: ledger, merger: merger, owner: Self.owner()
+            run: context, backend: backend, store: store, ledger: ledger, merger: merger, owner: Self.owner(),
+            firstStartedAt: firstStartedAt
         ) { event in
             switch event {
             case .records(let lines): if stdoutResults { StandardOutput.write(lines) }
