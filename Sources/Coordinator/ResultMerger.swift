@@ -40,16 +40,24 @@ public struct ResultMerger: Sendable {
 
     public init(urls: Int) { counts = RecordCounts(urls: urls) }
 
-    /// Merges one attempt's raw results (JSON Lines, nil when the task wrote none).
-    public mutating func merge(batch: String, urls: [String], results: [UInt8]?) -> Merged {
+    /// Merges one attempt's raw results (JSON Lines, nil when the task wrote none). The crawler
+    /// names artifacts relative to its results file (`artifacts/<batch>/<n>.png`); `artifactBase`
+    /// is where that file is seen from the run directory (`results/`, or the folder of the S3
+    /// object), so the merged record's paths resolve from the run directory.
+    public mutating func merge(batch: String, urls: [String], results: [UInt8]?, artifactBase: String = "") -> Merged {
         var out = Merged()
         var seen = recorded[batch] ?? []
         let wanted = Set(urls)
         let decoder = JSONDecoder()
         for line in (results ?? []).split(separator: 10) {
-            guard let record = try? decoder.decode(ResultRecord.self, from: Data(line)),
+            guard var record = try? decoder.decode(ResultRecord.self, from: Data(line)),
                 wanted.contains(record.url), seen.insert(record.url).inserted
             else { continue }
+            if !artifactBase.isEmpty, let artifacts = record.artifacts {
+                record.artifacts = artifacts.mapValues {
+                    $0.hasPrefix("/") || $0.contains("://") ? $0 : artifactBase + $0
+                }
+            }
             out.lines += record.jsonLine()
             countFields(record)
             if record.ok {

@@ -16,6 +16,8 @@ struct RunDriver {
     let job: Job
     let jobSource: [UInt8]
     let options: RunOptions
+    /// The run's id when the caller chose it (`crawl` names its job after it), else a new one.
+    var runID: String? = nil
 
     /// One task per core, and at most one per GiB: each task is a browser.
     static func defaultMaxTasks() -> Int {
@@ -70,7 +72,7 @@ struct RunDriver {
     func run() async throws -> ExitCode {
         let planner = Planner(job: job)
         let summary = try planner.check()
-        let id = RunStore.newID()
+        let id = runID ?? RunStore.newID()
         let display = Display(quiet: options.quiet || options.json)
         if let warning = summary.privateNetworkWarning { display.note("warning: " + warning) }
         guard let lock = try await lock(run: id, display: display) else { return .busy }
