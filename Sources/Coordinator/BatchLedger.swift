@@ -432,7 +432,11 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         if problem != nil { counts.infrastructureFailures += 1 }
 
         var actions: [LedgerAction] = []
-        if !end.retryable, failure == nil {
+        // A browser that refuses to start a session (crawler exit 78) is the job's configuration,
+        // whatever the backend: another attempt would fail the same way.
+        let retryable =
+            end.retryable && end.exitCode(of: TaskDefinition.crawlerName) != CrawlerExitCode.sessionNotCreated.rawValue
+        if !retryable, failure == nil {
             actions += fail(
                 RunFailure(
                     "batch \(batches[b].id) attempt \(t.attempt): \(problem ?? end.reason)",
