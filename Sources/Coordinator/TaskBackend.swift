@@ -48,6 +48,9 @@ public protocol TaskBackend: Sendable {
     func resultsSoFar(task: String, out: String, from offset: Int) async -> [UInt8]?
     /// Whether `resultsSoFar` answers (the scheduler then reads running tasks' results).
     var streamsResults: Bool { get }
+    /// What the backend needs before anything is created (credentials for Fargate): a failure
+    /// is one sentence with its fix, and `run` creates no run directory.
+    func preflight() async throws(RunFailure)
     /// Every task this backend still knows for the run (running and stopped), so `resume` can
     /// adopt them instead of launching twice. Backends without memory of a run return [].
     func reattach(run: RunContext) async throws(RunFailure) -> [KnownTask]
@@ -65,6 +68,7 @@ extension TaskBackend {
     public func recordsWritten(task: String, out: String) async -> Int? { nil }
     public func resultsSoFar(task: String, out: String, from offset: Int) async -> [UInt8]? { nil }
     public var streamsResults: Bool { false }
+    public func preflight() async throws(RunFailure) {}
     public func reattach(run: RunContext) async throws(RunFailure) -> [KnownTask] { [] }
     public func shutdown() async {}
 }

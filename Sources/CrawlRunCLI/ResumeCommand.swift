@@ -59,6 +59,8 @@ struct ResumeCommand: Command {
         options.backend = backendName
         let driver = RunDriver(job: job, jobSource: source, options: options)
         let display = Display(quiet: options.quiet || options.json)
+        let backend = driver.makeBackend(display: display)
+        guard await driver.preflight(backend) else { return .infrastructure }
         guard let lock = try await driver.lock(run: state.run, display: display) else { return .busy }
         defer { withExtendedLifetime(lock) {} }
 
@@ -77,7 +79,6 @@ struct ResumeCommand: Command {
         let context = RunContext(
             id: state.run, layout: layout, job: job,
             taskDefinition: plan["taskDefinition"] ?? TaskDefinition.render(job))
-        let backend = driver.makeBackend(display: display)
         let left = state.counts.urls - merger.counts.recorded
         return await driver.drive(
             context: context, backend: backend, store: store, ledger: state.ledger, display: display, merger: merger,

@@ -75,6 +75,8 @@ struct RunDriver {
         let id = runID ?? RunStore.newID()
         let display = Display(quiet: options.quiet || options.json)
         if let warning = summary.privateNetworkWarning { display.note("warning: " + warning) }
+        let backend = makeBackend(display: display)
+        guard await preflight(backend) else { return .infrastructure }
         guard let lock = try await lock(run: id, display: display) else { return .busy }
         let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
         RunHistory.pointLatest(at: store.layout)
@@ -105,7 +107,6 @@ struct RunDriver {
                 "taskDefinition": taskDefinition,
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
-        let backend = makeBackend(display: display)
         let maxTasks = self.maxTasks
         let ledger = BatchLedger(
             run: store.id, batches: batches,
@@ -129,6 +130,18 @@ struct RunDriver {
         }
         withExtendedLifetime(lock) {}
         return code
+    }
+
+    /// Whether the backend has what it needs (credentials for Fargate); if not, says so in one
+    /// line with the fix, before anything is created.
+    func preflight(_ backend: any TaskBackend) async -> Bool {
+        do throws(RunFailure) {
+            try await backend.preflight()
+            return true
+        } catch {
+            StandardError.write("crawlrun: \(error.message)" + (error.cause.map { "; \($0)" } ?? "") + "\n")
+            return false
+        }
     }
 
     /// The job's lock in the runs directory, or nil (after saying who holds it) when another
