@@ -22,12 +22,12 @@ public struct URLNormalizer: Sendable {
 
     /// The normalised form and the host, or why the URL cannot be crawled.
     public func normalize(_ raw: String) -> Result<(url: String, host: String), Problem> {
-        // A URL never holds a blank (RFC 3986: it is written %20); Foundation would encode it
-        // silently, and `…/a.html # note` would be crawled as `…/a.html%20#%20note`.
-        if raw.contains(where: { $0 == " " || $0 == "\t" }) { return .failure(.whitespace) }
         guard let comps = URLComponents(string: raw), let scheme = comps.scheme?.lowercased() else {
             return .failure(.unparsable)
         }
+        // A URL never holds a blank (RFC 3986: it is written %20); Foundation would encode it
+        // silently, and `…/a.html # note` would be crawled as `…/a.html%20#%20note`.
+        if raw.contains(where: { $0 == " " || $0 == "\t" }) { return .failure(.whitespace) }
         guard scheme == "http" || scheme == "https" else { return .failure(.notHTTP(scheme)) }
         guard let host = comps.host?.lowercased(), !host.isEmpty else { return .failure(.noHost) }
         var out = scheme + "://" + host
