@@ -268,16 +268,8 @@ extension Chrome {
             // Another crawl in the same directory, alive meanwhile.
             let other = try CrawlrunProcess(
                 ["crawl", server.baseURL + "/slow?ms=3000", "--allow-private-networks", "--runs-dir", dir])
-            let command =
-                "exec \"$0\" crawl " + urls.map { "'\($0)'" }.joined(separator: " ")
-                + " --allow-private-networks --sessions 1 --runs-dir '\(dir)' | head -1"
-            var environment = ProcessInfo.processInfo.environment
-            environment["CRAWLRUN_CRAWLER"] = binary("crawler")
-            let out = LineBox()
-            let err = LineBox()
-            let shell = try ChildProcess(
-                "/bin/sh", arguments: ["-c", command, binary("crawlrun")], environment: environment,
-                stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+            let (shell, _, err) = try crawlIntoHead(
+                urls, "--allow-private-networks --sessions 1 --runs-dir '\(dir)'", lines: 1)
             #expect(await shell.wait(timeout: .seconds(60)) == .exited(0), "\(err.text)")
             #expect(!err.text.contains("already running"), "\(err.text)")
             #expect(await other.process.wait(timeout: .seconds(60)) == .exited(0), "\(other.stderr.text)")
@@ -337,4 +329,21 @@ extension Chrome {
             #expect(report["tasks"]?["started"] == 1, "one task, no retry")
         }
     }
+}
+
+/// `crawlrun crawl URL… ARGUMENTS | head -N` through the shell, as a user pipes it; the shell,
+/// and what came out of `head` and of crawlrun's standard error.
+func crawlIntoHead(
+    _ urls: [String], _ arguments: String, lines: Int
+) throws -> (shell: ChildProcess, out: LineBox, err: LineBox) {
+    let command =
+        "exec \"$0\" crawl " + urls.map { "'\($0)'" }.joined(separator: " ") + " \(arguments) | head -\(lines)"
+    var environment = ProcessInfo.processInfo.environment
+    environment["CRAWLRUN_CRAWLER"] = binary("crawler")
+    let out = LineBox()
+    let err = LineBox()
+    let shell = try ChildProcess(
+        "/bin/sh", arguments: ["-c", command, binary("crawlrun")], environment: environment,
+        stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+    return (shell, out, err)
 }
