@@ -226,7 +226,7 @@ extension Chrome {
             let dir = tempDir("resume-rel")
             let project = dir + "/project"
             try FileManager.default.createDirectory(atPath: project + "/jobs", withIntermediateDirectories: true)
-            let urls = (1...8).map { server.baseURL + "/slow?ms=700&n=\($0)" }
+            let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
             try ("# the shop\n" + urls.joined(separator: "\n") + "\n")
                 .write(toFile: project + "/jobs/shop-urls.txt", atomically: true, encoding: .utf8)
             try """
@@ -267,7 +267,7 @@ extension Chrome {
             let urls = (1...12).map { server.baseURL + "/slow?ms=400&n=\($0)" }
             // Another crawl in the same directory, alive meanwhile.
             let other = try CrawlrunProcess(
-                ["crawl", server.baseURL + "/slow?ms=3000", "--allow-private-networks", "--runs-dir", dir])
+                ["crawl", server.baseURL + "/slow?ms=1500", "--allow-private-networks", "--runs-dir", dir])
             let (shell, _, err) = try crawlIntoHead(
                 urls, "--allow-private-networks --sessions 1 --runs-dir '\(dir)'", lines: 1)
             #expect(await shell.wait(timeout: .seconds(60)) == .exited(0), "\(err.text)")
