@@ -407,7 +407,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         _ b: Int, _ a: Int, records: Int, missing: [String], end: TaskEnd, task: String?, now: Double
     ) -> [LedgerAction] {
         let wasHoldingSlot = batches[b].attempts[a].phase != .ended
-        let problem = Self.infrastructureProblem(end, missing: missing.count)
+        // A task that ends once the run was interrupted was stopped by it (Ctrl-C, SIGTERM,
+        // `crawlrun stop`): the stop we asked for is no infrastructure failure, and its URLs wait
+        // for `resume` rather than a next attempt.
+        let problem = interruptReason != nil ? nil : Self.infrastructureProblem(end, missing: missing.count)
         var t = batches[b].attempts[a]
         t.phase = .ended
         t.task = task
@@ -429,7 +432,11 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         if problem != nil { counts.infrastructureFailures += 1 }
 
         var actions: [LedgerAction] = []
-        if !end.retryable, failure == nil {
+        // A browser that refuses to start a session (crawler exit 78) is the job's configuration,
+        // whatever the backend: another attempt would fail the same way.
+        let retryable =
+            end.retryable && end.exitCode(of: TaskDefinition.crawlerName) != CrawlerExitCode.sessionNotCreated.rawValue
+        if !retryable, failure == nil {
             actions += fail(
                 RunFailure(
                     "batch \(batches[b].id) attempt \(t.attempt): \(problem ?? end.reason)",

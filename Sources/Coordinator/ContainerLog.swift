@@ -9,10 +9,18 @@ public final class ContainerLog: Sendable {
     private let path: String
     /// Opened on the first line: a container that never started has no log file.
     private let fd = Mutex<Int32?>(nil)
+    private let lastErrorLine = Mutex<String?>(nil)
 
     public init(path: String) { self.path = path }
 
+    /// The message of the last `error` line the crawler logged (`<time> error crawler: …`): why
+    /// it exited, for the console.
+    public var lastError: String? { lastErrorLine.withLock { $0 } }
+
     public func write(_ line: String) {
+        if let r = line.firstRange(of: " error crawler: ") {
+            lastErrorLine.withLock { $0 = String(line[r.upperBound...]) }
+        }
         let stamped = Self.hasTimestamp(line) ? line + "\n" : Timestamp.now() + " " + line + "\n"
         fd.withLock { stored in
             if stored == nil {

@@ -15,6 +15,10 @@ public struct RunReport: Sendable {
     public var counts: RecordCounts
     public var ledger: BatchLedger
     public var errors: [(kind: String, count: Int, example: String)]
+    /// The first record's message of each error kind (the example's).
+    public var errorMessages: [String: String]
+    /// Per field: the pages read and those it matched on.
+    public var fields: [String: ResultMerger.FieldCount]
     public var task: TaskSettings
     /// Problems that did not stop the run (a task that could not be stopped, logs not copied).
     public var problems: [String]
@@ -34,11 +38,20 @@ public struct RunReport: Sendable {
         self.ledger = ledger
         self.errors = merger.errors.map { (kind: $0.key, count: $0.value.count, example: $0.value.example) }
             .sorted { ($0.count, $1.kind) > ($1.count, $0.kind) }
+        self.errorMessages = merger.errors.mapValues(\.message)
+        self.fields = merger.fields
         self.task = task
         self.problems = problems
     }
 
     public var tasks: BatchLedger.Counts { ledger.counts }
+
+    /// Fields that matched on none of the pages read, by name, each as a sentence.
+    public var unmatchedFields: [String] {
+        fields.filter { $0.value.pages > 0 && $0.value.matched == 0 }.keys.sorted().map {
+            "field `\($0)` matched on 0 of \(fields[$0]?.pages ?? 0) page\(fields[$0]?.pages == 1 ? "" : "s")"
+        }
+    }
     public var pagesPerSecond: Double { seconds > 0 ? Double(counts.ok + counts.failed) / seconds : 0 }
 
     /// Every attempt that had (or tried to have) a task, in batch order.
@@ -85,8 +98,17 @@ public struct RunReport: Sendable {
             "errors": .object(
                 Dictionary(
                     uniqueKeysWithValues: errors.map {
-                        ($0.kind, ["count": .number(Double($0.count)), "example": .string($0.example)] as JSONValue)
+                        (
+                            $0.kind,
+                            [
+                                "count": .number(Double($0.count)), "example": .string($0.example),
+                                "message": .string(errorMessages[$0.kind] ?? ""),
+                            ] as JSONValue
+                        )
                     })),
+            "fields": .object(
+                fields.mapValues { ["pages": .number(Double($0.pages)), "matched": .number(Double($0.matched))] }),
+            "unmatchedFields": .array(unmatchedFields.map { .string($0) }),
             "tasks": [
                 "started": .number(Double(tasks.tasksStarted)), "retries": .number(Double(tasks.retriedTasks)),
                 "retriedURLs": .number(Double(tasks.retriedURLs)),

@@ -150,14 +150,17 @@ public enum ReportPage {
     }
 
     static func errors(_ r: RunReport) -> String {
-        guard !r.errors.isEmpty else { return "" }
+        guard !r.errors.isEmpty || !r.unmatchedFields.isEmpty else { return "" }
         var out = "<section><h2>Error kinds</h2><table><tr><th>kind</th><th class=\"n\">URLs</th>"
-        out += "<th>example</th></tr>"
+        out += "<th>example</th><th>its message</th></tr>"
         for e in r.errors {
             out += "<tr><td><code>\(HTML.escape(e.kind))</code></td><td class=\"n\">\(HTML.count(e.count))</td>"
-            out += "<td class=\"url\">\(HTML.link(e.example))</td></tr>"
+            out += "<td class=\"url\">\(HTML.link(e.example))</td>"
+            out += "<td>\(HTML.escape(String((r.errorMessages[e.kind] ?? "").prefix(300))))</td></tr>"
         }
-        return out + "</table></section>\n"
+        out += "</table>"
+        for field in r.unmatchedFields { out += "<p class=\"alert\">\(HTML.escape(field)): check its selector</p>" }
+        return out + "</section>\n"
     }
 
     static func percent(_ n: Int, _ whole: Double) -> String { HTML.fixed(Double(n) / whole * 100) + "%" }

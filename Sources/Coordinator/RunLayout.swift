@@ -5,7 +5,7 @@ import Foundation
 ///
 /// ```
 /// runs/<run-id>/
-///   job.json  plan.json  state.json  results.jsonl  report.json  report.html
+///   job.json  urls.txt (the job's urlsFile, when it has one)  plan.json  state.json  results.jsonl  report.json  report.html
 ///   logs/<batch>/<container>.log
 ///   batches/<batch>[.aN].json      each attempt's batch file
 ///   results/<batch>[.aN].jsonl     each attempt's raw results (local and docker backends)
@@ -33,6 +33,9 @@ public struct RunLayout: Sendable, Equatable {
     }
 
     public static let job = "job.json"
+    /// A copy of the job's `urlsFile` as run: the job's own path to it is relative to where the
+    /// job was, or to another machine's disk, so `resume` reads this copy instead.
+    public static let urlList = "urls.txt"
     public static let plan = "plan.json"
     public static let state = "state.json"
     public static let results = "results.jsonl"
@@ -61,6 +64,7 @@ public struct RunLayout: Sendable, Equatable {
     public static let directories = [logs, batches, attemptResults]
 
     public var jobPath: String { path(Self.job) }
+    public var urlListPath: String { path(Self.urlList) }
     public var planPath: String { path(Self.plan) }
     public var statePath: String { path(Self.state) }
     public var resultsPath: String { path(Self.results) }

@@ -27,22 +27,30 @@ public actor Scheduler {
     private var merger: ResultMerger
     private let interruptSignal = OnceValue<String>()
     private let startedAt: String
+    /// The run's first start, when this is a resume (state.json keeps it; `runs` shows both).
+    private let firstStartedAt: String?
     private let startTime: Double
     private var problems: [String] = []
     private var status = RunStatus.running
     private var lastChange: Double
     private var lostContact: Set<String> = []
     private var collecting = 0
+    /// Per live attempt (`batch/aN`), what was merged while it ran: the offset read up to in its
+    /// results, and the records (and failed ones) merged from them.
+    private var streamed: [String: (offset: Int, records: Int, failed: Int)] = [:]
+    /// How often a running task's results are read (`TaskBackend.streamsResults`).
+    static let tailInterval: Duration = .milliseconds(100)
     /// Figures for the benchmark: observe calls, and when the last task was seen stopped.
     public private(set) var observeCalls = 0
     public private(set) var lastStopSeenAt: Double?
 
     public init(
         run: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, merger: ResultMerger,
-        clock: any RunClock = SystemClock(), owner: RunOwner? = nil,
+        clock: any RunClock = SystemClock(), owner: RunOwner? = nil, firstStartedAt: String? = nil,
         onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) {
         self.owner = owner
+        self.firstStartedAt = firstStartedAt
         self.run = run
         self.backend = backend
         self.store = store
@@ -66,7 +74,9 @@ public actor Scheduler {
         var live = 0
         for t in tasks {
             let out = backend.locations(run: run, batch: t.batch, attempt: t.attempt).out
-            live += await backend.recordsWritten(task: t.task, out: out) ?? 0
+            let written = await backend.recordsWritten(task: t.task, out: out) ?? 0
+            // Those already merged are in the merger's counts.
+            live += max(0, written - (streamed[Self.key(t.batch, t.attempt)]?.records ?? 0))
         }
         return (merger.counts, ledger.counts, tasks.count, live, clock.now() - startTime)
     }
@@ -77,6 +87,8 @@ public actor Scheduler {
         case launchDue(LaunchOrder)
         case observed([String: TaskPhase], asked: [String])
         case collected(batch: String, attempt: Int, end: TaskEnd, results: [UInt8]?, problems: [String])
+        /// New bytes of running tasks' results.
+        case tailed([Tail])
         case stopFailed(String)
         case interrupt(String)
     }
@@ -110,6 +122,7 @@ public actor Scheduler {
             group.addTask { await signal.wait().map { .interrupt($0) } }
             perform(first, group: &group)
             addPoller(&group)
+            if backend.streamsResults { addTailer(&group) }
             while !ledger.isIdle || collecting > 0 {
                 guard let next = await group.next() else { break }
                 guard let event = next else { continue }
@@ -175,6 +188,9 @@ public actor Scheduler {
             problems += found
             for p in found { onEvent(.note(p)) }
             ended(batch: batch, attempt: attempt, end: end, results: results, now: now, group: &group)
+        case .tailed(let tails):
+            for t in tails { mergeRunning(t, group: &group) }
+            addTailer(&group)
         case .stopFailed(let message):
             problems.append(message)
             onEvent(.note(message))
@@ -248,12 +264,16 @@ public actor Scheduler {
             perform(ledger.fail(error), group: &group)
             urls = []
         }
-        let merged = merger.merge(batch: batch, urls: urls, results: results)
+        let out = backend.locations(run: run, batch: batch, attempt: attempt).out
+        let merged = merger.merge(
+            batch: batch, urls: urls, results: results, artifactBase: Self.artifactBase(resultsAt: out))
         append(merged.lines, group: &group)
+        // Records merged while the task ran count for its attempt too.
+        let before = streamed.removeValue(forKey: Self.key(batch, attempt)) ?? (0, 0, 0)
         perform(
             ledger.taskEnded(
-                batch: batch, attempt: attempt, records: merged.records, failed: merged.failed, missing: merged.missing,
-                end: end, now: now),
+                batch: batch, attempt: attempt, records: before.records + merged.records,
+                failed: before.failed + merged.failed, missing: merged.missing, end: end, now: now),
             group: &group)
         if let a = ledger.attempt(batch: batch, attempt: attempt) {
             onEvent(.taskEnded(batch: batch, attempt: a, retries: ledger.options.retries))
@@ -385,6 +405,63 @@ public actor Scheduler {
 
     private func liveTaskIDs() -> [String] { ledger.liveTasks.map(\.task) }
 
+    /// New bytes of one running attempt's results.
+    struct Tail: Sendable {
+        var batch: String
+        var attempt: Int
+        var offset: Int
+        var bytes: [UInt8]
+    }
+
+    static func key(_ batch: String, _ attempt: Int) -> String { "\(batch)/a\(attempt)" }
+
+    /// Reads what the running tasks wrote since the last read, every `tailInterval`: each record
+    /// is merged (results.jsonl, `crawl`'s standard output) as its page finishes, not when its
+    /// task ends. Records come in the order pages finish, not the input order.
+    private func addTailer(_ group: inout TaskGroup<Event?>) {
+        let backend = self.backend
+        let run = self.run
+        group.addTask {
+            do {
+                try await Task.sleep(for: Self.tailInterval)
+            } catch {
+                return nil
+            }
+            var tails: [Tail] = []
+            for t in await self.tailTargets() {
+                let out = backend.locations(run: run, batch: t.batch, attempt: t.attempt).out
+                guard let bytes = await backend.resultsSoFar(task: t.task, out: out, from: t.offset), !bytes.isEmpty
+                else { continue }
+                tails.append(Tail(batch: t.batch, attempt: t.attempt, offset: t.offset, bytes: bytes))
+            }
+            return .tailed(tails)
+        }
+    }
+
+    private func tailTargets() -> [(batch: String, attempt: Int, task: String, offset: Int)] {
+        ledger.liveTasks.map { ($0.batch, $0.attempt, $0.task, streamed[Self.key($0.batch, $0.attempt)]?.offset ?? 0) }
+    }
+
+    /// Merges the complete lines of a running attempt's new bytes. An attempt no longer running
+    /// (being collected, or ended) is left to its collection, which merges its whole file.
+    private func mergeRunning(_ t: Tail, group: inout TaskGroup<Event?>) {
+        let key = Self.key(t.batch, t.attempt)
+        guard ledger.liveTasks.contains(where: { $0.batch == t.batch && $0.attempt == t.attempt }),
+            (streamed[key]?.offset ?? 0) == t.offset, let end = t.bytes.lastIndex(of: 10)
+        else { return }
+        guard let urls = try? store.batchURLs(t.batch, attempt: t.attempt) else { return }
+        let out = backend.locations(run: run, batch: t.batch, attempt: t.attempt).out
+        let merged = merger.merge(
+            batch: t.batch, urls: urls, results: Array(t.bytes[...end]),
+            artifactBase: Self.artifactBase(resultsAt: out))
+        var s = streamed[key] ?? (0, 0, 0)
+        s.offset += end + 1
+        s.records += merged.records
+        s.failed += merged.failed
+        streamed[key] = s
+        append(merged.lines, group: &group)
+    }
+
     static func describe(resumed known: [KnownTask]) -> String {
         let running = known.filter {
             if case .running = $0.phase { true } else if case .starting = $0.phase { true } else { false }
@@ -423,10 +500,19 @@ public actor Scheduler {
         store.stateChanged()
     }
 
+    /// Where the crawler's artifact paths (relative to its results file) start, seen from the run
+    /// directory: the attempt results folder (`results/`) on the local and docker backends, whose
+    /// results live in the run directory; the results object's folder for an `s3://` location.
+    static func artifactBase(resultsAt out: String) -> String {
+        if out.hasPrefix("s3://"), let slash = out.lastIndex(of: "/") { return String(out[...slash]) }
+        return RunLayout.attemptResults + "/"
+    }
+
     private func state() -> RunState {
         var state = RunState(
-            run: run.id, job: run.job.name, backend: backend.name, status: status, startedAt: startedAt,
-            updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger)
+            run: run.id, job: run.job.name, backend: backend.name, status: status,
+            startedAt: firstStartedAt ?? startedAt, updatedAt: Timestamp.now(), counts: merger.counts, ledger: ledger)
+        state.resumedAt = firstStartedAt == nil ? nil : startedAt
         state.owner = status == .running ? owner : nil
         return state
     }

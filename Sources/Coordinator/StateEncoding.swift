@@ -80,6 +80,7 @@ extension RunState {
             w.endObject()
         }
         w.field("queue", .array(ledger.waitingBatches.map { .string($0) }))
+        if let resumedAt { w.field("resumedAt", .string(resumedAt)) }
         w.field("run", .string(run))
         w.field("startedAt", .string(startedAt))
         w.field("status", .string(status.rawValue))

@@ -10,7 +10,9 @@ public struct RunState: Sendable, Codable {
     public var job: String
     public var backend: String
     public var status: RunStatus
+    /// When the run first started; `resumedAt`: when `crawlrun resume` last took it up.
     public var startedAt: String
+    public var resumedAt: String?
     public var updatedAt: String
     public var counts: RecordCounts
     public var ledger: BatchLedger
@@ -33,7 +35,7 @@ public struct RunState: Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case version, run, job, backend, status, startedAt, updatedAt, counts, owner
+        case version, run, job, backend, status, startedAt, resumedAt, updatedAt, counts, owner
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,6 +46,7 @@ public struct RunState: Sendable, Codable {
         backend = try c.decode(String.self, forKey: .backend)
         status = try c.decode(RunStatus.self, forKey: .status)
         startedAt = try c.decode(String.self, forKey: .startedAt)
+        resumedAt = try c.decodeIfPresent(String.self, forKey: .resumedAt)
         updatedAt = try c.decode(String.self, forKey: .updatedAt)
         counts = try c.decode(RecordCounts.self, forKey: .counts)
         owner = try c.decodeIfPresent(RunOwner.self, forKey: .owner)
@@ -58,6 +61,7 @@ public struct RunState: Sendable, Codable {
         try c.encode(backend, forKey: .backend)
         try c.encode(status, forKey: .status)
         try c.encode(startedAt, forKey: .startedAt)
+        try c.encodeIfPresent(resumedAt, forKey: .resumedAt)
         try c.encode(updatedAt, forKey: .updatedAt)
         try c.encode(counts, forKey: .counts)
         try c.encodeIfPresent(owner, forKey: .owner)

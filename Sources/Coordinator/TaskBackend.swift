@@ -42,6 +42,15 @@ public protocol TaskBackend: Sendable {
     func collectLogs(task: String, into directory: String) async throws(RunFailure)
     /// Records written so far by a running task, when the backend can tell cheaply (progress).
     func recordsWritten(task: String, out: String) async -> Int?
+    /// The bytes a running task's results hold past `offset`, for backends that can read them
+    /// while the task runs (nil: only once it has stopped). The scheduler merges each record as
+    /// its page finishes, so results.jsonl and `crawl`'s standard output grow page by page.
+    func resultsSoFar(task: String, out: String, from offset: Int) async -> [UInt8]?
+    /// Whether `resultsSoFar` answers (the scheduler then reads running tasks' results).
+    var streamsResults: Bool { get }
+    /// What the backend needs before anything is created (credentials for Fargate): a failure
+    /// is one sentence with its fix, and `run` creates no run directory.
+    func preflight() async throws(RunFailure)
     /// Every task this backend still knows for the run (running and stopped), so `resume` can
     /// adopt them instead of launching twice. Backends without memory of a run return [].
     func reattach(run: RunContext) async throws(RunFailure) -> [KnownTask]
@@ -57,6 +66,9 @@ extension TaskBackend {
     }
     public func collectLogs(task: String, into directory: String) async throws(RunFailure) {}
     public func recordsWritten(task: String, out: String) async -> Int? { nil }
+    public func resultsSoFar(task: String, out: String, from offset: Int) async -> [UInt8]? { nil }
+    public var streamsResults: Bool { false }
+    public func preflight() async throws(RunFailure) {}
     public func reattach(run: RunContext) async throws(RunFailure) -> [KnownTask] { [] }
     public func shutdown() async {}
 }

@@ -43,7 +43,8 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
     public var screenshot: ArtifactPolicy = .never
     public var pageSource: ArtifactPolicy = .never
     public var browserName: String = "chrome"
-    /// Browser command-line arguments; replaces the defaults when given.
+    /// Browser command-line arguments added to the defaults (`effectiveBrowserArgs`): one
+    /// replaces a default of the same switch, `!--switch` removes it.
     public var browserArgs: [String]?
     public var pageLoadStrategy: String = "normal"
     public var acceptInsecureCerts: Bool = false

@@ -14,6 +14,10 @@ public enum CrawlerExitCode: Int32, Sendable, CaseIterable {
     case outputFailed = 73
     /// Stopped by SIGTERM/SIGINT before every URL had a record: the batch is incomplete.
     case interrupted = 75
+    /// The sidecar is up but the browser refuses to start a session ("session not created":
+    /// Chrome exited at once, bad `browserArgs` or capabilities). A configuration problem:
+    /// another task would fail the same way, so the coordinator does not retry it.
+    case sessionNotCreated = 78
 
     /// What an exit code of the crawler container means, in words; 128+n is a signal.
     public static func meaning(_ code: Int32) -> String {
@@ -24,6 +28,7 @@ public enum CrawlerExitCode: Int32, Sendable, CaseIterable {
         case .internalError?: return "exited 70: internal error"
         case .outputFailed?: return "exited 73: results could not be written"
         case .interrupted?: return "exited 75: stopped before finishing its batch"
+        case .sessionNotCreated?: return "exited 78: the browser could not start a session"
         case nil:
             switch code {
             case 137: return "was killed (SIGKILL)"

@@ -15,6 +15,18 @@ public struct PlanSummary: Sendable {
     public var batchSize = 0
     public var largestBatch = 0
     public var smallestBatch = 0
+    /// URLs whose host is a loopback or private address by itself (`127.0.0.1`, `localhost`,
+    /// `10.…`) while `crawl.allowPrivateNetworks` is off: the crawler would refuse every one.
+    public var privateURLs = 0
+    public var privateExample: String?
+
+    /// The warning `plan`, `run` and `crawl` print when `privateURLs` > 0.
+    public var privateNetworkWarning: String? {
+        guard privateURLs > 0, let example = privateExample else { return nil }
+        return "\(privateURLs) URL\(privateURLs == 1 ? " is" : "s are") on a loopback or private address "
+            + "(e.g. \(example)) and will be refused (`blocked`): set crawl.allowPrivateNetworks to true in the job "
+            + "(crawlrun crawl: --allow-private-networks)"
+    }
 }
 
 /// Turns a job's URL list into batches: deterministic (same job, same batches and ids), ids that
@@ -45,7 +57,15 @@ public struct Planner: Sendable {
         forEachURL { place, raw in
             summary.inputURLs += 1
             guard let n = urls.check(raw, at: place) else { return }
-            if !seen.insert(URLNormalizer.fingerprint(n.url)).inserted { summary.duplicates += 1 }
+            if !seen.insert(URLNormalizer.fingerprint(n.url)).inserted {
+                summary.duplicates += 1
+            } else if !job.crawl.allowPrivateNetworks,
+                let category = IPAddress.literalCategory(host: n.host),
+                category == .loopback || category == .privateNetwork
+            {
+                summary.privateURLs += 1
+                if summary.privateExample == nil { summary.privateExample = raw }
+            }
         }
         if !urls.problems.isEmpty { throw JobError(file: job.path, problems: urls.problems) }
         if summary.inputURLs == 0 {
@@ -173,6 +193,8 @@ struct URLCheck {
         case .unparsable: return "\"\(raw.prefix(80))\" is not a valid URL"
         case .notHTTP(let s): return "\"\(raw.prefix(80))\": scheme \(s) is not crawled (http or https only)"
         case .noHost: return "\"\(raw.prefix(80))\" has no host"
+        case .whitespace:
+            return "\"\(raw.prefix(80))\" contains a blank: write it as %20, or start a comment with \" #\""
         }
     }
 }

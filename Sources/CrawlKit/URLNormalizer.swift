@@ -18,13 +18,16 @@ public struct URLNormalizer: Sendable {
         "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "yclid", "_ga", "igshid",
     ]
 
-    public enum Problem: Error, Equatable { case unparsable, notHTTP(String), noHost }
+    public enum Problem: Error, Equatable { case unparsable, notHTTP(String), noHost, whitespace }
 
     /// The normalised form and the host, or why the URL cannot be crawled.
     public func normalize(_ raw: String) -> Result<(url: String, host: String), Problem> {
         guard let comps = URLComponents(string: raw), let scheme = comps.scheme?.lowercased() else {
             return .failure(.unparsable)
         }
+        // A URL never holds a blank (RFC 3986: it is written %20); Foundation would encode it
+        // silently, and `…/a.html # note` would be crawled as `…/a.html%20#%20note`.
+        if raw.contains(where: { $0 == " " || $0 == "\t" }) { return .failure(.whitespace) }
         guard scheme == "http" || scheme == "https" else { return .failure(.notHTTP(scheme)) }
         guard let host = comps.host?.lowercased(), !host.isEmpty else { return .failure(.noHost) }
         var out = scheme + "://" + host
@@ -65,9 +68,12 @@ public struct URLListEntry: Sendable, Equatable {
     public var isValidUTF8: Bool
 }
 
-/// Reads a URL list one line at a time (`#` comments and blank lines skipped) without loading the
-/// file: the line number travels with each URL for `file:line` messages. A UTF-8 byte order mark
-/// at the start (Windows tools write one) is not part of the first URL.
+/// Reads a URL list one line at a time without loading the file: the line number travels with
+/// each URL for `file:line` messages. Blank lines are skipped, and so are comments: a line whose
+/// first non-blank character is `#`, and the rest of a line from a `#` that follows a blank
+/// (`https://a.example/x  # note`). A `#` right after a URL's text is its fragment
+/// (`https://a.example/x#top`). A UTF-8 byte order mark at the start (Windows tools write one)
+/// is not part of the first URL.
 public struct URLListReader: Sequence {
     let path: String
     public init(path: String) { self.path = path }
@@ -94,8 +100,8 @@ public struct URLListReader: Sequence {
                 var bytes = UnsafeRawBufferPointer(start: buffer, count: count)[...]
                 if line == 1 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
                 let valid = String(validating: bytes, as: UTF8.self)
-                let text = (valid ?? String(decoding: bytes, as: UTF8.self)).trimmingLineWhitespace()
-                if text.isEmpty || text.hasPrefix("#") { continue }
+                let text = (valid ?? String(decoding: bytes, as: UTF8.self)).withoutURLListComment()
+                if text.isEmpty { continue }
                 return URLListEntry(line: line, url: text, isValidUTF8: valid != nil)
             }
         }
@@ -103,6 +109,18 @@ public struct URLListReader: Sequence {
 }
 
 extension String {
+    /// One line of a URL list without its comment (see `URLListReader`) and blanks around it.
+    public func withoutURLListComment() -> String {
+        var text = trimmingLineWhitespace()
+        if text.hasPrefix("#") { return "" }
+        if let hash = text.indices.first(where: { i in
+            text[i] == "#" && i > text.startIndex && [" ", "\t"].contains(text[text.index(before: i)])
+        }) {
+            text = String(text[..<hash]).trimmingLineWhitespace()
+        }
+        return text
+    }
+
     func trimmingLineWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0.isNewline }
         guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {

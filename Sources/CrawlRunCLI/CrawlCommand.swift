@@ -1,4 +1,5 @@
 import Blocking
+import Coordinator
 import CrawlKit
 import Foundation
 import JSONKit
@@ -19,8 +20,10 @@ struct CrawlCommand: Command {
         usage: crawlrun crawl [URL…] [options]
 
         Crawls the URLs given as arguments, or one per line from standard input when there are
-        none (or the only one is "-"), and prints one JSON record per URL on standard output.
-        Progress and the summary go to standard error; the run directory is kept as for `run`.
+        none (or the only one is "-"; `#` starts a comment at the start of a line or after a
+        blank), and prints one JSON record per URL on standard output as each page finishes (in
+        the order pages finish, not the input order). Progress and the summary go to standard
+        error; the run directory is kept as for `run`, under the job name crawl-<run id>.
 
         options:
           --field NAME=SELECTOR[@ATTR]   take the text (or the attribute) of the first match;
@@ -79,9 +82,10 @@ struct CrawlCommand: Command {
             // readLine blocks: read standard input on a thread of its own, not the cooperative pool.
             urls = await ThreadPool.shared.run { () -> [String] in
                 var lines: [String] = []
+                // The URL-list rule (README, "Jobs"): `#` comments, whole-line or after a blank.
                 while let line = readLine() {
-                    let url = line.trimmingCharacters(in: .whitespaces)
-                    if !url.isEmpty && !url.hasPrefix("#") { lines.append(url) }
+                    let url = line.withoutURLListComment()
+                    if !url.isEmpty { lines.append(url) }
                 }
                 return lines
             }
@@ -89,12 +93,15 @@ struct CrawlCommand: Command {
         if urls.isEmpty { throw UsageError("no URLs: give them as arguments or one per line on standard input") }
         var crawl = self.crawl
         if !fields.isEmpty { crawl["fields"] = .object(fields) }
+        // Each ad-hoc crawl is a job of its own (`crawl-<run id>`): two crawls in one directory
+        // never wait for each other's lock (exit 75), as two runs of one job file would.
+        let id = RunStore.newID()
         var doc: [String: JSONValue] = [
-            "name": "crawl", "urls": .array(urls.map { .string($0) }), "crawl": .object(crawl),
+            "name": .string("crawl-" + id), "urls": .array(urls.map { .string($0) }), "crawl": .object(crawl),
         ]
         if let batchSize { doc["batching"] = ["batchSize": .number(Double(batchSize))] }
         let source = JSONValue.object(doc).encoded()
         let job = try Job.parse(source, path: "(command line)", backend: .local)
-        return try await RunDriver(job: job, jobSource: [UInt8](source), options: runOptions).run()
+        return try await RunDriver(job: job, jobSource: [UInt8](source), options: runOptions, runID: id).run()
     }
 }

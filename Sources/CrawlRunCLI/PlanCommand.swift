@@ -137,6 +137,7 @@ struct PlanCommand: Command {
                 "  fargate:    cluster \(f.cluster) in \(f.region ?? "?"), \(f.subnets.count) subnet(s), results s3://\(f.bucket ?? "?")/\(f.prefix)"
             )
         }
+        if let warning = summary.privateNetworkWarning { lines.append("  warning:    " + warning) }
         lines.append("Use --json for the batches and the task definition.")
         return lines.joined(separator: "\n")
     }

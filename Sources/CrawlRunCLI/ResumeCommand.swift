@@ -53,12 +53,14 @@ struct ResumeCommand: Command {
             throw RunFailure("state.json names an unknown backend \"\(state.backend)\"")
         }
         let source = try FileText.contents(of: layout.jobPath)
-        let job = try Job.parse(Data(source), path: layout.jobPath, backend: backendName)
+        let job = try Job.parse(Self.asRun(source, layout: layout), path: layout.jobPath, backend: backendName)
         var options = self.options
         options.runsDirectory = layout.runsDirectory
         options.backend = backendName
         let driver = RunDriver(job: job, jobSource: source, options: options)
         let display = Display(quiet: options.quiet || options.json)
+        let backend = driver.makeBackend(display: display)
+        guard await driver.preflight(backend) else { return .infrastructure }
         guard let lock = try await driver.lock(run: state.run, display: display) else { return .busy }
         defer { withExtendedLifetime(lock) {} }
 
@@ -77,15 +79,27 @@ struct ResumeCommand: Command {
         let context = RunContext(
             id: state.run, layout: layout, job: job,
             taskDefinition: plan["taskDefinition"] ?? TaskDefinition.render(job))
-        let backend = driver.makeBackend(display: display)
         let left = state.counts.urls - merger.counts.recorded
         return await driver.drive(
             context: context, backend: backend, store: store, ledger: state.ledger, display: display, merger: merger,
-            resuming: true,
+            resuming: true, firstStartedAt: state.startedAt,
             headline:
                 "resuming run \(state.run) (\(state.status.rawValue)): \(left) of \(state.counts.urls) URLs still without a record"
                 + (dropped > 0 ? " (\(dropped) \"run interrupted\" records dropped)" : "")
                 + ", on the \(backend.name) backend")
+    }
+}
+
+extension ResumeCommand {
+    /// The job as run: its `urlsFile` names the run directory's copy (`urls.txt`), since the
+    /// job's own path was relative to where the job file was (or absolute on another machine).
+    /// A run directory without the copy (made before there was one) keeps the job's path.
+    static func asRun(_ source: [UInt8], layout: RunLayout) -> Data {
+        guard FileManager.default.fileExists(atPath: layout.urlListPath),
+            case .object(var document)? = try? JSONValue.decode(Data(source)), document["urlsFile"] != nil
+        else { return Data(source) }
+        document["urlsFile"] = .string(RunLayout.urlList)
+        return JSONValue.object(document).encoded()
     }
 }
 

@@ -16,6 +16,8 @@ struct RunDriver {
     let job: Job
     let jobSource: [UInt8]
     let options: RunOptions
+    /// The run's id when the caller chose it (`crawl` names its job after it), else a new one.
+    var runID: String? = nil
 
     /// One task per core, and at most one per GiB: each task is a browser.
     static func defaultMaxTasks() -> Int {
@@ -70,12 +72,25 @@ struct RunDriver {
     func run() async throws -> ExitCode {
         let planner = Planner(job: job)
         let summary = try planner.check()
-        let id = RunStore.newID()
+        let id = runID ?? RunStore.newID()
         let display = Display(quiet: options.quiet || options.json)
+        if let warning = summary.privateNetworkWarning { display.note("warning: " + warning) }
+        let backend = makeBackend(display: display)
+        guard await preflight(backend) else { return .infrastructure }
         guard let lock = try await lock(run: id, display: display) else { return .busy }
         let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
         RunHistory.pointLatest(at: store.layout)
         try store.writeAtomically(RunLayout.job, jobSource)
+        // The URL list travels with the run: `resume` (from any directory, on any machine) needs
+        // no file outside the run directory.
+        if let list = job.urlsFile {
+            do {
+                try FileManager.default.copyItem(atPath: list, toPath: store.layout.urlListPath)
+            } catch {
+                throw RunFailure(
+                    "the URL list \(list) could not be copied into the run directory: \(error.localizedDescription)")
+            }
+        }
         let taskDefinition = TaskDefinition.render(job)
         let batches = try writeBatches(planner: planner, summary: summary, store: store)
         try store.writeJSON(
@@ -92,7 +107,6 @@ struct RunDriver {
                 "taskDefinition": taskDefinition,
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
-        let backend = makeBackend(display: display)
         let maxTasks = self.maxTasks
         let ledger = BatchLedger(
             run: store.id, batches: batches,
@@ -116,6 +130,18 @@ struct RunDriver {
         }
         withExtendedLifetime(lock) {}
         return code
+    }
+
+    /// Whether the backend has what it needs (credentials for Fargate); if not, says so in one
+    /// line with the fix, before anything is created.
+    func preflight(_ backend: any TaskBackend) async -> Bool {
+        do throws(RunFailure) {
+            try await backend.preflight()
+            return true
+        } catch {
+            StandardError.write("crawlrun: \(error.message)" + (error.cause.map { "; \($0)" } ?? "") + "\n")
+            return false
+        }
     }
 
     /// The job's lock in the runs directory, or nil (after saying who holds it) when another
@@ -158,12 +184,13 @@ struct RunDriver {
     /// Runs the scheduler with progress, signals and the closing summary; the exit code.
     func drive(
         context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, display: Display,
-        merger: ResultMerger, resuming: Bool, headline: String
+        merger: ResultMerger, resuming: Bool, firstStartedAt: String? = nil, headline: String
     ) async -> ExitCode {
         let stdoutResults = options.resultsToStdout
         let retries = job.task.retries
         let scheduler = Scheduler(
-            run: context, backend: backend, store: store, ledger: ledger, merger: merger, owner: Self.owner()
+            run: context, backend: backend, store: store, ledger: ledger, merger: merger, owner: Self.owner(),
+            firstStartedAt: firstStartedAt
         ) { event in
             switch event {
             case .records(let lines): if stdoutResults { StandardOutput.write(lines) }

@@ -11,7 +11,8 @@ struct RunsCommand: Command {
         usage: crawlrun runs [--runs-dir DIR] [--json]
 
         Lists the runs in DIR (default: runs), newest first: run id, job, backend, status, URLs
-        (ok / failed / without a result) and age. A run whose crawlrun died shows as
+        (ok / failed / without a result), when it first started and, for a resumed run, when it
+        was last resumed. A run whose crawlrun died shows as
         "stopped unexpectedly": `crawlrun resume DIR/<run-id>` goes on with it. DIR/latest points
         at the newest run.
         """
@@ -35,6 +36,7 @@ struct RunsCommand: Command {
                 return [
                     "run": .string(s.run), "job": .string(s.job), "backend": .string(s.backend),
                     "status": .string(Self.status(s)), "startedAt": .string(s.startedAt),
+                    "resumedAt": s.resumedAt.map { .string($0) } ?? .null,
                     "counts": RunReport.json(s.counts), "directory": .string(e.layout.directory),
                 ]
             }
@@ -54,7 +56,8 @@ struct RunsCommand: Command {
             let c = s.counts
             lines.append([
                 s.run, s.job, s.backend, Self.status(s), String(c.urls), String(c.ok), String(c.failed),
-                String(c.incomplete), Self.age(s.startedAt, now: now),
+                String(c.incomplete),
+                Self.age(s.startedAt, now: now) + (s.resumedAt.map { ", resumed " + Self.age($0, now: now) } ?? ""),
             ])
         }
         let widths = lines[0].indices.map { i in lines.map { $0[i].count }.max() ?? 0 }

@@ -27,6 +27,7 @@ extension BatchRun {
         let budget = hadOne ? crawler.settings.recoveryTimeout : crawler.settings.waitTimeout
         let deadline = ContinuousClock.now + budget
         var lastError = "no attempt made"
+        var refusals = 0
         var pause: Duration = .milliseconds(100)
         if afterLoss {
             log.warn("\(label): opening a new session after a lost one")
@@ -42,8 +43,23 @@ extension BatchRun {
                 await sidecar.markSession()
                 if hadOne { log.info("\(label): new session \(session.id)") }
                 return session
+            } catch let error as WebDriverError where error.code == .sessionNotCreated {
+                // The driver answered, so the sidecar is up: the browser itself would not start
+                // (it exited at once, or refused the capabilities). Waiting does not help; a
+                // second refusal in a row (the first may be a browser slow to start on a loaded
+                // machine) ends the batch with the driver's words.
+                lastError = ErrorClassifier.firstLine(error.message)
+                refusals += 1
+                if refusals >= Self.sessionRefusals {
+                    await sidecar.markFatal(
+                        CrawlerFailure(
+                            .sessionNotCreated,
+                            "\(lastError) (check crawl.browserArgs, crawl.capabilities and crawl.browserName)"))
+                    return nil
+                }
             } catch {
                 lastError = "\(error)"
+                refusals = 0
             }
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { break }
@@ -65,6 +81,9 @@ extension BatchRun {
         }
         return nil
     }
+
+    /// "session not created" answers in a row before the batch ends (exit 78).
+    static var sessionRefusals: Int { 2 }
 
     /// Writes the one record of `item`. False when the results file cannot be written.
     func record(

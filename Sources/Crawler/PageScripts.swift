@@ -114,7 +114,8 @@ public enum PageScripts {
         const t0 = Date.now();
         (function check() {
           let ready = false, found = true;
-          try { ready = loaded(); found = sel == null || document.querySelector(sel) !== null; }
+          // A page that answered 4xx/5xx ends the wait: the extraction makes it an `http` record.
+          try { ready = loaded(); found = sel == null || \(answeredError) || document.querySelector(sel) !== null; }
           catch (e) { done({s: 'error', e: String(e && e.message ? e.message : e)}); return; }
           if (ready && found) done({s: 'ready', w: true, x: read()});
           else if (Date.now() - t0 >= wait) done(ready ? {s: 'ready', w: false} : {s: 'loading'});
@@ -130,14 +131,24 @@ public enum PageScripts {
         return true;
         """
 
-    /// arguments: selector, timeout ms, callback. Resolves true when the selector matches.
+    /// An expression true when the document is an HTTP error (Navigation Timing's
+    /// `responseStatus` ≥ 400) or the browser's own error page: no selector will appear in it, so
+    /// `waitFor` ends at once and the record is the page's failure (`http`), not `selector`.
+    static let answeredError = """
+        (location.protocol === 'chrome-error:' || (((performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0) >= 400))
+        """
+
+    /// arguments: selector, timeout ms, callback. Resolves true when the selector matches,
+    /// {failed: true} at once on an HTTP error page (`answeredError`), false after the timeout.
     static let waitFor = """
         const sel = arguments[0], ms = arguments[1], done = arguments[arguments.length - 1];
         const t0 = Date.now();
         (function poll() {
           let found = false;
           try { found = document.querySelector(sel) !== null; } catch (e) { done('invalid selector: ' + e.message); return; }
-          if (found) done(true); else if (Date.now() - t0 >= ms) done(false); else setTimeout(poll, 20);
+          if (found) done(true);
+          else if (\(answeredError)) done({failed: true});
+          else if (Date.now() - t0 >= ms) done(false); else setTimeout(poll, 20);
         })();
         """
 }

@@ -105,6 +105,10 @@ public struct PageVisitor: Sendable {
                 throw ErrorClassifier.classify(error, during: "waitFor")
             }
             if let problem = found.stringValue { throw VisitFailure(.script, "waitFor \(selector): \(problem)") }
+            if found["failed"] == .bool(true) {
+                // The page answered 4xx/5xx: what the record says is that, not the selector.
+                return try await judge(try await extract(session, url: url), host: host)
+            }
             if found != .bool(true) {
                 // Still extract, so the record shows where the browser ended up.
                 let page = try await extract(session, url: url)

@@ -28,11 +28,11 @@ extension PageVisitor {
         ]
         if browser == "firefox" {
             caps["moz:firefoxOptions"] = [
-                "args": .array((o.browserArgs ?? CrawlOptions.defaultFirefoxArgs).map { .string($0) })
+                "args": .array(o.effectiveBrowserArgs.map { .string($0) })
             ]
         } else if o.isChromeFamily {
             let key = browser == "microsoftedge" ? "ms:edgeOptions" : "goog:chromeOptions"
-            var args = o.browserArgs ?? CrawlOptions.defaultChromeArgs
+            var args = o.effectiveBrowserArgs
             var prefs: [String: JSONValue] = [:]
             for resource in o.block {
                 switch blocking(resource) {

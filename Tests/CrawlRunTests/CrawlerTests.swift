@@ -58,6 +58,32 @@ extension Chrome {
             }
         }
 
+        /// A page that answered 4xx/5xx ends `waitFor` at once and is an `http` record, not a
+        /// `selector` one after the whole wait (issue 20, item 2); in both tab modes.
+        @Test func anHTTPErrorEndsTheWaitAtOnce() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let urls = [server.baseURL + "/status/404", server.baseURL + "/status/503", server.baseURL + "/page/1"]
+            let o = options {
+                $0.waitFor = "main"; $0.waitForTimeout = 5; $0.maxAttempts = 1
+                $0.fields = ["h1": FieldSpec(selector: "h1")]
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
+            await driver.stop()
+            let rec = byURL(r.records)
+            for code in [404, 503] {
+                let record = try #require(rec[server.baseURL + "/status/\(code)"])
+                #expect(record.error?.kind == .http && record.status == code, "\(String(describing: record.error))")
+                #expect(record.error?.message == "HTTP \(code)")
+                #expect(record.fields["h1"] == .string("Status \(code)"), "the page's own data is kept")
+                #expect(record.ms < 2500, "the wait (5 s) ended when the page answered \(code): \(record.ms) ms")
+            }
+            let page = try #require(rec[server.baseURL + "/page/1"])
+            #expect(page.error?.kind == .selector, "a page without the selector still waits it out")
+            #expect(page.ms >= 5000)
+        }
+
         @Test func hostilePages() async throws {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start()

@@ -151,16 +151,8 @@ extension Chrome {
             defer { server.stop() }
             let dir = tempDir("pipe")
             let urls = (1...12).map { server.baseURL + "/slow?ms=300&n=\($0)" }
-            let command =
-                "exec \"$0\" crawl " + urls.map { "'\($0)'" }.joined(separator: " ")
-                + " --allow-private-networks --batch-size 4 --max-tasks 2 --runs-dir '\(dir)' | head -1"
-            var environment = ProcessInfo.processInfo.environment
-            environment["CRAWLRUN_CRAWLER"] = binary("crawler")
-            let out = LineBox()
-            let err = LineBox()
-            let shell = try ChildProcess(
-                "/bin/sh", arguments: ["-c", command, binary("crawlrun")], environment: environment,
-                stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+            let (shell, out, err) = try crawlIntoHead(
+                urls, "--allow-private-networks --batch-size 4 --max-tasks 2 --runs-dir '\(dir)'", lines: 1)
             #expect(await shell.wait(timeout: .seconds(60)) == .exited(0), "\(err.text)")
             #expect(out.count == 1, "head printed one record")
             let run = try runDirectory(dir)

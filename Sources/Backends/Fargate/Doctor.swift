@@ -184,6 +184,7 @@ public struct Doctor {
             let (detail, hint, rejects) = Self.explain(error)
             fail(name, detail, hint: hint)
             if rejects { rejected = "AWS rejected the credentials (see above)" }
+            if let unreachable = DoctorNetwork.unreachable(error) { rejected = unreachable }
         } catch {
             fail(name, "\(error)", hint: nil)
         }
@@ -212,12 +213,7 @@ public struct Doctor {
                 "attach the coordinator policy printed by `crawlrun iam-policy JOB` to this user or role", false
             )
         }
-        if error.kind == .transport {
-            return (
-                "no answer: \(error.message)", "check the network, or AWS_ENDPOINT_URL when using moto or LocalStack",
-                false
-            )
-        }
+        if error.kind == .transport { return (DoctorNetwork.noAnswer(error), DoctorNetwork.noAnswerFix, false) }
         if error.code == "NoSuchBucket" {
             return ("\(error.message)", "create the bucket or fix fargate.bucket", false)
         }

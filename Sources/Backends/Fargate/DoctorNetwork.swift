@@ -6,6 +6,19 @@ import CrawlKit
 /// The verdicts are pure functions of what EC2 and ECR answered; `Doctor.checkNetwork` fetches.
 /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html
 enum DoctorNetwork {
+    /// A check that got no answer at all (no network, a wrong AWS_ENDPOINT_URL): the endpoint
+    /// and libcurl's cause, said once; every later check would only repeat it.
+    static func noAnswer(_ error: AWSError) -> String {
+        "no answer: \(error.message)" + (error.cause.map { ": \($0)" } ?? "")
+    }
+
+    static let noAnswerFix = "check the network, or AWS_ENDPOINT_URL when using moto or LocalStack"
+
+    /// Why the remaining checks are skipped after `error`, when it is a request that got no answer.
+    static func unreachable(_ error: AWSError) -> String? {
+        error.kind == .transport ? "no answer from AWS (see above)" : nil
+    }
+
     /// What a task reaches before its containers start: ECR's API and registry, S3 (where ECR
     /// keeps image layers) and CloudWatch Logs (awslogs).
     /// https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html

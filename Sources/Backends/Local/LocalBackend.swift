@@ -89,6 +89,20 @@ public final class LocalBackend: TaskBackend {
         return data.reduce(0) { $1 == 10 ? $0 + 1 : $0 }
     }
 
+    /// The crawler appends and flushes each record as its page finishes, in the run directory.
+    public var streamsResults: Bool { true }
+
+    public func resultsSoFar(task: String, out: String, from offset: Int) async -> [UInt8]? {
+        guard let handle = FileHandle(forReadingAtPath: out) else { return [] }
+        defer { try? handle.close() }
+        do {
+            try handle.seek(toOffset: UInt64(offset))
+            return [UInt8](try handle.readToEnd() ?? Data())
+        } catch {
+            return nil
+        }
+    }
+
     func sidecarCommand(port: UInt16) -> [String] {
         if let command = settings.seleniumCommand, !command.isEmpty {
             return command.map { $0.replacing("{port}", with: String(port)) }

@@ -164,12 +164,15 @@ final class LocalTask: SupervisedTask {
         }
         await crawler.outputDrained()
         await sidecar.outputDrained()
+        // A browser that would not start a session says why in the crawler's last error line:
+        // the console shows it at once (the run ends; another task would fail the same way).
+        let refused = crawlerStatus.code == CrawlerExitCode.sessionNotCreated.rawValue
         return TaskEnd(
             stopCode: end.0, reason: end.1,
             containers: [
                 ContainerExit(name: sidecarName, exitCode: sidecarStatus.code),
                 ContainerExit(name: crawlerName, exitCode: crawlerStatus.code),
-            ])
+            ], hint: refused ? crawlerLog.lastError : nil)
     }
 
     private struct SidecarNotStarted: Error {

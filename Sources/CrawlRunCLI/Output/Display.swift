@@ -1,4 +1,5 @@
 import Coordinator
+import CrawlKit
 import Foundation
 import Synchronization
 
@@ -35,7 +36,9 @@ final class Display: Sendable {
         guard let problem = t.infrastructureProblem else { return }
         var text = "batch \(batch) attempt \(t.attempt): \(problem)"
         let missing = t.missing ?? 0
-        if missing > 0 && !interrupted {
+        if t.exitCodes?[TaskDefinition.crawlerName] == CrawlerExitCode.sessionNotCreated.rawValue {
+            text += "; not retried: every attempt would fail the same way"
+        } else if missing > 0 && !interrupted {
             text +=
                 t.attempt <= retries
                 ? "; its \(missing) URL\(missing == 1 ? "" : "s") without a record go to attempt \(t.attempt + 1)"

@@ -28,7 +28,12 @@ enum Summary {
         ]
         if let failure = report.ledger.failure { lines.append("  cause:  \(failure)") }
         for (i, e) in report.errors.prefix(3).enumerated() {
-            lines.append("  \(i == 0 ? "errors: " : "        ")\(e.kind) ×\(e.count)  e.g. \(e.example)")
+            // The first record's own words: `blocked ×2` alone does not say why.
+            let message = report.errorMessages[e.kind].map { $0.isEmpty ? "" : ": " + firstLine($0) } ?? ""
+            lines.append("  \(i == 0 ? "errors: " : "        ")\(e.kind) ×\(e.count)  e.g. \(e.example)\(message)")
+        }
+        for field in report.unmatchedFields {
+            lines.append("  " + paint("warning: \(field): check its selector", "33"))
         }
         if report.errors.count > 3 {
             lines.append("          … \(report.errors.count - 3) more kinds in report.json")
@@ -50,11 +55,21 @@ enum Summary {
             )
         }
         for p in report.problems.prefix(3) { lines.append("  note:   \(p)") }
+        if report.status == .interrupted {
+            // The run's own directory, not `runs/latest`, which moves with the next run.
+            lines.append("  resume: crawlrun resume \(layout.directory)")
+        }
         lines.append("  results: \(layout.resultsPath)")
         lines.append("  logs:    \(layout.logsPath)/")
         lines.append("  report:  \(layout.reportPath)")
         lines.append("  page:    \(layout.reportPagePath)")
         return lines.joined(separator: "\n")
+    }
+
+    /// A message's first line, at most 200 characters: the summary stays a summary.
+    static func firstLine(_ text: String) -> String {
+        let line = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+        return line.count > 200 ? String(line.prefix(199)) + "…" : line
     }
 
     static func duration(_ s: Double) -> String {
