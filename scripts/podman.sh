@@ -10,6 +10,8 @@
 #                                   call started the service:
 #                                   env=$(scripts/podman.sh up); eval "$env"  (a failure stops a
 #                                   `set -e` script there; `eval "$(…)"` would hide it)
+#   scripts/podman.sh build          the same installs and images, without the service (for
+#                                   scripts/docker-engine.sh, which loads them into Docker Engine)
 #   scripts/podman.sh down           stops the service that `up` started ($CRAWLRUN_PODMAN_PID),
 #                                   and only that one: a service someone else started stays up
 #
@@ -41,12 +43,8 @@ answers() {
     [ "$(curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping 2>/dev/null)" = OK ]
 }
 
-up() {
-    local need=() start pid
-    if [ "${CRAWLRUN_NO_PODMAN:-0}" = 1 ]; then
-        log "CRAWLRUN_NO_PODMAN=1: no Docker API; the Docker tests will say they are skipped"
-        return
-    fi
+build() {
+    local need=() start
     mkdir -p "$DIR"
     command -v podman >/dev/null 2>&1 || need+=(podman)
     command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
@@ -75,7 +73,15 @@ up() {
     export CONTAINERS_CONF="$CONF"
 
     CONTAINERS_CONF="$CONF" CRAWLRUN_IMAGE_TAG="$TAG" images/build-offline.sh
+}
 
+up() {
+    local pid
+    if [ "${CRAWLRUN_NO_PODMAN:-0}" = 1 ]; then
+        log "CRAWLRUN_NO_PODMAN=1: no Docker API; the Docker tests will say they are skipped"
+        return
+    fi
+    build
     if answers; then
         log "service already answers on $SOCK"
     else
@@ -95,7 +101,9 @@ up() {
         echo "export CRAWLRUN_PODMAN_PID=$pid"
         log "service started on $SOCK (pid $pid)"
     fi
-    echo "export DOCKER_HOST=unix://$SOCK CONTAINERS_CONF=$CONF CRAWLRUN_IMAGE_TAG=$TAG"
+    # DOCKER_HOST for the docker CLI and a `crawlrun` started by hand; CRAWLRUN_PODMAN_HOST is
+    # the tests' name for this engine (beside scripts/docker-engine.sh's).
+    echo "export DOCKER_HOST=unix://$SOCK CRAWLRUN_PODMAN_HOST=unix://$SOCK CONTAINERS_CONF=$CONF CRAWLRUN_IMAGE_TAG=$TAG"
 }
 
 down() {
@@ -111,6 +119,7 @@ down() {
 
 case "${1:-}" in
     up) up ;;
+    build) build ;;
     down) down ;;
     *)
         echo "usage: env=\$(scripts/podman.sh up); eval \"\$env\"; …; scripts/podman.sh down" >&2
