@@ -62,7 +62,7 @@ install() {
 start_daemon() {
     local pid other
     # Another dockerd (a system one, another checkout's) owns the DOCKER iptables chains.
-    other=$(pgrep -x dockerd | while read -r p; do
+    other=$({ pgrep -x dockerd || true; } | while read -r p; do
         grep -qF -- "$SOCK" "/proc/$p/cmdline" 2>/dev/null || echo "$p"
     done | head -n 1)
     if [ -n "$other" ]; then
