@@ -18,9 +18,12 @@ import LoopbackRelay
 /// relays included, then its networks.
 extension DockerBackend {
     struct LoopbackState: Sendable {
-        var network: NetworkInfo?
-        /// Ports whose relay is known to listen.
-        var relayed: Set<UInt16> = []
+        /// The run network's making, shared by every launch (two creates at once would make two
+        /// networks of one name: the engine checks names only loosely).
+        var network: Task<NetworkInfo, any Error>?
+        /// Each port's relay start, shared by the launches that need it (the first makes it, the
+        /// others await it); a failed one is forgotten so that a later launch tries again.
+        var relays: [UInt16: Task<Void, any Error>] = [:]
     }
 
     static func networkName(run: String) -> String { taskID(token: run) + "-loopback" }
@@ -37,26 +40,32 @@ extension DockerBackend {
             guard let gateway = network.gateway else {
                 throw RunFailure("the run's network \(network.name) has no gateway address on the Docker engine")
             }
-            return HostLoopback(alias: gateway, network: network.name)
+            // By id: a name could be ambiguous on the engine.
+            return HostLoopback(alias: gateway, network: network.id)
         }
     }
 
     private func runNetwork(_ client: DockerClient, _ run: RunContext) async throws(RunFailure) -> NetworkInfo {
-        if let known = loopbackState.withLock({ $0.network }) { return known }
         let name = Self.networkName(run: run.id)
-        let labels = [DockerLabels.run: run.id, DockerLabels.job: run.job.name]
-        let network: NetworkInfo
-        do {
-            do {
-                network = try await client.createNetwork(name, labels: labels, internal: true)
-            } catch let error as DockerError where error.code == .conflict {
-                network = try await client.inspectNetwork(name)  // made by an earlier crawlrun of the run
+        let making = loopbackState.withLock { state in
+            if let making = state.network { return making }
+            let labels = [DockerLabels.run: run.id, DockerLabels.job: run.job.name]
+            let task = Task {
+                do {
+                    return try await client.createNetwork(name, labels: labels, internal: true)
+                } catch let error as DockerError where error.code == .conflict {
+                    return try await client.inspectNetwork(name)  // made by an earlier crawlrun of the run
+                }
             }
+            state.network = task
+            return task
+        }
+        do {
+            return try await making.value
         } catch {
+            loopbackState.withLock { $0.network = nil }
             throw RunFailure("cannot make the run's network \(name) on the Docker engine", cause: "\(error)")
         }
-        loopbackState.withLock { $0.network = network }
-        return network
     }
 
     /// Starts a relay for each of `ports` that has none yet and waits until it listens.
@@ -67,37 +76,54 @@ extension DockerBackend {
         guard let gateway = network.gateway.flatMap(IPv4.parse), let subnet = IPv4Range(network.subnet) else {
             throw RunFailure("the run's network \(network.name) has no IPv4 gateway and subnet (\(network.subnet))")
         }
-        for port in ports where !loopbackState.withLock({ $0.relayed.contains(port) }) {
-            var spec = ContainerSpec(image: crawlerImage)
-            spec.name = Self.relayName(run: run.id, port: port)
-            spec.command = ["relay"] + RelaySettings(listen: gateway, allowed: subnet, ports: [port]).arguments
-            spec.labels = [
-                DockerLabels.run: run.id, DockerLabels.job: run.job.name, DockerLabels.container: Self.relayContainer,
-            ]
-            // Root for ports below 1024, with no capability but binding them.
-            spec.user = "0:0"
-            spec.host.capDrop = ["ALL"]
-            spec.host.capAdd = ["NET_BIND_SERVICE"]
-            spec.host.networkMode = .host
-            spec.host.initProcess = true
-            spec.host.memoryBytes = HostSettings.memoryBytes(mebibytes: 64)
-            do {
-                let id: String
-                do {
-                    id = try await client.createContainer(spec)
-                } catch let error as DockerError where error.code == .conflict {
-                    id = spec.name ?? ""  // an earlier crawlrun of the run (or a launch beside this one) made it
-                }
-                try await client.startContainer(id)
-                try await awaitListening(id, client: client)
-            } catch let failure as RunFailure {
-                throw failure
-            } catch {
-                throw RunFailure(
-                    "cannot start the relay to 127.0.0.1:\(port) on the Docker engine", cause: "\(error)")
+        for port in ports {
+            let start = loopbackState.withLock { state in
+                if let running = state.relays[port] { return running }
+                let spec = relaySpec(port: port, run: run, image: crawlerImage, gateway: gateway, subnet: subnet)
+                let task = Task { try await self.startRelay(spec, client: client) }
+                state.relays[port] = task
+                return task
             }
-            loopbackState.withLock { _ = $0.relayed.insert(port) }
+            do {
+                try await start.value
+            } catch {
+                loopbackState.withLock { $0.relays[port] = nil }
+                if let failure = error as? RunFailure { throw failure }
+                throw RunFailure("cannot start the relay to 127.0.0.1:\(port) on the Docker engine", cause: "\(error)")
+            }
         }
+    }
+
+    private func relaySpec(
+        port: UInt16, run: RunContext, image: String, gateway: UInt32, subnet: IPv4Range
+    ) -> ContainerSpec {
+        var spec = ContainerSpec(image: image)
+        spec.name = Self.relayName(run: run.id, port: port)
+        spec.command = ["relay"] + RelaySettings(listen: gateway, allowed: subnet, ports: [port]).arguments
+        spec.labels = [
+            DockerLabels.run: run.id, DockerLabels.job: run.job.name, DockerLabels.container: Self.relayContainer,
+        ]
+        // Root for ports below 1024, with no capability but binding them.
+        spec.user = "0:0"
+        spec.host.capDrop = ["ALL"]
+        spec.host.capAdd = ["NET_BIND_SERVICE"]
+        spec.host.networkMode = .host
+        spec.host.initProcess = true
+        spec.host.memoryBytes = HostSettings.memoryBytes(mebibytes: 64)
+        return spec
+    }
+
+    /// Creates and starts the relay (or starts the one an earlier crawlrun of the run made) and
+    /// waits until it listens.
+    private func startRelay(_ spec: ContainerSpec, client: DockerClient) async throws {
+        let id: String
+        do {
+            id = try await client.createContainer(spec)
+        } catch let error as DockerError where error.code == .conflict {
+            id = spec.name ?? ""
+        }
+        try await client.startContainer(id)
+        try await awaitListening(id, client: client)
     }
 
     /// The label value of a relay container (beside `webdriver` and `crawler`).
