@@ -25,8 +25,9 @@ public struct LoopbackRelay: Sendable {
     }
 
     /// Binds every port, then serves them on pool threads; returns the listening sockets (the
-    /// caller closes them to stop). A port that cannot be bound fails the whole relay: a task
-    /// would otherwise find some of its pages unreachable with no word why.
+    /// caller closes them to stop). A port already listened on at that address is left to its
+    /// server; any other that cannot be bound fails the whole relay: a task would otherwise find
+    /// some of its pages unreachable with no word why.
     public func start() throws(RelayError) -> [Int32] {
         var listeners: [Int32] = []
         for port in settings.ports {
@@ -39,6 +40,13 @@ public struct LoopbackRelay: Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
+            }
+            if bound != 0 && errno == EADDRINUSE {
+                // A server on 0.0.0.0 (or on this address) listens here already: the tasks reach
+                // it directly, and there is nothing to relay.
+                close(fd)
+                log("relay: \(IPv4.format(settings.listen)):\(port) is listened on already (a server on 0.0.0.0?): left to it")
+                continue
             }
             guard bound == 0, listen(fd, 128) == 0 else {
                 let why = Self.errorText()
