@@ -40,7 +40,7 @@ answers() {
     [ "$(curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping 2>/dev/null)" = OK ]
 }
 docker_() { "${ROOT[@]}" docker --host "unix://$SOCK" "$@"; }
-inputs_of() { "$@" image inspect --format '{{index .Labels "org.crawlrun.inputs"}}' "$IMAGE" 2>/dev/null || true; }
+inputs_of() { "$@" image inspect --format '{{index .Config.Labels "org.crawlrun.inputs"}}' "$IMAGE" 2>/dev/null || true; }
 
 install() {
     local need=() start
