@@ -45,7 +45,9 @@ public struct LoopbackRelay: Sendable {
                 // A server on 0.0.0.0 (or on this address) listens here already: the tasks reach
                 // it directly, and there is nothing to relay.
                 close(fd)
-                log("relay: \(IPv4.format(settings.listen)):\(port) is listened on already (a server on 0.0.0.0?): left to it")
+                log(
+                    "relay: \(IPv4.format(settings.listen)):\(port) is listened on already (a server on 0.0.0.0?): left to it"
+                )
                 continue
             }
             guard bound == 0, listen(fd, 128) == 0 else {

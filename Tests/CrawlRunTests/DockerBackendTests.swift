@@ -27,7 +27,9 @@ extension Chrome {
         /// The same multi-batch job on the local backend and on docker gives the same records:
         /// URLs, final URLs and absolute links as written in the job (127.0.0.1), although the
         /// browser reached them through the host-loopback alias.
-        @Test(arguments: DockerTestHost.engines) func aMultiBatchJobGivesTheLocalBackendsResults(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func aMultiBatchJobGivesTheLocalBackendsResults(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let server = try FixtureServer()
@@ -99,7 +101,9 @@ extension Chrome {
 
         /// `POST /containers/{id}/kill` on the crawler mid-batch: only the URLs it had not
         /// recorded go into a second attempt.
-        @Test(arguments: DockerTestHost.engines) func aKilledCrawlerContainerIsRetriedWithOnlyItsMissingURLs(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func aKilledCrawlerContainerIsRetriedWithOnlyItsMissingURLs(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let server = try FixtureServer()
@@ -133,7 +137,9 @@ extension Chrome {
 
         /// A sidecar whose health check never passes: the task fails to start, once per attempt,
         /// and the URLs end as `incomplete`; the crawler never runs.
-        @Test(arguments: DockerTestHost.engines) func aSidecarThatNeverBecomesHealthy(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func aSidecarThatNeverBecomesHealthy(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let image = try await t.sleeperImage()
@@ -161,7 +167,9 @@ extension Chrome {
 
         /// An image the engine does not have and cannot pull ends the run before any task, with
         /// the image's name and the command that builds it.
-        @Test(arguments: DockerTestHost.engines) func aMissingImageIsNamedWithHowToBuildIt(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func aMissingImageIsNamedWithHowToBuildIt(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let dir = tempDir("docker-noimage")
@@ -181,7 +189,9 @@ extension Chrome {
         }
 
         /// Ctrl-C: every container of the run is stopped and removed, what finished is kept, exit 130.
-        @Test(arguments: DockerTestHost.engines) func interruptStopsAndRemovesEveryContainer(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func interruptStopsAndRemovesEveryContainer(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let server = try FixtureServer()
@@ -213,7 +223,9 @@ extension Chrome {
 
         /// The task's memory is a hard limit for the browser: a page that allocates past it ends
         /// as a browser-crash record, and the pages after it are crawled on a new session.
-        @Test(arguments: DockerTestHost.engines) func theTasksMemoryLimitIsEnforced(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func theTasksMemoryLimitIsEnforced(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 // 32 MiB at a time, up to 4 GiB: past the sidecar's 1920 MiB (2048 − the crawler's 128).
@@ -240,7 +252,9 @@ extension Chrome {
 
         /// crawlrun killed (SIGKILL) leaves its containers running; `resume` finds them by label,
         /// adopts them, finishes the run and removes them.
-        @Test(arguments: DockerTestHost.engines) func resumeAdoptsTheRunsContainers(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func resumeAdoptsTheRunsContainers(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let server = try FixtureServer()
@@ -261,7 +275,9 @@ extension Chrome {
 
         /// `crawlrun stop` for a run whose crawlrun was killed: its containers are found by
         /// label, stopped and removed; `resume` then retries what they had not recorded.
-        @Test(arguments: DockerTestHost.engines) func stopRemovesTheContainersOfARunWhoseCrawlrunIsGone(_ engine: DockerTestHost.Engine) async throws {
+        @Test(arguments: DockerTestHost.engines) func stopRemovesTheContainersOfARunWhoseCrawlrunIsGone(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
             let t = try On(engine)
             try await t.leavingNothing {
                 let server = try FixtureServer()
@@ -350,7 +366,6 @@ extension Chrome {
                 ].joined(separator: " | ")
             }
 
-
             /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
             /// recorded a URL, checks that its task runs on, and returns the run directory.
             /// A fast page (its record says the task is under way), then seven that answer after 3 s:
@@ -380,7 +395,8 @@ extension Chrome {
                 let out = LineBox()
                 let err = LineBox()
                 let p = try ChildProcess(
-                    "/bin/sh", arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
+                    "/bin/sh",
+                    arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
                     environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { $1 },
                     stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
                 let status = await p.wait(timeout: .seconds(180))

@@ -6,7 +6,9 @@ extension DockerClient {
     /// `POST /networks/create`: a bridge network; `internal` gives it no way off this machine
     /// (Docker drops whatever it would forward beyond the bridge). A name already taken throws
     /// `.conflict`.
-    public func createNetwork(_ name: String, labels: [String: String], internal isInternal: Bool) async throws -> NetworkInfo {
+    public func createNetwork(
+        _ name: String, labels: [String: String], internal isInternal: Bool
+    ) async throws -> NetworkInfo {
         let body: JSONValue = [
             "Name": .string(name), "Driver": "bridge", "Internal": .bool(isInternal), "CheckDuplicate": true,
             "Labels": .object(labels.mapValues { .string($0) }),
@@ -25,7 +27,8 @@ extension DockerClient {
         let v = try await json(operation, request("GET", "/networks/\(id)"))
         let config = v["IPAM"]?["Config"]?.arrayValue?.first { $0["Subnet"]?.stringValue?.contains(".") == true }
         guard let fullID = v["Id"]?.stringValue, let subnet = config?["Subnet"]?.stringValue else {
-            throw DockerError(code: .invalidResponse, operation: operation, message: "no Id or IPv4 subnet in the answer")
+            throw DockerError(
+                code: .invalidResponse, operation: operation, message: "no Id or IPv4 subnet in the answer")
         }
         return NetworkInfo(
             id: fullID, name: v["Name"]?.stringValue ?? id, subnet: subnet, gateway: config?["Gateway"]?.stringValue,
