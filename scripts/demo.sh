@@ -113,12 +113,13 @@ set -e
 summary=$(sed 's/\x1b\[[0-9;]*m//g' "$work/run.out" | grep -m 1 -E '^. run .* URLs? — ' || true)
 ok=$(sed -nE 's/.* — ([0-9]+) ok.*/\1/p' <<<"$summary")
 failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")
+incomplete=$(sed -nE 's/.* ([0-9]+) without a result.*/\1/p' <<<"$summary")
 if [ "$code" -eq 1 ] && [ "${ok:-}" = "$EXPECT_OK" ] && [ "${failed:-0}" = "$EXPECT_FAILED" ]; then
     echo "demo: done. One URL (products/25.html) does not exist on purpose, to show how failures are reported."
     exit 0
 fi
 expected="$EXPECT_OK ok, $EXPECT_FAILED failed"
-echo "demo: the run did not go as the demo should: expected $expected, got ${ok:-no} ok, ${failed:-0} failed (crawlrun exit $code)." >&2
+echo "demo: the run did not go as the demo should: expected $expected, got ${ok:-no} ok, ${failed:-0} failed, ${incomplete:-0} without a result (crawlrun exit $code)." >&2
 echo "demo: the run's report and logs (paths above) say why." >&2
 [ "$code" -eq 0 ] && exit 1
 exit "$code"

@@ -26,37 +26,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHECKOUT=$(pwd | sha256sum | cut -c1-8)
+NAME=docker-engine
+# shellcheck source=scripts/engine-common.sh
+. scripts/engine-common.sh
 DIR="${CRAWLRUN_DOCKER_DIR:-/tmp/crawlrun-docker-$CHECKOUT}"
-TAG="dev-$CHECKOUT"
 SOCK="$DIR/docker.sock"
-ROOT=()
-[ "$(id -u)" -eq 0 ] || ROOT=(sudo)
 
-log() { echo "docker-engine: $*" >&2; }
-alive() { [ -d "/proc/$1" ]; }
-answers() {
-    [ -S "$SOCK" ] || return 1
-    [ "$(curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping 2>/dev/null)" = OK ]
-}
 docker_() { "${ROOT[@]}" docker --host "unix://$SOCK" "$@"; }
 inputs_of() { "$@" image inspect --format '{{index .Config.Labels "org.crawlrun.inputs"}}' "$IMAGE" 2>/dev/null || true; }
 
 install() {
-    local need=() start
+    local need=()
     command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || need+=(docker.io)
     command -v curl >/dev/null 2>&1 || need+=(curl)
-    [ ${#need[@]} -gt 0 ] || return 0
-    start=$(date +%s)
-    log "installing ${need[*]}"
-    if ! { "${ROOT[@]}" apt-get update -qq &&
-        "${ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
-        >"$DIR/apt.log" 2>&1; then
-        cat "$DIR/apt.log" >&2
-        log "apt could not install ${need[*]}"
-        exit 1
-    fi
-    log "installed in $(($(date +%s) - start)) s"
+    apt_install "$DIR/apt.log" "${need[@]}"
 }
 
 start_daemon() {
@@ -122,12 +105,7 @@ down() {
         [ ${#left[@]} -eq 0 ] || { docker_ rm -f "${left[@]}" >/dev/null && log "removed ${#left[@]} containers left behind"; }
         docker_ network prune -f >/dev/null || true
     fi
-    "${ROOT[@]}" kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-        alive "$pid" || { log "dockerd stopped (pid $pid)"; return 0; }
-        sleep 0.1
-    done
-    log "dockerd (pid $pid) still running after 15 s"
+    NAME=dockerd stop_pid "$pid"
 }
 
 case "${1:-}" in
