@@ -49,7 +49,7 @@ start_daemon() {
         grep -qF -- "$SOCK" "/proc/$p/cmdline" 2>/dev/null || echo "$p"
     done | head -n 1)
     if [ -n "$other" ]; then
-        log "another dockerd runs here (pid $other): use it (DOCKER_HOST) or stop it; two fight over iptables"
+        log "another dockerd runs here (pid $other): two fight over iptables; stop it, or CRAWLRUN_NO_DOCKER_ENGINE=1 to test on podman only"
         exit 1
     fi
     "${ROOT[@]}" rm -f "$SOCK"
