@@ -19,8 +19,10 @@
 #
 # The daemon is private to the checkout: its socket, data root, exec root, pid file and log live in
 # $CRAWLRUN_DOCKER_DIR (default /tmp/crawlrun-docker-<hash of the checkout's path>), it has no
-# default bridge (`--bridge=none`: docker0 stays a system daemon's) and a run makes its own
-# networks (README, "The docker backend"). A system dockerd the user runs is not touched; two
+# default bridge (`--bridge=none`: docker0 stays a system daemon's; a container on no network of
+# its own has none at all, so nothing of a test leaves the machine) and a run makes its own
+# internal network (README, "The docker backend"). podman's service runs beside it (measured: its
+# netavark bridge and dockerd's chains do not meet). A system dockerd the user runs is not touched; two
 # dockerds manage the same iptables chains, so `up` refuses to start one beside another daemon.
 # CRAWLRUN_NO_DOCKER_ENGINE=1 makes `up` do nothing.
 set -euo pipefail
