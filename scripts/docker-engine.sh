@@ -108,6 +108,12 @@ down() {
         docker_ network prune -f >/dev/null || true
     fi
     NAME=dockerd stop_pid "$pid"
+    # dockerd leaves its default network namespace mounted in the exec root when it exits.
+    if ! alive "$pid"; then
+        for ns in "$DIR"/exec/netns/*; do
+            if grep -qF " $ns " /proc/mounts; then "${ROOT[@]}" umount "$ns" || true; fi
+        done
+    fi
 }
 
 case "${1:-}" in
