@@ -31,11 +31,14 @@ let package = Package(
         // The docker backend: the task definition as containers through the Docker Engine API
         // over a Unix socket (DOCKER_HOST), and its client.
         .target(
-            name: "DockerBackend", dependencies: ["Coordinator", "CrawlKit", "HTTP", "JSONKit", "Blocking"],
+            name: "DockerBackend",
+            dependencies: ["Coordinator", "CrawlKit", "HTTP", "JSONKit", "Blocking", "LoopbackRelay"],
             path: "Sources/Backends/Docker", swiftSettings: strict),
         .target(
             name: "Crawler", dependencies: ["CrawlKit", "WebDriver", "HTTP", "Blocking", "AWS"], swiftSettings: strict),
-        .executableTarget(name: "crawler", dependencies: ["Crawler"], swiftSettings: strict),
+        // `crawler relay`: the docker backend's way to the host's loopback on Docker Engine.
+        .target(name: "LoopbackRelay", dependencies: ["Blocking"], swiftSettings: strict),
+        .executableTarget(name: "crawler", dependencies: ["Crawler", "LoopbackRelay"], swiftSettings: strict),
         // The engine: planning a run, the batch ledger and its driver, the backend protocol, the
         // run directory. No AWS and no process code: backends bring those.
         .target(name: "Coordinator", dependencies: ["CrawlKit", "JSONKit"], swiftSettings: strict),
@@ -72,7 +75,7 @@ let package = Package(
             name: "CrawlRunTests",
             dependencies: [
                 "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "LocalBackend", "FargateBackend",
-                "DockerBackend", "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit",
+                "DockerBackend", "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit", "LoopbackRelay",
             ],
             // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
             exclude: ["Fixtures"],

@@ -10,6 +10,8 @@
 #                                   call started the service:
 #                                   env=$(scripts/podman.sh up); eval "$env"  (a failure stops a
 #                                   `set -e` script there; `eval "$(…)"` would hide it)
+#   scripts/podman.sh build          the same installs and images, without the service (for
+#                                   scripts/docker-engine.sh, which loads them into Docker Engine)
 #   scripts/podman.sh down           stops the service that `up` started ($CRAWLRUN_PODMAN_PID),
 #                                   and only that one: a service someone else started stays up
 #
@@ -22,50 +24,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHECKOUT=$(pwd | sha256sum | cut -c1-8)
+NAME=podman
+# shellcheck source=scripts/engine-common.sh
+. scripts/engine-common.sh
 DIR="${CRAWLRUN_PODMAN_DIR:-/tmp/crawlrun-podman-$CHECKOUT}"
-TAG="dev-$CHECKOUT"
 SOCK="$DIR/podman.sock"
 CONF="$DIR/containers.conf"
-ROOT=()
-[ "$(id -u)" -eq 0 ] || ROOT=(sudo)
 
-log() { echo "podman: $*" >&2; }
-# /proc rather than `kill -0`: through sudo the service is root's, and kill -0 would say EPERM.
-alive() { [ -d "/proc/$1" ]; }
-
-# True when something answers the Docker API's ping on the socket.
-answers() {
-    [ -S "$SOCK" ] || return 1
-    command -v curl >/dev/null 2>&1 || return 0
-    [ "$(curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping 2>/dev/null)" = OK ]
-}
-
-up() {
-    local need=() start pid
-    if [ "${CRAWLRUN_NO_PODMAN:-0}" = 1 ]; then
-        log "CRAWLRUN_NO_PODMAN=1: no Docker API; the Docker tests will say they are skipped"
-        return
-    fi
+build() {
+    local need=()
     mkdir -p "$DIR"
     command -v podman >/dev/null 2>&1 || need+=(podman)
     command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || need+=(runc)
     command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
     # curl: the readiness ping below and the health check inside the sidecar image's tests.
     command -v curl >/dev/null 2>&1 || need+=(curl)
-    if [ ${#need[@]} -gt 0 ]; then
-        start=$(date +%s)
-        log "installing ${need[*]}"
-        # `env` after sudo: sudo would drop DEBIAN_FRONTEND from the environment.
-        if ! { "${ROOT[@]}" apt-get update -qq &&
-            "${ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } \
-            >"$DIR/apt.log" 2>&1; then
-            cat "$DIR/apt.log" >&2
-            log "apt could not install ${need[*]}"
-            exit 1
-        fi
-        log "installed in $(($(date +%s) - start)) s"
-    fi
+    apt_install "$DIR/apt.log" "${need[@]}"
 
     # default_ulimits: without it every container fails with "error setting rlimit type 7:
     # operation not permitted". exit_command_delay: an exec session's conmon process stays this
@@ -75,7 +49,15 @@ up() {
     export CONTAINERS_CONF="$CONF"
 
     CONTAINERS_CONF="$CONF" CRAWLRUN_IMAGE_TAG="$TAG" images/build-offline.sh
+}
 
+up() {
+    local pid
+    if [ "${CRAWLRUN_NO_PODMAN:-0}" = 1 ]; then
+        log "CRAWLRUN_NO_PODMAN=1: no Docker API; the Docker tests will say they are skipped"
+        return
+    fi
+    build
     if answers; then
         log "service already answers on $SOCK"
     else
@@ -95,22 +77,18 @@ up() {
         echo "export CRAWLRUN_PODMAN_PID=$pid"
         log "service started on $SOCK (pid $pid)"
     fi
-    echo "export DOCKER_HOST=unix://$SOCK CONTAINERS_CONF=$CONF CRAWLRUN_IMAGE_TAG=$TAG"
+    # DOCKER_HOST for the docker CLI and a `crawlrun` started by hand; CRAWLRUN_PODMAN_HOST is
+    # the tests' name for this engine (beside scripts/docker-engine.sh's).
+    echo "export DOCKER_HOST=unix://$SOCK CRAWLRUN_PODMAN_HOST=unix://$SOCK CONTAINERS_CONF=$CONF CRAWLRUN_IMAGE_TAG=$TAG"
 }
 
 down() {
-    local pid="${CRAWLRUN_PODMAN_PID:-}"
-    [ -n "$pid" ] && alive "$pid" || return 0
-    "${ROOT[@]}" kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-        alive "$pid" || { log "service stopped (pid $pid)"; return 0; }
-        sleep 0.1
-    done
-    log "service (pid $pid) still running after 10 s"
+    NAME="podman service" stop_pid "${CRAWLRUN_PODMAN_PID:-}"
 }
 
 case "${1:-}" in
     up) up ;;
+    build) build ;;
     down) down ;;
     *)
         echo "usage: env=\$(scripts/podman.sh up); eval \"\$env\"; …; scripts/podman.sh down" >&2

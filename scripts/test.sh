@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The README's test command (and CI's, through .ci/run): installs what is missing (apt:
-# chromium, chromium-driver, libcurl; PyPI: moto[server]; podman: scripts/podman.sh), builds, and
+# chromium, chromium-driver, libcurl; PyPI: moto[server]; podman: scripts/podman.sh; Docker Engine:
+# scripts/docker-engine.sh), builds, and
 # runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$HOME/.local/bin:$PATH"
 CRAWLRUN_NEEDS_MOTO=1 scripts/setup.sh
 swift build
-# podman's Docker Engine API and the offline images for the Docker tests; stopped when the tests end.
+# The Docker tests' two engines, with the offline images: podman's Docker Engine API and Docker
+# Engine (a private dockerd); both stopped when the tests end.
 podman_env=$(scripts/podman.sh up); eval "$podman_env"; trap 'scripts/podman.sh down' EXIT
+docker_env=$(scripts/docker-engine.sh up); eval "$docker_env"
+trap 'scripts/docker-engine.sh down; scripts/podman.sh down' EXIT
 mkdir -p .build
 (cd scripts/rehearsal && python3 -m unittest -q) # the Fargate rehearsal's own tests (moto + the built crawler)
 # The AWS smoke test's dry run: a stack of deploy/cloudformation.yaml and a 2-task job on the rehearsal.

@@ -9,9 +9,15 @@ import DockerBackend
     import Glibc
 #endif
 
-/// The Docker Engine API the Docker tests talk to: `DOCKER_HOST` (default
-/// `unix:///var/run/docker.sock`). scripts/test.sh exports podman's, which scripts/podman.sh
-/// starts after building the offline images (images/build-offline.sh).
+/// The engines the Docker tests talk to, each named by a variable that its script exports:
+///
+/// - **podman** (`CRAWLRUN_PODMAN_HOST`, from scripts/podman.sh; else `DOCKER_HOST`): podman's
+///   copy of the Docker Engine API;
+/// - **docker** (`CRAWLRUN_DOCKER_ENGINE_HOST`, from scripts/docker-engine.sh): Docker Engine.
+///
+/// scripts/test.sh starts both (after building the offline images) and stops them at the end.
+/// An engine that does not answer or lacks the images is left out, saying why, except under
+/// `CI=true`: there every engine is tested, and one that cannot be is a failure.
 public enum DockerTestHost {
     /// scripts/podman.sh tags the images per checkout (`CRAWLRUN_IMAGE_TAG`): checkouts on one
     /// machine share podman's storage. images/build-offline.sh alone tags them `dev`.
@@ -21,19 +27,64 @@ public enum DockerTestHost {
     public static let baseImage = "localhost/crawlrun-base:bookworm"
     /// What to run for a machine that lacks them.
     static let remedy =
-        "bash scripts/test.sh sets it all up; or `env=$(scripts/podman.sh up); eval \"$env\"` before `swift test`"
+        "bash scripts/test.sh sets it all up; or `env=$(scripts/podman.sh up); eval \"$env\"` "
+        + "(podman) and `env=$(scripts/docker-engine.sh up); eval \"$env\"` (Docker Engine) before `swift test`"
 
-    /// Nil when the engine answers and holds the offline images; otherwise why the Docker tests
-    /// are skipped, for the test report. Probed once, synchronously (a trait needs it before any
-    /// test runs), with a 2 s limit on each exchange.
-    public static let unavailableReason: String? = probe()
+    /// One engine under test.
+    public struct Engine: Sendable, CustomStringConvertible {
+        /// `podman` or `docker`.
+        public let name: String
+        /// Its `DOCKER_HOST`; nil when its variable is not set.
+        public let host: String?
+        /// Nil when it answers and holds the offline images.
+        public let unavailableReason: String?
+        public var isPodman: Bool { name == "podman" }
+        public var description: String { name }
 
-    public static func client() throws -> DockerClient { try DockerClient.fromEnvironment() }
+        /// The engine's client; throws why it cannot be tested.
+        public func client() throws -> DockerClient {
+            if let unavailableReason { throw Unavailable(description: "\(name): \(unavailableReason)") }
+            return try DockerClient.fromEnvironment(["DOCKER_HOST": host ?? ""])
+        }
+    }
 
-    static func probe() -> String? {
+    public struct Unavailable: Error, CustomStringConvertible { public let description: String }
+
+    public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// Every engine, probed once (a test's arguments need them before any test runs).
+    public static let allEngines: [Engine] = {
+        let env = ProcessInfo.processInfo.environment
+        return [
+            ("podman", env["CRAWLRUN_PODMAN_HOST"] ?? env["DOCKER_HOST"], "CRAWLRUN_PODMAN_HOST"),
+            ("docker", env["CRAWLRUN_DOCKER_ENGINE_HOST"], "CRAWLRUN_DOCKER_ENGINE_HOST"),
+        ].map { name, host, variable in
+            Engine(
+                name: name, host: host,
+                unavailableReason: host.map { probe(["DOCKER_HOST": $0]) } ?? "\(variable) is not set (\(remedy))")
+        }
+    }()
+
+    /// The engines the tests run on: those that can be tested, or every one under CI.
+    public static let engines: [Engine] = isCI ? allEngines : allEngines.filter { $0.unavailableReason == nil }
+
+    /// Why no engine is tested, for the test report; nil when one is.
+    public static let noEngineReason: String? =
+        engines.isEmpty ? allEngines.map { "\($0.name): \($0.unavailableReason ?? "")" }.joined(separator: "; ") : nil
+
+    /// podman's engine: the one the engine-level tests (DockerEngineTests) use.
+    public static var podman: Engine { allEngines[0] }
+
+    /// Nil when podman's engine can be tested (or under CI, where its tests then fail); otherwise
+    /// why its tests are skipped.
+    public static var unavailableReason: String? { isCI ? nil : podman.unavailableReason }
+
+    public static func client() throws -> DockerClient { try podman.client() }
+
+    static func probe(_ environment: [String: String]) -> String? {
         let endpoint: DockerEndpoint
         do {
-            endpoint = try DockerEndpoint.fromEnvironment()
+            endpoint = try DockerEndpoint.fromEnvironment(environment)
         } catch {
             return "\(error)"
         }

@@ -1,6 +1,7 @@
 // The crawler container's entry point: configuration from the environment, then the worker.
 // Exit codes and environment: `crawler --help`, README.md.
 import Crawler
+import LoopbackRelay
 
 #if canImport(Glibc)
     import Glibc
@@ -14,6 +15,19 @@ _ = mallopt(-8 /* M_ARENA_MAX, malloc.h */, 1)
 @_silgen_name("mallopt") func mallopt(_ param: Int32, _ value: Int32) -> Int32
 
 let arguments = CommandLine.arguments.dropFirst()
+// The docker backend's relay to the host's loopback on Docker Engine (LoopbackRelay): runs until stopped.
+if arguments.first == "relay" {
+    do {
+        let relay = LoopbackRelay(settings: try RelaySettings(arguments: Array(arguments.dropFirst()))) {
+            FileHandleStderr.write($0 + "\n")
+        }
+        _ = try relay.start()
+    } catch {
+        FileHandleStderr.write("crawler relay: \(error)\n")
+        exit(64)
+    }
+    while true { pause() }
+}
 if arguments.contains("--help") || arguments.contains("-h") {
     print(CrawlerSettings.usage)
     exit(0)

@@ -74,9 +74,27 @@ import WebDriver
         let podman = try spec(j, loopback: .podman, isPodman: true)
         #expect(podman.sidecar.host.networkMode == .slirp4netns(allowHostLoopback: true))
         #expect(podman.healthTimeout == .seconds(5))
-        let docker = try spec(j, loopback: .docker, isPodman: false)
-        #expect(docker.sidecar.host.networkMode == nil)
-        #expect(docker.sidecar.host.extraHosts == ["host.docker.internal:host-gateway"])
+        // Docker Engine: the run's own network, whose gateway the relays listen on.
+        let engine = try spec(
+            j, loopback: HostLoopback(alias: "172.18.0.1", network: "crawlrun-r-loopback"), isPodman: false)
+        #expect(engine.sidecar.host.networkMode == .named("crawlrun-r-loopback"))
+        #expect(engine.sidecar.host.extraHosts.isEmpty)
+        let desktop = try spec(j, loopback: .desktop, isPodman: false)
+        #expect(desktop.sidecar.host.networkMode == nil)
+        #expect(desktop.sidecar.host.extraHosts == ["host.docker.internal:host-gateway"])
+    }
+
+    /// The relays listen on the ports the batch's loopback URLs name, and on no other.
+    @Test func theLoopbackPortsOfABatch() {
+        var crawl = CrawlOptions()
+        crawl.allowPrivateNetworks = true
+        let batch = BatchFile(
+            batch: "0001",
+            urls: [
+                "http://127.0.0.1:8080/a", "https://example.com:9999/", "http://localhost/", "https://[::1]/x",
+                "http://127.0.0.1:8080/b",
+            ], crawl: crawl)
+        #expect(HostLoopback.ports(of: batch) == [8080, 80, 443])
     }
 
     @Test func loopbackURLsAreMappedInTheBrowserOnly() throws {

@@ -3,81 +3,35 @@ import DockerBackend
 import Foundation
 import HTTP
 import JSONKit
+import LoopbackRelay
 import ProcessKit
 import TestSupport
 import Testing
 
-/// `crawlrun run --backend docker` end to end against podman's Docker Engine API (which
-/// scripts/test.sh starts with the offline images): the real crawlrun and images, Chrome in the
-/// sidecar image, pages served on this machine's loopback and reached through slirp4netns'
-/// host-loopback alias only. Skipped, saying why, where no engine answers. Each test's job has a
-/// name of its own, which every container of its runs carries as a label; each test ends by
-/// listing that label and finding nothing.
+/// `crawlrun run --backend docker` end to end, each test on both engines (`DockerTestHost`):
+/// podman's Docker Engine API and Docker Engine, which scripts/test.sh starts with the offline
+/// images. The real crawlrun and images, Chrome in the sidecar image, pages served on this
+/// machine's loopback and reached only through each engine's way there (podman: slirp4netns'
+/// host-loopback alias; Docker Engine: the run's internal network and its relays). Where the
+/// engines differ, the test says which. An engine that does not answer is left out, saying why,
+/// except under CI=true, where its tests fail. Each test's job has a name of its own, which every
+/// container of its runs carries as a label; each test ends by listing that label (and the run's
+/// networks) and finding nothing.
 extension Chrome {
     @Suite(
         .enabled(
-            if: DockerTestHost.unavailableReason == nil,
-            Comment(rawValue: DockerTestHost.unavailableReason ?? "")))
+            if: DockerTestHost.noEngineReason == nil,
+            Comment(rawValue: DockerTestHost.noEngineReason ?? "")))
     struct DockerBackendTests {
-        let docker: DockerClient
-        let name = "docker-" + UUID().uuidString.prefix(8).lowercased()
-
-        init() throws { docker = try DockerTestHost.client() }
-
-        /// A job for the offline images; two vCPUs and 4 GiB (the whole machine) keep Chrome quick.
-        func job(
-            _ urls: [String], batchSize: Int, crawl: JSONValue = [:], task: JSONValue = [:],
-            extra: [String: JSONValue] = [:]
-        ) -> JSONValue {
-            var c = crawl.objectValue ?? [:]
-            c["allowPrivateNetworks"] = true
-            c["retryBackoff"] = .number(0.05)
-            var t: [String: JSONValue] = [
-                "crawlerImage": .string(DockerTestHost.crawlerImage),
-                "sidecarImage": .string(DockerTestHost.sidecarImage),
-                "cpu": 2048, "memory": 4096, "stopTimeout": 5,
-            ]
-            for (k, v) in task.objectValue ?? [:] { t[k] = v }
-            var doc: [String: JSONValue] = [
-                "name": .string(name), "urls": .array(urls.map { .string($0) }),
-                "batching": ["batchSize": .number(Double(batchSize))], "crawl": .object(c), "task": .object(t),
-            ]
-            for (k, v) in extra { doc[k] = v }
-            return .object(doc)
-        }
-
-        /// Every container of this test's runs, running or not.
-        func containers(_ more: [String] = []) async throws -> [ContainerSummary] {
-            try await docker.listContainers(labels: ["\(DockerLabels.job)=\(name)"] + more)
-        }
-
-        /// Runs `body`; whatever it leaves is removed and the test fails if anything was left.
-        func leavingNothing(_ body: () async throws -> Void) async throws {
-            do {
-                try await body()
-            } catch {
-                _ = try? await docker.removeContainers(labels: ["\(DockerLabels.job)=\(name)"])
-                throw error
-            }
-            let left = try await containers()
-            #expect(left.isEmpty, "containers left behind: \(left.map(\.names))")
-            _ = try? await docker.removeContainers(labels: ["\(DockerLabels.job)=\(name)"])
-        }
-
-        /// What a record says about its page, without its times.
-        func essence(_ r: ResultRecord) -> String {
-            let fields = r.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-            return [
-                r.url, "\(r.ok)", "\(r.status ?? 0)", r.finalUrl ?? "-", r.title ?? "-", fields,
-                r.error?.kind.rawValue ?? "-", "\(r.attempts)",
-            ].joined(separator: " | ")
-        }
 
         /// The same multi-batch job on the local backend and on docker gives the same records:
         /// URLs, final URLs and absolute links as written in the job (127.0.0.1), although the
         /// browser reached them through the host-loopback alias.
-        @Test func aMultiBatchJobGivesTheLocalBackendsResults() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func aMultiBatchJobGivesTheLocalBackendsResults(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
                 let dir = tempDir("docker-run")
@@ -88,12 +42,12 @@ extension Chrome {
                 let fields: JSONValue = ["h": "h1", "next": ["selector": "a.next", "attr": "href"]]
                 // The job says docker; `--backend local` overrides it for the reference run.
                 let jobPath = try writeJob(
-                    job(urls, batchSize: 3, crawl: ["fields": fields], extra: ["backend": "docker"]), in: dir)
+                    t.job(urls, batchSize: 3, crawl: ["fields": fields], extra: ["backend": "docker"]), in: dir)
                 let local = try await CrawlrunProcess.run(
                     ["run", jobPath, "--backend", "local", "--runs-dir", dir + "/local"])
                 #expect(local.code == 1, "\(local.stderr)")
                 // From the job's folder with a relative runs directory: the bind mounts need absolute paths.
-                let onDocker = try await runIn(dir, ["run", "job.json", "--runs-dir", "docker"])
+                let onDocker = try await t.runIn(dir, ["run", "job.json", "--runs-dir", "docker"])
                 #expect(onDocker.code == 1, "one URL is a 404: exit 1\n\(onDocker.stdout)\n\(onDocker.stderr)")
                 #expect(onDocker.stderr.contains("on the docker backend"))
 
@@ -107,7 +61,7 @@ extension Chrome {
                         .split(separator: "\n").filter { $0.contains(" warn ") }.map { "\(batch): \($0)" }
                 }
                 #expect(
-                    records.map(essence).sorted() == localRecords.map(essence).sorted(),
+                    records.map(t.essence).sorted() == localRecords.map(t.essence).sorted(),
                     "\(warnings.joined(separator: "\n"))")
                 #expect(
                     records.first { $0.url.hasSuffix("/page/2") }?.fields["next"] == .string(server.baseURL + "/page/3")
@@ -127,24 +81,36 @@ extension Chrome {
                     #expect(sidecarLog.contains("ChromeDriver was started successfully"), "logs/\(batch)/webdriver.log")
                     #expect(sidecarLog.contains("webdriver is healthy"))
                 }
-                // The batch the crawler read names the alias for the browser only.
+                // The batch the crawler read names the alias for the browser only: podman's
+                // slirp4netns address; on Docker Engine the run network's gateway, where the
+                // relay to the site's port listened.
                 let batch = try readJSON(run + "/batches/0001.json")
                 #expect(batch["urls"]?.arrayValue?.first == .string(urls[0]))
-                #expect(
-                    batch["crawl"]?["browserArgs"]?.arrayValue?.contains(
-                        .string("--host-resolver-rules=" + HostLoopback.podman.resolverRules)) == true)
+                let rules = batch["crawl"]?["browserArgs"]?.arrayValue?.compactMap(\.stringValue).first {
+                    $0.hasPrefix("--host-resolver-rules=")
+                }
+                if engine.isPodman {
+                    #expect(rules == "--host-resolver-rules=" + HostLoopback.podman.resolverRules)
+                } else {
+                    let alias = rules?.split(separator: " ").dropFirst(2).first.map { String($0.dropLast()) } ?? ""
+                    #expect(IPv4.parse(alias) != nil && alias != "10.0.2.2", "\(rules ?? "no rules")")
+                    #expect(rules == "--host-resolver-rules=" + HostLoopback(alias: alias).resolverRules)
+                }
             }
         }
 
         /// `POST /containers/{id}/kill` on the crawler mid-batch: only the URLs it had not
         /// recorded go into a second attempt.
-        @Test func aKilledCrawlerContainerIsRetriedWithOnlyItsMissingURLs() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func aKilledCrawlerContainerIsRetriedWithOnlyItsMissingURLs(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
                 let dir = tempDir("docker-kill")
                 let urls = (1...8).map { server.baseURL + "/slow?ms=300&n=\($0)" }
-                let jobPath = try writeJob(job(urls, batchSize: 8), in: dir)
+                let jobPath = try writeJob(t.job(urls, batchSize: 8), in: dir)
                 let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
                 #expect(
                     await eventually(timeout: .seconds(60)) {
@@ -152,8 +118,8 @@ extension Chrome {
                         return lineCount(r + "/results/0001.jsonl") >= 2
                     })
                 let crawler = try #require(
-                    try await containers(["\(DockerLabels.container)=crawler"]).first { $0.state == "running" })
-                try await docker.killContainer(crawler.id, signal: "SIGKILL")
+                    try await t.containers(["\(DockerLabels.container)=crawler"]).first { $0.state == "running" })
+                try await t.docker.killContainer(crawler.id, signal: "SIGKILL")
                 let status = await p.process.wait(timeout: .seconds(90))
                 #expect(status == .exited(0), "every URL ended ok after the retry\n\(p.stderr.text)")
                 let run = try runDirectory(dir + "/runs")
@@ -171,19 +137,22 @@ extension Chrome {
 
         /// A sidecar whose health check never passes: the task fails to start, once per attempt,
         /// and the URLs end as `incomplete`; the crawler never runs.
-        @Test func aSidecarThatNeverBecomesHealthy() async throws {
-            try await leavingNothing {
-                let image = try await sleeperImage()
+        @Test(arguments: DockerTestHost.engines) func aSidecarThatNeverBecomesHealthy(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
+                let image = try await t.sleeperImage()
                 let dir = tempDir("docker-unhealthy")
                 let urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
                 let jobPath = try writeJob(
-                    job(
+                    t.job(
                         urls, batchSize: 2, task: ["sidecarImage": .string(image), "retries": 1, "stopTimeout": 2],
                         extra: ["docker": ["healthTimeout": 1]]), in: dir)
                 let r = try await CrawlrunProcess.run([
                     "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
                 ])
-                try await docker.removeImage(image)
+                try await t.docker.removeImage(image)
                 #expect(r.code == 2, "URLs without a result: the run could not finish\n\(r.stdout)\n\(r.stderr)")
                 let run = try runDirectory(dir + "/runs")
                 let records = try readRecords(run + "/results.jsonl")
@@ -198,13 +167,16 @@ extension Chrome {
 
         /// An image the engine does not have and cannot pull ends the run before any task, with
         /// the image's name and the command that builds it.
-        @Test func aMissingImageIsNamedWithHowToBuildIt() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func aMissingImageIsNamedWithHowToBuildIt(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 let dir = tempDir("docker-noimage")
                 // A localhost/ name: the pull tries 127.0.0.1:443 and nothing beyond this machine.
                 let missing = "localhost/crawlrun-no-such-crawler:0"
                 let jobPath = try writeJob(
-                    job(["http://127.0.0.1:9/a"], batchSize: 1, task: ["crawlerImage": .string(missing)]), in: dir)
+                    t.job(["http://127.0.0.1:9/a"], batchSize: 1, task: ["crawlerImage": .string(missing)]), in: dir)
                 let r = try await CrawlrunProcess.run([
                     "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
                 ])
@@ -217,24 +189,30 @@ extension Chrome {
         }
 
         /// Ctrl-C: every container of the run is stopped and removed, what finished is kept, exit 130.
-        @Test func interruptStopsAndRemovesEveryContainer() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func interruptStopsAndRemovesEveryContainer(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
                 let dir = tempDir("docker-sigint")
                 let urls = (1...12).map { server.baseURL + "/slow?ms=500&n=\($0)" }
                 // One page at a time (3 s a batch), so the interrupt finds pages not yet crawled:
                 // the task's size would choose 8 tabs, and a batch would end 0.5 s after it began.
-                let jobPath = try writeJob(job(urls, batchSize: 6, crawl: ["tabsPerSession": 1]), in: dir)
+                let jobPath = try writeJob(t.job(urls, batchSize: 6, crawl: ["tabsPerSession": 1]), in: dir)
                 let p = try CrawlrunProcess(
                     ["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs", "--max-tasks", "2"])
                 #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"], timeout: .seconds(60)))
                 let run = try runDirectory(dir + "/runs")
-                let running = try await containers([DockerLabels.run(URL(fileURLWithPath: run).lastPathComponent)])
-                #expect(running.count == 4 && running.allSatisfy { $0.state == "running" }, "\(running)")
+                let running = try await t.containers([DockerLabels.run(URL(fileURLWithPath: run).lastPathComponent)])
+                // Two tasks of two containers (on Docker Engine also the relay to the site's port).
+                #expect(
+                    running.filter(\.isTask).count == 4 && running.allSatisfy { $0.state == "running" }, "\(running)")
+                #expect(running.count == (engine.isPodman ? 4 : 5))
                 kill(p.process.pid, SIGINT)
                 #expect(await p.process.wait(timeout: .seconds(30)) == .exited(130))
-                #expect(try await containers().isEmpty, "no container of the run is left")
+                #expect(try await t.containers().isEmpty, "no container of the run is left")
                 let state = try readJSON(run + "/state.json")
                 #expect(state["status"] == "interrupted")
                 let records = try readRecords(run + "/results.jsonl")
@@ -245,8 +223,11 @@ extension Chrome {
 
         /// The task's memory is a hard limit for the browser: a page that allocates past it ends
         /// as a browser-crash record, and the pages after it are crawled on a new session.
-        @Test func theTasksMemoryLimitIsEnforced() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func theTasksMemoryLimitIsEnforced(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 // 32 MiB at a time, up to 4 GiB: past the sidecar's 1920 MiB (2048 − the crawler's 128).
                 let hog = FixturePagesForDocker.hog
                 let server = try FixtureServer { request in
@@ -258,7 +239,7 @@ extension Chrome {
                 let dir = tempDir("docker-memory")
                 let urls = [server.baseURL + "/page/1", server.baseURL + "/hog", server.baseURL + "/page/2"]
                 let jobPath = try writeJob(
-                    job(urls, batchSize: 3, crawl: ["maxAttempts": 1], task: ["cpu": 1024, "memory": 2048]), in: dir)
+                    t.job(urls, batchSize: 3, crawl: ["maxAttempts": 1], task: ["cpu": 1024, "memory": 2048]), in: dir)
                 let r = try await CrawlrunProcess.run([
                     "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
                 ])
@@ -271,12 +252,15 @@ extension Chrome {
 
         /// crawlrun killed (SIGKILL) leaves its containers running; `resume` finds them by label,
         /// adopts them, finishes the run and removes them.
-        @Test func resumeAdoptsTheRunsContainers() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func resumeAdoptsTheRunsContainers(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
-                let urls = slowBatch(server)
-                let run = try await runThenSIGKILL(urls, dir: tempDir("docker-resume"))
+                let urls = t.slowBatch(server)
+                let run = try await t.runThenSIGKILL(urls, dir: tempDir("docker-resume"))
                 let resumed = try await CrawlrunProcess.run(["resume", run])
                 #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
                 #expect(resumed.stderr.contains("1 running (adopted)"), "\(resumed.stderr)")
@@ -291,17 +275,20 @@ extension Chrome {
 
         /// `crawlrun stop` for a run whose crawlrun was killed: its containers are found by
         /// label, stopped and removed; `resume` then retries what they had not recorded.
-        @Test func stopRemovesTheContainersOfARunWhoseCrawlrunIsGone() async throws {
-            try await leavingNothing {
+        @Test(arguments: DockerTestHost.engines) func stopRemovesTheContainersOfARunWhoseCrawlrunIsGone(
+            _ engine: DockerTestHost.Engine
+        ) async throws {
+            let t = try On(engine)
+            try await t.leavingNothing {
                 let server = try FixtureServer()
                 defer { server.stop() }
-                let urls = slowBatch(server)
-                let run = try await runThenSIGKILL(urls, dir: tempDir("docker-stop"))
+                let urls = t.slowBatch(server)
+                let run = try await t.runThenSIGKILL(urls, dir: tempDir("docker-stop"))
                 let stop = try await CrawlrunProcess.run(["stop", run])
                 #expect(
                     stop.code == 0 && stop.stdout.contains("1 task found, 1 stopped here"),
                     "\(stop.stdout)\(stop.stderr)")
-                #expect(try await containers().isEmpty, "stop leaves no container of the run")
+                #expect(try await t.containers().isEmpty, "stop leaves no container of the run")
                 let resumed = try await CrawlrunProcess.run(["resume", run])
                 #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
                 let records = try readRecords(run + "/results.jsonl")
@@ -311,53 +298,131 @@ extension Chrome {
 
         // MARK: helpers
 
-        /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
-        /// recorded a URL, checks that its task runs on, and returns the run directory.
-        /// A fast page (its record says the task is under way), then seven that answer after 3 s:
-        /// the task outlives its crawlrun's SIGKILL by seconds even on a loaded machine (CI's
-        /// 400 ms pages once finished before `stop` came).
-        func slowBatch(_ server: FixtureServer) -> [String] {
-            [server.baseURL + "/page/1"] + (2...8).map { server.baseURL + "/slow?ms=3000&n=\($0)" }
-        }
+        /// One test on one engine: its client, its job's name, and what its runs leave.
+        struct On {
+            let engine: DockerTestHost.Engine
+            let docker: DockerClient
+            let name = "docker-" + UUID().uuidString.prefix(8).lowercased()
 
-        func runThenSIGKILL(_ urls: [String], dir: String) async throws -> String {
-            let jobPath = try writeJob(job(urls, batchSize: urls.count), in: dir)
-            let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
-            #expect(await awaitRecords(in: dir + "/runs", timeout: .seconds(60)))
-            kill(p.process.pid, SIGKILL)
-            _ = await p.process.wait(timeout: .seconds(10))
-            #expect(try await containers().filter { $0.state == "running" }.count == 2, "the task runs on")
-            return try runDirectory(dir + "/runs")
-        }
+            init(_ engine: DockerTestHost.Engine) throws {
+                self.engine = engine
+                docker = try engine.client()
+            }
 
-        /// `crawlrun ARGS` run from `directory`.
-        func runIn(
-            _ directory: String, _ arguments: [String]
-        ) async throws -> (code: Int32?, stdout: String, stderr: String) {
-            let out = LineBox()
-            let err = LineBox()
-            let p = try ChildProcess(
-                "/bin/sh", arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
-                environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { $1 },
-                stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
-            let status = await p.wait(timeout: .seconds(180))
-            await p.outputDrained()
-            return (status?.code, out.text, err.text)
-        }
+            /// A job for the offline images; two vCPUs and 4 GiB (the whole machine) keep Chrome quick.
+            func job(
+                _ urls: [String], batchSize: Int, crawl: JSONValue = [:], task: JSONValue = [:],
+                extra: [String: JSONValue] = [:]
+            ) -> JSONValue {
+                var c = crawl.objectValue ?? [:]
+                c["allowPrivateNetworks"] = true
+                c["retryBackoff"] = .number(0.05)
+                var t: [String: JSONValue] = [
+                    "crawlerImage": .string(DockerTestHost.crawlerImage),
+                    "sidecarImage": .string(DockerTestHost.sidecarImage),
+                    "cpu": 2048, "memory": 4096, "stopTimeout": 5,
+                ]
+                for (k, v) in task.objectValue ?? [:] { t[k] = v }
+                var doc: [String: JSONValue] = [
+                    "name": .string(name), "urls": .array(urls.map { .string($0) }),
+                    "batching": ["batchSize": .number(Double(batchSize))], "crawl": .object(c), "task": .object(t),
+                ]
+                for (k, v) in extra { doc[k] = v }
+                // The engine under test, for this run and its `resume` and `stop` (they read the job).
+                var docker = doc["docker"]?.objectValue ?? [:]
+                docker["host"] = .string(engine.host ?? "")
+                doc["docker"] = .object(docker)
+                return .object(doc)
+            }
 
-        /// An image whose entrypoint sleeps: a sidecar that runs and never answers its health check.
-        func sleeperImage() async throws -> String {
-            var spec = ContainerSpec(image: DockerTestHost.baseImage)
-            spec.entrypoint = ["sleep", "600"]
-            spec.labels = [DockerLabels.job: name]
-            spec.host.networkMode = NetworkMode.none
-            let id = try await docker.createContainer(spec)
-            let repository = "localhost/crawlrun-test-sleeper"
-            _ = try await docker.commitContainer(id, repository: repository, tag: name)
-            try await docker.removeContainer(id)
-            return repository + ":" + name
+            /// Every container of this test's runs, running or not.
+            func containers(_ more: [String] = []) async throws -> [ContainerSummary] {
+                try await docker.listContainers(labels: ["\(DockerLabels.job)=\(name)"] + more)
+            }
+
+            /// Runs `body`; whatever it leaves is removed and the test fails if anything was left.
+            func leavingNothing(_ body: () async throws -> Void) async throws {
+                do {
+                    try await body()
+                } catch {
+                    _ = try? await docker.removeContainers(labels: ["\(DockerLabels.job)=\(name)"])
+                    _ = try? await docker.removeNetworks(labels: ["\(DockerLabels.job)=\(name)"])
+                    throw error
+                }
+                let left = try await containers()
+                #expect(left.isEmpty, "containers left behind: \(left.map(\.names))")
+                _ = try? await docker.removeContainers(labels: ["\(DockerLabels.job)=\(name)"])
+                // Docker Engine: the runs' networks go with them (their relays are containers, above).
+                let networks = try await docker.removeNetworks(labels: ["\(DockerLabels.job)=\(name)"])
+                #expect(networks.isEmpty, "networks left behind: \(networks)")
+            }
+
+            /// What a record says about its page, without its times.
+            func essence(_ r: ResultRecord) -> String {
+                let fields = r.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                return [
+                    r.url, "\(r.ok)", "\(r.status ?? 0)", r.finalUrl ?? "-", r.title ?? "-", fields,
+                    r.error?.kind.rawValue ?? "-", "\(r.attempts)",
+                ].joined(separator: " | ")
+            }
+
+            /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
+            /// recorded a URL, checks that its task runs on, and returns the run directory.
+            /// A fast page (its record says the task is under way), then seven that answer after 3 s:
+            /// the task outlives its crawlrun's SIGKILL by seconds even on a loaded machine (CI's
+            /// 400 ms pages once finished before `stop` came).
+            func slowBatch(_ server: FixtureServer) -> [String] {
+                [server.baseURL + "/page/1"] + (2...8).map { server.baseURL + "/slow?ms=3000&n=\($0)" }
+            }
+
+            func runThenSIGKILL(_ urls: [String], dir: String) async throws -> String {
+                let jobPath = try writeJob(job(urls, batchSize: urls.count), in: dir)
+                let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
+                #expect(await awaitRecords(in: dir + "/runs", timeout: .seconds(60)))
+                kill(p.process.pid, SIGKILL)
+                _ = await p.process.wait(timeout: .seconds(10))
+                let running = try await containers().filter { $0.state == "running" }
+                #expect(running.filter(\.isTask).count == 2, "the task runs on")
+                // Docker Engine: and so does the relay its browser reaches the pages through.
+                #expect(running.count == (engine.isPodman ? 2 : 3))
+                return try runDirectory(dir + "/runs")
+            }
+
+            /// `crawlrun ARGS` run from `directory`.
+            func runIn(
+                _ directory: String, _ arguments: [String]
+            ) async throws -> (code: Int32?, stdout: String, stderr: String) {
+                let out = LineBox()
+                let err = LineBox()
+                let p = try ChildProcess(
+                    "/bin/sh",
+                    arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
+                    environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { $1 },
+                    stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
+                let status = await p.wait(timeout: .seconds(180))
+                await p.outputDrained()
+                return (status?.code, out.text, err.text)
+            }
+
+            /// An image whose entrypoint sleeps: a sidecar that runs and never answers its health check.
+            func sleeperImage() async throws -> String {
+                var spec = ContainerSpec(image: DockerTestHost.baseImage)
+                spec.entrypoint = ["sleep", "600"]
+                spec.labels = [DockerLabels.job: name]
+                spec.host.networkMode = NetworkMode.none
+                let id = try await docker.createContainer(spec)
+                let repository = "localhost/crawlrun-test-sleeper"
+                _ = try await docker.commitContainer(id, repository: repository, tag: name)
+                try await docker.removeContainer(id)
+                return repository + ":" + name
+            }
         }
     }
+}
+
+extension ContainerSummary {
+    /// A task's sidecar or crawler, not a relay.
+    var isTask: Bool { labels[DockerLabels.task] != nil }
 }
 
 enum FixturePagesForDocker {

@@ -53,6 +53,9 @@ public struct HostSettings: Sendable {
     /// `ExtraHosts`: `name:address` lines added to the container's /etc/hosts; Docker resolves
     /// the address `host-gateway` to the host's bridge address.
     public var extraHosts: [String] = []
+    /// `CapDrop` and `CapAdd`: the Linux capabilities taken from and given to the container.
+    public var capDrop: [String] = []
+    public var capAdd: [String] = []
 
     public init() {}
 
@@ -71,6 +74,8 @@ public struct HostSettings: Sendable {
         }
         if !binds.isEmpty { host["Binds"] = .array(try binds.map { .string(try $0.spec()) }) }
         if !extraHosts.isEmpty { host["ExtraHosts"] = .array(extraHosts.map { .string($0) }) }
+        if !capDrop.isEmpty { host["CapDrop"] = .array(capDrop.map { .string($0) }) }
+        if !capAdd.isEmpty { host["CapAdd"] = .array(capAdd.map { .string($0) }) }
         return .object(host)
     }
 }
@@ -99,9 +104,10 @@ public struct Bind: Sendable, Equatable {
     }
 }
 
-/// `HostConfig.NetworkMode`. There is deliberately no case for the host network: a task must not
-/// share the machine's localhost (every chromedriver would fight for one 4444, and pages meant
-/// for loopback would be reachable from everything).
+/// `HostConfig.NetworkMode`. A task never uses the host network: it must not share the machine's
+/// localhost (every chromedriver would fight for one 4444, and pages meant for loopback would be
+/// reachable from everything). Only the loopback relay (`crawler relay`, Docker Engine) is put
+/// there, to listen on the run network's gateway and dial 127.0.0.1.
 public enum NetworkMode: Sendable, Equatable {
     /// Loopback only.
     case none
@@ -112,6 +118,8 @@ public enum NetworkMode: Sendable, Equatable {
     case slirp4netns(allowHostLoopback: Bool)
     /// A network by name (`bridge`, a user-defined network).
     case named(String)
+    /// The host's network namespace: the loopback relay only.
+    case host
 
     public var rawValue: String {
         switch self {
@@ -119,6 +127,7 @@ public enum NetworkMode: Sendable, Equatable {
         case .container(let id): return "container:" + id
         case .slirp4netns(let loopback): return loopback ? "slirp4netns:allow_host_loopback=true" : "slirp4netns"
         case .named(let name): return name
+        case .host: return "host"
         }
     }
 }

@@ -25,13 +25,15 @@ public final class DockerBackend: TaskBackend {
     public let name = "docker"
     let settings: DockerSettings
     private let client: Result<DockerClient, RunFailure>
-    private struct Prepared: Sendable {
+    struct Prepared: Sendable {
         var run: RunContext
-        var isPodman: Bool
+        var isPodman: Bool { engineKind == .podman }
+        var engineKind: EngineKind
         /// The run directory as an absolute path: the engine takes nothing else for a bind mount.
         var directory: String
     }
     private let prepared = Mutex<Prepared?>(nil)
+    let loopbackState = Mutex(LoopbackState())
     let tasks = SupervisedTasks<DockerTask>()
 
     /// The engine at `settings.host`, else `DOCKER_HOST`, else `/var/run/docker.sock`. A
@@ -67,17 +69,18 @@ public final class DockerBackend: TaskBackend {
     /// Checks the engine and the task's images, once per run.
     public func prepare(run: RunContext) async throws(RunFailure) {
         let client = try self.client.get()
-        let isPodman: Bool
+        let engineKind: EngineKind
         do {
             try await client.ping()
-            isPodman = try await client.version().isPodman
+            let version = try await client.version()
+            engineKind = version.isPodman ? .podman : version.isDesktop ? .dockerDesktop : .dockerEngine
         } catch {
             throw RunFailure("no Docker Engine API answers at \(client.endpoint)", cause: "\(error)")
         }
         try await DockerImages.ensure(run.taskDefinition, client: client)
         var directory = run.layout.directory
         if !directory.hasPrefix("/") { directory = FileManager.default.currentDirectoryPath + "/" + directory }
-        let ready = Prepared(run: run, isPodman: isPodman, directory: directory)
+        let ready = Prepared(run: run, engineKind: engineKind, directory: directory)
         prepared.withLock { $0 = ready }
     }
 
@@ -86,7 +89,7 @@ public final class DockerBackend: TaskBackend {
     /// Whether the prepared engine is podman's service.
     var isPodman: Bool { prepared.withLock { $0?.isPodman ?? false } }
 
-    private func context() throws(RunFailure) -> (DockerClient, Prepared) {
+    func context() throws(RunFailure) -> (DockerClient, Prepared) {
         let client = try engine()
         guard let p = prepared.withLock({ $0 }) else { throw RunFailure("the docker backend was not prepared") }
         return (client, p)
@@ -109,10 +112,9 @@ public final class DockerBackend: TaskBackend {
     /// loopback gets the browser's resolver rules for the host-loopback alias (`HostLoopback`).
     public func putBatch(_ bytes: [UInt8], at location: String) async throws(RunFailure) {
         let path = try hostPath(location)
-        let (_, p) = try context()
         var out = bytes
         if let batch = try? JSONDecoder().decode(BatchFile.self, from: Data(bytes)), HostLoopback.isNeeded(by: batch) {
-            let mapped = (p.isPodman ? HostLoopback.podman : HostLoopback.docker).applied(to: batch)
+            let mapped = try await hostLoopback().applied(to: batch)
             do {
                 out = [UInt8](try JSONEncoder().encode(mapped))
             } catch {
@@ -150,11 +152,15 @@ public final class DockerBackend: TaskBackend {
             guard let data = FileManager.default.contents(atPath: batchPath),
                 let batch = try? JSONDecoder().decode(BatchFile.self, from: data)
             else { throw RunFailure("cannot read the batch file \(batchPath)") }
+            let loopback = HostLoopback.isNeeded(by: batch) ? try await hostLoopback() : nil
             spec = try DockerTaskSpec(
                 .init(
                     launch: launch, task: id, job: p.run.job.name, runDirectory: p.directory,
-                    loopback: HostLoopback.isNeeded(by: batch) ? (p.isPodman ? .podman : .docker) : nil,
+                    loopback: loopback,
                     isPodman: p.isPodman, user: "\(getuid()):\(getgid())", healthTimeout: settings.healthTimeout))
+            if loopback != nil {
+                try await ensureRelays(HostLoopback.ports(of: batch), run: p.run, crawlerImage: spec.crawler.image)
+            }
         } catch {
             throw .fatal(error)
         }
@@ -216,10 +222,13 @@ public final class DockerBackend: TaskBackend {
     }
 
     /// Stops whatever still runs, waits for it, and removes any container of the run still on
-    /// the engine (a launch cut short, a task found stopped and never collected).
+    /// the engine (a launch cut short, a task found stopped and never collected, the loopback
+    /// relays), then the run's network.
     public func shutdown() async {
         await tasks.shutdown(reason: "crawlrun is stopping")
         guard let (client, p) = try? context() else { return }
         _ = try? await client.removeContainers(labels: [DockerLabels.run(p.run.id)])
+        _ = try? await client.removeNetworks(labels: [DockerLabels.run(p.run.id)])
+        loopbackState.withLock { $0 = LoopbackState() }
     }
 }

@@ -43,7 +43,14 @@ extension DockerClient {
     /// with the engine's reason.
     public func ensureImage(_ reference: String) async throws -> ImageInfo {
         if let image = try await inspectImage(reference) { return image }
-        try await pullImage(reference)
+        do {
+            try await pullImage(reference)
+        } catch var error as DockerError where error.code == .server {
+            // Docker Engine answers a pull it cannot even begin (a `localhost/…` name: no registry
+            // there) with HTTP 500 rather than an error in the stream; the image is still missing.
+            error.code = .pullFailed
+            throw error
+        }
         guard let image = try await inspectImage(reference) else {
             throw DockerError(
                 code: .pullFailed, operation: "pull image \(reference)",

@@ -52,7 +52,8 @@ public struct DockerClient: Sendable {
             version: v["Version"]?.stringValue ?? "", apiVersion: v["ApiVersion"]?.stringValue ?? "",
             minAPIVersion: v["MinAPIVersion"]?.stringValue ?? "", os: v["Os"]?.stringValue ?? "",
             arch: v["Arch"]?.stringValue ?? "",
-            components: (v["Components"]?.arrayValue ?? []).compactMap { $0["Name"]?.stringValue })
+            components: (v["Components"]?.arrayValue ?? []).compactMap { $0["Name"]?.stringValue },
+            platform: v["Platform"]?["Name"]?.stringValue ?? "")
     }
 
     // MARK: plumbing
@@ -122,7 +123,11 @@ public struct EngineVersion: Sendable, Equatable {
     public var os: String
     public var arch: String
     public var components: [String]
+    /// `Platform.Name`: "Docker Desktop 4.x.y (…)" on Docker Desktop, "Docker Engine - Community"
+    /// or nothing on Docker Engine.
+    public var platform: String = ""
     public var isPodman: Bool { components.contains { $0.hasPrefix("Podman") } }
+    public var isDesktop: Bool { platform.hasPrefix("Docker Desktop") }
 }
 
 extension String {

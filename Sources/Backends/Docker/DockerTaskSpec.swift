@@ -83,8 +83,10 @@ struct DockerTaskSpec: Sendable {
         if let loopback = input.loopback {
             if input.isPodman {
                 sidecar.host.networkMode = .slirp4netns(allowHostLoopback: true)
+            } else if let network = loopback.network {
+                sidecar.host.networkMode = .named(network)  // Docker Engine: the run's network and relays
             } else {
-                sidecar.host.extraHosts = ["\(loopback.alias):host-gateway"]
+                sidecar.host.extraHosts = ["\(loopback.alias):host-gateway"]  // Docker Desktop
             }
         }
         let check = sidecarDef["healthCheck"]
