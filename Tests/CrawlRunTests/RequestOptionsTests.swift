@@ -1,6 +1,7 @@
 import CrawlKit
 import Crawler
 import Foundation
+import HTTP
 import JSONKit
 import TestSupport
 import Testing
@@ -73,6 +74,42 @@ import Testing
         o.browserName = "firefox"
         #expect(
             PageVisitor.capabilities(o)["moz:firefoxOptions"]?["prefs"] == ["general.useragent.override": "MyBot/1.0"])
+    }
+}
+
+/// A sidecar without the DevTools endpoint (a WebDriver server that answers `unknown command`
+/// for `goog/cdp/execute`, as geckodriver does, and as an older Selenium Grid was reported to):
+/// every URL gets a record saying why, instead of pages crawled without the job's headers.
+@Suite struct RequestOptionsSidecarTests {
+    @Test func aSidecarWithoutCDPGivesEveryURLARecordSayingWhy() async throws {
+        let sidecar = try FixtureServer(fixtures: false) { request in
+            func answer(_ status: Int, _ value: JSONValue) -> HTTPResponse {
+                HTTPResponse(
+                    status: status, headers: [(name: "Content-Type", value: "application/json")],
+                    body: Data(JSONValue.object(["value": value]).encoded()))
+            }
+            switch (request.method, request.url) {
+            case ("GET", "/status"): return answer(200, ["ready": true, "message": "ready"])
+            case ("POST", "/session"):
+                return answer(200, ["sessionId": "s1", "capabilities": ["browserName": "chrome"]])
+            case ("DELETE", "/session/s1"): return answer(200, .null)
+            default:
+                return answer(404, ["error": "unknown command", "message": .string("unknown command: " + request.url)])
+            }
+        }
+        defer { sidecar.stop() }
+        let urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+        let o = options { $0.headers = ["X-Api-Key": "k-123"] }
+        let r = try await crawl(urls, options: o, driver: sidecar.baseURL)
+        #expect(r.records.count == 2, "\(r.log)")
+        for record in r.records {
+            #expect(!record.ok)
+            #expect(
+                record.error?.message.hasPrefix(
+                    "crawl.headers needs the driver's DevTools endpoint (POST /session/{id}/goog/cdp/execute)") == true,
+                "\(record.error?.message ?? "")")
+        }
+        #expect(!r.log.contains("k-123"), "a header's value is never logged")
     }
 }
 
