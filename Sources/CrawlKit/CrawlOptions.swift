@@ -55,6 +55,14 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
     public var recycleSessionAfter: Int = 100
     /// Extra W3C capabilities merged last into `alwaysMatch`.
     public var capabilities: [String: JSONValue]?
+    /// The browser's User-Agent (Chrome `--user-agent`, Firefox `general.useragent.override`).
+    public var userAgent: String?
+    /// Extra request headers sent with every request of every tab (Chrome family: CDP).
+    public var headers: [String: String]?
+    /// The proxy every page load goes through (the W3C `proxy` capability).
+    public var proxy: ProxyOption?
+    /// Cookies per host (`name: value`), in the browser before its first page (Chrome family: CDP).
+    public var cookies: [String: [String: String]]?
 
     public init() {}
 
@@ -88,13 +96,14 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         "retryBackoff", "sessions", "tabsPerSession", "block", "politenessDelay", "screenshot", "pageSource",
         "browserName",
         "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
-        "recycleSessionAfter", "capabilities",
+        "recycleSessionAfter", "capabilities", "userAgent", "headers", "proxy", "cookies",
     ]
 
     enum CodingKeys: String, CodingKey {
         case pageLoadTimeout, scriptTimeout, waitFor, waitForTimeout, fields, maxAttempts, retryBackoff
         case sessions, tabsPerSession, block, politenessDelay, screenshot, pageSource, browserName, browserArgs
         case pageLoadStrategy, acceptInsecureCerts, allowPrivateNetworks, recycleSessionAfter, capabilities
+        case userAgent, headers, proxy, cookies
     }
 
     public init(from decoder: any Decoder) throws {
@@ -123,6 +132,10 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         allowPrivateNetworks = try get(.allowPrivateNetworks, d.allowPrivateNetworks)
         recycleSessionAfter = try get(.recycleSessionAfter, d.recycleSessionAfter)
         capabilities = try c.decodeIfPresent([String: JSONValue].self, forKey: .capabilities)
+        userAgent = try c.decodeIfPresent(String.self, forKey: .userAgent)
+        headers = try c.decodeIfPresent([String: String].self, forKey: .headers)
+        proxy = try c.decodeIfPresent(ProxyOption.self, forKey: .proxy)
+        cookies = try c.decodeIfPresent([String: [String: String]].self, forKey: .cookies)
     }
 
     /// Problems a decoder cannot see (ranges), each as (key, message).
@@ -147,6 +160,6 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         for (name, field) in fields.sorted(by: { $0.key < $1.key }) where field.selector.isEmpty {
             out.append(("fields.\(name).selector", "must not be empty"))
         }
-        return out
+        return out + requestProblems()
     }
 }

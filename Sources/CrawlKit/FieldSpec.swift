@@ -3,6 +3,8 @@ import JSONKit
 /// What to take from a page: the text (or an attribute) of the first, or every, match of a
 /// CSS selector. In a job or batch file either a bare selector string or
 /// `{"selector": "a", "attr": "href", "all": true}`; `attr: "html"` takes the inner HTML.
+/// An XPath 1.0 expression instead: `"xpath://h1"`, or `{"xpath": "//a/@href", "all": true}`
+/// (kept as `selector` with the `xpath:` prefix, so the batch file carries it unchanged).
 public struct FieldSpec: Codable, Sendable, Equatable {
     public var selector: String
     public var attr: String?
@@ -14,7 +16,19 @@ public struct FieldSpec: Codable, Sendable, Equatable {
         self.all = all
     }
 
-    enum CodingKeys: String, CodingKey { case selector, attr, all }
+    /// The XPath expression when this field is one (its selector starts with `xpath:`).
+    public var xpath: String? {
+        selector.hasPrefix(XPathExpression.prefix) ? String(selector.dropFirst(XPathExpression.prefix.count)) : nil
+    }
+
+    enum CodingKeys: String, CodingKey { case selector, xpath, attr, all }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(selector, forKey: .selector)
+        try c.encodeIfPresent(attr, forKey: .attr)
+        try c.encode(all, forKey: .all)
+    }
 
     public init(from decoder: any Decoder) throws {
         if let selector = try? decoder.singleValueContainer().decode(String.self) {
@@ -22,8 +36,9 @@ public struct FieldSpec: Codable, Sendable, Equatable {
             return
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        let xpath = try c.decodeIfPresent(String.self, forKey: .xpath)
         self.init(
-            selector: try c.decode(String.self, forKey: .selector),
+            selector: try xpath.map { XPathExpression.prefix + $0 } ?? c.decode(String.self, forKey: .selector),
             attr: try c.decodeIfPresent(String.self, forKey: .attr),
             all: try c.decodeIfPresent(Bool.self, forKey: .all) ?? false)
     }
@@ -38,7 +53,8 @@ public struct FieldSpec: Codable, Sendable, Equatable {
 }
 
 extension FieldSpec {
-    /// Reads `crawlrun crawl --field NAME=SELECTOR[@ATTR]` (`NAME[]=…` takes every match).
+    /// Reads `crawlrun crawl --field NAME=SELECTOR[@ATTR]` (`NAME[]=…` takes every match), or
+    /// `NAME=xpath:EXPR`.
     /// The selector is checked here, so a typo is a usage error, not a failure on every page;
     /// `failure` makes the caller's error from the message.
     public static func parse<Failure: Error>(
@@ -50,6 +66,14 @@ extension FieldSpec {
         let all = name.hasSuffix("[]")
         if all { name.removeLast(2) }
         let value = String(text[text.index(after: eq)...])
+        if value.hasPrefix(XPathExpression.prefix) {
+            // XPath has its own @ (`//a/@href`): the whole value is the expression.
+            guard !name.isEmpty else { throw failure(usage) }
+            if let message = XPathExpression.fieldMessage(for: value) {
+                throw failure("--field \"\(text)\": \(message)")
+            }
+            return (name, FieldSpec(selector: value, all: all))
+        }
         let parts = splitAttributes(value)
         let selector = parts[0]
         guard !name.isEmpty, !selector.trimmingLineWhitespace().isEmpty else { throw failure(usage) }

@@ -24,15 +24,22 @@ indirect enum Shape: Sendable {
     case object([String: Shape])
     case map(Shape)
     case any
-    /// Either a bare selector or an object (field specs).
+    /// Either a bare field selector or an object (field specs): CSS, or XPath after `xpath:`.
     case selectorOr([String: Shape])
+    /// A field's selector: CSS, or an XPath expression after `xpath:`.
+    case fieldSelector
+    /// A field's XPath expression (`{"xpath": "//h1"}`), checked as the browser's evaluator would.
+    case xpath
     /// A CSS selector, checked before the run: a browser finds a malformed one on every page.
     case selector
+    /// Either a string or an object (`crawl.proxy`); `required` keys must be in the object.
+    case stringOr([String: Shape], required: [String])
 
     static let crawl: Shape = .object([
         "pageLoadTimeout": .number(min: 0.1, max: 600), "scriptTimeout": .number(min: 0.1, max: 600),
         "waitFor": .selector, "waitForTimeout": .number(min: 0.1, max: 600),
-        "fields": .map(.selectorOr(["selector": .selector, "attr": .nonEmptyString, "all": .bool])),
+        "fields": .map(
+            .selectorOr(["selector": .fieldSelector, "xpath": .xpath, "attr": .nonEmptyString, "all": .bool])),
         "maxAttempts": .integer(min: 1, max: 10), "retryBackoff": .number(min: 0, max: 300),
         "sessions": .integer(min: 1, max: 16), "tabsPerSession": .integer(min: 1, max: CrawlOptions.maxTabsPerSession),
         "block": .array(.choice(BlockedResource.allCases.map(\.rawValue))),
@@ -43,6 +50,8 @@ indirect enum Shape: Sendable {
         "browserArgs": .array(.string), "pageLoadStrategy": .choice(["normal", "eager", "none"]),
         "acceptInsecureCerts": .bool, "allowPrivateNetworks": .bool,
         "recycleSessionAfter": .integer(min: 1, max: 100_000), "capabilities": .map(.any),
+        "userAgent": .nonEmptyString, "headers": .map(.string), "cookies": .map(.map(.string)),
+        "proxy": .stringOr(["url": .nonEmptyString, "noProxy": .array(.nonEmptyString)], required: ["url"]),
     ])
 
     static let job: Shape = .object([
@@ -105,6 +114,16 @@ indirect enum Shape: Sendable {
             if let s = value.stringValue, !s.isEmpty, let message = CSSSelector.message(for: s) {
                 problems.append(JobProblem(place, message))
             }
+        case .fieldSelector:
+            Shape.nonEmptyString.check(value, at: path, into: &problems)
+            if let s = value.stringValue, !s.isEmpty, let message = XPathExpression.fieldMessage(for: s) {
+                problems.append(JobProblem(place, message))
+            }
+        case .xpath:
+            Shape.nonEmptyString.check(value, at: path, into: &problems)
+            if let s = value.stringValue, !s.isEmpty, let message = XPathExpression.message(for: s) {
+                problems.append(JobProblem(place, message))
+            }
         case .bool:
             if value.boolValue == nil {
                 problems.append(JobProblem(place, "expected true or false, found \(value.kindName)"))
@@ -155,12 +174,24 @@ indirect enum Shape: Sendable {
             for k in o.keys.sorted() { if let v = o[k] { item.check(v, at: Shape.join(path, k), into: &problems) } }
         case .selectorOr(let fields):
             if value.stringValue != nil {
-                Shape.selector.check(value, at: path, into: &problems)
+                Shape.fieldSelector.check(value, at: path, into: &problems)
             } else {
                 Shape.object(fields).check(value, at: path, into: &problems)
-                if value.objectValue != nil && value["selector"] == nil {
+                if value.objectValue != nil && value["selector"] == nil && value["xpath"] == nil {
                     problems.append(JobProblem(Shape.join(path, "selector"), "required key is missing"))
+                } else if value["selector"] != nil && value["xpath"] != nil {
+                    problems.append(JobProblem(Shape.join(path, "xpath"), "give selector or xpath, not both"))
                 }
+            }
+        case .stringOr(let fields, let required):
+            guard value.stringValue == nil else { return }
+            guard value.objectValue != nil else {
+                problems.append(JobProblem(place, "expected a string or an object, found \(value.kindName)"))
+                return
+            }
+            Shape.object(fields).check(value, at: path, into: &problems)
+            for key in required where value[key] == nil {
+                problems.append(JobProblem(Shape.join(path, key), "required key is missing"))
             }
         case .object(let fields):
             guard let o = value.objectValue else {

@@ -16,6 +16,7 @@ public enum CLI {
         entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(ResumeCommand.self),
         entry(StopCommand.self), entry(RunsCommand.self), entry(IAMPolicyCommand.self), entry(DoctorCommand.self),
         entry(InitCommand.self),
+        entry(ExportCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -50,6 +51,8 @@ public enum CLI {
                    stop a run from another shell; it stays resumable
           runs [--runs-dir DIR]
                    list the runs, newest first, with status, counts and age
+          export RUN [--format csv|jsonl] [--fields NAME,…] [--explode] [--output FILE]
+                   a run's results as CSV or JSON Lines, one row per URL
           iam-policy JOB [--json]
                    print the least-privilege IAM policies a Fargate run of JOB needs
           doctor JOB

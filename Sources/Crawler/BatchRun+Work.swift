@@ -40,6 +40,20 @@ extension BatchRun {
             do {
                 let session = try await client.newSession(
                     alwaysMatch: PageVisitor.capabilities(options), timeout: .seconds(60))
+                if visitor.preparesSessions {
+                    do {
+                        try await visitor.prepareSession(session)
+                    } catch {
+                        try? await session.delete()
+                        if error.unsupported {
+                            // Every URL gets a record saying why (as for a sidecar gone).
+                            log.error("\(label): \(error.message)")
+                            await sidecar.markGone(error.message)
+                            return nil
+                        }
+                        throw error
+                    }
+                }
                 await sidecar.markSession()
                 if hadOne { log.info("\(label): new session \(session.id)") }
                 return session

@@ -101,6 +101,9 @@ struct VisitFailure: Error, Sendable {
     /// A command outlasted its deadline but the browser answered the next one: it was slow (a
     /// loaded machine), not hung. Nothing was closed; the same step is tried again.
     var slow = false
+    /// The sidecar cannot do what the job asks (no DevTools endpoint for `crawl.headers`): no
+    /// session of it ever will.
+    var unsupported = false
 
     init(
         _ kind: ErrorKind, _ message: String, sessionLost: Bool = false, unresponsive: Bool = false,

@@ -1,3 +1,5 @@
+import CrawlKit
+
 /// The JavaScript the crawler runs in the page. One extraction round trip returns everything a
 /// record needs (https://www.w3.org/TR/webdriver2/#execute-script).
 public enum PageScripts {
@@ -71,10 +73,37 @@ public enum PageScripts {
           if ((attr === 'href' || attr === 'src') && typeof el[attr] === 'string') return wf(el[attr]);
           return wf(el.getAttribute(attr));
         };
+        // An XPath field ("xpath:" + XPath 1.0): a string, number or boolean result is the value
+        // itself; nodes are read in document order, an element as a CSS match is, an attribute
+        // node as its value (href/src absolute, as with attr), any other node as its text.
+        const node = (n, attr) => {
+          if (n.nodeType === 1) return take(n, attr);
+          if (n.nodeType === 2) {
+            const o = n.ownerElement;
+            if (o && (n.name === 'href' || n.name === 'src') && typeof o[n.name] === 'string') return wf(o[n.name]);
+            return wf(n.value);
+          }
+          return clean(n.textContent);
+        };
+        const xpath = (expr, f) => {
+          const r = document.evaluate(expr, document, null, XPathResult.ANY_TYPE, null);
+          let v;
+          if (r.resultType === XPathResult.NUMBER_TYPE) v = Number.isFinite(r.numberValue) ? r.numberValue : null;
+          else if (r.resultType === XPathResult.STRING_TYPE) v = clean(r.stringValue);
+          else if (r.resultType === XPathResult.BOOLEAN_TYPE) v = r.booleanValue;
+          else {
+            const snap = document.evaluate(expr, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+            const nodes = [];
+            for (let i = 0; i < snap.snapshotLength && (f.all || i < 1); i++) nodes.push(node(snap.snapshotItem(i), f.attr));
+            return f.all ? nodes : (nodes.length ? nodes[0] : null);
+          }
+          return f.all ? [v] : v;
+        };
         for (const name of Object.keys(spec)) {
           const f = spec[name];
           try {
-            if (f.all) out.f[name] = Array.from(document.querySelectorAll(f.selector), (el) => take(el, f.attr));
+            if (f.selector.startsWith('\(XPathExpression.prefix)')) out.f[name] = xpath(f.selector.slice(\(XPathExpression.prefix.count)), f);
+            else if (f.all) out.f[name] = Array.from(document.querySelectorAll(f.selector), (el) => take(el, f.attr));
             else { const el = document.querySelector(f.selector); out.f[name] = el ? take(el, f.attr) : null; }
           } catch (err) {
             out.fe = wf('field ' + name + ': ' + (err && err.message ? err.message : String(err)));

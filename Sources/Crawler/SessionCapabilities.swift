@@ -26,13 +26,27 @@ extension PageVisitor {
                 "implicit": 0,
             ],
         ]
+        if let proxy = o.proxy?.capability {
+            // W3C manual proxy: chromedriver turns it into --proxy-server and --proxy-bypass-list.
+            var p: [String: JSONValue] = ["proxyType": "manual"]
+            for (k, v) in proxy { p[k] = .string(v) }
+            if let noProxy = o.proxy?.noProxy, !noProxy.isEmpty { p["noProxy"] = .array(noProxy.map { .string($0) }) }
+            caps["proxy"] = .object(p)
+        }
         if browser == "firefox" {
-            caps["moz:firefoxOptions"] = [
+            var options: [String: JSONValue] = [
                 "args": .array(o.effectiveBrowserArgs.map { .string($0) })
             ]
+            if let ua = o.userAgent { options["prefs"] = ["general.useragent.override": .string(ua)] }
+            caps["moz:firefoxOptions"] = .object(options)
         } else if o.isChromeFamily {
             let key = browser == "microsoftedge" ? "ms:edgeOptions" : "goog:chromeOptions"
             var args = o.effectiveBrowserArgs
+            if let ua = o.userAgent {
+                // Added to the arguments, never replacing them; the job's own wins over browserArgs'.
+                args.removeAll { $0.hasPrefix("--user-agent=") }
+                args.append("--user-agent=\(ua)")
+            }
             var prefs: [String: JSONValue] = [:]
             for resource in o.block {
                 switch blocking(resource) {

@@ -27,12 +27,22 @@ final class TabSession: Sendable {
         var abandoned = false
         /// The windows this session opened and has not closed (`closeTab` keeps one open).
         var open: Set<String> = []
+        /// The windows `prepare` has run in (the first one was prepared with the session).
+        var prepared: Set<String> = []
     }
+
+    /// Its `prepareTab` runs in each new tab before the tab's first command (`crawl.headers`,
+    /// which a new tab does not inherit); nil when the job needs nothing.
+    let prepare: PageVisitor?
 
     /// Deadline of a window switch, a new tab, a close: commands the browser answers at once.
     static let windowDeadline: Duration = .seconds(3) + PageVisitor.margin
 
-    init(session: WebDriverSession, label: String, closer: SessionCloser, log: Log, firstWindow: String) {
+    init(
+        session: WebDriverSession, label: String, closer: SessionCloser, log: Log, firstWindow: String,
+        prepare: PageVisitor? = nil
+    ) {
+        self.prepare = prepare
         self.session = session
         self.label = label
         self.closer = closer
@@ -40,6 +50,7 @@ final class TabSession: Sendable {
         state.withLock {
             $0.current = firstWindow
             $0.open = [firstWindow]
+            $0.prepared = [firstWindow]
         }
     }
 
@@ -88,6 +99,10 @@ final class TabSession: Sendable {
             }
         }
         do {
+            if let prepare, state.withLock({ !$0.prepared.contains(window) }) {
+                try await prepare.prepareTab(session)
+                state.withLock { _ = $0.prepared.insert(window) }
+            }
             return .success(try await body(session))
         } catch {
             return .failure(await settle(error, window: window))

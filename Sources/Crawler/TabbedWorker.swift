@@ -26,7 +26,9 @@ struct TabbedWorker: Sendable {
                 return
             }
             let first = (try? await session.windowHandle(timeout: TabSession.windowDeadline)) ?? ""
-            let tabs = TabSession(session: session, label: label, closer: run.closer, log: run.log, firstWindow: first)
+            let tabs = TabSession(
+                session: session, label: label, closer: run.closer, log: run.log, firstWindow: first,
+                prepare: run.visitor.preparesTabs ? run.visitor : nil)
             if first.isEmpty {
                 tabs.markLost(VisitFailure(.browserCrash, "the new session has no window"), abandoned: false)
             }

@@ -38,6 +38,8 @@ public final class FixtureServer: Sendable {
         var stopped = false
         var hits: [String: Int] = [:]
         var hitTimes: [String: [ContinuousClock.Instant]] = [:]
+        /// Each request's headers per path (names lower-cased), in order of arrival.
+        var received: [String: [[String: String]]] = [:]
         var connections = 0
         var inFlight = 0
         var maxInFlight = 0
@@ -118,6 +120,8 @@ public final class FixtureServer: Sendable {
 
     public func hits(_ path: String) -> Int { state.withLock { $0.hits[path] ?? 0 } }
     public func hitTimes(_ path: String) -> [ContinuousClock.Instant] { state.withLock { $0.hitTimes[path] ?? [] } }
+    /// The headers of each request for `path` (names lower-cased), in order of arrival.
+    public func requestHeaders(_ path: String) -> [[String: String]] { state.withLock { $0.received[path] ?? [] } }
     public var connectionCount: Int { state.withLock { $0.connections } }
     public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
     var isStopped: Bool { state.withLock { $0.stopped } }
@@ -160,6 +164,8 @@ public final class FixtureServer: Sendable {
             state.withLock { s in
                 s.hits[request.path, default: 0] += 1
                 s.hitTimes[request.path, default: []].append(.now)
+                s.received[request.path, default: []].append(
+                    Dictionary(request.headers, uniquingKeysWith: { a, b in a + ", " + b }))
                 s.inFlight += 1
                 s.maxInFlight = max(s.maxInFlight, s.inFlight)
             }
@@ -216,7 +222,10 @@ public final class FixtureServer: Sendable {
             close: close)
     }
 
-    private func readMore(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
+    private func readMore(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool { Self.readMore(fd, &buffer) }
+
+    /// Appends what one `recv` gives; false at the end of the stream or on an error.
+    static func readMore(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return false }
@@ -236,7 +245,11 @@ public final class FixtureServer: Sendable {
     }
 
     @discardableResult
-    func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool { Self.sendAll(fd, bytes) }
+
+    /// Sends every byte (EINTR retried, no SIGPIPE); false when the peer is gone.
+    @discardableResult
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -262,6 +275,7 @@ public final class FixtureServer: Sendable {
         switch status {
         case 200: return "OK"
         case 204: return "No Content"
+        case 301: return "Moved Permanently"
         case 302: return "Found"
         case 304: return "Not Modified"
         case 401: return "Unauthorized"
@@ -295,6 +309,11 @@ public final class FixtureServer: Sendable {
                 body: Array(answer.body), type: answer.header("Content-Type") ?? "application/json")
         }
         if fixtures, let page = FixturePages.page(for: r, server: self, fd: fd) { return page }
+        if let root, let (location, status) = Self.redirect(r.path, root: root) {
+            return reply(
+                fd, status: status, headers: [("Location", location)],
+                body: Array(FixturePages.html(title: "Moved", body: "<a href=\"\(location)\">moved</a>").utf8))
+        }
         if let root, r.method == "GET", !r.path.contains(".."),
             let data = FileManager.default.contents(
                 atPath: root + (r.path.hasSuffix("/") ? r.path + "index.html" : r.path))
@@ -306,6 +325,19 @@ public final class FixtureServer: Sendable {
         }
         return reply(
             fd, status: 404, body: Array(FixturePages.html(title: "Not found", body: "<h1>Not found</h1>").utf8))
+    }
+
+    /// A redirect the served directory declares in its `_redirects` file: one `FROM TO [STATUS]`
+    /// per line (status 301 unless given), `#` comments — the form static hosts such as Netlify
+    /// read, so the demo shop can show a redirect without a server of its own.
+    static func redirect(_ path: String, root: String) -> (String, Int)? {
+        guard let text = try? String(contentsOfFile: root + "/_redirects", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count >= 2, parts[0] == path else { continue }
+            return (String(parts[1]), parts.count > 2 ? Int(parts[2]) ?? 301 : 301)
+        }
+        return nil
     }
 
     func countFlaky(_ key: String) -> Int {

@@ -94,6 +94,16 @@ public struct WebDriverSession: Sendable {
         try await call("POST", "/execute/sync", ["script": .string(script), "args": .array(args)], timeout: timeout)
     }
 
+    /// A Chrome DevTools Protocol command in the current window's page, through the driver's
+    /// vendor extension: chromedriver's `POST …/goog/cdp/execute`, msedgedriver's
+    /// `…/ms/cdp/execute` (`vendor` "goog" or "ms"). Not W3C: a driver without it answers
+    /// `unknown command`. https://chromedevtools.github.io/devtools-protocol/
+    public func cdp(
+        _ command: String, _ params: JSONValue = [:], vendor: String = "goog", timeout: Duration? = nil
+    ) async throws -> JSONValue {
+        try await call("POST", "/\(vendor)/cdp/execute", ["cmd": .string(command), "params": params], timeout: timeout)
+    }
+
     /// `POST …/execute/async`: the script calls `arguments[arguments.length - 1](result)`.
     public func executeAsync(
         _ script: String, args: [JSONValue] = [], timeout: Duration? = nil

@@ -191,34 +191,13 @@ extension Chrome {
     /// invalid one throws there.
     @Suite struct CSSSelectorChromeTests {
         @Test func chromeAgreesWithTheTables() async throws {
-            let driver = try await ChromeDriver.start()
-            let client = WebDriverClient(baseURL: driver.url, http: CurlHTTPClient())
-            let caps: JSONValue = [
-                "browserName": "chrome",
-                "goog:chromeOptions": ["args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"]],
-            ]
-            do {
-                let session = try await client.newSession(alwaysMatch: caps)
-                let script = """
-                    return arguments[0].map((s) => {
-                      try { document.querySelector(s); return null; } catch (e) { return String(e.message); }
-                    });
-                    """
-                let all = validSelectors + invalidSelectors.map(\.selector)
-                let answers = try await session.execute(script, args: [.array(all.map { .string($0) })])
-                let results = answers.arrayValue ?? []
-                try await session.delete()
-                #expect(results.count == all.count)
-                for (selector, result) in zip(all, results) {
-                    let chromeAccepts = result.isNull
-                    let weAccept = CSSSelector.problem(in: selector) == nil
-                    #expect(chromeAccepts == weAccept, "\(selector): Chrome says \(result.stringValue ?? "valid")")
-                }
-            } catch {
-                await driver.stop()
-                throw error
+            let all = validSelectors + invalidSelectors.map(\.selector)
+            let results = try await chromeVerdicts(all, check: "document.querySelector(s)")
+            #expect(results.count == all.count)
+            for (selector, result) in zip(all, results) {
+                let weAccept = CSSSelector.problem(in: selector) == nil
+                #expect(result.isNull == weAccept, "\(selector): Chrome says \(result.stringValue ?? "valid")")
             }
-            await driver.stop()
         }
     }
 }
