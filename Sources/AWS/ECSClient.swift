@@ -68,11 +68,18 @@ public struct ECSClient: Sendable {
         return result
     }
 
-    /// The ARNs of the cluster's tasks, every page. ECS's default is RUNNING only: to find a run's
-    /// tasks after a restart, call once with `.running` and once with `.stopped`.
+    /// The ARNs of the cluster's tasks, every page. Without `desiredStatus` ECS lists the tasks
+    /// it wants RUNNING. "When you specify startedBy as the filter, it must be the only filter
+    /// that you use": real ECS refuses `startedBy` with `desiredStatus` or `family`, so this
+    /// refuses it before sending (a run's stopped tasks are found by their ARNs instead).
+    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
     public func listTasks(
         cluster: String, startedBy: String? = nil, desiredStatus: ECSTaskStatus? = nil, family: String? = nil
     ) async throws(AWSError) -> [String] {
+        if startedBy != nil, desiredStatus != nil || family != nil {
+            throw AWSError(
+                .invalidRequest, "ListTasks: startedBy must be the only filter (ECS refuses it with desiredStatus or family)")
+        }
         var arns: [String] = []
         var token: String?
         var seen: Set<String> = []

@@ -76,6 +76,9 @@ public struct RunContext: Sendable {
     public var layout: RunLayout
     public var job: Job
     public var taskDefinition: JSONValue
+    /// The tasks the run's state names (on resume): a backend that cannot list a run's stopped
+    /// tasks (ECS lists only the ones it wants running by `startedBy`) describes these.
+    public var tasks: [String] = []
     public init(id: String, layout: RunLayout, job: Job, taskDefinition: JSONValue) {
         self.id = id
         self.layout = layout

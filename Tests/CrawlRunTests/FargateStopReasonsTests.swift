@@ -74,6 +74,15 @@ import Testing
             name: "sidecar never healthy", stopCode: "TaskFailedToStart",
             stoppedReason: "Task failed container health checks", crawler: (nil, nil), sidecar: (1, nil),
             retryable: true, hint: "never became healthy"),
+        // Issue 19 item 8: what the ECS agent reports when the sidecar's startTimeout passes
+        // (dependencygraph/graph.go, task_manager.go handleTerminalDependencyError).
+        Case(
+            name: "sidecar never healthy within its startTimeout", stopCode: "EssentialContainerExited",
+            stoppedReason: "Essential container in task exited",
+            crawler: (
+                143,
+                "CannotStartContainerError: dependency graph: container ordering dependency [webdriver(selenium/standalone-chrome:4.27.0-20241225) (RUNNING->RUNNING)] for target [crawler(crawlrun/crawler:latest) (PULLED->RUNNING)] has timed out."
+            ), sidecar: (143, nil), retryable: true, hint: "startTimeout of 120 s"),
         Case(
             name: "crawler killed", stopCode: "EssentialContainerExited",
             stoppedReason: "Essential container in task exited", crawler: (137, nil), sidecar: (143, nil),

@@ -44,6 +44,14 @@ public enum FargateStopReasons {
         // First: a crawler that finished its batch did its job, whatever stopped the task after
         // it (a Spot reclaim, our stop of a task that had just ended); no hint to act on.
         ("crawler done", { $0.crawlerExit == 0 }, { _ in Verdict(retryable: true, hint: nil) }),
+        // The sidecar's startTimeout passed before it was HEALTHY: the agent stops the crawler
+        // (143, "CannotStartContainerError: dependency graph: container ordering dependency
+        // [webdriver…] for target [crawler…] has timed out.") and the task ends.
+        (
+            "sidecar never healthy",
+            { $0.says("dependency graph") && $0.says("has timed out", "timed out") },
+            { _ in sidecarNeverHealthy }
+        ),
         (
             "image missing or not allowed",
             { $0.says("CannotPullContainerError") && $0.says(imageRefused) },
@@ -115,14 +123,8 @@ public enum FargateStopReasons {
             }
         ),
         (
-            "sidecar never healthy", { $0.stopCode == "TaskFailedToStart" && $0.says("health check") },
-            { _ in
-                Verdict(
-                    retryable: true,
-                    hint:
-                        "the WebDriver sidecar never became healthy: check task.sidecarImage, and task.memory for the browser"
-                )
-            }
+            "sidecar unhealthy", { $0.stopCode == "TaskFailedToStart" && $0.says("health check") },
+            { _ in sidecarNeverHealthy }
         ),
         (
             "provisioning timeout", { $0.stopCode == "UserInitiated" && $0.says("still not running") },
@@ -175,6 +177,12 @@ public enum FargateStopReasons {
             }
         ),
     ]
+
+    static let sidecarNeverHealthy = Verdict(
+        retryable: true,
+        hint:
+            "the WebDriver sidecar never became healthy (ECS gave up after its startTimeout of \(TaskDefinition.sidecarStartTimeout) s): check task.sidecarImage, and task.memory for the browser"
+    )
 
     /// Words of a pull refused for good (the image or tag does not exist, or the role may not
     /// pull it), as registries and ECS put them.

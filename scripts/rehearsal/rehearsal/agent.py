@@ -47,6 +47,7 @@ class TaskRun(ContainerStarts):
         self.defs = {d["name"]: d for d in definition.container_definitions}
         self.order: list[str] = []  # start order, for stopping dependents first
         self.started: dict[str, Container] = {}
+        self.start_times: dict[str, float] = {}
         self.health: dict[str, str] = {}
         self.states: list[dict] = []
         self.stop_request: tuple[str, str] | None = None

@@ -30,7 +30,8 @@ class Options:
     region: str = "us-east-1"
     provision_seconds: float = 0.1  # PROVISIONING and DEPROVISIONING each last this long
     pull_seconds: float = 0.1  # PENDING before the containers start (the "image pull")
-    health_timeout: float = 60.0  # at most this long for HEALTHY, whatever the healthCheck says
+    health_timeout: float = 60.0  # a health check UNHEALTHY after at most this long (the task goes on waiting)
+    max_start_timeout: float | None = None  # cap on a container's startTimeout (tests: seconds, not minutes)
     max_stop_timeout: float = 120.0  # Fargate's ceiling for a container's stopTimeout
 
 

@@ -6,7 +6,7 @@ capacityProviderStrategy → FARGATE / FARGATE_SPOT (moto 500s without launchTyp
 (count ≤ 10, startedBy ≤ 36, overrides ≤ 8192 characters, ≤ 50 tags), then the agent runs each
 task. StopTask: desiredStatus STOPPED, stopCode UserInitiated, the agent stops the containers and
 moves lastStatus (moto jumps to STOPPED). ListTasks: desiredStatus RUNNING by default, maxResults
-and nextToken. DescribeTasks: unknown tasks in failures[] with reason MISSING.
+and nextToken, startedBy refused with any other filter. DescribeTasks: unknown tasks in failures[] with reason MISSING.
 """
 
 from __future__ import annotations
@@ -115,6 +115,13 @@ def stop_task(self: EC2ContainerServiceResponse) -> ActionResult:
 
 def list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
     body = _body(self)
+    # "When you specify startedBy as the filter, it must be the only filter that you use."
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html (moto accepts it)
+    others = [k for k in ("containerInstance", "family", "serviceName", "desiredStatus", "launchType")
+              if body.get(k)]
+    if body.get("startedBy") and others:
+        raise InvalidParameterException(
+            "startedBy must be the only filter when it is specified: remove " + ", ".join(others) + ".")
     limit = body.get("maxResults", 100)
     if not isinstance(limit, int) or not 1 <= limit <= 100:
         raise InvalidParameterException("maxResults must be between 1 and 100.")

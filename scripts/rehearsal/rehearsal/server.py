@@ -64,6 +64,9 @@ class App:
                 if lost.get("mode") == "close" and status.startswith("200"):
                     self._close(environ)
                 return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
+        if service == "ecs" and action == "ListTasks" and self.r.faults.take("listTasksDenied") is not None:
+            return aws_error(start_response, 400, "AccessDeniedException",
+                             "User is not authorized to perform: ecs:ListTasks (rehearsal fault listTasksDenied)")
         if service == "ecs" and action == "DescribeTasks" and self.r.faults.take("describeTasksServerError") is not None:
             return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
         status, headers, body = self._moto(environ)

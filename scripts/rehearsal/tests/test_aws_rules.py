@@ -1,0 +1,80 @@
+"""Rules of the real AWS APIs that stock moto does not follow, as the rehearsal answers them
+(issue 19). Each names the reference it follows."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from botocore.exceptions import ClientError
+
+from .support import RehearsalCase, container
+
+
+class AWSRulesTests(RehearsalCase):
+    @property
+    def cluster(self) -> str:
+        return self.account.fargate["cluster"]
+
+    def definition(self, start_timeout: int | None) -> str:
+        """The job's task definition with the sidecar's startTimeout set (or removed)."""
+        d = copy.deepcopy(self.account.definition)
+        sidecar = next(c for c in d["containerDefinitions"] if c["name"] == "webdriver")
+        sidecar.pop("startTimeout", None)
+        if start_timeout is not None:
+            sidecar["startTimeout"] = start_timeout
+        return self.account.ecs.register_task_definition(**d)["taskDefinition"]["taskDefinitionArn"]
+
+    def test_list_tasks_takes_started_by_alone(self):
+        # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
+        for other in ({"desiredStatus": "STOPPED"}, {"desiredStatus": "RUNNING"}, {"family": "crawlrun-example"}):
+            with self.subTest(other=other), self.assertRaises(ClientError) as e:
+                self.account.ecs.list_tasks(cluster=self.cluster, startedBy="rehearsal-test", **other)
+            self.assertEqual(e.exception.response["Error"]["Code"], "InvalidParameterException")
+        self.assertIsInstance(self.account.ecs.list_tasks(cluster=self.cluster, startedBy="x")["taskArns"], list)
+        self.assertIsInstance(self.account.ecs.list_tasks(cluster=self.cluster, desiredStatus="STOPPED")["taskArns"],
+                              list)
+
+    def test_list_tasks_denied_fault(self):
+        self.rehearsal.fault("listTasksDenied")
+        with self.assertRaises(ClientError) as e:
+            self.account.ecs.list_tasks(cluster=self.cluster, startedBy="x")
+        self.assertEqual(e.exception.response["Error"]["Code"], "AccessDeniedException")
+        self.account.ecs.list_tasks(cluster=self.cluster, startedBy="x")  # once
+
+    def test_never_healthy_sidecar_with_a_start_timeout_stops_the_task(self):
+        self.rehearsal.fault("sidecarNeverHealthy")
+        started = time.monotonic()
+        arn = self.account.run_task("s3://x/a", "s3://x/b", taskDefinition=self.definition(2))["tasks"][0]["taskArn"]
+        task, seen = self.account.watch(arn, timeout=30)
+        self.assertLess(time.monotonic() - started, 15)
+        self.assertNotIn("RUNNING", seen, "the task never ran: PENDING until the timeout")
+        self.assertEqual((task["stopCode"], task["stoppedReason"]),
+                         ("EssentialContainerExited", "Essential container in task exited"))
+        crawler = container(task, "crawler")
+        self.assertEqual(crawler["exitCode"], 143)
+        self.assertTrue(crawler["reason"].startswith("CannotStartContainerError: dependency graph: container "
+                                                     "ordering dependency [webdriver("), crawler["reason"])
+        self.assertTrue(crawler["reason"].endswith("has timed out."), crawler["reason"])
+
+    def test_never_healthy_sidecar_without_a_start_timeout_stays_pending(self):
+        # aws/containers-roadmap#2379: ECS waits for the dependency for ever.
+        self.rehearsal.fault("sidecarNeverHealthy")
+        arn = self.account.run_task("s3://x/a", "s3://x/b", taskDefinition=self.definition(None))["tasks"][0]["taskArn"]
+        describe = lambda: self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"][0]  # noqa: E731
+        deadline = time.monotonic() + 5
+        while describe()["lastStatus"] == "PROVISIONING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        deadline = time.monotonic() + 4  # longer than the 2 s the other test's timeout takes
+        while time.monotonic() < deadline:
+            task = self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"][0]
+            self.assertEqual(task["lastStatus"], "PENDING")
+            time.sleep(0.2)
+        self.account.ecs.stop_task(cluster=self.cluster, task=arn, reason="test over")
+        task, _ = self.account.watch(arn)
+        self.assertEqual(task["stopCode"], "UserInitiated")
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
