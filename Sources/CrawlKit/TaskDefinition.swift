@@ -12,12 +12,16 @@ public enum TaskDefinition {
     public static func render(_ job: Job) -> JSONValue {
         let t = job.task
         let f = job.fargate
+        // No `awslogs-create-group`: it would make the execution role need logs:CreateLogGroup
+        // (denied, the task stops with ResourceInitializationError); crawlrun creates the group
+        // before the first task (FargateBackend.prepare, crawlrun doctor).
+        // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html
         func logs(_ prefix: String) -> JSONValue {
             [
                 "logDriver": "awslogs",
                 "options": [
                     "awslogs-group": .string(f.logGroup), "awslogs-region": .string(f.region ?? "us-east-1"),
-                    "awslogs-stream-prefix": .string(prefix), "awslogs-create-group": "true",
+                    "awslogs-stream-prefix": .string(prefix),
                 ],
             ]
         }

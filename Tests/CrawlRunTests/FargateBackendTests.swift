@@ -48,9 +48,13 @@ import Testing
                 return false
             })
 
-        // crawlrun restarted: a backend that launched nothing finds both tasks by the run's id.
+        // crawlrun restarted: a backend that launched nothing finds the running task by the run's
+        // id (ListTasks by startedBy alone lists only those ECS wants running), and the stopped
+        // one by the ARN the run's state names.
         let second = FargateBackend(job: job, aws: aws)
-        let found = try await second.reattach(run: run)
+        var resumed = run
+        resumed.tasks = [done]
+        let found = try await second.reattach(run: resumed)
         #expect(found.map(\.task) == [done, arns["0002"]])
         #expect(found.map(\.batch) == ["0001", "0002"] && found.allSatisfy { $0.attempt == 1 })
         #expect(found.first?.phase.isStopped == true && found.last?.phase == .starting)
@@ -61,8 +65,7 @@ import Testing
         // The stuck task is the run's and still wanted running: shutdown stops it.
         await second.shutdown()
         #expect(
-            try await aws.ecs.listTasks(cluster: job.fargate.cluster, startedBy: run.id, desiredStatus: .running)
-                .isEmpty)
+            try await aws.ecs.listTasks(cluster: job.fargate.cluster, startedBy: run.id).isEmpty)
         let stuck = try await rehearsal.tasks().first { $0["taskArn"]?.stringValue == arns["0002"] }
         #expect(
             stuck?["lastStatus"] == "STOPPED"

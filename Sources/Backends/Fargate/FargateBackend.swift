@@ -86,9 +86,13 @@ public final class FargateBackend: TaskBackend {
     public func prepare(run: RunContext) async throws(RunFailure) {
         let f = job.fargate
         do {
-            try await aws.logs.createLogGroup(f.logGroup)
-        } catch  where error.category == .accessDenied {
-            // The execution role creates it too (awslogs-create-group); doctor says if it cannot.
+            // The task definition has no awslogs-create-group: the group must exist before a task.
+            do {
+                try await aws.logs.createLogGroup(f.logGroup)
+            } catch  where error.category == .accessDenied {
+                // Made by someone else (the CloudFormation stack)? This caller may only read it.
+                _ = try await aws.logs.describeLogStreams(group: f.logGroup, limit: 1)
+            }
         } catch {
             throw RunFailure(
                 "the log group \(f.logGroup) could not be ensured", cause: "\(error) (crawlrun doctor JOB checks it)")

@@ -68,13 +68,24 @@ public enum FargateStopReasons {
             { Verdict(retryable: true, hint: noRoute($0)) }
         ),
         (
+            "execution role denied",
+            { $0.says("ResourceInitializationError") && $0.says("AccessDenied") },
+            { _ in
+                Verdict(
+                    retryable: false,
+                    hint:
+                        "ECS was denied with the execution role: attach the execution role policy `crawlrun iam-policy JOB` prints to fargate.executionRoleArn"
+                )
+            }
+        ),
+        (
             "log group missing",
             { $0.says("ResourceInitializationError") && $0.says("log group", "ResourceNotFoundException") },
             { _ in
                 Verdict(
                     retryable: false,
                     hint:
-                        "the task's log group does not exist: create fargate.logGroup (crawlrun doctor JOB does), or allow logs:CreateLogGroup to the execution role"
+                        "the task's log group does not exist: create fargate.logGroup (crawlrun run and crawlrun doctor JOB create it)"
                 )
             }
         ),

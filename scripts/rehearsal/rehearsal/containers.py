@@ -156,7 +156,7 @@ class ContainerStarts:
             group = options.get("awslogs-group", "")
             stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{name}/{self.id}"
             region = options.get("awslogs-region", self.region)
-            self.r.pump.open_stream(region, group, stream, options.get("awslogs-create-group") == "true")
+            self.r.pump.open_stream(region, group, stream)
             late = self.faults.get("lateLogTail", {}).get("seconds", 0.0)
             write = self.r.pump.writer(region, group, stream, lambda: late)
             self.log_keys.add((region, group, stream))

@@ -2,7 +2,8 @@
 inspection, and the tasks' container-credential endpoint.
 
   GET    /_rehearsal/                 endpoint, pid, region, account, whether auth is enforced
-  POST   /_rehearsal/setup            {cluster, logGroup, bucket, prefix, policies: {coordinator, taskRole},
+  POST   /_rehearsal/setup            {cluster, logGroup, bucket, prefix,
+                                       policies: {coordinator, taskRole, executionRole},
                                        executionRoleName?, taskRoleName?, userName?, enforceAuth? (true)}
   POST   /_rehearsal/auth             {"enforce": true|false}
   GET    /_rehearsal/faults           armed faults and their remaining counts
@@ -31,16 +32,6 @@ TRUST_ECS_TASKS = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                    "Action": "sts:AssumeRole"}],
 }
-# AmazonECSTaskExecutionRolePolicy's actions (moto loads no AWS managed policies by default),
-# plus logs:CreateLogGroup for awslogs-create-group.
-EXECUTION_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
-        "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup"]}],
-}
-
-
 class ControlError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -125,7 +116,7 @@ class Control:
     def setup(self, data: dict) -> dict:
         missing = [k for k in ("cluster", "logGroup", "bucket") if not data.get(k)]
         policies = data.get("policies") or {}
-        missing += [f"policies.{k}" for k in ("coordinator", "taskRole") if k not in policies]
+        missing += [f"policies.{k}" for k in ("coordinator", "taskRole", "executionRole") if k not in policies]
         if missing:
             raise ControlError(400, f"set-up needs {', '.join(missing)}")
         region = data.get("region") or self.r.options.region
@@ -150,8 +141,10 @@ class Control:
             s3.create_bucket(Bucket=data["bucket"], **extra)
         execution_name = data.get("executionRoleName", "crawlrun-execution")
         execution = self._role(iam, execution_name)
+        # The execution role holds exactly what `crawlrun iam-policy` prints for it (the agent
+        # checks it where ECS would: awslogs-create-group needs logs:CreateLogGroup).
         iam.put_role_policy(RoleName=execution_name, PolicyName="ecs-task-execution",
-                            PolicyDocument=json.dumps(EXECUTION_POLICY))
+                            PolicyDocument=json.dumps(policies["executionRole"]))
         task_name = data.get("taskRoleName", "crawlrun-task")
         task_role = self._role(iam, task_name)
         iam.attach_role_policy(RoleName=task_name, PolicyArn=self._policy(

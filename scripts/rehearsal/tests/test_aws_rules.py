@@ -74,6 +74,36 @@ class AWSRulesTests(RehearsalCase):
         task, _ = self.account.watch(arn)
         self.assertEqual(task["stopCode"], "UserInitiated")
 
+    def logged_to(self, group: str, create_group: bool) -> str:
+        d = copy.deepcopy(self.account.definition)
+        for c in d["containerDefinitions"]:
+            c["logConfiguration"]["options"]["awslogs-group"] = group
+            if create_group:
+                c["logConfiguration"]["options"]["awslogs-create-group"] = "true"
+        return self.account.ecs.register_task_definition(**d)["taskDefinition"]["taskDefinitionArn"]
+
+    def test_awslogs_create_group_needs_the_execution_role_to_create_it(self):
+        # The execution role holds what `crawlrun iam-policy` prints: no logs:CreateLogGroup.
+        arn = self.account.run_task("s3://x/a", "s3://x/b",
+                                    taskDefinition=self.logged_to("/no/such/group", True))["tasks"][0]["taskArn"]
+        task, seen = self.account.watch(arn)
+        self.assertEqual(task["stopCode"], "TaskFailedToStart")
+        self.assertTrue(task["stoppedReason"].startswith("ResourceInitializationError: failed to validate logger args"))
+        self.assertIn("AccessDeniedException", task["stoppedReason"])
+        self.assertIn("logs:CreateLogGroup", task["stoppedReason"])
+        self.assertNotIn("RUNNING", seen)
+
+    def test_a_missing_log_group_without_create_group(self):
+        arn = self.account.run_task("s3://x/a", "s3://x/b",
+                                    taskDefinition=self.logged_to("/no/such/group", False))["tasks"][0]["taskArn"]
+        task, _ = self.account.watch(arn)
+        self.assertEqual(task["stopCode"], "TaskFailedToStart")
+        self.assertIn("ResourceNotFoundException: The specified log group does not exist.", task["stoppedReason"])
+
+    def test_the_job_definition_sets_no_create_group(self):
+        for c in self.account.definition["containerDefinitions"]:
+            self.assertNotIn("awslogs-create-group", c["logConfiguration"]["options"])
+
 
 if __name__ == "__main__":
     import unittest
