@@ -45,6 +45,7 @@ public final class FargateBackend: TaskBackend {
         var streamPrefixes: [String: String] = [:]
         var known: [String: Known] = [:]
         var live = 0
+        var tokens = FargateLaunch.Tokens()
     }
     let state = Mutex(State())
     /// For the benchmark: DescribeTasks requests and `observe` calls made, and when `shutdown`
@@ -172,12 +173,16 @@ public final class FargateBackend: TaskBackend {
         var once = RetryPolicy()
         once.maxAttempts = 1
         let result: RunTaskResult
+        var sent = launch
+        sent.token = state.withLock { $0.tokens.token(for: launch.token) }
         do {
             result = try await aws.ecs.runTask(
-                FargateLaunch.request(launch, job: job, taskDefinitionArn: arn), retry: once)
+                FargateLaunch.request(sent, job: job, taskDefinitionArn: arn), retry: once)
         } catch {
+            if error.code == "ConflictException" { state.withLock { $0.tokens.spent(launch.token) } }
             throw FargateLaunch.error(error, launch: launch, job: job)
         }
+        if result.tasks.isEmpty { state.withLock { $0.tokens.spent(launch.token) } }
         switch FargateLaunch.outcome(result, launch: launch) {
         case .success(let task):
             remember(task.taskArn, batch: launch.batch, attempt: launch.attempt)

@@ -46,6 +46,8 @@ class Rehearsal:
         self.calls: Counter[str] = Counter()
         self.tasks: dict[str, TaskRun] = {}
         self.tokens: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        # (cluster as given, clientToken) → parameters of a RunTask answered with failures[] only
+        self.failed_tokens: dict[tuple[str, str], str] = {}
         self.placed: dict[str, Counter[str]] = {}  # cluster → tasks per capacity provider
         self.credentials: dict[str, dict] = {}
         self.pump = LogPump(self.lock, self.account)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .core import Rehearsal
 
 OVERRIDES_LIMIT = 8192
+CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
 STARTED_BY_LIMIT = 36  # older SDKs and StartTask enforce 36 (ECS-NOTES.md)
 
 _rehearsal: Rehearsal | None = None
@@ -63,6 +64,11 @@ def _check_limits(body: dict) -> None:
             "Remove one and try again.")
 
 
+def fingerprint(body: dict) -> str:
+    """A RunTask request's parameters, its clientToken aside."""
+    return json.dumps({k: v for k, v in body.items() if k != "clientToken"}, sort_keys=True)
+
+
 def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
     r = _rehearsal
     assert r is not None
@@ -71,7 +77,15 @@ def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
     backend = self.ecs_backend
     cluster = backend._get_cluster(body.get("cluster", "default"))
     token = body.get("clientToken")
-    fingerprint = json.dumps({k: v for k, v in body.items() if k != "clientToken"}, sort_keys=True)
+    fingerprint_ = fingerprint(body)
+    failed = r.failed_tokens.get((body.get("cluster", "default"), token)) if token else None
+    if failed is not None:
+        if failed != fingerprint_:
+            raise ConflictException(
+                "The specified clientToken is already in use with a different RunTask request.", [])
+        # The token's answer was failures[] only: ECS gives it again (it started no task).
+        return ActionResult({"tasks": [], "failures": [{"reason": CAPACITY_REASON}]})
+    fingerprint = fingerprint_
     if token:
         known = r.tokens.get((cluster.arn, token))
         if known:

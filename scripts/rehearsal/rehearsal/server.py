@@ -18,10 +18,11 @@ from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from . import ecs_hooks
 from .control import Control, ControlError
 from .core import Rehearsal
 
-CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+CAPACITY_REASON = ecs_hooks.CAPACITY_REASON
 
 
 def json_answer(start_response, status: int, value: object, content_type: str = "application/json"):
@@ -56,6 +57,13 @@ class App:
             if self.r.faults.take("runTaskThrottling") is not None:
                 return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
             if self.r.faults.take("runTaskCapacity") is not None:
+                # ECS remembers the token with its answer: the same token and parameters replay
+                # this failure (ecs_hooks.run_task); a fresh token is a new request.
+                body = self._body(environ)
+                if body.get("clientToken"):
+                    with self.r.lock:
+                        self.r.failed_tokens[(body.get("cluster", "default"), body["clientToken"])] = \
+                            ecs_hooks.fingerprint(body)
                 return json_answer(start_response, 200, {"tasks": [], "failures": [{"reason": CAPACITY_REASON}]},
                                    "application/x-amz-json-1.1")
             lost = self.r.faults.take("runTaskLostResponse")
@@ -89,6 +97,17 @@ class App:
                 if hasattr(result, "close"):
                     result.close()
         return captured["status"], captured["headers"], b"".join(chunks)
+
+    @staticmethod
+    def _body(environ) -> dict:
+        """The JSON body, put back unchanged for moto."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError:
+            return {}
 
     @staticmethod
     def _close(environ) -> None:
