@@ -144,6 +144,20 @@ public final class FargateBackend: TaskBackend {
             return [UInt8](try await aws.s3.getObject(object))
         } catch  where error.category == .notFound {
             return nil
+        } catch  where error.category == .accessDenied {
+            // S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket
+            // it, and the coordinator may list only the job's prefix: a ListBucket condition on
+            // s3:prefix never matches a GetObject. Listing the key itself tells a task that wrote
+            // nothing from a real permission problem.
+            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
+            if let listed = try? await aws.s3.listObjectsPage(bucket: object.bucket, prefix: object.key, maxKeys: 1),
+                !listed.objects.contains(where: { $0.key == object.key })
+            {
+                return nil
+            }
+            throw RunFailure(
+                "the results \(location) could not be read",
+                cause: "\(error.description): the coordinator needs s3:GetObject on the job's prefix (crawlrun iam-policy JOB)")
         } catch {
             throw RunFailure("the results \(location) could not be read", cause: error.description)
         }

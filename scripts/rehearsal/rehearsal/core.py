@@ -18,7 +18,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.sts.models import sts_backends
 
-from . import ecs_hooks
+from . import ecs_hooks, moto_fixes
 from .agent import TaskRun
 from .faults import Faults
 from .logpump import LogPump
@@ -52,6 +52,7 @@ class Rehearsal:
         self.credentials: dict[str, dict] = {}
         self.pump = LogPump(self.lock, self.account)
         ecs_hooks.install(self)
+        moto_fixes.install()
 
     # -- RunTask's helpers (called by the hooks, under the lock) -------------------------------
 

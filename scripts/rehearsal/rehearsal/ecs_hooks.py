@@ -77,19 +77,18 @@ def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
     backend = self.ecs_backend
     cluster = backend._get_cluster(body.get("cluster", "default"))
     token = body.get("clientToken")
-    fingerprint_ = fingerprint(body)
+    params = fingerprint(body)
     failed = r.failed_tokens.get((body.get("cluster", "default"), token)) if token else None
     if failed is not None:
-        if failed != fingerprint_:
+        if failed != params:
             raise ConflictException(
                 "The specified clientToken is already in use with a different RunTask request.", [])
         # The token's answer was failures[] only: ECS gives it again (it started no task).
         return ActionResult({"tasks": [], "failures": [{"reason": CAPACITY_REASON}]})
-    fingerprint = fingerprint_
     if token:
         known = r.tokens.get((cluster.arn, token))
         if known:
-            if known[0] != fingerprint:
+            if known[0] != params:
                 raise ConflictException(
                     "The specified clientToken is already in use with a different RunTask request.", known[1])
             tasks = [backend.tasks[cluster.name][arn] for arn in known[1]]
@@ -107,7 +106,7 @@ def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
         r.adopt(task, definition, token, provider, self.region)
         tasks.append(task)
     if token:
-        r.tokens[(cluster.arn, token)] = (fingerprint, [t.task_arn for t in tasks])
+        r.tokens[(cluster.arn, token)] = (params, [t.task_arn for t in tasks])
     return ActionResult({"tasks": tasks, "failures": []})
 
 

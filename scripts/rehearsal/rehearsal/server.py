@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from . import ecs_hooks
 from .control import Control, ControlError
 from .core import Rehearsal
+from .roles import key_allows_unconditionally
 
 CAPACITY_REASON = ecs_hooks.CAPACITY_REASON
 
@@ -75,6 +76,10 @@ class App:
         if service == "ecs" and action == "ListTasks" and self.r.faults.take("listTasksDenied") is not None:
             return aws_error(start_response, 400, "AccessDeniedException",
                              "User is not authorized to perform: ecs:ListTasks (rehearsal fault listTasksDenied)")
+        if service == "s3" and action in ("GET", "HEAD"):
+            denied = self._missing_key_unlisted(environ)
+            if denied:
+                return self._s3_access_denied(start_response, action == "HEAD")
         if service == "ecs" and action == "DescribeTasks" and self.r.faults.take("describeTasksServerError") is not None:
             return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
         status, headers, body = self._moto(environ)
@@ -97,6 +102,41 @@ class App:
                 if hasattr(result, "close"):
                     result.close()
         return captured["status"], captured["headers"], b"".join(chunks)
+
+    def _missing_key_unlisted(self, environ) -> bool:
+        """S3 answers GetObject/HeadObject of a missing key with 404 only when the caller may
+        s3:ListBucket the bucket; otherwise 403 AccessDenied (moto always answers 404). A
+        ListBucket statement conditioned on s3:prefix does not count: a GetObject has no prefix.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)"""
+        from .control import auth_enforced
+        if not auth_enforced() or environ.get("QUERY_STRING"):
+            return False
+        parts = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)
+        if len(parts) != 2 or not parts[1]:
+            return False
+        bucket, key = parts[0], parts[1]
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" not in auth:
+            return False
+        access_key = auth.split("Credential=", 1)[1].split("/")[0]
+        from moto.s3.models import s3_backends
+        from urllib.parse import unquote
+        with self.r.lock:
+            try:
+                found = s3_backends[self.r.account]["aws"].get_bucket(bucket)
+            except Exception:
+                return False
+            if unquote(key) in found.keys:
+                return False
+            allowed = key_allows_unconditionally(self.r.account, access_key, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+        return allowed is False
+
+    @staticmethod
+    def _s3_access_denied(start_response, head: bool):
+        body = b"" if head else (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                                 b"<Message>Access Denied</Message></Error>")
+        start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def _body(environ) -> dict:

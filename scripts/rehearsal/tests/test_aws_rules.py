@@ -104,6 +104,38 @@ class AWSRulesTests(RehearsalCase):
         for c in self.account.definition["containerDefinitions"]:
             self.assertNotIn("awslogs-create-group", c["logConfiguration"]["options"])
 
+    def test_a_missing_key_is_403_without_list_bucket(self):
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions): the
+        # coordinator's ListBucket is conditioned on s3:prefix, which a GetObject does not carry.
+        bucket = self.account.fargate["bucket"]
+        missing = f"{self.account.prefix}run/results/none.jsonl"
+        for call in (lambda: self.account.s3.get_object(Bucket=bucket, Key=missing),
+                     lambda: self.account.s3.head_object(Bucket=bucket, Key=missing)):
+            with self.assertRaises(ClientError) as e:
+                call()
+            self.assertEqual(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        # What the policy allows tells them apart: a listing of the key's own prefix.
+        listed = self.account.s3.list_objects_v2(Bucket=bucket, Prefix=missing)
+        self.assertEqual(listed.get("KeyCount"), 0)
+        present = f"{self.account.prefix}run/results/some.jsonl"
+        self.account.s3.put_object(Bucket=bucket, Key=present, Body=b"{}\n")
+        self.assertEqual(self.account.s3.get_object(Bucket=bucket, Key=present)["Body"].read(), b"{}\n")
+
+    def test_a_replayed_token_replays_a_capacity_failure(self):
+        # RunTask's clientToken: the same token and parameters get the same answer.
+        self.rehearsal.fault("runTaskCapacity")
+        first = self.account.run_task("s3://x/a", "s3://x/b", clientToken="cap-1")
+        self.assertEqual(first["tasks"], [])
+        again = self.account.run_task("s3://x/a", "s3://x/b", clientToken="cap-1")
+        self.assertEqual((again["tasks"], again["failures"]), ([], first["failures"]))
+        with self.assertRaises(ClientError) as e:
+            self.account.run_task("s3://x/other", "s3://x/b", clientToken="cap-1")
+        self.assertEqual(e.exception.response["Error"]["Code"], "ConflictException")
+        self.rehearsal.fault("stuckProvisioning")
+        fresh = self.account.run_task("s3://x/a", "s3://x/b", clientToken="cap-1-r1")["tasks"][0]["taskArn"]
+        self.account.ecs.stop_task(cluster=self.cluster, task=fresh)
+        self.account.watch(fresh)
+
 
 if __name__ == "__main__":
     import unittest
