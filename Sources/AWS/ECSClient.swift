@@ -13,8 +13,12 @@ public struct ECSClient: Sendable {
     let taskWrites = TokenBucket(capacity: 100, refillPerSecond: 40)  // RunTask, StopTask
     let taskReads = TokenBucket(capacity: 100, refillPerSecond: 20)  // DescribeTasks, ListTasks
     let registrations = TokenBucket(capacity: 20, refillPerSecond: 1)  // RegisterTaskDefinition
-    /// Fargate's own launch rate (burst 100, 20 tasks a second), one token per task asked for,
-    /// taken once per RunTask: under it, a burst of launches is paced rather than throttled.
+    /// Fargate's own limits, lower than RunTask's API bucket: RunTask calls for Fargate tasks,
+    /// 20 a second burst and sustained; tasks launched, 100 at once then 20 a second (On-Demand
+    /// and Spot counted apart; one bucket here is the stricter). Every RunTask takes a call token
+    /// and one token per task: a burst of launches is paced rather than throttled.
+    /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html
+    let fargateRunTaskCalls = TokenBucket(capacity: 20, refillPerSecond: 20)
     let fargateLaunches = TokenBucket(capacity: 100, refillPerSecond: 20)
     /// DescribeTasks takes at most 100 tasks per call.
     public static let describeTasksLimit = 100
@@ -43,6 +47,7 @@ public struct ECSClient: Sendable {
     /// client's policy (a caller with its own back-off, such as the batch ledger, tries once).
     public func runTask(_ request: RunTaskRequest, retry: RetryPolicy? = nil) async throws(AWSError) -> RunTaskResult {
         try request.validate()
+        try await fargateRunTaskCalls.take(for: "ecs RunTask")
         for _ in 0..<request.count { try await fargateLaunches.take(for: "ecs RunTask") }
         let out = try await client.call("RunTask", request.json, bucket: taskWrites, retry: retry)
         return RunTaskResult(

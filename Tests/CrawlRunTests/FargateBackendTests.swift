@@ -73,6 +73,86 @@ import Testing
         stopped = true
         #expect(await rehearsal.stop().code == 0)
     }
+
+    /// Issue 19 item 18: ECS is eventually consistent for longer than 30 s under load (the
+    /// RunTask reference: back off "up to five minutes"); a new task DescribeTasks calls MISSING
+    /// is asked about again, not taken for lost.
+    @Test func aNewTaskCalledMissingIsAskedAboutAgain() async throws {
+        #expect(FargateBackend.Options().missingGrace >= 300)
+        let rehearsal = try await FargateRehearsal.start(
+            crawler: binary("crawler"), arguments: ["--runner", "instant"])
+        var stopped = false
+        defer { if !stopped { Task { await rehearsal.stop() } } }
+        let dir = tempDir("fargate-missing")
+        let doc: JSONValue = ["name": "missing", "urls": ["http://127.0.0.1:9/a"]]
+        let env = try await rehearsal.prepare(
+            job: try writeJob(doc, in: dir), copy: dir + "/copy.json", crawlrun: binary("crawlrun"))
+        let job = try Job.load(path: dir + "/copy.json", backend: .fargate)
+        let aws = AWSServices(region: env["AWS_REGION"] ?? "us-east-1", variables: env)
+        let layout = RunLayout(runsDirectory: dir, id: "20261207-120000-miss")
+        let run = RunContext(id: layout.id, layout: layout, job: job, taskDefinition: TaskDefinition.render(job))
+        let backend = FargateBackend(job: job, aws: aws)
+        try await backend.prepare(run: run)
+        try await rehearsal.fault("eventuallyConsistent", ["seconds": 2])
+        let locations = backend.locations(run: run, batch: "0001", attempt: 1)
+        try await backend.putBatch(
+            try JSONEncoder().encode(BatchFile(batch: "0001", urls: ["http://127.0.0.1:9/a"], crawl: job.crawl)).map { $0 },
+            at: locations.batch)
+        let arn = try await backend.launch(
+            TaskLaunch(
+                run: run.id, batch: "0001", attempt: 1, token: BatchLedger.token(run: run.id, batch: "0001", attempt: 1),
+                taskDefinition: run.taskDefinition,
+                overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
+                locations: locations, logDirectory: layout.logDirectory(batch: "0001")))
+        let first = await backend.observe([arn])[arn]
+        var said = ""
+        if case .lostContact(let why) = first { said = why }
+        #expect(said.contains("MISSING"), "MISSING right after RunTask is asked about again: \(String(describing: first))")
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                if case .stopped = await backend.observe([arn])[arn] { return true }
+                return false
+            }, "visible, then stopped")
+        await backend.shutdown()
+        stopped = true
+        await rehearsal.stop()
+    }
+
+    /// Issue 19 item 18: a bucket in another region than the client's answers with its region
+    /// (AuthorizationHeaderMalformed, or 301 to a HEAD): followed once, then remembered.
+    @Test func s3FollowsABucketInAnotherRegionOnce() async throws {
+        let rehearsal = try await FargateRehearsal.start(
+            crawler: binary("crawler"), arguments: ["--runner", "instant"])
+        var stopped = false
+        defer { if !stopped { Task { await rehearsal.stop() } } }
+        var doc = try readJSON(packageRoot + "/jobs/fargate-example.json")
+        doc = .object(
+            (doc.objectValue ?? [:]).merging(["urls": ["https://example.com/"]]) { $1 }.filter { $0.key != "urlsFile" })
+        let job = try Job.parse(doc.encoded(), path: "job.json", backend: .fargate)
+        let bucket = try #require(job.fargate.bucket)
+        let setUp = try await rehearsal.control(
+            "POST", "setup",
+            [
+                "cluster": .string(job.fargate.cluster), "logGroup": .string(job.fargate.logGroup),
+                "bucket": .string(bucket), "prefix": .string(IAMPolicy.jobPrefix(job)),
+                "policies": IAMPolicy.all(job), "bucketRegion": "eu-west-1",
+            ])
+        let env = [
+            "AWS_ENDPOINT_URL": rehearsal.endpoint, "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": setUp["accessKeyId"]?.stringValue ?? "",
+            "AWS_SECRET_ACCESS_KEY": setUp["secretAccessKey"]?.stringValue ?? "",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent",
+        ]
+        let aws = AWSServices(region: "us-east-1", variables: env)
+        let object = S3Location(bucket: bucket, key: IAMPolicy.jobPrefix(job) + "run/batches/0001.json")
+        try await rehearsal.control("DELETE", "calls")
+        try await aws.s3.putObject(object, body: Data("{}".utf8))
+        #expect(try await rehearsal.calls()["s3:PUT"] == 2, "the wrong region once, then the bucket's")
+        #expect(Array(try await aws.s3.getObject(object)) == Array("{}".utf8))
+        #expect(try await rehearsal.calls()["s3:GET"] == 1, "the bucket's region remembered")
+        stopped = true
+        await rehearsal.stop()
+    }
 }
 
 extension TaskPhase {

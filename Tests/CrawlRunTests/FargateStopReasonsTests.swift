@@ -74,6 +74,12 @@ import Testing
             name: "sidecar never healthy", stopCode: "TaskFailedToStart",
             stoppedReason: "Task failed container health checks", crawler: (nil, nil), sidecar: (1, nil),
             retryable: true, hint: "never became healthy"),
+        // Issue 19 item 13: Docker Hub's rate limit is its own failure, not a missing route.
+        Case(
+            name: "Docker Hub rate limit", stopCode: "TaskFailedToStart",
+            stoppedReason:
+                "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/selenium/standalone-chrome/manifests/sha256:abc: 429 Too Many Requests - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit",
+            crawler: (nil, nil), sidecar: (nil, nil), retryable: true, hint: "toomanyrequests"),
         // Issue 19 item 8: what the ECS agent reports when the sidecar's startTimeout passes
         // (dependencygraph/graph.go, task_manager.go handleTerminalDependencyError).
         Case(

@@ -15,8 +15,11 @@ import Synchronization
 public final class FargateBackend: TaskBackend {
     public struct Options: Sendable {
         /// How long after its launch a task DescribeTasks calls MISSING is taken for ECS's eventual
-        /// consistency (asked again) rather than lost.
-        public var missingGrace = 30.0
+        /// consistency (asked again) rather than lost. The RunTask reference advises describing a
+        /// new task "starting with a couple of seconds of wait time and increasing gradually up to
+        /// five minutes": under load ECS may not know a task it started for longer than 30 s.
+        /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html
+        public var missingGrace = 300.0
         /// Log copying: the longest wait for a stream's tail, and the quiet period.
         public var logGrace = 30.0
         public var logSettle = 3.0
@@ -97,6 +100,18 @@ public final class FargateBackend: TaskBackend {
         } catch {
             throw RunFailure(
                 "the log group \(f.logGroup) could not be ensured", cause: "\(error) (crawlrun doctor JOB checks it)")
+        }
+        if !f.capacityProviders.isEmpty {
+            let cluster: JSONValue?
+            do {
+                cluster = try await aws.ecs.describeClusters([f.cluster])["clusters"]?.arrayValue?.first
+            } catch {
+                throw RunFailure(
+                    "the cluster \(f.cluster) could not be described", cause: "\(error) (crawlrun doctor JOB checks it)")
+            }
+            if let cluster, let problem = FargateCapacity.problem(job, cluster: cluster) {
+                throw RunFailure(problem.message, cause: problem.fix)
+            }
         }
         let registered: TaskDefinitionRegistry.Registered
         do {

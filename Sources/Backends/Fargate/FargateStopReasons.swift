@@ -52,6 +52,20 @@ public enum FargateStopReasons {
             { $0.says("dependency graph") && $0.says("has timed out", "timed out") },
             { _ in sidecarNeverHealthy }
         ),
+        // Docker Hub's pull rate limit (10 anonymous pulls an hour per address; every task pulls
+        // its images, tasks behind one NAT share it): not a route problem, and it passes with time.
+        // https://docs.docker.com/docker-hub/usage/
+        (
+            "registry rate limit",
+            { $0.says("CannotPullContainerError") && $0.says("toomanyrequests", "pull rate limit", "429 Too Many Requests") },
+            { _ in
+                Verdict(
+                    retryable: true,
+                    hint:
+                        "the registry refused the pull (toomanyrequests: Docker Hub allows 10 anonymous pulls an hour per address): serve the images from the account's ECR, a pull-through cache rule or a copy (crawlrun doctor JOB checks; README, \"Images from ECR\")"
+                )
+            }
+        ),
         (
             "image missing or not allowed",
             { $0.says("CannotPullContainerError") && $0.says(imageRefused) },

@@ -58,6 +58,7 @@ class TaskRun(ContainerStarts):
         self.crawler_started_at: float | None = None
         self.lines_seen: list[str] = []
         self.credentials_token = uuid.uuid4().hex
+        self.created = time.monotonic()
         self.workdir = tempfile.mkdtemp(prefix="rehearsal-task-")
         self.network: dict = {}
         self.log_keys: set[tuple[str, str, str]] = set()
@@ -75,6 +76,11 @@ class TaskRun(ContainerStarts):
             if status:
                 self.task.last_status = status
                 self.states.append({"status": status, "at": now().isoformat()})
+
+    def not_yet_visible(self) -> bool:
+        """eventuallyConsistent: DescribeTasks does not know the task yet."""
+        fault = self.faults.get("eventuallyConsistent")
+        return fault is not None and time.monotonic() - self.created < fault.get("seconds", 3.0)
 
     @property
     def id(self) -> str:

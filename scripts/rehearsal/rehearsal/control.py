@@ -4,7 +4,8 @@ inspection, and the tasks' container-credential endpoint.
   GET    /_rehearsal/                 endpoint, pid, region, account, whether auth is enforced
   POST   /_rehearsal/setup            {cluster, logGroup, bucket, prefix,
                                        policies: {coordinator, taskRole, executionRole},
-                                       executionRoleName?, taskRoleName?, userName?, enforceAuth? (true)}
+                                       executionRoleName?, taskRoleName?, userName?, enforceAuth? (true),
+                                       capacityProviders? (["FARGATE", "FARGATE_SPOT"]), bucketRegion?}
   POST   /_rehearsal/auth             {"enforce": true|false}
   GET    /_rehearsal/faults           armed faults and their remaining counts
   POST   /_rehearsal/faults           {"fault": NAME, "count": N, …} (or {"faults": [ … ]})
@@ -131,13 +132,26 @@ class Control:
         group = (groups["SecurityGroups"][0]["GroupId"] if groups["SecurityGroups"] else ec2.create_security_group(
             GroupName="crawlrun-rehearsal", Description="crawlrun rehearsal tasks", VpcId=vpc)["GroupId"])
         self._route_to_internet(ec2, vpc)
-        cluster = aws("ecs").create_cluster(clusterName=data["cluster"])["cluster"]["clusterArn"]
+        # FARGATE and FARGATE_SPOT associated, as the README's set-up (and its template) does;
+        # `capacityProviders: []` in the set-up leaves the cluster without them.
+        providers = data.get("capacityProviders", ["FARGATE", "FARGATE_SPOT"])
+        cluster = aws("ecs").create_cluster(clusterName=data["cluster"], capacityProviders=providers)["cluster"][
+            "clusterArn"]
+        if providers:
+            aws("ecs").put_cluster_capacity_providers(
+                cluster=data["cluster"], capacityProviders=providers,
+                defaultCapacityProviderStrategy=[{"capacityProvider": providers[0], "weight": 1}])
         logs = aws("logs")
         if not logs.describe_log_groups(logGroupNamePrefix=data["logGroup"])["logGroups"]:
             logs.create_log_group(logGroupName=data["logGroup"])
         s3 = aws("s3")
         if data["bucket"] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-            extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            # `bucketRegion`: a bucket in another region than the job's (S3's wrong-region answers).
+            bucket_region = data.get("bucketRegion") or region
+            if bucket_region != region:
+                s3 = self._clients(bucket_region)("s3")
+            extra = ({} if bucket_region == "us-east-1"
+                     else {"CreateBucketConfiguration": {"LocationConstraint": bucket_region}})
             s3.create_bucket(Bucket=data["bucket"], **extra)
         execution_name = data.get("executionRoleName", "crawlrun-execution")
         execution = self._role(iam, execution_name)

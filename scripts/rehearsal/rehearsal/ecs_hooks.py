@@ -93,6 +93,16 @@ def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
                     "The specified clientToken is already in use with a different RunTask request.", known[1])
             tasks = [backend.tasks[cluster.name][arn] for arn in known[1]]
             return ActionResult({"tasks": tasks, "failures": []})
+    # "The specified capacity provider strategy cannot contain a capacity provider that is not
+    # associated with the cluster" (CapacityProviderStrategyItem; PutClusterCapacityProviders).
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html
+    associated = cluster.capacity_providers or []
+    for item in body.get("capacityProviderStrategy") or []:
+        if item.get("capacityProvider") not in associated:
+            raise InvalidParameterException(
+                "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
+                "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
+                "provider and try again.")
     definition = backend.describe_task_definition(body["taskDefinition"])
     network = r.complete_network(body.get("networkConfiguration"), self.region)
     tasks = []
@@ -166,9 +176,11 @@ def describe_tasks(self: EC2ContainerServiceResponse) -> str:
     cluster = self.ecs_backend._get_cluster(body.get("cluster", "default"))
     by_arn = self.ecs_backend.tasks.get(cluster.name, {})
     tasks, failures = [], []
+    r = _rehearsal
     for w in wanted:
         task = by_arn.get(w) or by_arn.get(f"{cluster.arn.replace(':cluster/', ':task/', 1)}/{w}")
-        if task is None:
+        run = r.tasks.get(task.task_arn) if task is not None and r is not None else None
+        if task is None or (run is not None and run.not_yet_visible()):
             failures.append({"arn": w, "reason": "MISSING"})
         else:
             tasks.append(task)

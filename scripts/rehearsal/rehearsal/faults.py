@@ -36,6 +36,9 @@ KINDS: dict[str, tuple[str, dict]] = {
     # The next tasks' sidecar runs but its health check never passes (a WebDriver that never
     # says ready): the crawler waits for HEALTHY until the sidecar's startTimeout, if it has one.
     "sidecarNeverHealthy": ("task", {}),
+    # ECS's eventual consistency: DescribeTasks answers MISSING for the next tasks until
+    # `seconds` after their RunTask (the RunTask reference: up to minutes under load).
+    "eventuallyConsistent": ("task", {"seconds": 3.0}),
     # The next tasks stay in PROVISIONING until StopTask.
     "stuckProvisioning": ("task", {}),
     # The next tasks' log events appear `seconds` after they were written, and the tail (those

@@ -12,6 +12,8 @@ import json
 import logging
 import socket
 import sys
+import threading
+import time
 from urllib.parse import parse_qs
 
 from moto.moto_api import state_manager
@@ -39,9 +41,36 @@ def aws_error(start_response, status: int, code: str, message: str):
     return json_answer(start_response, status, {"__type": code, "message": message}, "application/x-amz-json-1.1")
 
 
+class Bucket:
+    """A token bucket as AWS throttles with one: `capacity` at once, `rate` more per second."""
+
+    def __init__(self, capacity: float, rate: float):
+        self.capacity, self.rate = capacity, rate
+        self.tokens, self.last = capacity, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, n: int = 1) -> bool:
+        if self.rate <= 0:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens < n:
+                return False
+            self.tokens -= n
+            return True
+
+
 class App:
     def __init__(self, rehearsal: Rehearsal):
         self.r = rehearsal
+        # Fargate's own limits on launches, per account and Region: RunTask calls 20 a second
+        # (burst and sustained), tasks launched 100 at once then 20 a second (On-Demand and
+        # Spot each). https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html
+        rate = rehearsal.options.launch_rate
+        self.run_task_calls = Bucket(rate, rate)
+        self.task_launches = Bucket(5 * rate, rate)
         self.control = Control(rehearsal)
         self.moto = DomainDispatcherApplication(create_backend_app)
         # Only the agent moves a task's state: moto must not advance it on DescribeTasks.
@@ -56,6 +85,9 @@ class App:
             self.r.calls[f"{service}:{action}"] += 1
         if service == "ecs" and action == "RunTask":
             if self.r.faults.take("runTaskThrottling") is not None:
+                return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
+            count = self._body(environ).get("count", 1)
+            if not self.run_task_calls.take() or not self.task_launches.take(count if isinstance(count, int) else 1):
                 return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
             if self.r.faults.take("runTaskCapacity") is not None:
                 # ECS remembers the token with its answer: the same token and parameters replay
@@ -76,6 +108,10 @@ class App:
         if service == "ecs" and action == "ListTasks" and self.r.faults.take("listTasksDenied") is not None:
             return aws_error(start_response, 400, "AccessDeniedException",
                              "User is not authorized to perform: ecs:ListTasks (rehearsal fault listTasksDenied)")
+        if service == "s3":
+            wrong = self._wrong_region(environ)
+            if wrong:
+                return self._s3_wrong_region(start_response, action == "HEAD", *wrong)
         if service == "s3" and action in ("GET", "HEAD"):
             denied = self._missing_key_unlisted(environ)
             if denied:
@@ -130,6 +166,38 @@ class App:
                 return False
             allowed = key_allows_unconditionally(self.r.account, access_key, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
         return allowed is False
+
+    def _wrong_region(self, environ) -> tuple[str, str] | None:
+        """(signed region, the bucket's region) when a request for an existing bucket is signed
+        for another region than the bucket's (moto serves every region at once; S3 does not)."""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" not in auth:
+            return None
+        scope = auth.split("Credential=", 1)[1].split(",")[0].split("/")
+        bucket = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0]
+        if len(scope) < 3 or not bucket:
+            return None
+        from moto.s3.models import s3_backends
+        with self.r.lock:
+            found = s3_backends[self.r.account]["aws"].buckets.get(bucket)
+        if found is None or found.region_name == scope[2]:
+            return None
+        return scope[2], found.region_name
+
+    @staticmethod
+    def _s3_wrong_region(start_response, head: bool, signed: str, region: str):
+        """S3's wrong-region answers: HEAD 301 with x-amz-bucket-region; others 400
+        AuthorizationHeaderMalformed naming the region.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
+        if head:
+            start_response("301 Moved Permanently", [("x-amz-bucket-region", region), ("Content-Length", "0")])
+            return [b""]
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>'
+                f"The authorization header is malformed; the region '{signed}' is wrong; expecting '{region}'"
+                f"</Message><Region>{region}</Region></Error>").encode()
+        start_response("400 Bad Request", [("Content-Type", "application/xml"), ("x-amz-bucket-region", region),
+                                           ("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def _s3_access_denied(start_response, head: bool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
@@ -135,6 +136,44 @@ class AWSRulesTests(RehearsalCase):
         fresh = self.account.run_task("s3://x/a", "s3://x/b", clientToken="cap-1-r1")["tasks"][0]["taskArn"]
         self.account.ecs.stop_task(cluster=self.cluster, task=fresh)
         self.account.watch(fresh)
+
+    def test_fargate_run_task_rate(self):
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html: RunTask on
+        # Fargate, 20 calls a second, burst and sustained. Refused calls here start nothing.
+        def call(_) -> str:
+            try:
+                self.account.run_task("s3://x/a", "s3://x/b", taskDefinition="no-such-definition")
+                return "ok"
+            except ClientError as e:
+                return e.response["Error"]["Code"]
+
+        # A burst: 40 calls at once (one after the other, a loaded machine would pace them).
+        with ThreadPoolExecutor(40) as pool:
+            codes = list(pool.map(call, range(40)))
+        self.assertGreaterEqual(codes.count("ThrottlingException"), 5, codes)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the bucket refills: calls pass again
+            try:
+                self.account.run_task("s3://x/a", "s3://x/b", taskDefinition="no-such-definition")
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "ThrottlingException":
+                    break
+            time.sleep(0.05)
+        else:
+            self.fail("RunTask still throttled 5 s later")
+
+    def test_eventually_consistent_describe_tasks(self):
+        self.rehearsal.fault("eventuallyConsistent", seconds=1.5)
+        self.rehearsal.fault("stuckProvisioning")
+        arn = self.account.run_task("s3://x/a", "s3://x/b")["tasks"][0]["taskArn"]
+        answer = self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])
+        self.assertEqual((answer["tasks"], answer["failures"]), ([], [{"arn": arn, "reason": "MISSING"}]))
+        deadline = time.monotonic() + 10
+        while not self.account.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"]:
+            self.assertLess(time.monotonic(), deadline, "never visible")
+            time.sleep(0.1)
+        self.account.ecs.stop_task(cluster=self.cluster, task=arn)
+        self.account.watch(arn)
 
 
 if __name__ == "__main__":
