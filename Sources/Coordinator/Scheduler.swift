@@ -33,6 +33,8 @@ public actor Scheduler {
     /// ends anyway: the tasks' stop timeout, ECS's own stopping, and the log tail.
     public var windDown: Double
     private var windingDown = false
+    /// Set when the run begins to end: back-offs waiting to relaunch stop waiting.
+    private let endingSignal = OnceValue<String>()
     private var abandoned: String?
     private let startedAt: String
     private let startTime: Double
@@ -215,6 +217,7 @@ public actor Scheduler {
     private func windDownIfEnding(_ group: inout TaskGroup<Event?>) {
         guard !windingDown, ledger.failure != nil || ledger.interruptReason != nil else { return }
         windingDown = true
+        endingSignal.set(ledger.interruptReason ?? ledger.failure?.message ?? "ending")
         let clock = self.clock
         let seconds = windDown
         group.addTask {
@@ -364,14 +367,17 @@ public actor Scheduler {
             launch(order, group: &group)
         case .relaunchAfter(let seconds, let order):
             let clock = self.clock
+            let ending = endingSignal
             group.addTask {
-                // ±20 % jitter: launches refused together do not come back together.
-                do {
-                    try await clock.sleep(for: seconds * Double.random(in: 0.8...1.2))
-                } catch {
-                    return nil
-                }
-                return .launchDue(order)
+                // ±20 % jitter: launches refused together do not come back together. A run that
+                // ends stops waiting (the ledger then closes the attempt instead of launching it).
+                let due = await firstOf([
+                    { @Sendable () async -> Bool? in
+                        (try? await clock.sleep(for: seconds * Double.random(in: 0.8...1.2))).map { true }
+                    },
+                    { @Sendable () async -> Bool? in await ending.wait().map { _ in true } },
+                ])
+                return due == nil ? nil : .launchDue(order)
             }
         case .stop(let task, let reason):
             let backend = self.backend

@@ -205,10 +205,14 @@ public struct TaskEnd: Sendable, Equatable {
     public var hint: String?
     /// Whether another attempt can help: false when every attempt would end the same way.
     public var retryable: Bool
+    /// Seconds the next attempt should wait (a registry's pull rate limit refills over the hour);
+    /// nil: at once.
+    public var retryAfter: Double?
     public init(
         stopCode: StopCode, reason: String, containers: [ContainerExit] = [], timing: TaskTiming? = nil,
-        capacityProvider: String? = nil, hint: String? = nil, retryable: Bool = true
+        capacityProvider: String? = nil, hint: String? = nil, retryable: Bool = true, retryAfter: Double? = nil
     ) {
+        self.retryAfter = retryAfter
         self.stopCode = stopCode
         self.reason = reason
         self.containers = containers

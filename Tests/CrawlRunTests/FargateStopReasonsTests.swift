@@ -200,4 +200,14 @@ import Testing
         #expect(phase("DEPROVISIONING", started: true) == .running)
         if case .stopped = phase("STOPPED") {} else { Issue.record("STOPPED is stopped") }
     }
+
+    /// Issue 19 item 13: Docker Hub's toomanyrequests waits before the next attempt; a missing
+    /// route does not.
+    @Test func aRateLimitedPullWaitsBeforeItsNextAttempt() {
+        let limited = FargateStopReasons.verdict(
+            .init(stopCode: "TaskFailedToStart", text: "CannotPullContainerError: … 429 Too Many Requests - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit"))
+        #expect(limited.rule == "registry rate limit" && limited.verdict.retryAfter == 300)
+        let noRoute = FargateStopReasons.verdict(.init(stopCode: "TaskFailedToStart", text: Self.pull))
+        #expect(noRoute.rule == "no route to the registry" && noRoute.verdict.retryAfter == nil)
+    }
 }

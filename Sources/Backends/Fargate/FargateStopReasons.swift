@@ -37,6 +37,8 @@ public enum FargateStopReasons {
     public struct Verdict: Sendable, Equatable {
         public var retryable: Bool
         public var hint: String?
+        /// Seconds before the next attempt; nil: at once.
+        public var retryAfter: Double? = nil
     }
 
     /// The rules, first match wins. Each is a predicate on the facts and its verdict.
@@ -62,7 +64,8 @@ public enum FargateStopReasons {
                 Verdict(
                     retryable: true,
                     hint:
-                        "the registry refused the pull (toomanyrequests: Docker Hub allows 10 anonymous pulls an hour per address): serve the images from the account's ECR, a pull-through cache rule or a copy (crawlrun doctor JOB checks; README, \"Images from ECR\")"
+                        "the registry refused the pull (toomanyrequests: Docker Hub allows 10 anonymous pulls an hour per address): serve the images from the account's ECR, a pull-through cache rule or a copy (crawlrun doctor JOB checks; README, \"Images from ECR\")",
+                    retryAfter: registryRateLimitBackoff
                 )
             }
         ),
@@ -203,6 +206,9 @@ public enum FargateStopReasons {
         ),
     ]
 
+    /// Docker Hub's anonymous limit refills over the hour (10 pulls): the next attempt waits.
+    public static let registryRateLimitBackoff = 300.0
+
     static let sidecarNeverHealthy = Verdict(
         retryable: true,
         hint:
@@ -261,7 +267,7 @@ public enum FargateStopReasons {
                 startedAt: task.startedAt?.timeIntervalSince1970, stoppedAt: task.stoppedAt?.timeIntervalSince1970),
             // A task started with the FARGATE launch type runs on FARGATE's (on-demand) capacity.
             capacityProvider: task.capacityProviderName ?? (task.launchType == "FARGATE" ? "FARGATE" : nil),
-            hint: verdict.hint, retryable: verdict.retryable)
+            hint: verdict.hint, retryable: verdict.retryable, retryAfter: verdict.retryAfter)
     }
 
     /// Where a task is, from its lastStatus. A task that is stopping counts as running only once
