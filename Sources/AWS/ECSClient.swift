@@ -83,7 +83,8 @@ public struct ECSClient: Sendable {
     ) async throws(AWSError) -> [String] {
         if startedBy != nil, desiredStatus != nil || family != nil {
             throw AWSError(
-                .invalidRequest, "ListTasks: startedBy must be the only filter (ECS refuses it with desiredStatus or family)")
+                .invalidRequest,
+                "ListTasks: startedBy must be the only filter (ECS refuses it with desiredStatus or family)")
         }
         var arns: [String] = []
         var token: String?

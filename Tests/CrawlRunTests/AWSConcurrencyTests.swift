@@ -1,8 +1,8 @@
 import Foundation
 import HTTP
 import JSONKit
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import AWS

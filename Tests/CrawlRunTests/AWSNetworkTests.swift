@@ -115,7 +115,9 @@ import Testing
                 [("task.crawlerImage", .found(ref)), ("task.sidecarImage", .elsewhere("selenium/x:1"))], tasks: 100)
             Issue.record("100 tasks pulling from Docker Hub passed")
         } catch {
-            #expect(error.message.contains("task.sidecarImage selenium/x:1 would be pulled from Docker Hub by each of 100 tasks"))
+            #expect(
+                error.message.contains(
+                    "task.sidecarImage selenium/x:1 would be pulled from Docker Hub by each of 100 tasks"))
             #expect(error.message.contains("toomanyrequests") && error.hint.contains("pull-through cache rule"))
         }
         #expect(DoctorNetwork.isDockerHub("selenium/standalone-chrome:4.27.0") && DoctorNetwork.isDockerHub("ubuntu"))
@@ -135,16 +137,22 @@ import Testing
     /// RunTask, with the command that associates it (keeping the cluster's own).
     @Test func capacityProvidersMustBeAssociated() throws {
         var doc = try readJSON(packageRoot + "/jobs/fargate-example.json")
-        doc = .object((doc.objectValue ?? [:]).merging(["urls": ["https://example.com/"]]) { $1 }.filter { $0.key != "urlsFile" })
+        doc = .object(
+            (doc.objectValue ?? [:]).merging(["urls": ["https://example.com/"]]) { $1 }.filter { $0.key != "urlsFile" })
         let job = try Job.parse(doc.encoded(), path: "job.json", backend: .fargate)
         #expect(Set(job.fargate.capacityProviders.map(\.provider)) == ["FARGATE", "FARGATE_SPOT"])
         let bare: JSONValue = ["clusterName": "crawlers", "capacityProviders": []]
         let problem = try #require(FargateCapacity.problem(job, cluster: bare))
-        #expect(problem.message.contains("FARGATE_SPOT and FARGATE") || problem.message.contains("FARGATE and FARGATE_SPOT"))
-        #expect(problem.fix.hasPrefix("aws ecs put-cluster-capacity-providers --cluster crawlers --capacity-providers "))
+        #expect(
+            problem.message.contains("FARGATE_SPOT and FARGATE") || problem.message.contains("FARGATE and FARGATE_SPOT")
+        )
+        #expect(
+            problem.fix.hasPrefix("aws ecs put-cluster-capacity-providers --cluster crawlers --capacity-providers "))
         let half: JSONValue = ["capacityProviders": ["FARGATE"]]
         #expect(FargateCapacity.missing(job, cluster: half) == ["FARGATE_SPOT"])
-        #expect(FargateCapacity.fix(job, cluster: half, missing: ["FARGATE_SPOT"]).contains("--capacity-providers FARGATE FARGATE_SPOT"))
+        #expect(
+            FargateCapacity.fix(job, cluster: half, missing: ["FARGATE_SPOT"]).contains(
+                "--capacity-providers FARGATE FARGATE_SPOT"))
         #expect(FargateCapacity.problem(job, cluster: ["capacityProviders": ["FARGATE_SPOT", "FARGATE"]]) == nil)
     }
 

@@ -96,18 +96,22 @@ import Testing
         try await rehearsal.fault("eventuallyConsistent", ["seconds": 2])
         let locations = backend.locations(run: run, batch: "0001", attempt: 1)
         try await backend.putBatch(
-            try JSONEncoder().encode(BatchFile(batch: "0001", urls: ["http://127.0.0.1:9/a"], crawl: job.crawl)).map { $0 },
+            try JSONEncoder().encode(BatchFile(batch: "0001", urls: ["http://127.0.0.1:9/a"], crawl: job.crawl)).map {
+                $0
+            },
             at: locations.batch)
         let arn = try await backend.launch(
             TaskLaunch(
-                run: run.id, batch: "0001", attempt: 1, token: BatchLedger.token(run: run.id, batch: "0001", attempt: 1),
+                run: run.id, batch: "0001", attempt: 1,
+                token: BatchLedger.token(run: run.id, batch: "0001", attempt: 1),
                 taskDefinition: run.taskDefinition,
                 overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
                 locations: locations, logDirectory: layout.logDirectory(batch: "0001")))
         let first = await backend.observe([arn])[arn]
         var said = ""
         if case .lostContact(let why) = first { said = why }
-        #expect(said.contains("MISSING"), "MISSING right after RunTask is asked about again: \(String(describing: first))")
+        #expect(
+            said.contains("MISSING"), "MISSING right after RunTask is asked about again: \(String(describing: first))")
         #expect(
             await eventually(timeout: .seconds(30)) {
                 if case .stopped = await backend.observe([arn])[arn] { return true }

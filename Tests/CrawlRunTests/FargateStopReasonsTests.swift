@@ -205,7 +205,11 @@ import Testing
     /// route does not.
     @Test func aRateLimitedPullWaitsBeforeItsNextAttempt() {
         let limited = FargateStopReasons.verdict(
-            .init(stopCode: "TaskFailedToStart", text: "CannotPullContainerError: … 429 Too Many Requests - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit"))
+            .init(
+                stopCode: "TaskFailedToStart",
+                text:
+                    "CannotPullContainerError: … 429 Too Many Requests - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit"
+            ))
         #expect(limited.rule == "registry rate limit" && limited.verdict.retryAfter == 300)
         let noRoute = FargateStopReasons.verdict(.init(stopCode: "TaskFailedToStart", text: Self.pull))
         #expect(noRoute.rule == "no route to the registry" && noRoute.verdict.retryAfter == nil)

@@ -112,7 +112,9 @@ enum DoctorNetwork {
 
     /// Passes when every ECR image exists and no image would be pulled anonymously from Docker
     /// Hub by more tasks than its hourly limit; images elsewhere are named as not checked.
-    static func images(_ outcomes: [(field: String, outcome: ImageOutcome)], tasks: Int = 1) throws(DoctorFailure)
+    static func images(
+        _ outcomes: [(field: String, outcome: ImageOutcome)], tasks: Int = 1
+    ) throws(DoctorFailure)
         -> String
     {
         var notes: [String] = []
@@ -123,7 +125,8 @@ enum DoctorNetwork {
             case .found(let ref): notes.append("\(ref) in ECR")
             case .elsewhere(let image) where isDockerHub(image):
                 hub.append((field, image))
-                notes.append("\(image) from Docker Hub (\(tasks) task\(tasks == 1 ? "" : "s"), within its anonymous limit)")
+                notes.append(
+                    "\(image) from Docker Hub (\(tasks) task\(tasks == 1 ? "" : "s"), within its anonymous limit)")
             case .elsewhere(let image): notes.append("\(image) not in ECR (not checked)")
             case .missingImage(let ref):
                 problems.append(("\(field) \(ref): no such tag in \(ref.registryId)/\(ref.repository)", field))

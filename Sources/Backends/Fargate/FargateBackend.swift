@@ -107,7 +107,8 @@ public final class FargateBackend: TaskBackend {
                 cluster = try await aws.ecs.describeClusters([f.cluster])["clusters"]?.arrayValue?.first
             } catch {
                 throw RunFailure(
-                    "the cluster \(f.cluster) could not be described", cause: "\(error) (crawlrun doctor JOB checks it)")
+                    "the cluster \(f.cluster) could not be described", cause: "\(error) (crawlrun doctor JOB checks it)"
+                )
             }
             if let cluster, let problem = FargateCapacity.problem(job, cluster: cluster) {
                 throw RunFailure(problem.message, cause: problem.fix)
@@ -172,7 +173,9 @@ public final class FargateBackend: TaskBackend {
             }
             throw RunFailure(
                 "the results \(location) could not be read",
-                cause: "\(error.description): the coordinator needs s3:GetObject on the job's prefix (crawlrun iam-policy JOB)")
+                cause:
+                    "\(error.description): the coordinator needs s3:GetObject on the job's prefix (crawlrun iam-policy JOB)"
+            )
         } catch {
             throw RunFailure("the results \(location) could not be read", cause: error.description)
         }

@@ -12,7 +12,9 @@ public enum FargateCapacity {
     public static func missing(_ job: Job, cluster: JSONValue) -> [String] {
         let associated = Set((cluster["capacityProviders"]?.arrayValue ?? []).compactMap(\.stringValue))
         var seen: Set<String> = []
-        return job.fargate.capacityProviders.map(\.provider).filter { !associated.contains($0) && seen.insert($0).inserted }
+        return job.fargate.capacityProviders.map(\.provider).filter {
+            !associated.contains($0) && seen.insert($0).inserted
+        }
     }
 
     /// The command that associates them, keeping the providers the cluster has.

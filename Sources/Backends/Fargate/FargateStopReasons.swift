@@ -59,7 +59,10 @@ public enum FargateStopReasons {
         // https://docs.docker.com/docker-hub/usage/
         (
             "registry rate limit",
-            { $0.says("CannotPullContainerError") && $0.says("toomanyrequests", "pull rate limit", "429 Too Many Requests") },
+            {
+                $0.says("CannotPullContainerError")
+                    && $0.says("toomanyrequests", "pull rate limit", "429 Too Many Requests")
+            },
             { _ in
                 Verdict(
                     retryable: true,
