@@ -7,39 +7,59 @@ import JSONKit
 import TestSupport
 import Testing
 
+/// A job prepared on an instant rehearsal, and the run a backend works for.
+struct InstantFargate {
+    let rehearsal: FargateRehearsal
+    let job: Job
+    let aws: AWSServices
+    let layout: RunLayout
+    let run: RunContext
+
+    static func start(name: String, urls: [String], run id: String) async throws -> InstantFargate {
+        let rehearsal = try await FargateRehearsal.start(
+            crawler: binary("crawler"), arguments: ["--runner", "instant"])
+        let dir = tempDir("fargate-" + name)
+        let doc: JSONValue = ["name": .string(name), "urls": .array(urls.map { .string($0) })]
+        let env = try await rehearsal.prepare(
+            job: try writeJob(doc, in: dir), copy: dir + "/copy.json", crawlrun: binary("crawlrun"))
+        let job = try Job.load(path: dir + "/copy.json", backend: .fargate)
+        let layout = RunLayout(runsDirectory: dir, id: id)
+        return InstantFargate(
+            rehearsal: rehearsal, job: job, aws: AWSServices(region: env["AWS_REGION"] ?? "us-east-1", variables: env),
+            layout: layout,
+            run: RunContext(id: layout.id, layout: layout, job: job, taskDefinition: TaskDefinition.render(job)))
+    }
+
+    /// Puts the batch of one URL and launches its first attempt; the task's ARN.
+    func launch(_ backend: FargateBackend, batch: String, url: String) async throws -> String {
+        let locations = backend.locations(run: run, batch: batch, attempt: 1)
+        try await backend.putBatch(
+            try JSONEncoder().encode(BatchFile(batch: batch, urls: [url], crawl: job.crawl)).map { $0 },
+            at: locations.batch)
+        return try await backend.launch(
+            TaskLaunch(
+                run: run.id, batch: batch, attempt: 1, token: BatchLedger.token(run: run.id, batch: batch, attempt: 1),
+                taskDefinition: run.taskDefinition,
+                overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
+                locations: locations, logDirectory: layout.logDirectory(batch: batch)))
+    }
+}
+
 /// The Fargate backend driven directly, on the rehearsal with instant tasks (no browser): what a
 /// restarted crawlrun finds of its run, and what `shutdown` leaves behind.
 @Suite struct FargateBackendTests {
     @Test func reattachFindsTheRunsTasksAndShutdownStopsTheOnesLeft() async throws {
-        let rehearsal = try await FargateRehearsal.start(
-            crawler: binary("crawler"), arguments: ["--runner", "instant"])
+        let fixture = try await InstantFargate.start(
+            name: "reattach", urls: ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], run: "20261122-120000-test")
+        let (rehearsal, job, aws, run) = (fixture.rehearsal, fixture.job, fixture.aws, fixture.run)
         var stopped = false
         defer { if !stopped { Task { await rehearsal.stop() } } }
-        let dir = tempDir("fargate-backend")
-        let doc: JSONValue = ["name": "reattach", "urls": ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]]
-        let env = try await rehearsal.prepare(
-            job: try writeJob(doc, in: dir), copy: dir + "/copy.json", crawlrun: binary("crawlrun"))
-        let job = try Job.load(path: dir + "/copy.json", backend: .fargate)
-        let aws = AWSServices(region: env["AWS_REGION"] ?? "us-east-1", variables: env)
-        let layout = RunLayout(runsDirectory: dir, id: "20261122-120000-test")
-        let run = RunContext(id: layout.id, layout: layout, job: job, taskDefinition: TaskDefinition.render(job))
-
         let first = FargateBackend(job: job, aws: aws)
         try await first.prepare(run: run)
         try await rehearsal.fault("stuckProvisioning", ["batch": "0002"])
         var arns: [String: String] = [:]
         for (batch, url) in [("0001", "http://127.0.0.1:9/a"), ("0002", "http://127.0.0.1:9/b")] {
-            let locations = first.locations(run: run, batch: batch, attempt: 1)
-            try await first.putBatch(
-                try JSONEncoder().encode(BatchFile(batch: batch, urls: [url], crawl: job.crawl)).map { $0 },
-                at: locations.batch)
-            arns[batch] = try await first.launch(
-                TaskLaunch(
-                    run: run.id, batch: batch, attempt: 1,
-                    token: BatchLedger.token(run: run.id, batch: batch, attempt: 1),
-                    taskDefinition: run.taskDefinition,
-                    overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
-                    locations: locations, logDirectory: layout.logDirectory(batch: batch)))
+            arns[batch] = try await fixture.launch(first, batch: batch, url: url)
         }
         let done = try #require(arns["0001"])
         #expect(
@@ -79,34 +99,15 @@ import Testing
     /// is asked about again, not taken for lost.
     @Test func aNewTaskCalledMissingIsAskedAboutAgain() async throws {
         #expect(FargateBackend.Options().missingGrace >= 300)
-        let rehearsal = try await FargateRehearsal.start(
-            crawler: binary("crawler"), arguments: ["--runner", "instant"])
+        let fixture = try await InstantFargate.start(
+            name: "missing", urls: ["http://127.0.0.1:9/a"], run: "20261207-120000-miss")
+        let rehearsal = fixture.rehearsal
         var stopped = false
         defer { if !stopped { Task { await rehearsal.stop() } } }
-        let dir = tempDir("fargate-missing")
-        let doc: JSONValue = ["name": "missing", "urls": ["http://127.0.0.1:9/a"]]
-        let env = try await rehearsal.prepare(
-            job: try writeJob(doc, in: dir), copy: dir + "/copy.json", crawlrun: binary("crawlrun"))
-        let job = try Job.load(path: dir + "/copy.json", backend: .fargate)
-        let aws = AWSServices(region: env["AWS_REGION"] ?? "us-east-1", variables: env)
-        let layout = RunLayout(runsDirectory: dir, id: "20261207-120000-miss")
-        let run = RunContext(id: layout.id, layout: layout, job: job, taskDefinition: TaskDefinition.render(job))
-        let backend = FargateBackend(job: job, aws: aws)
-        try await backend.prepare(run: run)
+        let backend = FargateBackend(job: fixture.job, aws: fixture.aws)
+        try await backend.prepare(run: fixture.run)
         try await rehearsal.fault("eventuallyConsistent", ["seconds": 2])
-        let locations = backend.locations(run: run, batch: "0001", attempt: 1)
-        try await backend.putBatch(
-            try JSONEncoder().encode(BatchFile(batch: "0001", urls: ["http://127.0.0.1:9/a"], crawl: job.crawl)).map {
-                $0
-            },
-            at: locations.batch)
-        let arn = try await backend.launch(
-            TaskLaunch(
-                run: run.id, batch: "0001", attempt: 1,
-                token: BatchLedger.token(run: run.id, batch: "0001", attempt: 1),
-                taskDefinition: run.taskDefinition,
-                overrides: TaskDefinition.overrides(batchLocation: locations.batch, outLocation: locations.out),
-                locations: locations, logDirectory: layout.logDirectory(batch: "0001")))
+        let arn = try await fixture.launch(backend, batch: "0001", url: "http://127.0.0.1:9/a")
         let first = await backend.observe([arn])[arn]
         var said = ""
         if case .lostContact(let why) = first { said = why }
