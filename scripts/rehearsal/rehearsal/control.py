@@ -7,6 +7,7 @@ inspection, and the tasks' container-credential endpoint.
                                        executionRoleName?, taskRoleName?, userName?, enforceAuth? (true),
                                        capacityProviders? (["FARGATE", "FARGATE_SPOT"]), bucketRegion?}
   POST   /_rehearsal/auth             {"enforce": true|false}
+  POST   /_rehearsal/launch-rate      {"rate": N}: Fargate's RunTask rate (calls a second; 0: off)
   GET    /_rehearsal/faults           armed faults and their remaining counts
   POST   /_rehearsal/faults           {"fault": NAME, "count": N, …} (or {"faults": [ … ]})
   DELETE /_rehearsal/faults           disarms every fault
@@ -80,6 +81,9 @@ class Control:
                          "account": self.r.account, "authEnforced": auth_enforced()}
         if route == ("POST", "setup"):
             return 200, self.setup(data)
+        if route == ("POST", "launch-rate"):
+            self.r.set_launch_rate(float(data.get("rate", self.r.options.launch_rate)))
+            return 200, {"rate": data.get("rate")}
         if route == ("POST", "auth"):
             enforce_auth(bool(data.get("enforce", True)))
             return 200, {"authEnforced": auth_enforced()}

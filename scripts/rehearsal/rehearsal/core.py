@@ -25,6 +25,27 @@ from .logpump import LogPump
 from .runner import ProcessRunner
 
 
+class Bucket:
+    """A token bucket as AWS throttles with one: `capacity` at once, `rate` more per second."""
+
+    def __init__(self, capacity: float, rate: float):
+        self.capacity, self.rate = capacity, rate
+        self.tokens, self.last = capacity, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, n: int = 1) -> bool:
+        if self.rate <= 0:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens < n:
+                return False
+            self.tokens -= n
+            return True
+
+
 @dataclass
 class Options:
     region: str = "us-east-1"
@@ -54,6 +75,11 @@ class Rehearsal:
         self.pump = LogPump(self.lock, self.account)
         ecs_hooks.install(self)
         moto_fixes.install()
+
+    def set_launch_rate(self, rate: float) -> None:
+        """Fargate's RunTask limits (calls a second, burst included; tasks: a burst of 5× then
+        `rate` a second); 0 turns them off. Tests lower it to see throttling on a loaded machine."""
+        self.launch_buckets = (Bucket(rate, rate), Bucket(5 * rate, rate))
 
     # -- RunTask's helpers (called by the hooks, under the lock) -------------------------------
 

@@ -12,8 +12,6 @@ import json
 import logging
 import socket
 import sys
-import threading
-import time
 from urllib.parse import parse_qs
 
 from moto.moto_api import state_manager
@@ -41,36 +39,13 @@ def aws_error(start_response, status: int, code: str, message: str):
     return json_answer(start_response, status, {"__type": code, "message": message}, "application/x-amz-json-1.1")
 
 
-class Bucket:
-    """A token bucket as AWS throttles with one: `capacity` at once, `rate` more per second."""
-
-    def __init__(self, capacity: float, rate: float):
-        self.capacity, self.rate = capacity, rate
-        self.tokens, self.last = capacity, time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self, n: int = 1) -> bool:
-        if self.rate <= 0:
-            return True
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            if self.tokens < n:
-                return False
-            self.tokens -= n
-            return True
-
-
 class App:
     def __init__(self, rehearsal: Rehearsal):
         self.r = rehearsal
         # Fargate's own limits on launches, per account and Region: RunTask calls 20 a second
         # (burst and sustained), tasks launched 100 at once then 20 a second (On-Demand and
         # Spot each). https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html
-        rate = rehearsal.options.launch_rate
-        self.run_task_calls = Bucket(rate, rate)
-        self.task_launches = Bucket(5 * rate, rate)
+        rehearsal.set_launch_rate(rehearsal.options.launch_rate)
         self.control = Control(rehearsal)
         self.moto = DomainDispatcherApplication(create_backend_app)
         # Only the agent moves a task's state: moto must not advance it on DescribeTasks.
@@ -87,7 +62,8 @@ class App:
             if self.r.faults.take("runTaskThrottling") is not None:
                 return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
             count = self._body(environ).get("count", 1)
-            if not self.run_task_calls.take() or not self.task_launches.take(count if isinstance(count, int) else 1):
+            calls, launches = self.r.launch_buckets
+            if not calls.take() or not launches.take(count if isinstance(count, int) else 1):
                 return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
             if self.r.faults.take("runTaskCapacity") is not None:
                 # ECS remembers the token with its answer: the same token and parameters replay
