@@ -175,7 +175,10 @@ import Testing
             ], "\(executionActions)")
         #expect(
             execution.first?["Resource"]
-                == "arn:aws:logs:us-east-1:123456789012:log-group:/crawlrun/catalog:log-stream:*")
+                == [
+                    "arn:aws:logs:us-east-1:123456789012:log-group:/crawlrun/catalog",
+                    "arn:aws:logs:us-east-1:123456789012:log-group:/crawlrun/catalog:*",
+                ])
         let text = try await CrawlrunProcess.run(["iam-policy", packageRoot + "/jobs/fargate-example.json"])
         #expect(text.stdout.contains("# Execution role policy (attach to arn:aws:iam::"), "\(text.stdout)")
         let missing = try await CrawlrunProcess.run(["iam-policy", packageRoot + "/jobs/demo.json"])

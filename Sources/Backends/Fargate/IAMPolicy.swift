@@ -54,9 +54,11 @@ public enum IAMPolicy {
         let region = f.region ?? "*"
         let logGroup = "arn:\(partition):logs:\(region):\(account):log-group:\(f.logGroup)"
         var statements: [JSONValue] = [
+            // CreateLogStream is authorized on the group, PutLogEvents on its streams.
+            // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
             [
                 "Sid": "WriteTaskLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": .string(logGroup + ":log-stream:*"),
+                "Resource": [.string(logGroup), .string(logGroup + ":*")],
             ]
         ]
         let repositories = ecrRepositories(job, partition: partition)
