@@ -237,6 +237,25 @@ extension Chrome {
             #expect(await job.stop())
         }
 
+        /// Issue 19 item 8: a sidecar that never becomes healthy ends its task once its
+        /// startTimeout passes (capped to 2 s here), classified with its hint; the retry runs.
+        @Test func aSidecarThatNeverBecomesHealthyEndsItsTask() async throws {
+            let job = try await RehearsedJob.start(
+                urls: { [$0 + "/page/1", $0 + "/page/2"] }, batchSize: 2,
+                rehearsalArguments: ["--max-start-timeout", "2"])
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            try await job.rehearsal.fault("sidecarNeverHealthy")
+            let r = try await job.run()
+            #expect(r.code == 0, "the second attempt crawls the batch\n\(r.stderr)")
+            let first = try readJSON(r.run + "/report.json")["tasks"]?["list"]?.arrayValue?.first
+            #expect(first?["stopCode"] == "EssentialContainerExited", "\(first ?? [:])")
+            #expect(first?["exitCodes"]?["crawler"] == 143)
+            #expect(first?["hint"]?.stringValue?.contains("never became healthy") == true, "\(first ?? [:])")
+            clean = true
+            #expect(await job.stop())
+        }
+
         @Test func ctrlCLeavesNoTaskRunningAndEveryURLRecorded() async throws {
             let job = try await RehearsedJob.start(
                 urls: { base in (1...8).map { base + "/slow?ms=20000&n=\($0)" } }, batchSize: 2,

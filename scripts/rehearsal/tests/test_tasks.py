@@ -84,6 +84,11 @@ class TaskTests(RehearsalCase):
         while self.account.ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]["lastStatus"] != "RUNNING":
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.05)
+        # The crawler handles SIGTERM once it has read its batch: wait for it to be crawling (on a
+        # loaded machine RUNNING comes well before that; a SIGTERM earlier kills it with 143).
+        while not any("WebDriver ready" in line for line in self.account.log_lines("crawler", arn)):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
         stopped = self.account.ecs.stop_task(cluster=cluster, task=arn, reason="enough")["task"]
         self.assertEqual((stopped["desiredStatus"], stopped["stopCode"], stopped["stoppedReason"]),
                          ("STOPPED", "UserInitiated", "enough"))
