@@ -41,6 +41,10 @@ extension AWSError {
         case .service: break
         }
         if Self.throttlingCodes.contains(code) || httpStatus == 429 { return .throttling }
+        // ECS passes on a throttled EC2 call as an InvalidParameterException ("… Request limit
+        // exceeded."): throttling, not a bad request.
+        // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/throttling.html
+        if Self.invalidParameterCodes.contains(code), Self.describesThrottling(message) { return .throttling }
         if Self.describesCapacity(message) { return .capacity }
         if isSignatureMismatch || Self.rejectedKeyCodes.contains(code) { return .credentials }
         if isAccessDenied { return .accessDenied }
@@ -57,6 +61,12 @@ extension AWSError {
     /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html
     public static func describesCapacity(_ text: String) -> Bool {
         text.contains("Capacity is unavailable") || text.hasPrefix("RESOURCE:") || text.contains(": RESOURCE:")
+    }
+
+    /// EC2's words for its own throttling, as ECS wraps them.
+    public static func describesThrottling(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        return lower.contains("request limit exceeded") || lower.contains("rate exceeded")
     }
 
     static let rejectedKeyCodes: Set<String> = [

@@ -41,7 +41,7 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
         case .credentials, .invalidResponse, .cancelled, .invalidRequest: return false
         case .service:
             if let s = httpStatus, s >= 500 || s == 429 { return true }
-            return Self.throttlingCodes.contains(code)
+            return Self.throttlingCodes.contains(code) || category == .throttling
         }
     }
 

@@ -13,8 +13,12 @@ public struct ECSClient: Sendable {
     let taskWrites = TokenBucket(capacity: 100, refillPerSecond: 40)  // RunTask, StopTask
     let taskReads = TokenBucket(capacity: 100, refillPerSecond: 20)  // DescribeTasks, ListTasks
     let registrations = TokenBucket(capacity: 20, refillPerSecond: 1)  // RegisterTaskDefinition
-    /// Fargate's own launch rate (burst 100, 20 tasks a second), one token per task asked for,
-    /// taken once per RunTask: under it, a burst of launches is paced rather than throttled.
+    /// Fargate's own limits, lower than RunTask's API bucket: RunTask calls for Fargate tasks,
+    /// 20 a second burst and sustained; tasks launched, 100 at once then 20 a second (On-Demand
+    /// and Spot counted apart; one bucket here is the stricter). Every RunTask takes a call token
+    /// and one token per task: a burst of launches is paced rather than throttled.
+    /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html
+    let fargateRunTaskCalls = TokenBucket(capacity: 20, refillPerSecond: 20)
     let fargateLaunches = TokenBucket(capacity: 100, refillPerSecond: 20)
     /// DescribeTasks takes at most 100 tasks per call.
     public static let describeTasksLimit = 100
@@ -43,6 +47,7 @@ public struct ECSClient: Sendable {
     /// client's policy (a caller with its own back-off, such as the batch ledger, tries once).
     public func runTask(_ request: RunTaskRequest, retry: RetryPolicy? = nil) async throws(AWSError) -> RunTaskResult {
         try request.validate()
+        try await fargateRunTaskCalls.take(for: "ecs RunTask")
         for _ in 0..<request.count { try await fargateLaunches.take(for: "ecs RunTask") }
         let out = try await client.call("RunTask", request.json, bucket: taskWrites, retry: retry)
         return RunTaskResult(
@@ -68,11 +73,19 @@ public struct ECSClient: Sendable {
         return result
     }
 
-    /// The ARNs of the cluster's tasks, every page. ECS's default is RUNNING only: to find a run's
-    /// tasks after a restart, call once with `.running` and once with `.stopped`.
+    /// The ARNs of the cluster's tasks, every page. Without `desiredStatus` ECS lists the tasks
+    /// it wants RUNNING. "When you specify startedBy as the filter, it must be the only filter
+    /// that you use": real ECS refuses `startedBy` with `desiredStatus` or `family`, so this
+    /// refuses it before sending (a run's stopped tasks are found by their ARNs instead).
+    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
     public func listTasks(
         cluster: String, startedBy: String? = nil, desiredStatus: ECSTaskStatus? = nil, family: String? = nil
     ) async throws(AWSError) -> [String] {
+        if startedBy != nil, desiredStatus != nil || family != nil {
+            throw AWSError(
+                .invalidRequest,
+                "ListTasks: startedBy must be the only filter (ECS refuses it with desiredStatus or family)")
+        }
         var arns: [String] = []
         var token: String?
         var seen: Set<String> = []

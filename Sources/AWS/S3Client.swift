@@ -1,4 +1,5 @@
 import HTTP
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -57,6 +58,8 @@ public struct S3Client: Sendable {
     /// burst of uploads from many tasks should not turn into SlowDown answers.
     let bucket = TokenBucket(capacity: 200, refillPerSecond: 200)
     public var retry = RetryPolicy()
+    /// Buckets S3 said live in another region than the client's, remembered for the client's life.
+    let bucketRegions = BucketRegions()
 
     public init(region: String, environment: AWSEnvironment, credentials: CredentialChain, http: any HTTPTransport) {
         self.region = region
@@ -123,23 +126,59 @@ public struct S3Client: Sendable {
         return all
     }
 
-    /// Any S3 request, signed, retried and checked; for calls this client does not wrap.
+    /// Any S3 request, signed, retried and checked; for calls this client does not wrap. A bucket
+    /// in another region answers 301 PermanentRedirect or 400 AuthorizationHeaderMalformed naming
+    /// its region (`x-amz-bucket-region`, `<Region>`): the request is sent once more there, and
+    /// the bucket's region remembered.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/RESTCommonResponseHeaders.html
     public func send(
         _ method: String, _ bucket: String, key: String, query: [(String, String)] = [], body: Data? = nil,
         headers extra: [(String, String)] = [], operation: String
+    ) async throws(AWSError) -> HTTPResponse {
+        let region = bucketRegions[bucket] ?? self.region
+        do {
+            return try await send(
+                method, bucket, key: key, query: query, body: body, headers: extra, operation: operation, in: region)
+        } catch {
+            guard let right = Self.bucketRegion(in: error), right != region else { throw error }
+            bucketRegions[bucket] = right
+            return try await send(
+                method, bucket, key: key, query: query, body: body, headers: extra, operation: operation, in: right)
+        }
+    }
+
+    private func send(
+        _ method: String, _ bucket: String, key: String, query: [(String, String)], body: Data?,
+        headers extra: [(String, String)], operation: String, in region: String
     ) async throws(AWSError) -> HTTPResponse {
         let payloadHash = body.map { SHA256.hex(Array($0)) } ?? SigV4.emptyPayloadHash
         return try await retry.run("S3 \(operation)") { () async throws(AWSError) -> HTTPResponse in
             try await self.bucket.take(for: "S3 \(operation)")
             return try await once(
                 method, bucket, key: key, query: query, body: body, payloadHash: payloadHash, extra: extra,
-                operation: operation)
+                operation: operation, region: region)
         }
     }
 
-    /// Path style puts the bucket in the path; virtual-hosted style in the host name.
-    func address(bucket: String, key: String) -> (base: String, path: String) {
+    /// The region a wrong-region answer names, or nil.
+    static func bucketRegion(in error: AWSError) -> String? {
+        guard
+            ["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"].contains(
+                error.code), let start = error.message.firstRange(of: Self.regionNote)
+        else { return nil }
+        let rest = error.message[start.upperBound...]
+        guard let end = rest.firstIndex(of: ")") else { return nil }
+        let region = String(rest[..<end])
+        return region.isEmpty ? nil : region
+    }
+    static let regionNote = " (the bucket is in "
+
+    /// Path style puts the bucket in the path; virtual-hosted style in the host name. AWS's
+    /// endpoint follows the region the request is signed for.
+    func address(bucket: String, key: String, region: String? = nil) -> (base: String, path: String) {
         let encodedKey = SigV4.uriEncode(key, keepSlash: true)
+        var endpoint = self.endpoint
+        if !overridden, let region, region != self.region { endpoint = "https://s3.\(region).amazonaws.com" }
         if overridden || bucket.contains(".") {
             return (endpoint, "/" + SigV4.uriEncode(bucket, keepSlash: false) + (key.isEmpty ? "" : "/" + encodedKey))
         }
@@ -149,9 +188,9 @@ public struct S3Client: Sendable {
 
     private func once(
         _ method: String, _ bucket: String, key: String, query: [(String, String)], body: Data?, payloadHash: String,
-        extra: [(String, String)], operation: String
+        extra: [(String, String)], operation: String, region: String
     ) async throws(AWSError) -> HTTPResponse {
-        let (base, path) = address(bucket: bucket, key: key)
+        let (base, path) = address(bucket: bucket, key: key, region: region)
         var skewCorrected = false
         while true {
             let request = SigV4.signedRequest(
@@ -193,9 +232,20 @@ public struct S3Client: Sendable {
                 }
             }()
         var message = xml.first("Message") ?? "HTTP \(r.status)"
-        if let region = r.header("x-amz-bucket-region"), r.status == 301 || code == "AuthorizationHeaderMalformed" {
-            message += " (the bucket is in \(region))"
+        if let region = r.header("x-amz-bucket-region") ?? xml.first("Region"),
+            r.status == 301 || code == "AuthorizationHeaderMalformed" || code == "IllegalLocationConstraintException"
+        {
+            message += regionNote + region + ")"
         }
         return AWSError(.service, "\(operation) \(what): \(message)", code: code, httpStatus: r.status)
+    }
+}
+
+/// Bucket → region, shared by the copies of one client.
+final class BucketRegions: Sendable {
+    private let regions = Mutex<[String: String]>([:])
+    subscript(bucket: String) -> String? {
+        get { regions.withLock { $0[bucket] } }
+        set { regions.withLock { $0[bucket] = newValue } }
     }
 }

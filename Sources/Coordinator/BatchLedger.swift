@@ -453,8 +453,17 @@ public struct BatchLedger: Sendable, Codable, Equatable {
             batches[b].attempts.append(newAttempt(b, number: t.attempt + 1, urls: missing.count))
             counts.retriedTasks += 1
             counts.retriedURLs += missing.count
-            queue.append(b)
             actions.append(.writeRetryBatch(batch: batches[b].id, attempt: t.attempt + 1, urls: missing))
+            if let wait = end.retryAfter, wait > 0, let next = batches[b].attempts.indices.last {
+                // Waits holding its slot (fewer tasks at once is what a rate limit asks for).
+                batches[b].attempts[next].phase = .waiting
+                batches[b].attempts[next].reason = "waiting \(Self.show(wait)) s: \(end.hint ?? end.reason)"
+                batches[b].status = .launching
+                slots += 1
+                actions.append(.relaunchAfter(seconds: wait, order(b, next)))
+            } else {
+                queue.append(b)
+            }
         } else {
             batches[b].status = .exhausted
             batches[b].givenUp += missing.count

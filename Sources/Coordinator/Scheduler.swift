@@ -26,6 +26,16 @@ public actor Scheduler {
     private var ledger: BatchLedger
     private var merger: ResultMerger
     private let interruptSignal = OnceValue<String>()
+    /// A second signal, or a wind-down that took too long: the run ends now, leaving the tasks
+    /// not yet stopped to `resume` (README, "Stopping a run").
+    private let abandonSignal = OnceValue<String>()
+    /// How long a failed or interrupted run may take to stop and collect its tasks before it
+    /// ends anyway: the tasks' stop timeout, ECS's own stopping, and the log tail.
+    public var windDown: Double
+    private var windingDown = false
+    /// Set when the run begins to end: back-offs waiting to relaunch stop waiting.
+    private let endingSignal = OnceValue<String>()
+    private var abandoned: String?
     private let startedAt: String
     /// The run's first start, when this is a resume (state.json keeps it; `runs` shows both).
     private let firstStartedAt: String?
@@ -61,10 +71,16 @@ public actor Scheduler {
         startTime = clock.now()
         lastChange = startTime
         startedAt = Timestamp.format(epochSeconds: startTime)
+        windDown = Double(run.job.task.stopTimeout) + 60
     }
 
-    /// Stops the run: no more launches, every running task asked to stop. Safe to call twice.
-    public nonisolated func interrupt(_ reason: String) { interruptSignal.set(reason) }
+    /// Stops the run: no more launches, every running task asked to stop. A second call ends
+    /// the run at once, whatever it waits for (a second Ctrl-C).
+    public nonisolated func interrupt(_ reason: String) {
+        if !interruptSignal.set(reason) { abandonSignal.set("a second \(reason)") }
+    }
+
+    public func setWindDown(_ seconds: Double) { windDown = seconds }
 
     /// Counts for the progress line, and the records written so far by running tasks.
     public func snapshot() async -> (
@@ -91,6 +107,7 @@ public actor Scheduler {
         case tailed([Tail])
         case stopFailed(String)
         case interrupt(String)
+        case abandon(String)
     }
 
     /// Runs every batch to the end (or the interrupt, or a fatal error) and returns the report.
@@ -99,38 +116,88 @@ public actor Scheduler {
     public func execute(resuming: Bool = false) async -> RunReport {
         store.setStateSource { await self.state() }
         saveState(.running)
-        var first: [LedgerAction] = []
-        do throws(RunFailure) {
-            try await backend.prepare(run: run)
-            if resuming {
-                let known = try await backend.reattach(run: run)
-                var unrecorded: [String: [String]] = [:]
-                for b in ledger.batches where b.status == .interrupted || b.status == .failed {
-                    unrecorded[b.id] = merger.unrecorded(batch: b.id, of: try store.batchURLs(b.id, attempt: 1))
+        // Preparing (and, on resume, asking the backend what it still knows) races the
+        // interrupt: a signal during a call that keeps failing ends the run at once.
+        let backend = self.backend
+        let run = self.run
+        let signal = interruptSignal
+        let prepared = await firstOf([
+            { @Sendable () async -> Prepared? in
+                do throws(RunFailure) {
+                    try await backend.prepare(run: run)
+                    return .ready(resuming ? try await backend.reattach(run: run) : [])
+                } catch {
+                    return .failed(error)
                 }
-                first = ledger.resume(known: known, unrecorded: unrecorded, now: clock.now())
-                onEvent(.note(Self.describe(resumed: known)))
+            },
+            { @Sendable () async -> Prepared? in await signal.wait().map { .interrupted($0) } },
+        ])
+        var first: [LedgerAction] = []
+        switch prepared {
+        case .ready(let known)?:
+            if resuming {
+                do throws(RunFailure) {
+                    var unrecorded: [String: [String]] = [:]
+                    for b in ledger.batches where b.status == .interrupted || b.status == .failed {
+                        unrecorded[b.id] = merger.unrecorded(batch: b.id, of: try store.batchURLs(b.id, attempt: 1))
+                    }
+                    first = ledger.resume(known: known, unrecorded: unrecorded, now: clock.now())
+                    onEvent(.note(Self.describe(resumed: known)))
+                } catch {
+                    first = ledger.fail(error)
+                }
             } else {
                 first = ledger.start()
             }
-        } catch {
-            // Nothing runs yet: failing only closes the batches, below.
-            _ = ledger.fail(error)
+        case .failed(let error)?:
+            // On resume the tasks state.json names may still run: the failure stops them.
+            first = ledger.fail(error)
+        case .interrupted(let reason)?:
+            first = ledger.interrupt(reason ?? "interrupted")
+        case nil:
+            first = ledger.interrupt("interrupted")
         }
+        let abandon = abandonSignal
         await withTaskGroup(of: Event?.self) { group in
-            let signal = interruptSignal
             group.addTask { await signal.wait().map { .interrupt($0) } }
+            group.addTask { await abandon.wait().map { .abandon($0) } }
             perform(first, group: &group)
             addPoller(&group)
             if backend.streamsResults { addTailer(&group) }
+            windDownIfEnding(&group)
             while !ledger.isIdle || collecting > 0 {
                 guard let next = await group.next() else { break }
                 guard let event = next else { continue }
+                if case .abandon(let why) = event {
+                    abandoned = why
+                    break
+                }
                 handle(event, group: &group)
+                windDownIfEnding(&group)
             }
             group.cancelAll()
         }
-        await backend.shutdown()
+        if let abandoned {
+            let left = ledger.liveTasks.map(\.task)
+            let message =
+                "\(abandoned): the run ends now"
+                + (left.isEmpty
+                    ? ""
+                    : "; \(left.count) task\(left.count == 1 ? "" : "s") not seen stopped (`crawlrun resume` adopts or collects them): "
+                        + left.joined(separator: ", "))
+            problems.append(message)
+            onEvent(.note(message))
+            if ledger.failure == nil && ledger.interruptReason == nil { _ = ledger.interrupt(abandoned) }
+        } else {
+            // Bounded by the backend, and cut short by a second signal.
+            _ = await firstOf([
+                { @Sendable () async -> Bool? in
+                    await backend.shutdown()
+                    return true
+                },
+                { @Sendable () async -> Bool? in await abandon.wait().map { _ in true } },
+            ])
+        }
         let closing = ledger.close()
         for id in closing.unfinished {
             let reason =
@@ -150,6 +217,30 @@ public actor Scheduler {
             run: run.id, job: run.job.name, backend: backend.name, status: closing.status, startedAt: startedAt,
             finishedAt: Timestamp.format(epochSeconds: now), seconds: now - startTime, merger: merger,
             ledger: ledger, task: run.job.task, problems: problems)
+    }
+
+    private enum Prepared: Sendable {
+        case ready([KnownTask])
+        case failed(RunFailure)
+        case interrupted(String?)
+    }
+
+    /// Once the run has failed or was interrupted, it has `windDown` seconds to stop and collect
+    /// its tasks; then it ends anyway (a task whose stop is never seen must not hold it for ever).
+    private func windDownIfEnding(_ group: inout TaskGroup<Event?>) {
+        guard !windingDown, ledger.failure != nil || ledger.interruptReason != nil else { return }
+        windingDown = true
+        endingSignal.set(ledger.interruptReason ?? ledger.failure?.message ?? "ending")
+        let clock = self.clock
+        let seconds = windDown
+        group.addTask {
+            do {
+                try await clock.sleep(for: seconds)
+            } catch {
+                return nil
+            }
+            return .abandon("still stopping \(Int(seconds)) s after the run began to end")
+        }
     }
 
     // MARK: - Events
@@ -197,6 +288,8 @@ public actor Scheduler {
         case .interrupt(let reason):
             perform(ledger.interrupt(reason), group: &group)
             saveState(.running)
+        case .abandon:
+            break  // handled by the loop
         }
     }
 
@@ -294,14 +387,17 @@ public actor Scheduler {
             launch(order, group: &group)
         case .relaunchAfter(let seconds, let order):
             let clock = self.clock
+            let ending = endingSignal
             group.addTask {
-                // ±20 % jitter: launches refused together do not come back together.
-                do {
-                    try await clock.sleep(for: seconds * Double.random(in: 0.8...1.2))
-                } catch {
-                    return nil
-                }
-                return .launchDue(order)
+                // ±20 % jitter: launches refused together do not come back together. A run that
+                // ends stops waiting (the ledger then closes the attempt instead of launching it).
+                let due = await firstOf([
+                    { @Sendable () async -> Bool? in
+                        (try? await clock.sleep(for: seconds * Double.random(in: 0.8...1.2))).map { true }
+                    },
+                    { @Sendable () async -> Bool? in await ending.wait().map { _ in true } },
+                ])
+                return due == nil ? nil : .launchDue(order)
             }
         case .stop(let task, let reason):
             let backend = self.backend

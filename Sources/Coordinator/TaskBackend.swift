@@ -88,6 +88,9 @@ public struct RunContext: Sendable {
     public var layout: RunLayout
     public var job: Job
     public var taskDefinition: JSONValue
+    /// The tasks the run's state names (on resume): a backend that cannot list a run's stopped
+    /// tasks (ECS lists only the ones it wants running by `startedBy`) describes these.
+    public var tasks: [String] = []
     public init(id: String, layout: RunLayout, job: Job, taskDefinition: JSONValue) {
         self.id = id
         self.layout = layout
@@ -214,10 +217,14 @@ public struct TaskEnd: Sendable, Equatable {
     public var hint: String?
     /// Whether another attempt can help: false when every attempt would end the same way.
     public var retryable: Bool
+    /// Seconds the next attempt should wait (a registry's pull rate limit refills over the hour);
+    /// nil: at once.
+    public var retryAfter: Double?
     public init(
         stopCode: StopCode, reason: String, containers: [ContainerExit] = [], timing: TaskTiming? = nil,
-        capacityProvider: String? = nil, hint: String? = nil, retryable: Bool = true
+        capacityProvider: String? = nil, hint: String? = nil, retryable: Bool = true, retryAfter: Double? = nil
     ) {
+        self.retryAfter = retryAfter
         self.stopCode = stopCode
         self.reason = reason
         self.containers = containers

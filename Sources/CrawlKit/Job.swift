@@ -102,6 +102,19 @@ public struct FargateSettings: Sendable {
     public var provisioningTimeout = 600.0
 }
 
+extension Job {
+    /// Whether a Fargate platform version (`LATEST` or `1.4.0`) is at least `minimum`.
+    static func platformAtLeast(_ version: String, _ minimum: [Int]) -> Bool {
+        if version == "LATEST" { return true }
+        let parts = version.split(separator: ".").map { Int($0) ?? 0 }
+        for (i, m) in minimum.enumerated() {
+            let p = i < parts.count ? parts[i] : 0
+            if p != m { return p > m }
+        }
+        return true
+    }
+}
+
 /// A job file that cannot run: every problem, each with its place. Exit code 65.
 public struct JobError: Error, Sendable, CustomStringConvertible {
     public var file: String
@@ -254,12 +267,18 @@ extension Job {
                         "\(job.task.cpu) is not a Fargate cpu value; choose one of \(FargateSizes.cpuChoices.map(String.init).joined(separator: ", "))"
                     ))
             }
-            if job.task.architecture == "ARM64"
-                && job.fargate.capacityProviders.contains(where: { $0.provider == "FARGATE_SPOT" })
+            // FARGATE_SPOT runs ARM64 (Graviton) Linux tasks on platform version 1.4.0 and later
+            // (it once ran X86_64 only; AWS Batch's RuntimePlatform reference now excludes only
+            // Windows from Fargate Spot). https://docs.aws.amazon.com/batch/latest/APIReference/API_RuntimePlatform.html
+            if job.task.architecture == "ARM64",
+                job.fargate.capacityProviders.contains(where: { $0.provider == "FARGATE_SPOT" }),
+                !Self.platformAtLeast(job.fargate.platformVersion, [1, 4, 0])
             {
                 problems.append(
                     JobProblem(
-                        "fargate.capacityProviders", "FARGATE_SPOT runs X86_64 only; set task.architecture to X86_64"))
+                        "fargate.platformVersion",
+                        "FARGATE_SPOT runs ARM64 tasks on platform version 1.4.0 or later, not \(job.fargate.platformVersion); set it to LATEST or 1.4.0"
+                    ))
             }
         }
         if backend == .fargate { problems += Self.fargateProblems(raw["fargate"], job.fargate) }

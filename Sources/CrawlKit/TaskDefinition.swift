@@ -6,16 +6,22 @@ import JSONKit
 public enum TaskDefinition {
     public static let sidecarName = "webdriver"
     public static let crawlerName = "crawler"
+    /// Seconds ECS waits for the sidecar to become HEALTHY before it stops the task.
+    public static let sidecarStartTimeout = 120
 
     public static func render(_ job: Job) -> JSONValue {
         let t = job.task
         let f = job.fargate
+        // No `awslogs-create-group`: it would make the execution role need logs:CreateLogGroup
+        // (denied, the task stops with ResourceInitializationError); crawlrun creates the group
+        // before the first task (FargateBackend.prepare, crawlrun doctor).
+        // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html
         func logs(_ prefix: String) -> JSONValue {
             [
                 "logDriver": "awslogs",
                 "options": [
                     "awslogs-group": .string(f.logGroup), "awslogs-region": .string(f.region ?? "us-east-1"),
-                    "awslogs-stream-prefix": .string(prefix), "awslogs-create-group": "true",
+                    "awslogs-stream-prefix": .string(prefix),
                 ],
             ]
         }
@@ -47,6 +53,14 @@ public enum TaskDefinition {
                 "interval": 5, "timeout": 3, "retries": 10, "startPeriod": 10,
             ],
             "linuxParameters": ["initProcessEnabled": true],
+            // ECS gives up on the crawler's HEALTHY dependency only when the container depended
+            // on (this one) has a startTimeout, counted from its start: without it a sidecar that
+            // never becomes healthy keeps the task PENDING, billed, until someone stops it. With
+            // it, the crawler is stopped (exit 143, CannotStartContainerError … has timed out) and
+            // the task ends within about two minutes (the health check alone gives it 10 s + 10 × 5 s).
+            // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html (startTimeout)
+            // amazon-ecs-agent agent/engine/dependencygraph/graph.go, hasDependencyTimedOut
+            "startTimeout": .number(Double(TaskDefinition.sidecarStartTimeout)),
             "stopTimeout": .number(Double(t.stopTimeout)),
             "logConfiguration": logs("crawlrun"),
         ]

@@ -76,9 +76,10 @@ struct ResumeCommand: Command {
             FileManager.default.contents(atPath: layout.resultsPath).map { [UInt8]($0) } ?? [], unfinished: unfinished)
         let store = try RunStore(existing: layout)
         let plan = try JSONValue.decode(Data(try FileText.contents(of: layout.planPath)))
-        let context = RunContext(
+        var context = RunContext(
             id: state.run, layout: layout, job: job,
             taskDefinition: plan["taskDefinition"] ?? TaskDefinition.render(job))
+        context.tasks = state.ledger.batches.filter { !$0.status.isFinal }.compactMap { $0.attempts.last?.task }
         let left = state.counts.urls - merger.counts.recorded
         return await driver.drive(
             context: context, backend: backend, store: store, ledger: state.ledger, display: display, merger: merger,

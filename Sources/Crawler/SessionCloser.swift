@@ -1,6 +1,7 @@
 import Blocking
 import HTTP
 import JSONKit
+import Synchronization
 import WebDriver
 
 #if canImport(FoundationEssentials)
@@ -31,10 +32,28 @@ struct SessionCloser: Sendable {
     static let deleteTimeout: Duration = .seconds(5)
     static let devToolsTimeout: Duration = .seconds(2)
 
+    /// How long a crawler whose stop grace is over (its worker cancelled) waits for a close. The
+    /// DELETE waits behind the command chromedriver still runs (a page load), for seconds; the
+    /// crawler must exit within its grace (on Fargate a slower exit is SIGKILLed after the
+    /// container's stopTimeout, its results lost), and the sidecar is stopped with the task.
+    static let stoppingWait: Duration = .milliseconds(300)
+
     /// Closes `session`; `unresponsive` when its commands no longer get answers. Runs detached
-    /// from the caller's cancellation: a stopping crawler still ends its browsers.
+    /// from the caller's cancellation: a stopping crawler still ends its browsers — but when the
+    /// caller is cancelled (the stop grace is spent) it waits at most `stoppingWait` for that.
     func close(_ session: WebDriverSession, unresponsive: Bool, label: String) async {
-        await Task.detached { await self.end(session, unresponsive: unresponsive, label: label) }.value
+        let done = Atomic<Bool>(false)
+        let ending = Task.detached {
+            await self.end(session, unresponsive: unresponsive, label: label)
+            done.store(true, ordering: .releasing)
+        }
+        guard Task.isCancelled else { return await ending.value }
+        // Not a child task: a task group would wait for it. The pause runs detached, since a
+        // cancelled task's sleep returns at once.
+        let deadline = ContinuousClock.now + Self.stoppingWait
+        while !done.load(ordering: .acquiring), ContinuousClock.now < deadline {
+            await Task.detached { try? await Task.sleep(for: .milliseconds(20)) }.value
+        }
     }
 
     private func end(_ session: WebDriverSession, unresponsive: Bool, label: String) async {

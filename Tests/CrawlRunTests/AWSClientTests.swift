@@ -164,6 +164,23 @@ import Testing
         let task = doc["taskRole"]?["Statement"]?.arrayValue ?? []
         #expect(task.flatMap { $0["Action"]?.arrayValue ?? [] } == ["s3:GetObject", "s3:PutObject"])
         #expect(task.first?["Resource"] == "arn:aws:s3:::example-crawl-bucket/crawlrun/catalog-crawl/*/batches/*")
+        // Issue 19 item 9: the execution role's policy too, without logs:CreateLogGroup (the task
+        // definition sets no awslogs-create-group; crawlrun creates the group).
+        let execution = doc["executionRole"]?["Statement"]?.arrayValue ?? []
+        let executionActions = execution.flatMap { $0["Action"]?.arrayValue ?? [] }.compactMap(\.stringValue)
+        #expect(
+            executionActions == [
+                "logs:CreateLogStream", "logs:PutLogEvents", "ecr:GetAuthorizationToken",
+                "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
+            ], "\(executionActions)")
+        #expect(
+            execution.first?["Resource"]
+                == [
+                    "arn:aws:logs:us-east-1:123456789012:log-group:/crawlrun/catalog",
+                    "arn:aws:logs:us-east-1:123456789012:log-group:/crawlrun/catalog:*",
+                ])
+        let text = try await CrawlrunProcess.run(["iam-policy", packageRoot + "/jobs/fargate-example.json"])
+        #expect(text.stdout.contains("# Execution role policy (attach to arn:aws:iam::"), "\(text.stdout)")
         let missing = try await CrawlrunProcess.run(["iam-policy", packageRoot + "/jobs/demo.json"])
         #expect(missing.code == 65 && missing.stderr.contains("fargate"), "the demo job has no fargate section")
     }

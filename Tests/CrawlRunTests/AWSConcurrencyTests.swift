@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import JSONKit
+import Synchronization
 import TestSupport
 import Testing
 
@@ -86,6 +87,44 @@ import Testing
             #expect(error.description == "Cancelled: ecs ListTasks was cancelled")
         }
         #expect(calls.count == 1, "a cancelled call is not sent again")
+    }
+
+    /// Issue 19 item 14: Fargate takes 20 RunTask calls a second, burst included (the ECS
+    /// throttling page), fewer than RunTask's API bucket: 40 launches at once go out 20 at once,
+    /// then paced, never faster than Fargate's bucket refills.
+    @Test func runTaskCallsArePacedUnderFargatesRate() async throws {
+        let sent = Mutex<[ContinuousClock.Instant]>([])
+        let transport = ClosureTransport { request in
+            if request.header("X-Amz-Target")?.hasSuffix("RunTask") == true {
+                sent.withLock { $0.append(.now) }
+            }
+            return HTTPResponse(status: 200, body: Data(#"{"tasks":[],"failures":[]}"#.utf8))
+        }
+        let client = ecs(transport)
+        let start = ContinuousClock.now
+        // One call first: the credentials are fetched once, before the burst.
+        var warm = RunTaskRequest(cluster: "c", taskDefinition: "td")
+        warm.clientToken = "t0"
+        _ = try? await client.runTask(warm)
+        await withTaskGroup(of: Void.self) { group in
+            for i in 1..<40 {
+                group.addTask {
+                    var request = RunTaskRequest(cluster: "c", taskDefinition: "td")
+                    request.clientToken = "t\(i)"
+                    _ = try? await client.runTask(request)
+                }
+            }
+        }
+        func seconds(_ d: Duration) -> Double {
+            Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        let times = sent.withLock { $0 }.map { seconds($0 - start) }.sorted()
+        #expect(times.count == 40)
+        // Within any first t seconds, at most 20 + 20·t calls (plus one for timer slack).
+        for (i, t) in times.enumerated() {
+            #expect(Double(i + 1) <= 21 + 20 * t, "call \(i + 1) at \(t) s")
+        }
+        #expect((times.last ?? 0) >= 0.9, "the last 20 waited for the bucket: \(times.last ?? 0) s")
     }
 
     /// Twenty concurrent callers, one slow container endpoint: one fetch, one answer for all.

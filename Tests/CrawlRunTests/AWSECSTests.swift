@@ -183,16 +183,28 @@ import Testing
     @Test func listTasksFollowsEveryPage() async throws {
         let calls = LineBox()
         let ecs = ecs(calls) { _, input in
-            #expect(input["startedBy"] == "r1" && input["desiredStatus"] == "STOPPED" && input["maxResults"] == 100)
+            #expect(input["startedBy"] == "r1" && input["desiredStatus"] == nil && input["maxResults"] == 100)
             switch input["nextToken"]?.stringValue {
             case nil: return Self.ok(#"{"taskArns":["t1","t2"],"nextToken":"p2"}"#)
             case "p2": return Self.ok(#"{"taskArns":["t3"],"nextToken":"p3"}"#)
             default: return Self.ok(#"{"taskArns":["t4"]}"#)
             }
         }
-        #expect(
-            try await ecs.listTasks(cluster: "c", startedBy: "r1", desiredStatus: .stopped) == ["t1", "t2", "t3", "t4"])
+        #expect(try await ecs.listTasks(cluster: "c", startedBy: "r1") == ["t1", "t2", "t3", "t4"])
         #expect(calls.count == 3)
+    }
+
+    /// "When you specify startedBy as the filter, it must be the only filter that you use"
+    /// (API_ListTasks): refused before anything is sent, as ECS would refuse it.
+    @Test func listTasksTakesStartedByAlone() async throws {
+        let calls = LineBox()
+        let ecs = ecs(calls) { _, _ in Self.ok(#"{"taskArns":[]}"#) }
+        for (status, family) in [(ECSTaskStatus.stopped, String?.none), (nil, "crawlrun-x")] {
+            await #expect(throws: AWSError.self) {
+                _ = try await ecs.listTasks(cluster: "c", startedBy: "r1", desiredStatus: status, family: family)
+            }
+        }
+        #expect(calls.count == 0)
     }
 
     @Test func stopTaskShortensALongReason() async throws {

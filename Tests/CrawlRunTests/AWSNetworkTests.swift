@@ -105,7 +105,24 @@ import Testing
             try DoctorNetwork.images([
                 ("task.crawlerImage", .found(ref)), ("task.sidecarImage", .elsewhere("selenium/x:1")),
             ])
-                == "team/crawler:2.1 in ECR; selenium/x:1 not in ECR (not checked)")
+                == "team/crawler:2.1 in ECR; selenium/x:1 from Docker Hub (1 task, within its anonymous limit)")
+        #expect(
+            try DoctorNetwork.images([("task.sidecarImage", .elsewhere("quay.io/x/y:1"))], tasks: 500)
+                == "quay.io/x/y:1 not in ECR (not checked)")
+        // Issue 19 item 13: more tasks than Docker Hub's 10 anonymous pulls an hour.
+        do {
+            _ = try DoctorNetwork.images(
+                [("task.crawlerImage", .found(ref)), ("task.sidecarImage", .elsewhere("selenium/x:1"))], tasks: 100)
+            Issue.record("100 tasks pulling from Docker Hub passed")
+        } catch {
+            #expect(
+                error.message.contains(
+                    "task.sidecarImage selenium/x:1 would be pulled from Docker Hub by each of 100 tasks"))
+            #expect(error.message.contains("toomanyrequests") && error.hint.contains("pull-through cache rule"))
+        }
+        #expect(DoctorNetwork.isDockerHub("selenium/standalone-chrome:4.27.0") && DoctorNetwork.isDockerHub("ubuntu"))
+        #expect(DoctorNetwork.isDockerHub("docker.io/library/ubuntu:24.04"))
+        #expect(!DoctorNetwork.isDockerHub(ecrImage) && !DoctorNetwork.isDockerHub("localhost:5000/x"))
         do {
             _ = try DoctorNetwork.images([("task.crawlerImage", .missingImage(ref))])
             Issue.record("a missing image passed")
@@ -114,6 +131,29 @@ import Testing
                 error.message.hasPrefix("task.crawlerImage team/crawler:2.1: no such tag in 123456789012/team/crawler"))
             #expect(error.hint == "push the image (docker push …) or fix task.crawlerImage")
         }
+    }
+
+    /// Issue 19 item 11: a strategy naming a provider the cluster lacks is found before any
+    /// RunTask, with the command that associates it (keeping the cluster's own).
+    @Test func capacityProvidersMustBeAssociated() throws {
+        var doc = try readJSON(packageRoot + "/jobs/fargate-example.json")
+        doc = .object(
+            (doc.objectValue ?? [:]).merging(["urls": ["https://example.com/"]]) { $1 }.filter { $0.key != "urlsFile" })
+        let job = try Job.parse(doc.encoded(), path: "job.json", backend: .fargate)
+        #expect(Set(job.fargate.capacityProviders.map(\.provider)) == ["FARGATE", "FARGATE_SPOT"])
+        let bare: JSONValue = ["clusterName": "crawlers", "capacityProviders": []]
+        let problem = try #require(FargateCapacity.problem(job, cluster: bare))
+        #expect(
+            problem.message.contains("FARGATE_SPOT and FARGATE") || problem.message.contains("FARGATE and FARGATE_SPOT")
+        )
+        #expect(
+            problem.fix.hasPrefix("aws ecs put-cluster-capacity-providers --cluster crawlers --capacity-providers "))
+        let half: JSONValue = ["capacityProviders": ["FARGATE"]]
+        #expect(FargateCapacity.missing(job, cluster: half) == ["FARGATE_SPOT"])
+        #expect(
+            FargateCapacity.fix(job, cluster: half, missing: ["FARGATE_SPOT"]).contains(
+                "--capacity-providers FARGATE FARGATE_SPOT"))
+        #expect(FargateCapacity.problem(job, cluster: ["capacityProviders": ["FARGATE_SPOT", "FARGATE"]]) == nil)
     }
 
     /// EC2's nested lists, as the query protocol sends them.

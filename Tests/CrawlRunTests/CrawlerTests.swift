@@ -290,6 +290,32 @@ extension Chrome {
             await driver.stop()
         }
 
+        /// Issue 19 item 8c: a page load still in flight when the stop grace ends must not hold
+        /// the crawler (its session's DELETE waits behind the load): it exits within grace + 1 s,
+        /// with the records it has written.
+        @Test func sigtermWithAPageLoadInFlightExitsWithinTheGrace() async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let dir = tempDir("term-slow")
+            let urls = [server.baseURL + "/page/1"] + (1...3).map { server.baseURL + "/slow?ms=30000&n=\($0)" }
+            let batch = try writeBatch(
+                BatchFile(batch: "t2", urls: urls, crawl: options { $0.pageLoadTimeout = 60 }), in: dir)
+            let out = dir + "/out.jsonl"
+            let crawler = try CrawlerProcess(env: [
+                "CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_STOP_GRACE": "2",
+            ])
+            #expect(await eventually { lineCount(out) >= 1 }, "the quick page is recorded; a slow one loads")
+            let signalled = ContinuousClock.now
+            crawler.process.signalGroup(SIGTERM)
+            let status = await crawler.process.wait(timeout: .seconds(30))
+            let took = ContinuousClock.now - signalled
+            #expect(status == .exited(75), "75: interrupted, batch incomplete")
+            #expect(took < .seconds(3), "grace 2 s + 1 s at most: \(took)\n\(crawler.output.text)")
+            #expect(try readRecords(out).map(\.url) == [urls[0]])
+            await driver.stop()
+        }
+
         @Test func exitCodesForBadInputAndNoSidecar() async throws {
             let dir = tempDir("codes")
             func run(_ env: [String: String]) async throws -> (ProcessKit.ExitStatus?, String) {

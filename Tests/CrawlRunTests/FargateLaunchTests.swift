@@ -98,6 +98,33 @@ import Testing
             kind(AWSError(.service, "Cluster not found.", code: "ClusterNotFoundException")).contains("fargate.cluster")
         )
         #expect(kind(AWSError(.service, "bad subnet", code: "InvalidParameterException")).hasPrefix("fatal"))
+        // Issue 19 item 16: a throttled EC2 call behind RunTask comes back as an
+        // InvalidParameterException; it passes by itself.
+        let wrapped = AWSError(
+            .service, "Error retrieving subnet information for [subnet-0abc]: Request limit exceeded.",
+            code: "InvalidParameterException", httpStatus: 400)
+        #expect(kind(wrapped) == "later" && wrapped.isRetryable && wrapped.category == .throttling)
+        // Item 15: a token ECS saw with other parameters is not the run's end.
+        let conflict = AWSError(
+            .service, "The specified clientToken is already in use with a different RunTask request.",
+            code: "ConflictException", httpStatus: 400)
+        #expect(kind(conflict) == "later")
+    }
+
+    /// Issue 19 item 15: after an answer with `failures[]` only (no task), or a ConflictException,
+    /// the launch's next RunTask takes a fresh token; otherwise it keeps its own (a lost answer
+    /// finds its task). Always within ECS's 64 characters.
+    @Test func aSpentTokenIsReplacedByAFreshOne() {
+        var tokens = FargateLaunch.Tokens()
+        let base = Self.launch().token
+        #expect(tokens.token(for: base) == base)
+        tokens.spent(base)
+        #expect(tokens.token(for: base) == base + "-r1")
+        tokens.spent(base)
+        #expect(tokens.token(for: base) == base + "-r2" && tokens.token(for: "other") == "other")
+        let long = String(repeating: "x", count: 64)
+        tokens.spent(long)
+        #expect(tokens.token(for: long).count == 64 && tokens.token(for: long).hasSuffix("-r1"))
     }
 
     @Test func jobTagsAreChecked() throws {

@@ -66,5 +66,68 @@ extension Chrome {
             clean = true
             #expect(await job.stop())
         }
+
+        /// Issue 19 item 8b: a run whose one task waits for a sidecar that never becomes healthy,
+        /// its crawlrun SIGKILLed; `resume` cannot list the run's tasks (ListTasks denied). It
+        /// must not hang: exit 2 within seconds with the cause, the task state.json names stopped.
+        /// Resumed again, the new task waits for the sidecar; SIGTERM ends `resume` promptly.
+        @Test func resumeThatCannotListTasksEndsAndStopsThemAndSIGTERMEndsResume() async throws {
+            let job = try await RehearsedJob.start(urls: { [$0 + "/page/1"] }, batchSize: 1)
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            let rehearsal = job.rehearsal
+            try await rehearsal.fault("sidecarNeverHealthy", count: 2)
+            let p = try CrawlrunProcess(
+                ["run", job.copy, "--backend", "fargate", "--runs-dir", job.dir + "/fargate-runs"],
+                environment: job.env)
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    try await rehearsal.tasks().first?["lastStatus"] == "PENDING"
+                })
+            let run = try runDirectory(job.dir + "/fargate-runs")
+            #expect(
+                await eventually(timeout: .seconds(10)) {
+                    (try? readJSON(run + "/state.json"))?["ledgerCounts"]?["tasksStarted"] == 1
+                })
+            kill(p.process.pid, SIGKILL)
+            _ = await p.process.wait(timeout: .seconds(10))
+
+            try await rehearsal.fault("listTasksDenied", count: 10)
+            let started = ContinuousClock.now
+            let resumed = try await CrawlrunProcess.run(["resume", run], environment: job.env)
+            let took = ContinuousClock.now - started
+            #expect(resumed.code == 2, "\(resumed.stdout)\n\(resumed.stderr)")
+            #expect(took < .seconds(30), "resume took \(took)")
+            #expect(
+                (resumed.stdout + resumed.stderr).contains("the run's tasks could not be listed")
+                    && (resumed.stdout + resumed.stderr).contains("AccessDenied"),
+                "\(resumed.stdout)\n\(resumed.stderr)")
+            let stops = try await rehearsal.calls()["ecs:StopTask"] ?? 0
+            #expect(stops >= 1, "the task state.json names was stopped")
+            #expect(
+                await eventually(timeout: .seconds(10)) {
+                    try await rehearsal.tasks().allSatisfy { $0["lastStatus"] == "STOPPED" }
+                })
+            #expect(try readJSON(run + "/state.json")["status"] == "failed")
+
+            // Resumed again: a new attempt, whose sidecar never becomes healthy either; SIGTERM.
+            try await rehearsal.control("DELETE", "faults")
+            try await rehearsal.fault("sidecarNeverHealthy")
+            let again = try CrawlrunProcess(["resume", run], environment: job.env)
+            #expect(
+                await eventually(timeout: .seconds(30)) {
+                    let tasks = try await rehearsal.tasks()
+                    return tasks.count == 2 && tasks.last?["lastStatus"] == "PENDING"
+                })
+            let signalled = ContinuousClock.now
+            kill(again.process.pid, SIGTERM)
+            let status = await again.process.wait(timeout: .seconds(60))
+            await again.process.outputDrained()
+            #expect(status?.code == 130, "\(again.stdout.text)\n\(again.stderr.text)")
+            #expect(ContinuousClock.now - signalled < .seconds(20), "SIGTERM ended resume promptly")
+            #expect(try await job.aws.ecs.listTasks(cluster: job.cluster, desiredStatus: .running).isEmpty)
+            clean = true
+            #expect(await job.stop())
+        }
     }
 }

@@ -201,6 +201,11 @@ extension Chrome {
             let records = try readRecords(r.run + "/results.jsonl")
             #expect(records.count == 12 && Set(records.map(\.url)).count == 12, "one record per URL, none twice")
             #expect(records.filter(\.ok).count == 12)
+            // Issue 19 item 17: the tasks that wrote nothing read as "no results" although S3
+            // answers 403 for their missing keys (the coordinator may list only the job's prefix).
+            #expect(
+                !(r.stdout + r.stderr).contains("results not read") && !(r.stdout + r.stderr).contains("AccessDenied"),
+                "\(r.stderr)")
 
             let report = try readJSON(r.run + "/report.json")
             let tasks = report["tasks"]
@@ -228,6 +233,25 @@ extension Chrome {
             let tokens = seen.compactMap { $0["clientToken"]?.stringValue }
             #expect(tokens.count == 10 && Set(tokens).count == 10, "one task per batch attempt")
             #expect(try await job.aws.ecs.listTasks(cluster: job.cluster, desiredStatus: .running).isEmpty)
+            clean = true
+            #expect(await job.stop())
+        }
+
+        /// Issue 19 item 8: a sidecar that never becomes healthy ends its task once its
+        /// startTimeout passes (capped to 2 s here), classified with its hint; the retry runs.
+        @Test func aSidecarThatNeverBecomesHealthyEndsItsTask() async throws {
+            let job = try await RehearsedJob.start(
+                urls: { [$0 + "/page/1", $0 + "/page/2"] }, batchSize: 2,
+                rehearsalArguments: ["--max-start-timeout", "2"])
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            try await job.rehearsal.fault("sidecarNeverHealthy")
+            let r = try await job.run()
+            #expect(r.code == 0, "the second attempt crawls the batch\n\(r.stderr)")
+            let first = try readJSON(r.run + "/report.json")["tasks"]?["list"]?.arrayValue?.first
+            #expect(first?["stopCode"] == "EssentialContainerExited", "\(first ?? [:])")
+            #expect(first?["exitCodes"]?["crawler"] == 143)
+            #expect(first?["hint"]?.stringValue?.contains("never became healthy") == true, "\(first ?? [:])")
             clean = true
             #expect(await job.stop())
         }

@@ -74,6 +74,21 @@ import Testing
             name: "sidecar never healthy", stopCode: "TaskFailedToStart",
             stoppedReason: "Task failed container health checks", crawler: (nil, nil), sidecar: (1, nil),
             retryable: true, hint: "never became healthy"),
+        // Issue 19 item 13: Docker Hub's rate limit is its own failure, not a missing route.
+        Case(
+            name: "Docker Hub rate limit", stopCode: "TaskFailedToStart",
+            stoppedReason:
+                "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/selenium/standalone-chrome/manifests/sha256:abc: 429 Too Many Requests - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit",
+            crawler: (nil, nil), sidecar: (nil, nil), retryable: true, hint: "toomanyrequests"),
+        // Issue 19 item 8: what the ECS agent reports when the sidecar's startTimeout passes
+        // (dependencygraph/graph.go, task_manager.go handleTerminalDependencyError).
+        Case(
+            name: "sidecar never healthy within its startTimeout", stopCode: "EssentialContainerExited",
+            stoppedReason: "Essential container in task exited",
+            crawler: (
+                143,
+                "CannotStartContainerError: dependency graph: container ordering dependency [webdriver(selenium/standalone-chrome:4.27.0-20241225) (RUNNING->RUNNING)] for target [crawler(crawlrun/crawler:latest) (PULLED->RUNNING)] has timed out."
+            ), sidecar: (143, nil), retryable: true, hint: "startTimeout of 120 s"),
         Case(
             name: "crawler killed", stopCode: "EssentialContainerExited",
             stoppedReason: "Essential container in task exited", crawler: (137, nil), sidecar: (143, nil),
@@ -184,5 +199,19 @@ import Testing
         #expect(phase("STOPPING") == .starting, "stopped before it ever ran")
         #expect(phase("DEPROVISIONING", started: true) == .running)
         if case .stopped = phase("STOPPED") {} else { Issue.record("STOPPED is stopped") }
+    }
+
+    /// Issue 19 item 13: Docker Hub's toomanyrequests waits before the next attempt; a missing
+    /// route does not.
+    @Test func aRateLimitedPullWaitsBeforeItsNextAttempt() {
+        let limited = FargateStopReasons.verdict(
+            .init(
+                stopCode: "TaskFailedToStart",
+                text:
+                    "CannotPullContainerError: … 429 Too Many Requests - Server message: toomanyrequests: You have reached your unauthenticated pull rate limit"
+            ))
+        #expect(limited.rule == "registry rate limit" && limited.verdict.retryAfter == 300)
+        let noRoute = FargateStopReasons.verdict(.init(stopCode: "TaskFailedToStart", text: Self.pull))
+        #expect(noRoute.rule == "no route to the registry" && noRoute.verdict.retryAfter == nil)
     }
 }

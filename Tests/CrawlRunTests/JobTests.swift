@@ -93,9 +93,12 @@ import Testing
             ]
         ),
         (
-            #"{"urls": ["http://a/"], "task": {"architecture": "ARM64"}, "fargate": {"region": "us-east-1", "subnets": ["subnet-1"], "executionRoleArn": "arn:aws:iam::1:role/e", "taskRoleArn": "arn:aws:iam::1:role/t", "bucket": "b", "capacityProviders": [{"provider": "FARGATE_SPOT", "weight": 1}]}}"#,
+            // Issue 19 item 12: ARM64 on FARGATE_SPOT needs platform 1.4.0+ (LATEST, the default, is).
+            #"{"urls": ["http://a/"], "task": {"architecture": "ARM64"}, "fargate": {"region": "us-east-1", "subnets": ["subnet-1"], "executionRoleArn": "arn:aws:iam::1:role/e", "taskRoleArn": "arn:aws:iam::1:role/t", "bucket": "b", "platformVersion": "1.3.0", "capacityProviders": [{"provider": "FARGATE_SPOT", "weight": 1}]}}"#,
             .fargate,
-            ["fargate.capacityProviders: FARGATE_SPOT runs X86_64 only; set task.architecture to X86_64"]
+            [
+                "fargate.platformVersion: FARGATE_SPOT runs ARM64 tasks on platform version 1.4.0 or later, not 1.3.0; set it to LATEST or 1.4.0"
+            ]
         ),
         (
             #"{"urls": ["http://a/"], "fargate": {"region": "us-east-1", "subnets": ["sn-1"], "executionRoleArn": "arn:aws:iam::1:role/e", "taskRoleArn": "arn:aws:iam::1:role/t"}}"#,
@@ -120,6 +123,16 @@ import Testing
         let error = #expect(throws: JobError.self) { _ = try Job.load(path: path, backend: backend) }
         let got = (error?.problems ?? []).map { $0.description.replacingOccurrences(of: dir, with: "DIR") }
         #expect(got == expected)
+    }
+
+    /// Issue 19 item 12: ARM64 with FARGATE_SPOT runs on platform 1.4.0 and later (LATEST).
+    @Test func arm64OnFargateSpotIsAllowed() throws {
+        for version in ["LATEST", "1.4.0"] {
+            let doc =
+                #"{"urls": ["http://a/"], "task": {"architecture": "ARM64"}, "fargate": {"region": "us-east-1", "subnets": ["subnet-1"], "executionRoleArn": "arn:aws:iam::123456789012:role/e", "taskRoleArn": "arn:aws:iam::123456789012:role/t", "bucket": "b", "platformVersion": "\#(version)", "capacityProviders": [{"provider": "FARGATE_SPOT", "weight": 1}]}}"#
+            let job = try Job.parse(Data(doc.utf8), path: "job.json", backend: .fargate)
+            #expect(job.task.architecture == "ARM64" && job.fargate.capacityProviders.first?.provider == "FARGATE_SPOT")
+        }
     }
 
     @Test func everyMistakeIsReportedAtOnce() throws {

@@ -55,6 +55,26 @@ import Testing
         #expect(l.counts.infrastructureFailures == 1)
     }
 
+    /// Issue 19 item 13: a pull refused by a registry's rate limit retries after a long
+    /// back-off, holding its slot, instead of at once (which would only be refused again).
+    @Test func aRateLimitedPullRetriesAfterItsBackoff() {
+        var l = ledger([2, 2], maxTasks: 1, retries: 2)
+        _ = l.start()
+        _ = l.launched(batch: "0001", attempt: 1, task: "t1", now: 0)
+        let limited = TaskEnd(
+            stopCode: .taskFailedToStart, reason: "CannotPullContainerError: … toomanyrequests", hint: "use ECR",
+            retryAfter: 300)
+        let actions = l.taskEnded(batch: "0001", attempt: 1, records: 0, missing: ["u1", "u2"], end: limited, now: 5)
+        #expect(actions.first == .writeRetryBatch(batch: "0001", attempt: 2, urls: ["u1", "u2"]))
+        #expect(launches(actions).isEmpty, "no launch at once, not even batch 0002: the slot is held")
+        guard case .relaunchAfter(let seconds, let order)? = actions.last else {
+            Issue.record("expected a relaunch after the back-off: \(actions)")
+            return
+        }
+        #expect(seconds == 300 && order.attempt == 2)
+        #expect(launches(l.launchDue(batch: "0001", attempt: 2, urls: ["u1", "u2"], now: 305)).map(\.attempt) == [2])
+    }
+
     @Test func givesUpAfterTheRetriesWithTheReason() {
         var l = ledger([2], maxTasks: 1, retries: 1)
         _ = l.start()

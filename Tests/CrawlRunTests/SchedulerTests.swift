@@ -19,7 +19,7 @@ import Testing
 
     /// `batches` batches of `size` URLs each, run on `backend`.
     func makeRun(
-        batches: Int, size: Int, backend: FakeBackend, clock: any RunClock = SystemClock(), retries: Int = 2,
+        batches: Int, size: Int, backend: any TaskBackend, clock: any RunClock = SystemClock(), retries: Int = 2,
         maxTasks: Int = 2, maxRunSeconds: Double = 3600
     ) throws -> Run {
         let job = try Job.parse(Data(#"{"name": "t", "urls": ["http://x/"]}"#.utf8), path: "t.json", backend: .local)
@@ -163,6 +163,34 @@ import Testing
         #expect(state["status"] == "interrupted")
     }
 
+    /// Issue 19 item 8b: tasks whose stop is never seen (a StopTask that does nothing, an ECS
+    /// that no longer answers) do not hold the run: it ends after its wind-down, or at once on a
+    /// second signal, naming the tasks `resume` will find.
+    @Test(arguments: ["wind-down", "second signal"])
+    func aStopNeverSeenDoesNotHoldTheRun(_ how: String) async throws {
+        let backend = DeafBackend(FakeBackend { launch in .run(records: [:], untilStopped: true) })
+        let run = try makeRun(batches: 2, size: 2, backend: backend, maxTasks: 2)
+        let scheduler = run.scheduler
+        await scheduler.setWindDown(how == "wind-down" ? 0.5 : 3600)
+        let execution = Task { await scheduler.execute() }
+        while backend.inner.running < 2 { await Task.yield() }
+        let started = ContinuousClock.now
+        scheduler.interrupt("SIGTERM")
+        if how == "second signal" {
+            try await Task.sleep(for: .milliseconds(200))
+            scheduler.interrupt("SIGTERM")
+        }
+        let report = await execution.value
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(report.status == .interrupted)
+        #expect(
+            report.problems.contains {
+                $0.contains("2 tasks not seen stopped (`crawlrun resume` adopts or collects them)")
+            },
+            "\(report.problems)")
+        try everyURLOnce(run)
+    }
+
     @Test func theTokenIsOnDiskBeforeTheLaunchAndObservesAreBatched() async throws {
         let seen = LineBox()
         let statePath = Mutex<String?>(nil)
@@ -181,5 +209,26 @@ import Testing
             seen.all.count == 30 && seen.all.allSatisfy { $0 == "on disk" }, "\(seen.all.filter { $0 != "on disk" })")
         #expect(backend.largestObserve > 1, "one observe asks about every live task")
         #expect(run.store.stateWrites < 30, "state writes are debounced (\(run.store.stateWrites) for 30 launches)")
+    }
+}
+
+/// A backend whose StopTask does nothing: its tasks are never seen to stop.
+final class DeafBackend: TaskBackend {
+    let inner: FakeBackend
+    init(_ inner: FakeBackend) { self.inner = inner }
+    var name: String { inner.name }
+    var pollIntervals: PollIntervals { PollIntervals(fast: .milliseconds(50), steady: .milliseconds(50)) }
+    func prepare(run: RunContext) async throws(RunFailure) { try await inner.prepare(run: run) }
+    func locations(run: RunContext, batch: String, attempt: Int) -> TaskLocations {
+        inner.locations(run: run, batch: batch, attempt: attempt)
+    }
+    func putBatch(_ bytes: [UInt8], at location: String) async throws(RunFailure) {
+        try await inner.putBatch(bytes, at: location)
+    }
+    func launch(_ launch: TaskLaunch) async throws(LaunchError) -> String { try await inner.launch(launch) }
+    func observe(_ tasks: [String]) async -> [String: TaskPhase] { await inner.observe(tasks) }
+    func stop(task: String, reason: String) async throws(RunFailure) {}
+    func readResults(at location: String) async throws(RunFailure) -> [UInt8]? {
+        try await inner.readResults(at: location)
     }
 }

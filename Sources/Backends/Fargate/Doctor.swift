@@ -95,8 +95,13 @@ public struct Doctor {
                     "cluster \"\(f.cluster)\" is \(status), not ACTIVE",
                     hint: "use an ACTIVE cluster in fargate.cluster")
             }
+            if let problem = FargateCapacity.problem(job, cluster: cluster) {
+                throw DoctorFailure(problem.message, hint: problem.fix)
+            }
             let running = cluster["runningTasksCount"]?.intValue ?? 0
-            return "\(f.cluster) is ACTIVE (\(running) running task\(running == 1 ? "" : "s"))"
+            let providers = (cluster["capacityProviders"]?.arrayValue ?? []).compactMap(\.stringValue)
+            return "\(f.cluster) is ACTIVE (\(running) running task\(running == 1 ? "" : "s")"
+                + (f.capacityProviders.isEmpty ? "" : "; capacity providers \(providers.joined(separator: ", "))") + ")"
         }
 
         await network("log group") { () async throws -> String in

@@ -109,13 +109,37 @@ enum DoctorNetwork {
         case elsewhere(String)
     }
 
-    /// Passes when every ECR image exists; images elsewhere are named as not checked.
-    static func images(_ outcomes: [(field: String, outcome: ImageOutcome)]) throws(DoctorFailure) -> String {
+    /// Docker Hub's pull rate limit for unauthenticated pulls: 10 an hour per IPv4 address (or
+    /// IPv6 /64). Every Fargate task pulls its images, and tasks behind one NAT gateway share its
+    /// address: past the limit a pull fails with `toomanyrequests`.
+    /// https://docs.docker.com/docker-hub/usage/
+    static let dockerHubAnonymousPullsPerHour = 10
+
+    /// Whether an image reference names Docker Hub (no registry host, or docker.io's).
+    static func isDockerHub(_ image: String) -> Bool {
+        guard let slash = image.firstIndex(of: "/") else { return true }
+        let first = image[..<slash]
+        if ["docker.io", "index.docker.io", "registry-1.docker.io"].contains(first) { return true }
+        return !first.contains(".") && !first.contains(":") && first != "localhost"
+    }
+
+    /// Passes when every ECR image exists and no image would be pulled anonymously from Docker
+    /// Hub by more tasks than its hourly limit; images elsewhere are named as not checked.
+    static func images(
+        _ outcomes: [(field: String, outcome: ImageOutcome)], tasks: Int = 1
+    ) throws(DoctorFailure)
+        -> String
+    {
         var notes: [String] = []
         var problems: [(String, String)] = []
+        var hub: [(field: String, image: String)] = []
         for (field, outcome) in outcomes {
             switch outcome {
             case .found(let ref): notes.append("\(ref) in ECR")
+            case .elsewhere(let image) where isDockerHub(image):
+                hub.append((field, image))
+                notes.append(
+                    "\(image) from Docker Hub (\(tasks) task\(tasks == 1 ? "" : "s"), within its anonymous limit)")
             case .elsewhere(let image): notes.append("\(image) not in ECR (not checked)")
             case .missingImage(let ref):
                 problems.append(("\(field) \(ref): no such tag in \(ref.registryId)/\(ref.repository)", field))
@@ -128,6 +152,17 @@ enum DoctorNetwork {
                 problems.map(\.0).joined(separator: "; ") + " (tasks would fail with CannotPullContainerError)",
                 hint: "push the image (docker push …) or fix \(problems.map(\.1).joined(separator: " and "))")
         }
+        if !hub.isEmpty, tasks > dockerHubAnonymousPullsPerHour {
+            throw DoctorFailure(
+                "\(hub.map { "\($0.field) \($0.image)" }.joined(separator: ", ")) would be pulled from Docker Hub by each of "
+                    + "\(tasks) tasks; Docker Hub allows \(dockerHubAnonymousPullsPerHour) anonymous pulls an hour per "
+                    + "address (tasks behind one NAT share one): pulls would fail with toomanyrequests",
+                hint:
+                    "serve the image from the account's ECR: a pull-through cache rule for Docker Hub (aws ecr "
+                    + "create-pull-through-cache-rule, with a Docker Hub credential in Secrets Manager) or a copy "
+                    + "(docker pull, tag, push), then set \(hub.map(\.field).joined(separator: " and ")) to the ECR image "
+                    + "(README, \"Images from ECR\")")
+        }
         return notes.joined(separator: "; ")
     }
 }
@@ -138,6 +173,8 @@ extension Doctor {
     mutating func checkNetwork(_ aws: AWSServices, region: String) async {
         let f = job.fargate
         let task = job.task
+        // Every batch is a task (retries aside): what pulls the images in the run's first hour.
+        let tasks = (try? Planner(job: job).check().batchCount) ?? f.maxConcurrentTasks
         var endpointsByVPC: [String: [EC2VpcEndpoint]] = [:]
         for id in f.subnets {
             await network("subnet") { () async throws -> String in
@@ -191,7 +228,7 @@ extension Doctor {
                     outcomes.append((field, .missingRepository(ref)))
                 }
             }
-            return try DoctorNetwork.images(outcomes)
+            return try DoctorNetwork.images(outcomes, tasks: tasks)
         }
     }
 

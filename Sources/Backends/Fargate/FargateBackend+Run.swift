@@ -6,19 +6,20 @@ import Foundation
 /// What the backend does for a run as a whole: finds its tasks again after a restart, and leaves
 /// none of them running when the run ends.
 extension FargateBackend {
-    /// Every task ECS still knows for the run (RUNNING and STOPPED; stopped tasks stay listed for
-    /// about an hour), with the batch attempt its tags name, so `resume` adopts a task instead of
-    /// launching it twice. A task without crawlrun's tags is left out.
+    /// Every task ECS still knows for the run, with the batch attempt its tags name, so `resume`
+    /// adopts a task instead of launching it twice. ListTasks by `startedBy` alone (ECS refuses
+    /// it with any other filter, so it lists only the tasks ECS wants running) plus the tasks the
+    /// run's state names (`run.tasks`: stopped ones stay described for about an hour), then
+    /// DescribeTasks. A task without crawlrun's tags is left out.
+    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
     public func reattach(run: RunContext) async throws(RunFailure) -> [KnownTask] {
         state.withLock { $0.run = $0.run ?? run.id }
-        let arns: [String]
         let described: DescribeTasksResult
         do {
-            arns = Array(
-                Set(
-                    try await aws.ecs.listTasks(cluster: cluster, startedBy: run.id, desiredStatus: .running)
-                        + (try await aws.ecs.listTasks(cluster: cluster, startedBy: run.id, desiredStatus: .stopped))))
-            described = try await aws.ecs.describeTasks(cluster: cluster, tasks: arns.sorted(), includeTags: true)
+            let listed = try await aws.ecs.listTasks(cluster: cluster, startedBy: run.id)
+            let arns = Set(listed + run.tasks).sorted()
+            // No ARN, no call: DescribeTasks refuses an empty list.
+            described = try await aws.ecs.describeTasks(cluster: cluster, tasks: arns, includeTags: true)
         } catch {
             throw RunFailure("the run's tasks could not be listed on \(cluster)", cause: error.description)
         }
@@ -50,23 +51,29 @@ extension FargateBackend {
         counters.withLock { $0.shutdownAt = $0.shutdownAt ?? Timestamp.epochSeconds() }
         await copier.drain()
         guard let run = state.withLock({ $0.run }) else { return }
-        let left: [String]
+        // The tasks ECS wants running for the run (startedBy alone: ECS takes no other filter
+        // with it), and the ones this crawlrun knows and has not seen stop (a ListTasks that
+        // fails must not leave them running).
+        var left = Set(state.withLock { s in s.known.filter { !$0.value.ended }.map(\.key) })
         do {
-            left = try await aws.ecs.listTasks(cluster: cluster, startedBy: run, desiredStatus: .running)
+            left.formUnion(try await aws.ecs.listTasks(cluster: cluster, startedBy: run))
         } catch {
-            notes("could not check that no task of run \(run) is left running: \(error)")
-            return
+            notes("could not list the tasks of run \(run) still running: \(error)")
+        }
+        if let described = try? await aws.ecs.describeTasks(cluster: cluster, tasks: left.sorted()) {
+            // Those already stopped (or stopping at ECS's wish) need no StopTask.
+            left = Set(described.tasks.filter { $0.desiredStatus != .stopped }.map(\.taskArn))
         }
         guard !left.isEmpty else { return }
         notes("stopping \(left.count) task\(left.count == 1 ? "" : "s") of run \(run) still running")
-        let failures = await stopAll(left, reason: "crawlrun run \(run) is over")
+        let failures = await stopAll(left.sorted(), reason: "crawlrun run \(run) is over")
         if !failures.isEmpty {
             notes(
                 "\(failures.count) task\(failures.count == 1 ? "" : "s") could not be stopped (stop them with aws ecs stop-task): "
                     + failures.joined(separator: "; "))
         }
         let deadline = ContinuousClock.now + .milliseconds(Int64(options.shutdownWait * 1000))
-        var running = left
+        var running = left.sorted()
         while !running.isEmpty, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .seconds(1))
             guard let described = try? await aws.ecs.describeTasks(cluster: cluster, tasks: running) else { continue }

@@ -15,8 +15,11 @@ import Synchronization
 public final class FargateBackend: TaskBackend {
     public struct Options: Sendable {
         /// How long after its launch a task DescribeTasks calls MISSING is taken for ECS's eventual
-        /// consistency (asked again) rather than lost.
-        public var missingGrace = 30.0
+        /// consistency (asked again) rather than lost. The RunTask reference advises describing a
+        /// new task "starting with a couple of seconds of wait time and increasing gradually up to
+        /// five minutes": under load ECS may not know a task it started for longer than 30 s.
+        /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html
+        public var missingGrace = 300.0
         /// Log copying: the longest wait for a stream's tail, and the quiet period.
         public var logGrace = 30.0
         public var logSettle = 3.0
@@ -45,6 +48,7 @@ public final class FargateBackend: TaskBackend {
         var streamPrefixes: [String: String] = [:]
         var known: [String: Known] = [:]
         var live = 0
+        var tokens = FargateLaunch.Tokens()
     }
     let state = Mutex(State())
     /// For the benchmark: DescribeTasks requests and `observe` calls made, and when `shutdown`
@@ -86,12 +90,29 @@ public final class FargateBackend: TaskBackend {
     public func prepare(run: RunContext) async throws(RunFailure) {
         let f = job.fargate
         do {
-            try await aws.logs.createLogGroup(f.logGroup)
-        } catch  where error.category == .accessDenied {
-            // The execution role creates it too (awslogs-create-group); doctor says if it cannot.
+            // The task definition has no awslogs-create-group: the group must exist before a task.
+            do {
+                try await aws.logs.createLogGroup(f.logGroup)
+            } catch  where error.category == .accessDenied {
+                // Made by someone else (the CloudFormation stack)? This caller may only read it.
+                _ = try await aws.logs.describeLogStreams(group: f.logGroup, limit: 1)
+            }
         } catch {
             throw RunFailure(
                 "the log group \(f.logGroup) could not be ensured", cause: "\(error) (crawlrun doctor JOB checks it)")
+        }
+        if !f.capacityProviders.isEmpty {
+            let cluster: JSONValue?
+            do {
+                cluster = try await aws.ecs.describeClusters([f.cluster])["clusters"]?.arrayValue?.first
+            } catch {
+                throw RunFailure(
+                    "the cluster \(f.cluster) could not be described", cause: "\(error) (crawlrun doctor JOB checks it)"
+                )
+            }
+            if let cluster, let problem = FargateCapacity.problem(job, cluster: cluster) {
+                throw RunFailure(problem.message, cause: problem.fix)
+            }
         }
         let registered: TaskDefinitionRegistry.Registered
         do {
@@ -139,6 +160,22 @@ public final class FargateBackend: TaskBackend {
             return [UInt8](try await aws.s3.getObject(object))
         } catch  where error.category == .notFound {
             return nil
+        } catch  where error.category == .accessDenied {
+            // S3 answers 403, not 404, for a missing key when the caller may not s3:ListBucket
+            // it, and the coordinator may list only the job's prefix: a ListBucket condition on
+            // s3:prefix never matches a GetObject. Listing the key itself tells a task that wrote
+            // nothing from a real permission problem.
+            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
+            if let listed = try? await aws.s3.listObjectsPage(bucket: object.bucket, prefix: object.key, maxKeys: 1),
+                !listed.objects.contains(where: { $0.key == object.key })
+            {
+                return nil
+            }
+            throw RunFailure(
+                "the results \(location) could not be read",
+                cause:
+                    "\(error.description): the coordinator needs s3:GetObject on the job's prefix (crawlrun iam-policy JOB)"
+            )
         } catch {
             throw RunFailure("the results \(location) could not be read", cause: error.description)
         }
@@ -168,12 +205,16 @@ public final class FargateBackend: TaskBackend {
         var once = RetryPolicy()
         once.maxAttempts = 1
         let result: RunTaskResult
+        var sent = launch
+        sent.token = state.withLock { $0.tokens.token(for: launch.token) }
         do {
             result = try await aws.ecs.runTask(
-                FargateLaunch.request(launch, job: job, taskDefinitionArn: arn), retry: once)
+                FargateLaunch.request(sent, job: job, taskDefinitionArn: arn), retry: once)
         } catch {
+            if error.code == "ConflictException" { state.withLock { $0.tokens.spent(launch.token) } }
             throw FargateLaunch.error(error, launch: launch, job: job)
         }
+        if result.tasks.isEmpty { state.withLock { $0.tokens.spent(launch.token) } }
         switch FargateLaunch.outcome(result, launch: launch) {
         case .success(let task):
             remember(task.taskArn, batch: launch.batch, attempt: launch.attempt)

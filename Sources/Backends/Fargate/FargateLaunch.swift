@@ -49,6 +49,26 @@ public enum FargateLaunch {
             + "ECS allows \(TaskDefinition.overridesLimit)"
     }
 
+    /// The clientToken of a launch's next RunTask. A RunTask answered with `failures[]` only
+    /// started no task, and ECS may give the same answer again to the same token: its next try
+    /// takes a fresh one (`-r1`, `-r2`…). So does a launch whose token ECS refuses with a
+    /// ConflictException (used before with other parameters: a task definition changed between
+    /// a run and its resume). Other retries keep the token, so a lost answer finds its task.
+    /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html (clientToken)
+    public struct Tokens: Sendable {
+        var fresh: [String: Int] = [:]
+        public init() {}
+
+        public func token(for base: String) -> String {
+            guard let n = fresh[base], n > 0 else { return base }
+            let suffix = "-r\(n)"
+            return String(base.prefix(64 - suffix.count)) + suffix
+        }
+
+        /// The current token started no task: the next try takes a new one.
+        public mutating func spent(_ base: String) { fresh[base, default: 0] += 1 }
+    }
+
     /// The task RunTask started, or why none was: `failures[]` on a 200 (capacity: later).
     public static func outcome(_ result: RunTaskResult, launch: TaskLaunch) -> Result<ECSTask, LaunchError> {
         if let task = result.tasks.first, !task.taskArn.isEmpty { return .success(task) }
@@ -65,6 +85,11 @@ public enum FargateLaunch {
     public static func error(_ error: AWSError, launch: TaskLaunch, job: Job) -> LaunchError {
         let what = "batch \(launch.batch) attempt \(launch.attempt)"
         let f = job.fargate
+        if error.code == "ConflictException" {
+            return .retryLater(
+                "RunTask refused the client token (used before with other parameters: \(error.message)); trying again with a fresh one"
+            )
+        }
         switch error.category {
         case .throttling, .capacity, .server:
             return .retryLater("\(error.code): \(error.message)")

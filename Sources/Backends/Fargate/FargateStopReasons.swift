@@ -37,6 +37,8 @@ public enum FargateStopReasons {
     public struct Verdict: Sendable, Equatable {
         public var retryable: Bool
         public var hint: String?
+        /// Seconds before the next attempt; nil: at once.
+        public var retryAfter: Double? = nil
     }
 
     /// The rules, first match wins. Each is a predicate on the facts and its verdict.
@@ -44,6 +46,32 @@ public enum FargateStopReasons {
         // First: a crawler that finished its batch did its job, whatever stopped the task after
         // it (a Spot reclaim, our stop of a task that had just ended); no hint to act on.
         ("crawler done", { $0.crawlerExit == 0 }, { _ in Verdict(retryable: true, hint: nil) }),
+        // The sidecar's startTimeout passed before it was HEALTHY: the agent stops the crawler
+        // (143, "CannotStartContainerError: dependency graph: container ordering dependency
+        // [webdriver…] for target [crawler…] has timed out.") and the task ends.
+        (
+            "sidecar never healthy",
+            { $0.says("dependency graph") && $0.says("has timed out", "timed out") },
+            { _ in sidecarNeverHealthy }
+        ),
+        // Docker Hub's pull rate limit (10 anonymous pulls an hour per address; every task pulls
+        // its images, tasks behind one NAT share it): not a route problem, and it passes with time.
+        // https://docs.docker.com/docker-hub/usage/
+        (
+            "registry rate limit",
+            {
+                $0.says("CannotPullContainerError")
+                    && $0.says("toomanyrequests", "pull rate limit", "429 Too Many Requests")
+            },
+            { _ in
+                Verdict(
+                    retryable: true,
+                    hint:
+                        "the registry refused the pull (toomanyrequests: Docker Hub allows 10 anonymous pulls an hour per address): serve the images from the account's ECR, a pull-through cache rule or a copy (crawlrun doctor JOB checks; README, \"Images from ECR\")",
+                    retryAfter: registryRateLimitBackoff
+                )
+            }
+        ),
         (
             "image missing or not allowed",
             { $0.says("CannotPullContainerError") && $0.says(imageRefused) },
@@ -60,13 +88,24 @@ public enum FargateStopReasons {
             { Verdict(retryable: true, hint: noRoute($0)) }
         ),
         (
+            "execution role denied",
+            { $0.says("ResourceInitializationError") && $0.says("AccessDenied") },
+            { _ in
+                Verdict(
+                    retryable: false,
+                    hint:
+                        "ECS was denied with the execution role: attach the execution role policy `crawlrun iam-policy JOB` prints to fargate.executionRoleArn"
+                )
+            }
+        ),
+        (
             "log group missing",
             { $0.says("ResourceInitializationError") && $0.says("log group", "ResourceNotFoundException") },
             { _ in
                 Verdict(
                     retryable: false,
                     hint:
-                        "the task's log group does not exist: create fargate.logGroup (crawlrun doctor JOB does), or allow logs:CreateLogGroup to the execution role"
+                        "the task's log group does not exist: create fargate.logGroup (crawlrun run and crawlrun doctor JOB create it)"
                 )
             }
         ),
@@ -115,14 +154,8 @@ public enum FargateStopReasons {
             }
         ),
         (
-            "sidecar never healthy", { $0.stopCode == "TaskFailedToStart" && $0.says("health check") },
-            { _ in
-                Verdict(
-                    retryable: true,
-                    hint:
-                        "the WebDriver sidecar never became healthy: check task.sidecarImage, and task.memory for the browser"
-                )
-            }
+            "sidecar unhealthy", { $0.stopCode == "TaskFailedToStart" && $0.says("health check") },
+            { _ in sidecarNeverHealthy }
         ),
         (
             "provisioning timeout", { $0.stopCode == "UserInitiated" && $0.says("still not running") },
@@ -176,6 +209,15 @@ public enum FargateStopReasons {
         ),
     ]
 
+    /// Docker Hub's anonymous limit refills over the hour (10 pulls): the next attempt waits.
+    public static let registryRateLimitBackoff = 300.0
+
+    static let sidecarNeverHealthy = Verdict(
+        retryable: true,
+        hint:
+            "the WebDriver sidecar never became healthy (ECS gave up after its startTimeout of \(TaskDefinition.sidecarStartTimeout) s): check task.sidecarImage, and task.memory for the browser"
+    )
+
     /// Words of a pull refused for good (the image or tag does not exist, or the role may not
     /// pull it), as registries and ECS put them.
     static let imageRefused = [
@@ -228,7 +270,7 @@ public enum FargateStopReasons {
                 startedAt: task.startedAt?.timeIntervalSince1970, stoppedAt: task.stoppedAt?.timeIntervalSince1970),
             // A task started with the FARGATE launch type runs on FARGATE's (on-demand) capacity.
             capacityProvider: task.capacityProviderName ?? (task.launchType == "FARGATE" ? "FARGATE" : nil),
-            hint: verdict.hint, retryable: verdict.retryable)
+            hint: verdict.hint, retryable: verdict.retryable, retryAfter: verdict.retryAfter)
     }
 
     /// Where a task is, from its lastStatus. A task that is stopping counts as running only once

@@ -2,9 +2,11 @@ import AWS
 import CrawlKit
 import JSONKit
 
-/// The two least-privilege IAM policies a Fargate run needs: the coordinator's (whoever runs
-/// `crawlrun`) and the task role's (the crawler). Resources are the job's own: its task
-/// definition family, cluster, two roles, log group and S3 prefix.
+/// The three least-privilege IAM policies a Fargate run needs: the coordinator's (whoever runs
+/// `crawlrun`), the task role's (the crawler) and the execution role's (ECS pulling the images
+/// and writing the logs). Resources are the job's own: its task definition family, cluster, two
+/// roles, log group, ECR repositories and S3 prefix. `documents` is what `crawlrun iam-policy`
+/// prints, and what the CloudFormation template and the tests compare with.
 /// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
 public enum IAMPolicy {
     /// Partition and account from the job's role ARNs (`arn:aws:iam::123456789012:role/x`).
@@ -14,6 +16,73 @@ public enum IAMPolicy {
             if parts.count >= 6, !parts[4].isEmpty { return (String(parts[1]), String(parts[4])) }
         }
         return ("aws", "*")
+    }
+
+    /// Every policy a run needs, keyed as `crawlrun iam-policy --json` prints them, in the order
+    /// the text form prints them, each with the role or user it goes to.
+    public static func documents(_ job: Job) -> [(key: String, title: String, policy: JSONValue)] {
+        [
+            ("coordinator", "Coordinator policy (attach to the user or role that runs crawlrun)", coordinator(job)),
+            ("taskRole", "Task role policy (attach to \(job.fargate.taskRoleArn ?? "the task role"))", taskRole(job)),
+            (
+                "executionRole",
+                "Execution role policy (attach to \(job.fargate.executionRoleArn ?? "the execution role"))",
+                executionRole(job)
+            ),
+        ]
+    }
+
+    /// `{"coordinator": …, "taskRole": …, "executionRole": …}`.
+    public static func all(_ job: Job) -> JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: documents(job).map { ($0.key, $0.policy) }))
+    }
+
+    /// `crawlrun iam-policy JOB [--json]`'s output.
+    public static func printed(_ job: Job, json: Bool) -> String {
+        if json { return String(decoding: all(job).encoded(), as: UTF8.self) }
+        return documents(job).map { "# \($0.title)\n\($0.policy.prettyPrinted())" }.joined(separator: "\n\n")
+    }
+
+    /// ECS pulls the images and sends the containers' output to CloudWatch Logs with this role:
+    /// the actions of AmazonECSTaskExecutionRolePolicy, scoped to the job's ECR repositories and
+    /// log group. No logs:CreateLogGroup: crawlrun creates the group itself (the task definition
+    /// sets no `awslogs-create-group`, which would make this role need it).
+    /// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
+    public static func executionRole(_ job: Job) -> JSONValue {
+        let f = job.fargate
+        let (partition, account) = account(job)
+        let region = f.region ?? "*"
+        let logGroup = "arn:\(partition):logs:\(region):\(account):log-group:\(f.logGroup)"
+        var statements: [JSONValue] = [
+            // CreateLogStream is authorized on the group, PutLogEvents on its streams.
+            // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
+            [
+                "Sid": "WriteTaskLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [.string(logGroup), .string(logGroup + ":*")],
+            ]
+        ]
+        let repositories = ecrRepositories(job, partition: partition)
+        if !repositories.isEmpty {
+            statements += [
+                // GetAuthorizationToken takes no resource-level permission.
+                ["Sid": "RegistryLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"],
+                [
+                    "Sid": "PullTheJobsImages", "Effect": "Allow",
+                    "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                    "Resource": .array(repositories.map { .string($0) }),
+                ],
+            ]
+        }
+        return ["Version": "2012-10-17", "Statement": .array(statements)]
+    }
+
+    /// The ARNs of the ECR repositories the job's images come from.
+    static func ecrRepositories(_ job: Job, partition: String) -> [String] {
+        Set(
+            [job.task.crawlerImage, job.task.sidecarImage].compactMap(ECRImageReference.init).map {
+                "arn:\(partition):ecr:\($0.region):\($0.registryId):repository/\($0.repository)"
+            }
+        ).sorted()
     }
 
     /// `prefix + job name + "/"`: every run of the job lives below it.
@@ -95,11 +164,7 @@ public enum IAMPolicy {
             "Resource": "*",
         ]
         if region != "*" { network["Condition"] = ["StringEquals": ["ec2:Region": .string(region)]] }
-        let repositories = Set(
-            [job.task.crawlerImage, job.task.sidecarImage].compactMap(ECRImageReference.init).map {
-                "arn:\(partition):ecr:\($0.region):\($0.registryId):repository/\($0.repository)"
-            }
-        ).sorted()
+        let repositories = ecrRepositories(job, partition: partition)
         guard !repositories.isEmpty else { return [.object(network)] }
         let images: JSONValue = [
             "Sid": "CheckImages", "Effect": "Allow", "Action": ["ecr:DescribeImages"],

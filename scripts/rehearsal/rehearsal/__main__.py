@@ -43,7 +43,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "played in process, the crawler writing an ok record per URL at once (benchmarks)")
     p.add_argument("--provision-seconds", type=float, default=0.1, help="time in PROVISIONING and DEPROVISIONING")
     p.add_argument("--pull-seconds", type=float, default=0.1, help="time in PENDING before the containers start")
-    p.add_argument("--health-timeout", type=float, default=60.0, help="longest wait for the sidecar's HEALTHY")
+    p.add_argument("--health-timeout", type=float, default=60.0,
+                   help="a health check not passing this long reports UNHEALTHY (the task still waits)")
+    p.add_argument("--launch-rate", type=float, default=20.0,
+                   help="Fargate's RunTask rate: calls (and tasks, burst 5×) per second, throttled beyond (0: off)")
+    p.add_argument("--max-start-timeout", type=float, default=None,
+                   help="cap on a container's startTimeout (a dependency given up on sooner, for tests)")
     p.add_argument("--max-stop-timeout", type=float, default=120.0, help="cap on a container's stopTimeout")
     args = p.parse_args(argv)
     if not args.crawler and args.runner == "processes":
@@ -73,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.chromedriver:
         os.environ["CHROMEDRIVER"] = args.chromedriver
     options = Options(region=args.region, provision_seconds=args.provision_seconds, pull_seconds=args.pull_seconds,
-                      health_timeout=args.health_timeout, max_stop_timeout=args.max_stop_timeout)
+                      health_timeout=args.health_timeout, max_stop_timeout=args.max_stop_timeout,
+                      max_start_timeout=args.max_start_timeout, launch_rate=args.launch_rate)
     if args.runner == "instant":
         rehearsal = Rehearsal(options, None)
         rehearsal.runner = InstantRunner(rehearsal.account, rehearsal.lock)

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .containers import ContainerStarts
+from .roles import role_allows
 from .runner import Container, wait_until
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class TaskRun(ContainerStarts):
         self.defs = {d["name"]: d for d in definition.container_definitions}
         self.order: list[str] = []  # start order, for stopping dependents first
         self.started: dict[str, Container] = {}
+        self.start_times: dict[str, float] = {}
         self.health: dict[str, str] = {}
         self.states: list[dict] = []
         self.stop_request: tuple[str, str] | None = None
@@ -56,6 +58,7 @@ class TaskRun(ContainerStarts):
         self.crawler_started_at: float | None = None
         self.lines_seen: list[str] = []
         self.credentials_token = uuid.uuid4().hex
+        self.created = time.monotonic()
         self.workdir = tempfile.mkdtemp(prefix="rehearsal-task-")
         self.network: dict = {}
         self.log_keys: set[tuple[str, str, str]] = set()
@@ -73,6 +76,11 @@ class TaskRun(ContainerStarts):
             if status:
                 self.task.last_status = status
                 self.states.append({"status": status, "at": now().isoformat()})
+
+    def not_yet_visible(self) -> bool:
+        """eventuallyConsistent: DescribeTasks does not know the task yet."""
+        fault = self.faults.get("eventuallyConsistent")
+        return fault is not None and time.monotonic() - self.created < fault.get("seconds", 3.0)
 
     @property
     def id(self) -> str:
@@ -128,6 +136,9 @@ class TaskRun(ContainerStarts):
             return self._finish()
         if "cannotPullContainer" in self.faults:
             return self._fail_pull()
+        problem = self._check_log_groups()
+        if problem:
+            return self._fail_to_start(problem)
         self._state(pull_stopped_at=now())
         self.network = self.r.runner.network()
         if not self._start_containers():
@@ -145,6 +156,38 @@ class TaskRun(ContainerStarts):
         reason = (f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve "
                   f"ref {image}: failed to do request: Head \"https://{image.split('/')[0]}/v2/\": dial tcp: "
                   "i/o timeout")
+        with self.r.lock:
+            for c in self.task.containers:
+                c["reason"] = reason
+        self.request_stop("TaskFailedToStart", reason)
+        self._finish()
+
+    def _check_log_groups(self) -> str | None:
+        """The awslogs driver's checks, made with the execution role before any container
+        starts: the group must exist, or `awslogs-create-group` must be "true" and the role
+        allowed logs:CreateLogGroup. ECS's words (stopped-task-error-codes.html,
+        ResourceInitializationError: failed to validate logger args)."""
+        role = getattr(self.definition, "execution_role_arn", None)
+        for d in self.defs.values():
+            config = d.get("logConfiguration") or {}
+            if config.get("logDriver") != "awslogs":
+                continue
+            options = config.get("options", {})
+            group, region = options.get("awslogs-group", ""), options.get("awslogs-region", self.region)
+            if self.r.pump.group_exists(region, group):
+                continue
+            prefix = "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+            if options.get("awslogs-create-group") != "true":
+                return (prefix + "failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log "
+                        "group does not exist. : exit status 1")
+            if not role_allows(self.r.account, role, "logs:CreateLogGroup"):
+                return (prefix + f"failed to create Cloudwatch log group: AccessDeniedException: User: {role} is not "
+                        f"authorized to perform: logs:CreateLogGroup on resource: {group} : exit status 1")
+            self.r.pump.create_group(region, group)
+        return None
+
+    def _fail_to_start(self, reason: str) -> None:
+        """A task ECS could not prepare: TaskFailedToStart, no container ever ran."""
         with self.r.lock:
             for c in self.task.containers:
                 c["reason"] = reason

@@ -40,23 +40,43 @@ class ContainerStarts:
     # -- starting them -------------------------------------------------------------------------
 
     def _deps(self, name: str) -> tuple[bool, str | None]:
-        """(ready to start, why it never will)."""
+        """(ready to start, why it never will). As the ECS agent's dependency graph decides
+        (agent/engine/dependencygraph/graph.go, verifyContainerOrderingStatusResolvable): a
+        HEALTHY, COMPLETE or SUCCESS dependency that is not met waits — an UNHEALTHY sidecar too —
+        until the *dependency's* `startTimeout` (from its start) has passed; without one the
+        dependent waits for ever (the task stays PENDING until StopTask)."""
         for dep in self.defs[name].get("dependsOn", []):
             other, condition = dep["containerName"], dep.get("condition", "START")
             container = self.started.get(other)
             if container is None:
                 return False, None
             if condition == "HEALTHY":
-                if self.health.get(other) == "UNHEALTHY" or not container.running and self.health.get(other) != "HEALTHY":
-                    return False, f"{other} did not become healthy"
-                if self.health.get(other) != "HEALTHY":
-                    return False, None
+                if self.health.get(other) == "HEALTHY":
+                    continue
             elif condition in ("COMPLETE", "SUCCESS"):
-                if container.running:
-                    return False, None
-                if condition == "SUCCESS" and container.exit_code != 0:
-                    return False, f"{other} exited {container.exit_code}"
+                if not container.running:
+                    if condition == "SUCCESS" and container.exit_code != 0:
+                        return False, (f"dependency graph: failed to resolve container ordering dependency "
+                                       f"[{self._describe(other)}] for target [{self._describe(name)}] as "
+                                       "dependency did not exit successfully.")
+                    continue
+            else:
+                continue
+            timeout = self.defs[other].get("startTimeout")
+            if timeout and container.running:
+                if self.r.options.max_start_timeout is not None:
+                    timeout = min(timeout, self.r.options.max_start_timeout)
+                if time.monotonic() - self.start_times[other] > timeout:
+                    return False, (f"dependency graph: container ordering dependency [{self._describe(other)}] "
+                                   f"for target [{self._describe(name)}] has timed out.")
+            return False, None
         return True, None
+
+    def _describe(self, name: str) -> str:
+        """The agent's Container.String(): `name(image) (known->desired)`."""
+        image = self.defs[name].get("image", "")
+        known = "RUNNING" if name in self.started else "PULLED"
+        return f"{name}({image}) ({known}->RUNNING)"
 
     def _start_containers(self) -> bool:
         waiting = [n for n in self.defs]
@@ -67,8 +87,17 @@ class ContainerStarts:
             for name in list(waiting):
                 ready, never = self._deps(name)
                 if never:
-                    self.request_stop("TaskFailedToStart", f"Task failed container health checks: {never}")
-                    return False
+                    # The agent marks the container STOPPED with exit code 143 and a
+                    # CannotStartContainerError (task_manager.go, handleTerminalDependencyError);
+                    # an essential one stops the task (EssentialContainerExited).
+                    with self.r.lock:
+                        c = self._container(name)
+                        c.update({"lastStatus": "STOPPED", "exitCode": 143,
+                                  "reason": f"CannotStartContainerError: {never}"})
+                    if self.defs[name].get("essential", True):
+                        return False
+                    waiting.remove(name)
+                    continue
                 if ready:
                     waiting.remove(name)
                     self._start(name)
@@ -86,7 +115,8 @@ class ContainerStarts:
     def _check_health(self, name: str, deadline: float) -> None:
         # A CMD-SHELL check cannot run outside its image: the runner probes the sidecar, and any
         # other container with a health check is healthy once it runs.
-        healthy = self.r.runner.healthy(self.defs[name], self.network, self.started[name])
+        healthy = "sidecarNeverHealthy" not in self.faults and self.r.runner.healthy(
+            self.defs[name], self.network, self.started[name])
         status = "HEALTHY" if healthy else "UNKNOWN"
         if status == "UNKNOWN" and (time.monotonic() > deadline or not self.started[name].running):
             status = "UNHEALTHY"
@@ -126,7 +156,7 @@ class ContainerStarts:
             group = options.get("awslogs-group", "")
             stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{name}/{self.id}"
             region = options.get("awslogs-region", self.region)
-            self.r.pump.open_stream(region, group, stream, options.get("awslogs-create-group") == "true")
+            self.r.pump.open_stream(region, group, stream)
             late = self.faults.get("lateLogTail", {}).get("seconds", 0.0)
             write = self.r.pump.writer(region, group, stream, lambda: late)
             self.log_keys.add((region, group, stream))
@@ -146,6 +176,7 @@ class ContainerStarts:
 
         container = self.r.runner.start(d, self._environment(name), self.network, self.workdir, on_line, on_exit)
         self.started[name] = container
+        self.start_times[name] = time.monotonic()
         self.order.append(name)
         if d.get("healthCheck"):
             self.health[name] = "UNKNOWN"

@@ -2,9 +2,12 @@
 inspection, and the tasks' container-credential endpoint.
 
   GET    /_rehearsal/                 endpoint, pid, region, account, whether auth is enforced
-  POST   /_rehearsal/setup            {cluster, logGroup, bucket, prefix, policies: {coordinator, taskRole},
-                                       executionRoleName?, taskRoleName?, userName?, enforceAuth? (true)}
+  POST   /_rehearsal/setup            {cluster, logGroup, bucket, prefix,
+                                       policies: {coordinator, taskRole, executionRole},
+                                       executionRoleName?, taskRoleName?, userName?, enforceAuth? (true),
+                                       capacityProviders? (["FARGATE", "FARGATE_SPOT"]), bucketRegion?}
   POST   /_rehearsal/auth             {"enforce": true|false}
+  POST   /_rehearsal/launch-rate      {"rate": N}: Fargate's RunTask rate (calls a second; 0: off)
   GET    /_rehearsal/faults           armed faults and their remaining counts
   POST   /_rehearsal/faults           {"fault": NAME, "count": N, …} (or {"faults": [ … ]})
   DELETE /_rehearsal/faults           disarms every fault
@@ -31,16 +34,6 @@ TRUST_ECS_TASKS = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                    "Action": "sts:AssumeRole"}],
 }
-# AmazonECSTaskExecutionRolePolicy's actions (moto loads no AWS managed policies by default),
-# plus logs:CreateLogGroup for awslogs-create-group.
-EXECUTION_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
-        "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup"]}],
-}
-
-
 class ControlError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -88,6 +81,9 @@ class Control:
                          "account": self.r.account, "authEnforced": auth_enforced()}
         if route == ("POST", "setup"):
             return 200, self.setup(data)
+        if route == ("POST", "launch-rate"):
+            self.r.set_launch_rate(float(data.get("rate", self.r.options.launch_rate)))
+            return 200, {"rate": data.get("rate")}
         if route == ("POST", "auth"):
             enforce_auth(bool(data.get("enforce", True)))
             return 200, {"authEnforced": auth_enforced()}
@@ -125,7 +121,7 @@ class Control:
     def setup(self, data: dict) -> dict:
         missing = [k for k in ("cluster", "logGroup", "bucket") if not data.get(k)]
         policies = data.get("policies") or {}
-        missing += [f"policies.{k}" for k in ("coordinator", "taskRole") if k not in policies]
+        missing += [f"policies.{k}" for k in ("coordinator", "taskRole", "executionRole") if k not in policies]
         if missing:
             raise ControlError(400, f"set-up needs {', '.join(missing)}")
         region = data.get("region") or self.r.options.region
@@ -140,18 +136,33 @@ class Control:
         group = (groups["SecurityGroups"][0]["GroupId"] if groups["SecurityGroups"] else ec2.create_security_group(
             GroupName="crawlrun-rehearsal", Description="crawlrun rehearsal tasks", VpcId=vpc)["GroupId"])
         self._route_to_internet(ec2, vpc)
-        cluster = aws("ecs").create_cluster(clusterName=data["cluster"])["cluster"]["clusterArn"]
+        # FARGATE and FARGATE_SPOT associated, as the README's set-up (and its template) does;
+        # `capacityProviders: []` in the set-up leaves the cluster without them.
+        providers = data.get("capacityProviders", ["FARGATE", "FARGATE_SPOT"])
+        cluster = aws("ecs").create_cluster(clusterName=data["cluster"], capacityProviders=providers)["cluster"][
+            "clusterArn"]
+        if providers:
+            aws("ecs").put_cluster_capacity_providers(
+                cluster=data["cluster"], capacityProviders=providers,
+                defaultCapacityProviderStrategy=[{"capacityProvider": providers[0], "weight": 1}])
         logs = aws("logs")
         if not logs.describe_log_groups(logGroupNamePrefix=data["logGroup"])["logGroups"]:
             logs.create_log_group(logGroupName=data["logGroup"])
         s3 = aws("s3")
         if data["bucket"] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-            extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            # `bucketRegion`: a bucket in another region than the job's (S3's wrong-region answers).
+            bucket_region = data.get("bucketRegion") or region
+            if bucket_region != region:
+                s3 = self._clients(bucket_region)("s3")
+            extra = ({} if bucket_region == "us-east-1"
+                     else {"CreateBucketConfiguration": {"LocationConstraint": bucket_region}})
             s3.create_bucket(Bucket=data["bucket"], **extra)
         execution_name = data.get("executionRoleName", "crawlrun-execution")
         execution = self._role(iam, execution_name)
+        # The execution role holds exactly what `crawlrun iam-policy` prints for it (the agent
+        # checks it where ECS would: awslogs-create-group needs logs:CreateLogGroup).
         iam.put_role_policy(RoleName=execution_name, PolicyName="ecs-task-execution",
-                            PolicyDocument=json.dumps(EXECUTION_POLICY))
+                            PolicyDocument=json.dumps(policies["executionRole"]))
         task_name = data.get("taskRoleName", "crawlrun-task")
         task_role = self._role(iam, task_name)
         iam.attach_role_policy(RoleName=task_name, PolicyArn=self._policy(

@@ -18,11 +18,32 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.sts.models import sts_backends
 
-from . import ecs_hooks
+from . import ecs_hooks, moto_fixes
 from .agent import TaskRun
 from .faults import Faults
 from .logpump import LogPump
 from .runner import ProcessRunner
+
+
+class Bucket:
+    """A token bucket as AWS throttles with one: `capacity` at once, `rate` more per second."""
+
+    def __init__(self, capacity: float, rate: float):
+        self.capacity, self.rate = capacity, rate
+        self.tokens, self.last = capacity, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, n: int = 1) -> bool:
+        if self.rate <= 0:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens < n:
+                return False
+            self.tokens -= n
+            return True
 
 
 @dataclass
@@ -30,7 +51,9 @@ class Options:
     region: str = "us-east-1"
     provision_seconds: float = 0.1  # PROVISIONING and DEPROVISIONING each last this long
     pull_seconds: float = 0.1  # PENDING before the containers start (the "image pull")
-    health_timeout: float = 60.0  # at most this long for HEALTHY, whatever the healthCheck says
+    health_timeout: float = 60.0  # a health check UNHEALTHY after at most this long (the task goes on waiting)
+    launch_rate: float = 20.0  # Fargate's RunTask calls and task launches per second (0: unlimited)
+    max_start_timeout: float | None = None  # cap on a container's startTimeout (tests: seconds, not minutes)
     max_stop_timeout: float = 120.0  # Fargate's ceiling for a container's stopTimeout
 
 
@@ -45,10 +68,18 @@ class Rehearsal:
         self.calls: Counter[str] = Counter()
         self.tasks: dict[str, TaskRun] = {}
         self.tokens: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        # (cluster as given, clientToken) → parameters of a RunTask answered with failures[] only
+        self.failed_tokens: dict[tuple[str, str], str] = {}
         self.placed: dict[str, Counter[str]] = {}  # cluster → tasks per capacity provider
         self.credentials: dict[str, dict] = {}
         self.pump = LogPump(self.lock, self.account)
         ecs_hooks.install(self)
+        moto_fixes.install()
+
+    def set_launch_rate(self, rate: float) -> None:
+        """Fargate's RunTask limits (calls a second, burst included; tasks: a burst of 5× then
+        `rate` a second); 0 turns them off. Tests lower it to see throttling on a loaded machine."""
+        self.launch_buckets = (Bucket(rate, rate), Bucket(5 * rate, rate))
 
     # -- RunTask's helpers (called by the hooks, under the lock) -------------------------------
 

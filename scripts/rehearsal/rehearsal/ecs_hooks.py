@@ -6,7 +6,7 @@ capacityProviderStrategy → FARGATE / FARGATE_SPOT (moto 500s without launchTyp
 (count ≤ 10, startedBy ≤ 36, overrides ≤ 8192 characters, ≤ 50 tags), then the agent runs each
 task. StopTask: desiredStatus STOPPED, stopCode UserInitiated, the agent stops the containers and
 moves lastStatus (moto jumps to STOPPED). ListTasks: desiredStatus RUNNING by default, maxResults
-and nextToken. DescribeTasks: unknown tasks in failures[] with reason MISSING.
+and nextToken, startedBy refused with any other filter. DescribeTasks: unknown tasks in failures[] with reason MISSING.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .core import Rehearsal
 
 OVERRIDES_LIMIT = 8192
+CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
 STARTED_BY_LIMIT = 36  # older SDKs and StartTask enforce 36 (ECS-NOTES.md)
 
 _rehearsal: Rehearsal | None = None
@@ -63,6 +64,11 @@ def _check_limits(body: dict) -> None:
             "Remove one and try again.")
 
 
+def fingerprint(body: dict) -> str:
+    """A RunTask request's parameters, its clientToken aside."""
+    return json.dumps({k: v for k, v in body.items() if k != "clientToken"}, sort_keys=True)
+
+
 def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
     r = _rehearsal
     assert r is not None
@@ -71,15 +77,32 @@ def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
     backend = self.ecs_backend
     cluster = backend._get_cluster(body.get("cluster", "default"))
     token = body.get("clientToken")
-    fingerprint = json.dumps({k: v for k, v in body.items() if k != "clientToken"}, sort_keys=True)
+    params = fingerprint(body)
+    failed = r.failed_tokens.get((body.get("cluster", "default"), token)) if token else None
+    if failed is not None:
+        if failed != params:
+            raise ConflictException(
+                "The specified clientToken is already in use with a different RunTask request.", [])
+        # The token's answer was failures[] only: ECS gives it again (it started no task).
+        return ActionResult({"tasks": [], "failures": [{"reason": CAPACITY_REASON}]})
     if token:
         known = r.tokens.get((cluster.arn, token))
         if known:
-            if known[0] != fingerprint:
+            if known[0] != params:
                 raise ConflictException(
                     "The specified clientToken is already in use with a different RunTask request.", known[1])
             tasks = [backend.tasks[cluster.name][arn] for arn in known[1]]
             return ActionResult({"tasks": tasks, "failures": []})
+    # "The specified capacity provider strategy cannot contain a capacity provider that is not
+    # associated with the cluster" (CapacityProviderStrategyItem; PutClusterCapacityProviders).
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html
+    associated = cluster.capacity_providers or []
+    for item in body.get("capacityProviderStrategy") or []:
+        if item.get("capacityProvider") not in associated:
+            raise InvalidParameterException(
+                "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
+                "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
+                "provider and try again.")
     definition = backend.describe_task_definition(body["taskDefinition"])
     network = r.complete_network(body.get("networkConfiguration"), self.region)
     tasks = []
@@ -93,7 +116,7 @@ def run_task(self: EC2ContainerServiceResponse) -> ActionResult:
         r.adopt(task, definition, token, provider, self.region)
         tasks.append(task)
     if token:
-        r.tokens[(cluster.arn, token)] = (fingerprint, [t.task_arn for t in tasks])
+        r.tokens[(cluster.arn, token)] = (params, [t.task_arn for t in tasks])
     return ActionResult({"tasks": tasks, "failures": []})
 
 
@@ -115,6 +138,13 @@ def stop_task(self: EC2ContainerServiceResponse) -> ActionResult:
 
 def list_tasks(self: EC2ContainerServiceResponse) -> ActionResult:
     body = _body(self)
+    # "When you specify startedBy as the filter, it must be the only filter that you use."
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html (moto accepts it)
+    others = [k for k in ("containerInstance", "family", "serviceName", "desiredStatus", "launchType")
+              if body.get(k)]
+    if body.get("startedBy") and others:
+        raise InvalidParameterException(
+            "startedBy must be the only filter when it is specified: remove " + ", ".join(others) + ".")
     limit = body.get("maxResults", 100)
     if not isinstance(limit, int) or not 1 <= limit <= 100:
         raise InvalidParameterException("maxResults must be between 1 and 100.")
@@ -146,9 +176,11 @@ def describe_tasks(self: EC2ContainerServiceResponse) -> str:
     cluster = self.ecs_backend._get_cluster(body.get("cluster", "default"))
     by_arn = self.ecs_backend.tasks.get(cluster.name, {})
     tasks, failures = [], []
+    r = _rehearsal
     for w in wanted:
         task = by_arn.get(w) or by_arn.get(f"{cluster.arn.replace(':cluster/', ':task/', 1)}/{w}")
-        if task is None:
+        run = r.tasks.get(task.task_arn) if task is not None and r is not None else None
+        if task is None or (run is not None and run.not_yet_visible()):
             failures.append({"arn": w, "reason": "MISSING"})
         else:
             tasks.append(task)

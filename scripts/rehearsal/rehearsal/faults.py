@@ -21,6 +21,9 @@ KINDS: dict[str, tuple[str, dict]] = {
     "runTaskLostResponse": ("request", {"mode": "close"}),
     # DescribeTasks answered with an HTTP 500 ServerException.
     "describeTasksServerError": ("request", {}),
+    # ListTasks answered with AccessDeniedException (HTTP 400), as ECS answers a caller whose
+    # policy lacks ecs:ListTasks.
+    "listTasksDenied": ("request", {}),
     # The next tasks fail to start: CannotPullContainerError, no exit codes, TaskFailedToStart.
     "cannotPullContainer": ("task", {}),
     # The next tasks are interrupted mid-batch: SIGTERM to the containers, stopCode
@@ -30,6 +33,12 @@ KINDS: dict[str, tuple[str, dict]] = {
     # The next tasks' crawler is SIGKILLed mid-batch (exit code 137); the task then stops with
     # EssentialContainerExited.
     "crawlerKilled": ("task", {"afterSeconds": 1.0, "afterLine": None}),
+    # The next tasks' sidecar runs but its health check never passes (a WebDriver that never
+    # says ready): the crawler waits for HEALTHY until the sidecar's startTimeout, if it has one.
+    "sidecarNeverHealthy": ("task", {}),
+    # ECS's eventual consistency: DescribeTasks answers MISSING for the next tasks until
+    # `seconds` after their RunTask (the RunTask reference: up to minutes under load).
+    "eventuallyConsistent": ("task", {"seconds": 3.0}),
     # The next tasks stay in PROVISIONING until StopTask.
     "stuckProvisioning": ("task", {}),
     # The next tasks' log events appear `seconds` after they were written, and the tail (those

@@ -28,15 +28,23 @@ class LogPump:
         self._closed = False
         threading.Thread(target=self._deliver, name="log-pump", daemon=True).start()
 
-    def open_stream(self, region: str, group: str, stream: str, create_group: bool) -> None:
-        """Creates the stream (and the group when `awslogs-create-group` is true), as the
-        driver does when the container starts."""
+    def group_exists(self, region: str, group: str) -> bool:
+        with self._lock:
+            return group in logs_backends[self._account][region].groups
+
+    def create_group(self, region: str, group: str) -> None:
+        with self._lock:
+            backend = logs_backends[self._account][region]
+            if group not in backend.groups:
+                backend.create_log_group(group, {})
+
+    def open_stream(self, region: str, group: str, stream: str) -> None:
+        """Creates the stream, as the driver does when the container starts (the agent checked
+        the group before: agent.py `_check_log_groups`)."""
         backend = logs_backends[self._account][region]
         with self._lock:
             if group not in backend.groups:
-                if not create_group:
-                    return  # ECS would fail the task: ResourceInitializationError. Kept simple.
-                backend.create_log_group(group, {})
+                return
             if stream not in backend.groups[group].streams:
                 backend.create_log_stream(group, stream)
 

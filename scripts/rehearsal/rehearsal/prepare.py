@@ -4,7 +4,8 @@
 
 Writes COPY: the job with a `fargate` section naming the rehearsal's cluster, subnets, security
 group, roles, log group, bucket and prefix (the job's own names are kept where it has them); sets
-the rehearsal up for it with the two policies `crawlrun iam-policy COPY --json` prints; and prints
+the rehearsal up for it with the policies `crawlrun iam-policy COPY --json` prints (coordinator, task
+role, execution role); and prints
 the shell lines that give the coordinator user's key to `crawlrun` (for `eval`).
 """
 

@@ -18,10 +18,12 @@ from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from . import ecs_hooks
 from .control import Control, ControlError
 from .core import Rehearsal
+from .roles import key_allows_unconditionally
 
-CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+CAPACITY_REASON = ecs_hooks.CAPACITY_REASON
 
 
 def json_answer(start_response, status: int, value: object, content_type: str = "application/json"):
@@ -40,6 +42,10 @@ def aws_error(start_response, status: int, code: str, message: str):
 class App:
     def __init__(self, rehearsal: Rehearsal):
         self.r = rehearsal
+        # Fargate's own limits on launches, per account and Region: RunTask calls 20 a second
+        # (burst and sustained), tasks launched 100 at once then 20 a second (On-Demand and
+        # Spot each). https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html
+        rehearsal.set_launch_rate(rehearsal.options.launch_rate)
         self.control = Control(rehearsal)
         self.moto = DomainDispatcherApplication(create_backend_app)
         # Only the agent moves a task's state: moto must not advance it on DescribeTasks.
@@ -55,7 +61,18 @@ class App:
         if service == "ecs" and action == "RunTask":
             if self.r.faults.take("runTaskThrottling") is not None:
                 return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
+            count = self._body(environ).get("count", 1)
+            calls, launches = self.r.launch_buckets
+            if not calls.take() or not launches.take(count if isinstance(count, int) else 1):
+                return aws_error(start_response, 400, "ThrottlingException", "Rate exceeded")
             if self.r.faults.take("runTaskCapacity") is not None:
+                # ECS remembers the token with its answer: the same token and parameters replay
+                # this failure (ecs_hooks.run_task); a fresh token is a new request.
+                body = self._body(environ)
+                if body.get("clientToken"):
+                    with self.r.lock:
+                        self.r.failed_tokens[(body.get("cluster", "default"), body["clientToken"])] = \
+                            ecs_hooks.fingerprint(body)
                 return json_answer(start_response, 200, {"tasks": [], "failures": [{"reason": CAPACITY_REASON}]},
                                    "application/x-amz-json-1.1")
             lost = self.r.faults.take("runTaskLostResponse")
@@ -64,6 +81,17 @@ class App:
                 if lost.get("mode") == "close" and status.startswith("200"):
                     self._close(environ)
                 return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
+        if service == "ecs" and action == "ListTasks" and self.r.faults.take("listTasksDenied") is not None:
+            return aws_error(start_response, 400, "AccessDeniedException",
+                             "User is not authorized to perform: ecs:ListTasks (rehearsal fault listTasksDenied)")
+        if service == "s3":
+            wrong = self._wrong_region(environ)
+            if wrong:
+                return self._s3_wrong_region(start_response, action == "HEAD", *wrong)
+        if service == "s3" and action in ("GET", "HEAD"):
+            denied = self._missing_key_unlisted(environ)
+            if denied:
+                return self._s3_access_denied(start_response, action == "HEAD")
         if service == "ecs" and action == "DescribeTasks" and self.r.faults.take("describeTasksServerError") is not None:
             return aws_error(start_response, 500, "ServerException", "Service Unavailable. Please try again later.")
         status, headers, body = self._moto(environ)
@@ -86,6 +114,84 @@ class App:
                 if hasattr(result, "close"):
                     result.close()
         return captured["status"], captured["headers"], b"".join(chunks)
+
+    def _missing_key_unlisted(self, environ) -> bool:
+        """S3 answers GetObject/HeadObject of a missing key with 404 only when the caller may
+        s3:ListBucket the bucket; otherwise 403 AccessDenied (moto always answers 404). A
+        ListBucket statement conditioned on s3:prefix does not count: a GetObject has no prefix.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)"""
+        from .control import auth_enforced
+        if not auth_enforced() or environ.get("QUERY_STRING"):
+            return False
+        parts = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)
+        if len(parts) != 2 or not parts[1]:
+            return False
+        bucket, key = parts[0], parts[1]
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" not in auth:
+            return False
+        access_key = auth.split("Credential=", 1)[1].split("/")[0]
+        from moto.s3.models import s3_backends
+        from urllib.parse import unquote
+        with self.r.lock:
+            try:
+                found = s3_backends[self.r.account]["aws"].get_bucket(bucket)
+            except Exception:
+                return False
+            if unquote(key) in found.keys:
+                return False
+            allowed = key_allows_unconditionally(self.r.account, access_key, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
+        return allowed is False
+
+    def _wrong_region(self, environ) -> tuple[str, str] | None:
+        """(signed region, the bucket's region) when a request for an existing bucket is signed
+        for another region than the bucket's (moto serves every region at once; S3 does not)."""
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" not in auth:
+            return None
+        scope = auth.split("Credential=", 1)[1].split(",")[0].split("/")
+        bucket = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0]
+        if len(scope) < 3 or not bucket:
+            return None
+        from moto.s3.models import s3_backends
+        with self.r.lock:
+            found = s3_backends[self.r.account]["aws"].buckets.get(bucket)
+        if found is None or found.region_name == scope[2]:
+            return None
+        return scope[2], found.region_name
+
+    @staticmethod
+    def _s3_wrong_region(start_response, head: bool, signed: str, region: str):
+        """S3's wrong-region answers: HEAD 301 with x-amz-bucket-region; others 400
+        AuthorizationHeaderMalformed naming the region.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
+        if head:
+            start_response("301 Moved Permanently", [("x-amz-bucket-region", region), ("Content-Length", "0")])
+            return [b""]
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>'
+                f"The authorization header is malformed; the region '{signed}' is wrong; expecting '{region}'"
+                f"</Message><Region>{region}</Region></Error>").encode()
+        start_response("400 Bad Request", [("Content-Type", "application/xml"), ("x-amz-bucket-region", region),
+                                           ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _s3_access_denied(start_response, head: bool):
+        body = b"" if head else (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                                 b"<Message>Access Denied</Message></Error>")
+        start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _body(environ) -> dict:
+        """The JSON body, put back unchanged for moto."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError:
+            return {}
 
     @staticmethod
     def _close(environ) -> None:
