@@ -80,6 +80,15 @@ import Testing
         let stack = try await CloudFormationClient(aws).describeStack("crawl-catalog")
         #expect(stack.status == "CREATE_COMPLETE", "\(stack.statusReason ?? "")")
         let o = stack.outputs
+        // moto's CloudFormation ignores AWS::ECS::Cluster's CapacityProviders (checked in the
+        // template's text below, and by cfn-lint); associate them as the stack does on AWS, so
+        // doctor's capacity-provider check sees the cluster a real stack makes.
+        _ = try await aws.ecs.client.call(
+            "PutClusterCapacityProviders",
+            [
+                "cluster": .string(try #require(o["Cluster"])), "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+                "defaultCapacityProviderStrategy": [],
+            ])
 
         // The example job, its URLs on loopback, filled from the stack.
         var example = try readJSON(packageRoot + "/jobs/fargate-example.json").objectValue ?? [:]
