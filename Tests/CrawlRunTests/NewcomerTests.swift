@@ -134,11 +134,11 @@ import Testing
 
     /// Item 3: the job's browser arguments are added to the defaults; one replaces a default of
     /// its switch, `!--switch` removes one.
-    @Test func browserArgsAddToTheDefaults() {
+    @Test func browserArgsAddToTheDefaults() throws {
         var o = CrawlOptions()
         o.browserArgs = ["--user-agent=NewcomerBot/1.0", "--window-size=1920,1080", "!--disable-gpu"]
         let args = PageVisitor.capabilities(o)["goog:chromeOptions"]?["args"]?.arrayValue?.compactMap(\.stringValue)
-        let got = try? #require(args)
+        let got: [String]? = try #require(args as [String]?)
         #expect(got?.contains("--headless=new") == true, "headless kept: \(args ?? [])")
         #expect(got?.contains("--no-sandbox") == true)
         #expect(got?.contains("--user-agent=NewcomerBot/1.0") == true)
