@@ -50,7 +50,7 @@ public enum CLI {
                    stop a run from another shell; it stays resumable
           runs [--runs-dir DIR]
                    list the runs, newest first, with status, counts and age
-          logs RUN_DIR [BATCH] [--container crawler|sidecar]
+          logs RUN_DIR [BATCH] [--container crawler|webdriver]
                    list a run's logs, or print a batch's (on Fargate: read from CloudWatch now)
           iam-policy JOB [--json]
                    print the least-privilege IAM policies a Fargate run of JOB needs

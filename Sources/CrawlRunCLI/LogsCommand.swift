@@ -13,7 +13,7 @@ struct LogsCommand: Command {
     static let arguments = ArgumentSpec(
         options: ["--container"], positionals: 1...2, positionalName: "a run directory and a batch")
     static let help = """
-        usage: crawlrun logs RUN_DIR [BATCH] [--container crawler|sidecar]
+        usage: crawlrun logs RUN_DIR [BATCH] [--container crawler|webdriver]
 
         Without BATCH: lists the log files in RUN_DIR/logs (logs/<batch>/<container>.log).
         With BATCH: prints that batch's log of one container (default: crawler). On Fargate each
