@@ -94,7 +94,8 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
         "  crawlrun run: \(f(m.seconds, 1)) s, peak RSS \(f(Double(m.rssKB) / 1024)) MB, last stop → end \(f((finished - (stops.max() ?? finished)) / 1000, 2)) s"
     )
     print("  crawlrun's API calls: \(callCounts(cliCalls))")
-    let html = (try? FileManager.default.attributesOfItem(atPath: dir + "/cli-runs/\(runs.first ?? "")/report.html"))?[.size]
+    let html = (try? FileManager.default.attributesOfItem(atPath: dir + "/cli-runs/\(runs.first ?? "")/report.html"))?[
+        .size]
     print("  report.html: \(f(Double((html as? Int) ?? 0) / 1024)) KB")
     print("  runs directory on S3: not measured (crawlrun keeps its runs directory on local disk only)")
 }

@@ -127,7 +127,8 @@ extension Chrome {
             // and CloudWatch Logs was not read at all (issue 26).
             for batch in ["0001", "0002", "0003"] {
                 let crawler = (try? String(contentsOfFile: r.run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
-                #expect(crawler.contains("as it uploaded it to s3://") && crawler.contains("crawler: done "), "\(crawler)")
+                #expect(
+                    crawler.contains("as it uploaded it to s3://") && crawler.contains("crawler: done "), "\(crawler)")
             }
             #expect((try await job.rehearsal.calls())["logs:GetLogEvents"] ?? 0 == 0)
             // Timings and the cost from the billed seconds.
@@ -160,7 +161,8 @@ extension Chrome {
         /// CloudWatch; a task that ended well costs one S3 GET and no GetLogEvents; its sidecar's
         /// stream is read on demand by `crawlrun logs`.
         @Test func aFailedTasksLogsComeFromCloudWatchAndAGoodOnesFromS3() async throws {
-            let job = try await RehearsedJob.start(urls: { base in [base + "/page/1", base + "/page/2"] }, batchSize: 1)
+            let job = try await RehearsedJob.start(
+                urls: { base in [base + "/page/1", base + "/page/2"] }, batchSize: 1)
             var clean = false
             defer { if !clean { Task { _ = await job.stop() } } }
             try await job.rehearsal.fault("crawlerKilled", ["batch": "0002", "afterLine": "WebDriver ready"])
@@ -188,7 +190,8 @@ extension Chrome {
             try await job.rehearsal.control("DELETE", "calls")
             let shown = try await CrawlrunProcess.run(
                 ["logs", r.run, "0001", "--container", "webdriver"], environment: job.env)
-            #expect(shown.code == 0 && shown.stdout.contains("ChromeDriver was started"), "\(shown.stdout)\(shown.stderr)")
+            #expect(
+                shown.code == 0 && shown.stdout.contains("ChromeDriver was started"), "\(shown.stdout)\(shown.stderr)")
             #expect((try await job.rehearsal.calls())["logs:GetLogEvents"] ?? 0 > 0)
             let listed = try await CrawlrunProcess.run(["logs", r.run])
             #expect(listed.stdout.contains("logs/0002/webdriver.log"), "\(listed.stdout)")

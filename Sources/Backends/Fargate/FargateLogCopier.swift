@@ -106,7 +106,9 @@ actor FargateLogCopier {
     }
 
     /// The crawler's own upload into `crawler.log`; false when it is not there (CloudWatch then).
-    private nonisolated func copyUploaded(_ location: S3Location, of task: ECSTask, into directory: String) async
+    private nonisolated func copyUploaded(
+        _ location: S3Location, of task: ECSTask, into directory: String
+    ) async
         -> Bool
     {
         let body: Data
@@ -127,7 +129,9 @@ actor FargateLogCopier {
     }
     private enum Until { case sentinel, quiet, once }
 
-    private nonisolated func copyStreams(_ task: ECSTask, into directory: String, streamPrefixes: [String: String]) async {
+    private nonisolated func copyStreams(
+        _ task: ECSTask, into directory: String, streamPrefixes: [String: String]
+    ) async {
         // The crawler first: its sentinel says CloudWatch has the task's tail.
         for name in [TaskDefinition.crawlerName, TaskDefinition.sidecarName] {
             let file = ContainerLog(path: directory + "/\(name).log")
