@@ -57,6 +57,9 @@ public struct S3Client: Sendable {
     /// S3 takes 3,500 writes and 5,500 reads per second per prefix; a run stays far below, but a
     /// burst of uploads from many tasks should not turn into SlowDown answers.
     let bucket = TokenBucket(capacity: 200, refillPerSecond: 200)
+    /// Requests on the wire at once: S3 answers in milliseconds, so 32 keep 200 a second going,
+    /// and a burst beyond waits without a thread and a connection each.
+    let inFlight = InFlightLimit(32)
     public var retry = RetryPolicy()
     /// Buckets S3 said live in another region than the client's, remembered for the client's life.
     let bucketRegions = BucketRegions()
@@ -162,8 +165,9 @@ public struct S3Client: Sendable {
 
     /// The region a wrong-region answer names, or nil.
     static func bucketRegion(in error: AWSError) -> String? {
-        guard ["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"].contains(
-            error.code), let start = error.message.firstRange(of: Self.regionNote)
+        guard
+            ["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"].contains(
+                error.code), let start = error.message.firstRange(of: Self.regionNote)
         else { return nil }
         let rest = error.message[start.upperBound...]
         guard let end = rest.firstIndex(of: ")") else { return nil }
@@ -196,6 +200,8 @@ public struct S3Client: Sendable {
             payloadHash: payloadHash, credentials: try await credentials.credentials(), region: region, service: "s3",
             s3: true)
         let response: HTTPResponse
+        await inFlight.acquire()
+        defer { inFlight.release() }
         do {
             response = try await http.send(request)
         } catch {

@@ -18,6 +18,9 @@ struct SignedEndpoint: Sendable {
     let credentials: CredentialChain
     let http: any HTTPTransport
     let bucket: TokenBucket
+    /// Calls on the wire at once (InFlightLimit): a client's buckets pace calls, this bounds
+    /// what a slow answer lets pile up behind them.
+    let inFlight = InFlightLimit(32)
 
     func post(
         _ operation: String, headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy,
@@ -32,6 +35,8 @@ struct SignedEndpoint: Sendable {
                 method: "POST", base: url, path: "/", headers: headers, body: Data(body), payloadHash: payloadHash,
                 credentials: try await credentials.credentials(), region: region, service: service)
             let response: HTTPResponse
+            await inFlight.acquire()
+            defer { inFlight.release() }
             do {
                 response = try await http.send(request)
             } catch {

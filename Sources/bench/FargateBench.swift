@@ -81,10 +81,13 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     let m = try await measure(
         binDir + "/crawlrun", ["run", copy, "--backend", "fargate", "--runs-dir", dir + "/cli-runs", "--quiet"],
         env: env)
-    guard m.status == .exited(0) else { throw FixtureError("crawlrun run --backend fargate failed: \(m.status)") }
     let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/cli-runs")
     let cli = try JSONValue.decode(
         try Data(contentsOf: URL(fileURLWithPath: dir + "/cli-runs/\(runs.first ?? "")/report.json")))
+    guard m.status == .exited(0) else {
+        print("  crawlrun run failed (\(m.status)): \(cli["failure"] ?? cli["status"] ?? "no report")")
+        return
+    }
     let stops = (cli["tasks"]?["list"]?.arrayValue ?? []).compactMap { $0["stoppedAt"]?.stringValue }.compactMap {
         logTime(Substring($0))
     }
@@ -94,6 +97,11 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
         "  crawlrun run: \(f(m.seconds, 1)) s, peak RSS \(f(Double(m.rssKB) / 1024)) MB, last stop → end \(f((finished - (stops.max() ?? finished)) / 1000, 2)) s"
     )
     print("  crawlrun's API calls: \(callCounts(cliCalls))")
+    let t = cli["tasks"]
+    let odd = (t?["list"]?.arrayValue ?? []).filter { $0["exitCodes"]?["crawler"] != 0 }
+    print(
+        "  crawlrun's tasks: \(t?["started"] ?? 0) started, \(t?["retries"] ?? 0) retried, \(t?["relaunches"] ?? 0) launches tried again, \(odd.count) without crawler exit 0"
+            + (odd.first.map { " (first: \($0["stopCode"] ?? "") \($0["reason"] ?? ""))" } ?? ""))
     let html = (try? FileManager.default.attributesOfItem(atPath: dir + "/cli-runs/\(runs.first ?? "")/report.html"))?[
         .size]
     print("  report.html: \(f(Double((html as? Int) ?? 0) / 1024)) KB")
