@@ -165,9 +165,8 @@ public struct S3Client: Sendable {
 
     /// The region a wrong-region answer names, or nil.
     static func bucketRegion(in error: AWSError) -> String? {
-        guard
-            ["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"].contains(
-                error.code), let start = error.message.firstRange(of: Self.regionNote)
+        guard ["PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"].contains(
+            error.code), let start = error.message.firstRange(of: Self.regionNote)
         else { return nil }
         let rest = error.message[start.upperBound...]
         guard let end = rest.firstIndex(of: ")") else { return nil }
