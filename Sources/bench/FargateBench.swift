@@ -100,8 +100,8 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     let t = cli["tasks"]
     let odd = (t?["list"]?.arrayValue ?? []).filter { $0["exitCodes"]?["crawler"] != 0 }
     print(
-        "  crawlrun's tasks: \(t?["started"] ?? 0) started, \(t?["retries"] ?? 0) retried, \(t?["relaunches"] ?? 0) launches tried again, \(odd.count) without crawler exit 0"
-            + (odd.first.map { " (first: \($0["stopCode"] ?? "") \($0["reason"] ?? ""))" } ?? ""))
+        "  crawlrun's tasks: \(t?["started"]?.intValue ?? 0) started, \(t?["retries"]?.intValue ?? 0) retried, \(t?["relaunches"]?.intValue ?? 0) launches tried again, \(odd.count) without crawler exit 0 (their logs from CloudWatch)"
+            + (odd.first.map { " (first: \($0["reason"]?.stringValue ?? ""))" } ?? ""))
     let html = (try? FileManager.default.attributesOfItem(atPath: dir + "/cli-runs/\(runs.first ?? "")/report.html"))?[
         .size]
     print("  report.html: \(f(Double((html as? Int) ?? 0) / 1024)) KB")
