@@ -21,10 +21,15 @@ public struct LogsClient: Sendable {
 
     public init(region: String, environment: AWSEnvironment, credentials: CredentialChain, http: any HTTPTransport) {
         let endpoint = environment.endpoint(service: "CLOUDWATCH_LOGS", host: "logs.\(region).amazonaws.com").url
-        // GetLogEvents and DescribeLogStreams allow 25 calls a second per account and Region.
+        // GetLogEvents allows 25 calls a second per account and Region, a hard quota AWS says is
+        // meant for people reading logs, not for automation; DescribeLogStreams and
+        // FilterLogEvents allow fewer (FilterLogEvents 5). The account's other users (a console,
+        // a log shipper) share it: crawlrun keeps to 10 a second, with a burst of 10.
+        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html
+        // https://repost.aws/knowledge-center/cloudwatch-logs-throttling
         client = JSONProtocolClient(
             service: "logs", targetPrefix: "Logs_20140328", region: region, endpoint: endpoint,
-            credentials: credentials, http: http, bucket: TokenBucket(capacity: 25, refillPerSecond: 25))
+            credentials: credentials, http: http, bucket: TokenBucket(capacity: 10, refillPerSecond: 10))
     }
 
     /// One page of a stream, oldest first. A page may be empty before the end of the stream.

@@ -57,6 +57,9 @@ public struct S3Client: Sendable {
     /// S3 takes 3,500 writes and 5,500 reads per second per prefix; a run stays far below, but a
     /// burst of uploads from many tasks should not turn into SlowDown answers.
     let bucket = TokenBucket(capacity: 200, refillPerSecond: 200)
+    /// Requests on the wire at once: S3 answers in milliseconds, so 32 keep 200 a second going,
+    /// and a burst beyond waits without a thread and a connection each.
+    let inFlight = InFlightLimit(32)
     public var retry = RetryPolicy()
     /// Buckets S3 said live in another region than the client's, remembered for the client's life.
     let bucketRegions = BucketRegions()
@@ -199,6 +202,8 @@ public struct S3Client: Sendable {
                 body: body, payloadHash: payloadHash, credentials: try await credentials.credentials(),
                 region: region, service: "s3", s3: true, date: credentials.clock.now())
             let response: HTTPResponse
+            await inFlight.acquire()
+            defer { inFlight.release() }  // at the end of this attempt
             do {
                 response = try await http.send(request)
             } catch {

@@ -20,6 +20,9 @@ struct SignedEndpoint: Sendable {
     let credentials: CredentialChain?
     let http: any HTTPTransport
     let bucket: TokenBucket
+    /// Calls on the wire at once (InFlightLimit): a client's buckets pace calls, this bounds
+    /// what a slow answer lets pile up behind them.
+    let inFlight = InFlightLimit(32)
 
     func post(
         _ operation: String, headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy,
@@ -40,6 +43,8 @@ struct SignedEndpoint: Sendable {
                         service: service, date: credentials.clock.now())
                 }
                 let response: HTTPResponse
+                await inFlight.acquire()
+                defer { inFlight.release() }  // at the end of this attempt
                 do {
                     response = try await http.send(request)
                 } catch {

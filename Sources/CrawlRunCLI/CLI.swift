@@ -14,9 +14,8 @@ public enum CLI {
     /// Each command's name and how to run it from its arguments.
     static let commands: [(name: String, run: @Sendable ([String]) async throws -> Int32)] = [
         entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(ResumeCommand.self),
-        entry(StopCommand.self), entry(RunsCommand.self), entry(IAMPolicyCommand.self), entry(DoctorCommand.self),
-        entry(InitCommand.self),
-        entry(ExportCommand.self),
+        entry(StopCommand.self), entry(RunsCommand.self), entry(LogsCommand.self), entry(ExportCommand.self),
+        entry(IAMPolicyCommand.self), entry(DoctorCommand.self), entry(InitCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -51,6 +50,8 @@ public enum CLI {
                    stop a run from another shell; it stays resumable
           runs [--runs-dir DIR]
                    list the runs, newest first, with status, counts and age
+          logs RUN_DIR [BATCH] [--container crawler|webdriver]
+                   list a run's logs, or print a batch's (on Fargate: read from CloudWatch now)
           export RUN [--format csv|jsonl] [--fields NAME,…] [--explode] [--output FILE]
                    a run's results as CSV or JSON Lines, one row per URL
           iam-policy JOB [--json]

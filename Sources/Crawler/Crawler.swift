@@ -40,6 +40,12 @@ public struct Crawler: Sendable {
             log.error(error.message)
             return error.exitCode
         }
+        // Results on S3: the log goes beside them too, one PUT the coordinator reads instead of
+        // CloudWatch Logs (stdout still reaches awslogs).
+        let logUpload = sink.upload.map {
+            S3Location(bucket: $0.bucket, key: CrawlerLogLocation.beside(results: $0.key))
+        }
+        let logCopy = logUpload == nil ? nil : openLogCopy()
         let run = BatchRun(crawler: self, batch: batch, sink: sink, stop: stop)
         let work = Task { await run.execute() }
         var sources: [any DispatchSourceSignal] = []
@@ -77,7 +83,34 @@ public struct Crawler: Sendable {
                 if code == .ok || code == .interrupted { code = .outputFailed }
             }
         }
+        if let logUpload, let logCopy { await upload(log: logCopy, to: logUpload, using: s3) }
         return code
+    }
+
+    /// A private file every log line is copied to, until `upload(log:)`; nil when none can be made.
+    func openLogCopy() -> String? {
+        var template = Array(((ProcessEnvironment.current["TMPDIR"] ?? "/tmp") + "/crawler-log-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { $0.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else {
+            log.warn("no file for a copy of this log (\(String(cString: strerror(errno)))): it reaches CloudWatch only")
+            return nil
+        }
+        _ = Glibc.close(fd)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return log.copy.open(path) ? path : nil
+    }
+
+    /// Uploads the log copy beside the results. A failed upload costs nothing but CloudWatch
+    /// reads: the coordinator falls back to the awslogs stream when the object is missing.
+    func upload(log path: String, to location: S3Location, using s3: S3Client?) async {
+        log.copy.close()
+        defer { _ = unlink(path) }
+        guard let s3, let body = FileManager.default.contents(atPath: path) else { return }
+        do {
+            try await s3.putObject(location, body: body, contentType: "text/plain; charset=utf-8")
+        } catch {
+            log.warn("log not uploaded to \(location) (the coordinator reads CloudWatch instead): \(error)")
+        }
     }
 
     /// An S3 client from the `AWS_*` environment when a location is `s3://`: one credential

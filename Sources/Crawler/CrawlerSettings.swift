@@ -43,7 +43,8 @@ public struct CrawlerSettings: Sendable {
         Environment:
           CRAWL_BATCH             batch file: a path, file:// or s3://BUCKET/KEY URI (required)
           CRAWL_OUT               results, JSON Lines: a path, file:// or s3://BUCKET/KEY URI (required);
-                                  an s3:// object is written when the batch ends, artifacts beside it
+                                  an s3:// object is written when the batch ends, artifacts beside it,
+                                  then this log (KEY with .log for .jsonl)
           WEBDRIVER_URL           WebDriver base URL (default http://127.0.0.1:4444)
           CRAWL_WAIT_TIMEOUT      seconds to wait for the sidecar to be ready (default 120)
           CRAWL_RECOVERY_TIMEOUT  seconds to wait for a lost sidecar to return (default 60)

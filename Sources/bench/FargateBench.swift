@@ -70,9 +70,7 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     print(
         "  polls: \(polls) observe calls, \(describes) DescribeTasks (\(f(Double(describes) / Double(max(polls, 1)), 2)) per poll; largest poll \(maxTasks) tasks = \((maxTasks + 99) / 100) call(s))"
     )
-    print(
-        "  API calls: RunTask \(calls["ecs:RunTask"] ?? 0), StopTask \(calls["ecs:StopTask"] ?? 0), ListTasks \(calls["ecs:ListTasks"] ?? 0), GetLogEvents \(calls["logs:GetLogEvents"] ?? 0), S3 PUT \(calls["s3:PUT"] ?? 0) / GET \(calls["s3:GET"] ?? 0)"
-    )
+    print("  API calls: \(callCounts(calls))")
     let shutdown = backend.shutdownStartedAt ?? end
     print(
         "  last task's stop → run's end: \(f(end - lastStop, 2)) s: stop seen after \(f(lastSeen - lastStop, 2)) s, every result merged after \(f(shutdown - lastStop, 2)) s, then \(f(end - shutdown, 2)) s for the log copies still queued and the final ListTasks"
@@ -83,15 +81,34 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     let m = try await measure(
         binDir + "/crawlrun", ["run", copy, "--backend", "fargate", "--runs-dir", dir + "/cli-runs", "--quiet"],
         env: env)
-    guard m.status == .exited(0) else { throw FixtureError("crawlrun run --backend fargate failed: \(m.status)") }
     let runs = try FileManager.default.contentsOfDirectory(atPath: dir + "/cli-runs")
     let cli = try JSONValue.decode(
         try Data(contentsOf: URL(fileURLWithPath: dir + "/cli-runs/\(runs.first ?? "")/report.json")))
+    guard m.status == .exited(0) else {
+        print("  crawlrun run failed (\(m.status)): \(cli["failure"] ?? cli["status"] ?? "no report")")
+        return
+    }
     let stops = (cli["tasks"]?["list"]?.arrayValue ?? []).compactMap { $0["stoppedAt"]?.stringValue }.compactMap {
         logTime(Substring($0))
     }
     let finished = cli["finishedAt"]?.stringValue.flatMap { logTime(Substring($0)) } ?? 0
+    let cliCalls = try await rehearsal.calls()
     print(
-        "  crawlrun run: \(f(m.seconds, 1)) s, peak RSS \(f(Double(m.rssKB) / 1024)) MB, last stop → end \(f((finished - (stops.max() ?? finished)) / 1000, 2)) s, DescribeTasks \(try await rehearsal.calls()["ecs:DescribeTasks"] ?? 0)"
+        "  crawlrun run: \(f(m.seconds, 1)) s, peak RSS \(f(Double(m.rssKB) / 1024)) MB, last stop → end \(f((finished - (stops.max() ?? finished)) / 1000, 2)) s"
     )
+    print("  crawlrun's API calls: \(callCounts(cliCalls))")
+    let t = cli["tasks"]
+    let odd = (t?["list"]?.arrayValue ?? []).filter { $0["exitCodes"]?["crawler"] != 0 }
+    print(
+        "  crawlrun's tasks: \(t?["started"]?.intValue ?? 0) started, \(t?["retries"]?.intValue ?? 0) retried, \(t?["relaunches"]?.intValue ?? 0) launches tried again, \(odd.count) without crawler exit 0 (their logs from CloudWatch)"
+            + (odd.first.map { " (first: \($0["reason"]?.stringValue ?? ""))" } ?? ""))
+    let html = (try? FileManager.default.attributesOfItem(atPath: dir + "/cli-runs/\(runs.first ?? "")/report.html"))?[
+        .size]
+    print("  report.html: \(f(Double((html as? Int) ?? 0) / 1024)) KB")
+    print("  runs directory on S3: not measured (crawlrun keeps its runs directory on local disk only)")
+}
+
+/// "ecs:DescribeTasks 30, ecs:RunTask 3000, …": every kind the rehearsal counted, by name.
+func callCounts(_ calls: [String: Int]) -> String {
+    calls.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
 }

@@ -51,6 +51,10 @@ func median(_ xs: [Double]) -> Double {
 }
 func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
+/// Figures appear as they are measured, unbuffered: in a file too, a long section that ends in an
+/// error keeps what it printed.
+func print(_ line: String = "") { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 let server = try FixtureServer()
 let workDir = NSTemporaryDirectory() + "crawlrun-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)

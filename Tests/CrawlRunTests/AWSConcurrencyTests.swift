@@ -202,4 +202,34 @@ import Testing
         let none = try await ecs(transport).describeTasks(cluster: "c", tasks: [])
         #expect(none.tasks.isEmpty && sizes.count == 3, "no call for no tasks")
     }
+
+    /// Issue 26: a burst of 2,000 S3 calls keeps at most 32 on the wire (each one on the wire
+    /// holds a thread and a curl handle); every call is answered.
+    @Test func aBurstOfS3CallsKeepsAtMost32OnTheWire() async throws {
+        let peak = Mutex((now: 0, most: 0))
+        let transport = ClosureTransport { _ in
+            peak.withLock {
+                $0.now += 1
+                $0.most = max($0.most, $0.now)
+            }
+            try await Task.sleep(for: .milliseconds(2))
+            peak.withLock { $0.now -= 1 }
+            return HTTPResponse(status: 200)
+        }
+        let s3 = S3Client(
+            region: "us-east-1", environment: AWSEnvironment(["AWS_ENDPOINT_URL": "http://127.0.0.1:9"]),
+            credentials: CredentialChain(
+                environment: ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"], http: transport),
+            http: transport)
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<2000 {
+                group.addTask {
+                    (try? await s3.putObject(S3Location(bucket: "b", key: "k\(i)"), body: Data("x".utf8))) != nil
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(answered == 2000)
+        #expect(peak.withLock { $0.most } <= 32, "\(peak.withLock { $0.most }) on the wire at once")
+    }
 }

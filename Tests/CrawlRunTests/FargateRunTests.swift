@@ -123,14 +123,14 @@ extension Chrome {
             #expect(fargate.count == 8)
             #expect(fargate.sorted { $0.url < $1.url } == reference.sorted { $0.url < $1.url })
 
-            // Logs from CloudWatch, per batch and container.
+            // Every task ended well: each crawler's log is the one it uploaded beside its results,
+            // and CloudWatch Logs was not read at all (issue 26).
             for batch in ["0001", "0002", "0003"] {
                 let crawler = (try? String(contentsOfFile: r.run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
-                #expect(crawler.contains("from CloudWatch Logs") && crawler.contains("crawler: done "), "\(crawler)")
-                let sidecar =
-                    (try? String(contentsOfFile: r.run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
-                #expect(sidecar.contains("ChromeDriver was started"), "\(sidecar)")
+                #expect(
+                    crawler.contains("as it uploaded it to s3://") && crawler.contains("crawler: done "), "\(crawler)")
             }
+            #expect((try await job.rehearsal.calls())["logs:GetLogEvents"] ?? 0 == 0)
             // Timings and the cost from the billed seconds.
             let report = try readJSON(r.run + "/report.json")
             #expect(report["backend"] == "fargate")
@@ -155,6 +155,48 @@ extension Chrome {
                 })
             clean = true
             #expect(await job.stop(), "no task process left")
+        }
+
+        /// Issue 26: a failed task's sidecar and crawler logs reach the run directory from
+        /// CloudWatch; a task that ended well costs one S3 GET and no GetLogEvents; its sidecar's
+        /// stream is read on demand by `crawlrun logs`.
+        @Test func aFailedTasksLogsComeFromCloudWatchAndAGoodOnesFromS3() async throws {
+            let job = try await RehearsedJob.start(
+                urls: { base in [base + "/page/1", base + "/page/2"] }, batchSize: 1)
+            var clean = false
+            defer { if !clean { Task { _ = await job.stop() } } }
+            try await job.rehearsal.fault("crawlerKilled", ["batch": "0002", "afterLine": "WebDriver ready"])
+            let r = try await job.run()
+            #expect(r.code == 0, "the retry crawls 0002\n\(r.stderr)")
+            func log(_ name: String) -> String {
+                (try? String(contentsOfFile: r.run + "/logs/" + name, encoding: .utf8)) ?? ""
+            }
+            // The killed attempt: both containers from CloudWatch; then the retry's upload.
+            let killed = log("0002/crawler.log")
+            let fromCloudWatch = killed.range(of: "crawler's output from CloudWatch Logs")
+            let uploaded = killed.range(of: "as it uploaded it to s3://")
+            #expect(fromCloudWatch != nil && uploaded != nil, "\(killed)")
+            if let fromCloudWatch, let uploaded { #expect(fromCloudWatch.lowerBound < uploaded.lowerBound) }
+            #expect(killed.contains("WebDriver ready") && killed.contains("crawler: done 1/1"), "\(killed)")
+            #expect(log("0002/webdriver.log").contains("ChromeDriver was started"), "\(log("0002/webdriver.log"))")
+            // The task that ended well: its upload only.
+            #expect(log("0001/crawler.log").contains("as it uploaded it to s3://"), "\(log("0001/crawler.log"))")
+            #expect(log("0001/crawler.log").contains("crawler: done 1/1"))
+            #expect(!FileManager.default.fileExists(atPath: r.run + "/logs/0001/webdriver.log"))
+            let read = (try await job.rehearsal.calls())["logs:GetLogEvents"] ?? 0
+            #expect(read > 0, "the killed attempt's streams were read")
+
+            // On demand: the good task's sidecar, from CloudWatch.
+            try await job.rehearsal.control("DELETE", "calls")
+            let shown = try await CrawlrunProcess.run(
+                ["logs", r.run, "0001", "--container", "webdriver"], environment: job.env)
+            #expect(
+                shown.code == 0 && shown.stdout.contains("ChromeDriver was started"), "\(shown.stdout)\(shown.stderr)")
+            #expect((try await job.rehearsal.calls())["logs:GetLogEvents"] ?? 0 > 0)
+            let listed = try await CrawlrunProcess.run(["logs", r.run])
+            #expect(listed.stdout.contains("logs/0002/webdriver.log"), "\(listed.stdout)")
+            clean = true
+            #expect(await job.stop())
         }
 
         @Test func aLostRunTaskResponseStillLaunchesOneTaskPerBatchAttempt() async throws {

@@ -66,7 +66,7 @@ public final class FargateBackend: TaskBackend {
         copy.grace = options.logGrace
         copy.settle = options.logSettle
         copier = FargateLogCopier(
-            logs: aws.logs, group: job.fargate.logGroup, options: copy, notes: notes)
+            logs: aws.logs, s3: aws.s3, group: job.fargate.logGroup, options: copy, notes: notes)
     }
 
     var cluster: String { job.fargate.cluster }
@@ -121,14 +121,7 @@ public final class FargateBackend: TaskBackend {
             throw RunFailure(
                 "the task definition could not be registered", cause: "\(error) (crawlrun doctor JOB checks it)")
         }
-        var prefixes: [String: String] = [:]
-        for c in run.taskDefinition["containerDefinitions"]?.arrayValue ?? [] {
-            if let name = c["name"]?.stringValue,
-                let prefix = c["logConfiguration"]?["options"]?["awslogs-stream-prefix"]?.stringValue
-            {
-                prefixes[name] = prefix
-            }
-        }
+        let prefixes = FargateLogStreams.prefixes(run.taskDefinition)
         state.withLock {
             $0.run = run.id
             $0.taskDefinitionArn = registered.arn
@@ -278,8 +271,11 @@ public final class FargateBackend: TaskBackend {
         }
     }
 
+    /// A task whose crawler exited 0 has its uploaded log copied (one S3 GET); any other task,
+    /// or a missing upload, each container's CloudWatch stream (`FargateLogCopier`).
     public func collectLogs(task arn: String, into directory: String) async throws(RunFailure) {
-        var task = state.withLock { $0.known[arn]?.stopped }
+        let (known, run) = state.withLock { ($0.known[arn], $0.run) }
+        var task = known?.stopped
         if task == nil {
             task = try? await aws.ecs.describeTasks(cluster: cluster, tasks: [arn]).tasks.first
         }
@@ -290,7 +286,12 @@ public final class FargateBackend: TaskBackend {
             return
         }
         let prefixes = state.withLock { $0.streamPrefixes }
-        await copier.enqueue(task, into: directory, streamPrefixes: prefixes)
+        var uploaded: S3Location?
+        if task.container(TaskDefinition.crawlerName)?.exitCode == 0, let known, let run {
+            let results = FargateLayout.locations(job: job, run: run, batch: known.batch, attempt: known.attempt).out
+            uploaded = S3Location(uri: CrawlerLogLocation.beside(results: results))
+        }
+        await copier.enqueue(task, into: directory, streamPrefixes: prefixes, uploaded: uploaded)
     }
 
     // MARK: - Stopping

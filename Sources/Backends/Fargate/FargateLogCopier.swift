@@ -1,13 +1,19 @@
 import AWS
 import Coordinator
 import CrawlKit
+import Foundation
 
-/// Copies each container's CloudWatch stream of a stopped task (`<prefix>/<container>/<task-id>`,
-/// the awslogs driver's name) into the run directory as `logs/<batch>/<container>.log`, in the
-/// background: a task's slot is free as soon as its results are read, and `drain()` (the backend's
-/// shutdown) waits for every copy. Copies into one directory run one after the other, so the
-/// attempts of a batch append in order; at most `maxConcurrent` run at once (GetLogEvents allows
-/// 25 calls a second per account).
+/// Copies the logs of a stopped task into the run directory as `logs/<batch>/<container>.log`,
+/// in the background: a task's slot is free as soon as its results are read, and `drain()` (the
+/// backend's shutdown) waits for every copy. Copies into one directory run one after the other,
+/// so the attempts of a batch append in order.
+///
+/// A task whose crawler exited 0 uploaded its log beside its results (`CrawlerLogLocation`): one
+/// S3 GET, the only copy made for it (its sidecar's stream is left on CloudWatch, where
+/// `crawlrun logs RUN BATCH --container sidecar` reads it). Any other task, or one whose upload
+/// is missing, has each container's CloudWatch stream copied (`<prefix>/<container>/<task-id>`,
+/// the awslogs driver's name): GetLogEvents is a hard per-account quota meant for people, not
+/// fleets (the Logs client's bucket), so a run of thousands of tasks that end well reads none.
 ///
 /// CloudWatch's tail arrives seconds after the task stops (ECS-NOTES.md, "CloudWatch Logs"): a
 /// crawler that exited 0 wrote `crawler: done N/N` last, so its stream is read until that line;
@@ -19,75 +25,118 @@ actor FargateLogCopier {
         var grace: Double = 30
         var settle: Double = 3
         var poll: Double = 0.5
+        /// CloudWatch copies at once (each paced by the Logs client's bucket anyway).
         var maxConcurrent = 8
+        /// S3 copies at once: S3 serves thousands of GETs a second per prefix.
+        var maxConcurrentS3 = 32
     }
 
     private struct Copy: Sendable {
         var task: ECSTask
         var directory: String
         var streamPrefixes: [String: String]
+        /// The crawler's uploaded log, read first; nil: CloudWatch only.
+        var uploaded: S3Location?
     }
 
     let logs: LogsClient
+    let s3: S3Client
     let group: String
     let options: Options
     let notes: @Sendable (String) -> Void
     private var queue: [Copy] = []
     private var busy: Set<String> = []
     private var running = 0
+    private var runningS3 = 0
     private var idle: [CheckedContinuation<Void, Never>] = []
 
     init(
-        logs: LogsClient, group: String, options: Options, notes: @escaping @Sendable (String) -> Void
+        logs: LogsClient, s3: S3Client, group: String, options: Options,
+        notes: @escaping @Sendable (String) -> Void
     ) {
         self.logs = logs
+        self.s3 = s3
         self.group = group
         self.options = options
         self.notes = notes
     }
 
-    /// `streamPrefixes`: each container's `awslogs-stream-prefix` (ECS's default is "ecs").
-    func enqueue(_ task: ECSTask, into directory: String, streamPrefixes: [String: String]) {
-        queue.append(Copy(task: task, directory: directory, streamPrefixes: streamPrefixes))
+    /// `streamPrefixes`: each container's `awslogs-stream-prefix` (ECS's default is "ecs");
+    /// `uploaded`: where the crawler put its log, for a task whose crawler exited 0.
+    func enqueue(_ task: ECSTask, into directory: String, streamPrefixes: [String: String], uploaded: S3Location?) {
+        queue.append(Copy(task: task, directory: directory, streamPrefixes: streamPrefixes, uploaded: uploaded))
         pump()
     }
 
     /// Returns once every copy asked for so far is done.
     func drain() async {
-        if queue.isEmpty && running == 0 { return }
+        if queue.isEmpty && running == 0 && runningS3 == 0 { return }
         await withCheckedContinuation { idle.append($0) }
     }
 
     private func pump() {
-        while running < options.maxConcurrent, let i = queue.firstIndex(where: { !busy.contains($0.directory) }) {
+        while let i = queue.firstIndex(where: {
+            !busy.contains($0.directory)
+                && ($0.uploaded == nil ? running < options.maxConcurrent : runningS3 < options.maxConcurrentS3)
+        }) {
             let copy = queue.remove(at: i)
-            running += 1
+            let fromS3 = copy.uploaded != nil
+            if fromS3 { runningS3 += 1 } else { running += 1 }
             busy.insert(copy.directory)
             Task {
-                await self.copy(copy.task, into: copy.directory, streamPrefixes: copy.streamPrefixes)
-                self.finished(copy.directory)
+                await self.copy(copy)
+                self.finished(copy.directory, fromS3: fromS3)
             }
         }
     }
 
-    private func finished(_ directory: String) {
-        running -= 1
+    private func finished(_ directory: String, fromS3: Bool) {
+        if fromS3 { runningS3 -= 1 } else { running -= 1 }
         busy.remove(directory)
         pump()
-        if queue.isEmpty && running == 0 {
+        if queue.isEmpty && running == 0 && runningS3 == 0 {
             for waiter in idle { waiter.resume() }
             idle.removeAll()
         }
     }
 
+    private nonisolated func copy(_ copy: Copy) async {
+        if let uploaded = copy.uploaded, await copyUploaded(uploaded, of: copy.task, into: copy.directory) { return }
+        await copyStreams(copy.task, into: copy.directory, streamPrefixes: copy.streamPrefixes)
+    }
+
+    /// The crawler's own upload into `crawler.log`; false when it is not there (CloudWatch then).
+    private nonisolated func copyUploaded(
+        _ location: S3Location, of task: ECSTask, into directory: String
+    ) async
+        -> Bool
+    {
+        let body: Data
+        do {
+            body = try await s3.getObject(location)
+        } catch {
+            // Missing (404, or 403 without s3:ListBucket) or unreadable: the stream has it too.
+            notes("task \(task.taskId): \(location) not read (\(error.code)): its logs come from CloudWatch")
+            return false
+        }
+        let file = ContainerLog(path: directory + "/\(TaskDefinition.crawlerName).log")
+        defer { file.close() }
+        file.note("task \(task.taskArn): \(TaskDefinition.crawlerName)'s log as it uploaded it to \(location)")
+        for line in String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {
+            file.write(String(line))
+        }
+        return true
+    }
     private enum Until { case sentinel, quiet, once }
 
-    private nonisolated func copy(_ task: ECSTask, into directory: String, streamPrefixes: [String: String]) async {
+    private nonisolated func copyStreams(
+        _ task: ECSTask, into directory: String, streamPrefixes: [String: String]
+    ) async {
         // The crawler first: its sentinel says CloudWatch has the task's tail.
         for name in [TaskDefinition.crawlerName, TaskDefinition.sidecarName] {
             let file = ContainerLog(path: directory + "/\(name).log")
             defer { file.close() }
-            let stream = "\(streamPrefixes[name] ?? "ecs")/\(name)/\(task.taskId)"
+            let stream = FargateLogStreams.stream(container: name, task: task.taskArn, prefixes: streamPrefixes)
             let container = task.container(name)
             file.note("task \(task.taskArn): \(name)'s output from CloudWatch Logs \(group) \(stream)")
             guard container?.exitCode != nil || task.startedAt != nil else {
@@ -118,11 +167,8 @@ actor FargateLogCopier {
                 repeat {
                     let page = try await logs.getLogEvents(group: group, stream: stream, nextToken: token)
                     for event in page.events {
-                        let m = event.message
-                        file.write(
-                            ContainerLog.hasTimestamp(m)
-                                ? m : Timestamp.format(epochSeconds: Double(event.timestamp) / 1000) + " " + m)
-                        if m.contains("crawler: done ") { sentinel = true }
+                        file.write(FargateLogStreams.stamped(event))
+                        if event.message.contains("crawler: done ") { sentinel = true }
                     }
                     lines += page.events.count
                     fresh += page.events.count

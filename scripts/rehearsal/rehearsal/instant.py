@@ -21,6 +21,11 @@ from moto.s3.models import s3_backends
 from .runner import ProcessRunner
 
 
+def log_beside(results: str) -> str:
+    """The crawler's log location beside its results (Sources/CrawlKit/CrawlerLogLocation.swift)."""
+    return (results[: -len(".jsonl")] if results.endswith(".jsonl") else results) + ".log"
+
+
 def stamp() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -38,8 +43,10 @@ class InstantContainer:
         self._on_exit = on_exit
         self._lock = threading.Lock()
 
-    def say(self, message: str) -> None:
-        self._on_line(f"{stamp()} info  {message}")
+    def say(self, message: str) -> str:
+        line = f"{stamp()} info  {message}"
+        self._on_line(line)
+        return line
 
     def exit(self, code: int) -> None:
         with self._lock:
@@ -96,12 +103,14 @@ class InstantRunner(ProcessRunner):
             container.say(f"crawler: cannot read the batch: {e}")
             return container.exit(65)
         urls = batch.get("urls", [])
-        container.say(f"crawler: batch {batch.get('batch')}: {len(urls)} URLs (instant: no browser)")
         records = [json.dumps({"url": u, "ok": True, "status": 200, "finalUrl": u, "title": "instant",
                                "fields": {}, "error": None, "attempts": 1, "batch": batch.get("batch", ""),
                                "startedAt": stamp(), "ms": 0}) for u in urls]
         self._put(env["CRAWL_OUT"], ("\n".join(records) + "\n").encode() if records else b"")
-        container.say(f"crawler: done {len(urls)}/{len(urls)}")
+        said = [container.say(f"crawler: batch {batch.get('batch')}: {len(urls)} URLs (instant: no browser)"),
+                container.say(f"crawler: done {len(urls)}/{len(urls)}")]
+        # As the crawler does: its log beside its results (CrawlerLogLocation), then exit.
+        self._put(log_beside(env["CRAWL_OUT"]), ("\n".join(said) + "\n").encode())
         container.exit(0)
 
     def _split(self, location: str) -> tuple[str, str]:

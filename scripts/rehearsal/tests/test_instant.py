@@ -26,6 +26,10 @@ class InstantTests(unittest.TestCase):
             self.assertEqual([r["url"] for r in account.results(out)], urls)
             self.assertTrue(all(r["ok"] for r in account.results(out)))
             self.assertIn("crawler: done 3/3", account.log_lines("crawler", arn)[-1])
+            # As the crawler does: its log beside its results (`.log` for `.jsonl`).
+            bucket, key = out[len("s3://"):].split("/", 1)
+            uploaded = account.s3.get_object(Bucket=bucket, Key=key[: -len(".jsonl")] + ".log")["Body"].read()
+            self.assertIn("crawler: done 3/3", uploaded.decode().splitlines()[-1])
             self.assertEqual(rehearsal.tasks()[0]["pids"], {}, "no process")
         finally:
             self.assertEqual(rehearsal.stop(), 0)
