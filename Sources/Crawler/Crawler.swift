@@ -48,12 +48,13 @@ public struct Crawler: Sendable {
         let logCopy = logUpload == nil ? nil : openLogCopy()
         let run = BatchRun(crawler: self, batch: batch, sink: sink, stop: stop)
         let work = Task { await run.execute() }
+        let finished = FirstExitCode()
         var sources: [any DispatchSourceSignal] = []
         if handleSignals {
             for sig in [SIGTERM, SIGINT] {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler { [log, settings] in
+                source.setEventHandler { [log, settings, batch] in
                     if stop.set() {
                         log.warn(
                             "\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): taking no more URLs; in-flight ones have \(SidecarProbe.seconds(settings.stopGrace)) to finish"
@@ -61,6 +62,16 @@ public struct Crawler: Sendable {
                         Task {
                             try? await Task.sleep(for: settings.stopGrace)
                             work.cancel()
+                            // A cancelled page load is aborted by libcurl's progress callback,
+                            // which runs about once a second: waiting for it could take the
+                            // crawler a second past its grace (on Fargate, toward a SIGKILL).
+                            // What was recorded is written; the rest is the coordinator's retry.
+                            try? await Task.sleep(for: Self.abandonAfter)
+                            if finished.resolve(.interrupted) {
+                                log.warn(
+                                    "stopped: \(await sink.written)/\(batch.urls.count) URLs recorded, batch incomplete (commands still in flight left behind)"
+                                )
+                            }
                         }
                     } else {
                         work.cancel()
@@ -70,7 +81,8 @@ public struct Crawler: Sendable {
                 sources.append(source)
             }
         }
-        var code = await work.value
+        Task { finished.resolve(await work.value) }
+        var code = await finished.value()
         for s in sources { s.cancel() }
         await sink.close()
         if let upload = sink.upload {
@@ -86,6 +98,10 @@ public struct Crawler: Sendable {
         if let logUpload, let logCopy { await upload(log: logCopy, to: logUpload, using: s3) }
         return code
     }
+
+    /// How long, once the stop grace is spent and the work cancelled, the crawler waits for its
+    /// in-flight commands before it leaves without them.
+    static let abandonAfter: Duration = .milliseconds(500)
 
     /// A private file every log line is copied to, until `upload(log:)`; nil when none can be made.
     func openLogCopy() -> String? {

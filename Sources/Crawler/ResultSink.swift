@@ -23,6 +23,9 @@ public actor ResultSink {
     /// Where `publish` uploads the results; nil for a local destination.
     public let upload: S3Location?
     private var artifacts: [String] = []
+    /// Set by `close()`: a worker still running after the stop grace (the crawler leaves without
+    /// waiting for its in-flight commands) writes nothing more, and never to a reused descriptor.
+    private var closed = false
 
     public init(location: String) throws(CrawlerFailure) {
         upload = try CrawlerSettings.s3Location(location, what: "CRAWL_OUT")
@@ -52,6 +55,7 @@ public actor ResultSink {
     }
 
     public func append(_ record: ResultRecord) throws(CrawlerFailure) {
+        guard !closed else { return }
         let line = record.jsonLine()
         let ok = line.withUnsafeBytes { buf -> Bool in
             var offset = 0
@@ -106,6 +110,8 @@ public actor ResultSink {
     }
 
     public func close() {
+        guard !closed else { return }
+        closed = true
         _ = Glibc.close(fd)
     }
 }
