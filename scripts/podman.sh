@@ -63,8 +63,11 @@ up() {
     else
         "${ROOT[@]}" rm -f "$SOCK"
         # setsid: Ctrl-C in the caller's terminal reaches the tests, not the service; `down` stops it.
-        setsid "${ROOT[@]}" env CONTAINERS_CONF="$CONF" podman system service --time=0 "unix://$SOCK" \
-            </dev/null >"$DIR/service.log" 2>&1 &
+        # Started in its own directory: conmon writes an empty file `oom` into its working
+        # directory when a container is OOM-killed (the memory-limit test does that), which
+        # once landed in the checkout and was committed.
+        (cd "$DIR" && exec setsid "${ROOT[@]}" env CONTAINERS_CONF="$CONF" podman system service --time=0 \
+            "unix://$SOCK" </dev/null >"$DIR/service.log" 2>&1) &
         pid=$!
         for _ in $(seq 1 100); do
             answers && break
