@@ -137,9 +137,11 @@ extension Chrome {
             defer { server.stop() }
             let b = server.baseURL
             let pages = (1...6).map { b + "/page/\($0)" }
-            let urls = [b + "/slow?ms=2500", b + "/slow?ms=2600"] + pages
+            let urls = [b + "/slow?ms=3500", b + "/slow?ms=3600"] + pages
+            // 2 s: a fresh tab's first page under a loaded CI run took over 1 s; the slow pages
+            // still answer 1.5 s after their timeout, while the next URLs load.
             let o = options {
-                $0.fields = Self.fields; $0.pageLoadTimeout = 1; $0.maxAttempts = 1
+                $0.fields = Self.fields; $0.pageLoadTimeout = 2; $0.maxAttempts = 1
             }
             let r = try await crawl(urls, options: o, driver: driver.url)
             await driver.stop()
