@@ -22,48 +22,6 @@ actor URLQueue {
     }
 }
 
-/// Per-host politeness: with a delay set, one page load at a time per host, each starting at least
-/// `delay` after the previous one on that host finished, across sessions. Measuring from the end
-/// (not the start) is what makes the gap hold at the server whatever the browser's own latency.
-actor HostPacer {
-    private let delay: Duration
-    private var busy: Set<String> = []
-    private var freeAt: [String: ContinuousClock.Instant] = [:]
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
-    init(delay: Duration) { self.delay = delay }
-
-    /// Takes `host` at once when that needs no waiting; false otherwise.
-    func tryAcquire(host: String) -> Bool {
-        guard delay > .zero else { return true }
-        if busy.contains(host) { return false }
-        if let ready = freeAt[host], ready > .now { return false }
-        busy.insert(host)
-        return true
-    }
-
-    func acquire(host: String) async {
-        guard delay > .zero else { return }
-        while busy.contains(host) {
-            await withCheckedContinuation { waiters[host, default: []].append($0) }
-        }
-        busy.insert(host)
-        if let ready = freeAt[host], ready > .now {
-            try? await Task.sleep(until: ready, clock: .continuous)
-        }
-    }
-
-    func release(host: String) {
-        guard delay > .zero else { return }
-        busy.remove(host)
-        freeAt[host] = .now + delay
-        if var queue = waiters[host], !queue.isEmpty {
-            let next = queue.removeFirst()
-            waiters[host] = queue.isEmpty ? nil : queue
-            next.resume()
-        }
-    }
-}
-
 /// Counts records and prints a progress line every 10 records or 5 seconds.
 actor Progress {
     let total: Int
