@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build test bench demo format lint clean
+.PHONY: setup build test bench bench-peers demo format lint clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,10 @@ test:
 bench: setup
 	swift build $(RELEASE_FLAGS)
 	.build/release/bench
+
+# The crawler against Selenium and Playwright on the same pages (README "Benchmark").
+bench-peers: setup
+	bash scripts/bench-peers.sh
 
 demo:
 	bash scripts/demo.sh

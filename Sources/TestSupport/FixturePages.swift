@@ -59,6 +59,7 @@ enum FixturePages {
             return ok(product(n))
         }
         if let rich = FixtureRichPages.serve(r, server: s, fd: fd) { return rich }
+        if let real = FixtureRealPages.serve(r, server: s, fd: fd) { return real }
         switch p {
         case "/slow":
             s.sleepUnlessStopped(int("ms", 1000))

@@ -21,10 +21,11 @@ public enum FixtureRichPages {
                 """)
     }
 
-    /// A 256×256 24-bit BMP (the browser decodes it without a compression library), its pixels
-    /// a gradient so that every image costs the decoder real work.
-    static let bitmap: [UInt8] = {
-        let side = 256
+    static let bitmap = gradientBitmap(side: 256)
+
+    /// A `side`×`side` 24-bit BMP (the browser decodes it without a compression library), its
+    /// pixels a gradient so that every image costs the decoder real work.
+    static func gradientBitmap(side: Int) -> [UInt8] {
         let row = side * 3
         let size = 54 + row * side
         func le32(_ v: Int) -> [UInt8] {
@@ -38,7 +39,7 @@ public enum FixtureRichPages {
             for x in 0..<side { out += [UInt8(x), UInt8(y), UInt8((x ^ y) & 255)] }
         }
         return out
-    }()
+    }
 
     /// Serves `/rich/…`; nil for any other path.
     static func serve(_ r: FixtureServer.Request, server s: FixtureServer, fd: Int32) -> Bool? {

@@ -19,6 +19,7 @@ import Synchronization
 /// `/alert` · `/navigate-away` · `/js-error` · `/late?ms=N` (`#late` appears after N ms) ·
 /// `/flaky?key=K&fail=N` (503 N times, then 200) · `/echo` (request as JSON) · files under `root`.
 /// `/rich/N?ms=D` (images, a web font, a video: `FixtureRichPages`) ·
+/// `/real/N?ms=D` (~300 KB, scripts, a font, images, third parties on `thirdPartyPort`: `FixtureRealPages`) ·
 /// Pages that must not be reported as another page: `/no-content` (204) · `/not-modified` (304,
 /// no cached copy) · `/download` (attachment) · `/basic-auth` (401 with a Basic challenge) ·
 /// `/crash` (its script runs `onCrash`, which a test sets to kill the renderer) · `/hang?mb=N` (a JS loop
@@ -27,7 +28,11 @@ import Synchronization
 public final class FixtureServer: Sendable {
     public let port: UInt16
     public let unixSocketPath: String?
+    /// A second loopback port serving the same routes: the third parties of `/real/N` pages
+    /// (`FixtureRealPages`) under other host names, so that they are other sites. 0 on a Unix socket.
+    public let thirdPartyPort: UInt16
     private let listener: Int32
+    private let thirdPartyListener: Int32
     private let state = Mutex<ServerState>(ServerState())
     private let root: String?
     private let fixtures: Bool
@@ -41,6 +46,8 @@ public final class FixtureServer: Sendable {
         /// Each request's headers per path (names lower-cased), in order of arrival.
         var received: [String: [[String: String]]] = [:]
         var connections = 0
+        /// Requests that arrived on the third-party port.
+        var thirdPartyRequests = 0
         var inFlight = 0
         var maxInFlight = 0
         var flaky: [String: Int] = [:]
@@ -48,6 +55,8 @@ public final class FixtureServer: Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// The third parties' origin of `/real/N` (`FixtureRealPages.thirdPartyHosts` on this port).
+    public func thirdPartyURL(host: String) -> String { "http://\(host):\(thirdPartyPort)" }
 
     /// Starts on 127.0.0.1 (a free port unless `port` is given), or on `unixSocket` when given.
     /// With `fixtures: false` only the files under `root` are served (the demo site).
@@ -69,13 +78,20 @@ public final class FixtureServer: Sendable {
             listener = fd
             self.port = 0
             unixSocketPath = path
+            thirdPartyListener = -1
+            thirdPartyPort = 0
         } else {
             let (fd, p) = try Self.listenLoopback(port: port)
             listener = fd
             self.port = p
             unixSocketPath = nil
+            (thirdPartyListener, thirdPartyPort) = fixtures ? try Self.listenLoopback() : (-1, 0)
         }
-        let fd = listener
+        acceptLoop(on: listener, thirdParty: false)
+        if thirdPartyListener >= 0 { acceptLoop(on: thirdPartyListener, thirdParty: true) }
+    }
+
+    private func acceptLoop(on fd: Int32, thirdParty: Bool) {
         ThreadPool.shared.submit { [self] in
             while true {
                 let client = accept(fd, nil, nil)
@@ -92,7 +108,7 @@ public final class FixtureServer: Sendable {
                     close(client)
                     return
                 }
-                ThreadPool.shared.submit { self.serve(client) }
+                ThreadPool.shared.submit { self.serve(client, thirdParty: thirdParty) }
             }
         }
     }
@@ -108,8 +124,10 @@ public final class FixtureServer: Sendable {
             return s.openSockets
         }
         guard let sockets else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        for fd in [listener, thirdPartyListener] where fd >= 0 {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
         for fd in sockets { shutdown(fd, Int32(SHUT_RDWR)) }
         if let unixSocketPath { unlink(unixSocketPath) }
     }
@@ -123,6 +141,8 @@ public final class FixtureServer: Sendable {
     /// The headers of each request for `path` (names lower-cased), in order of arrival.
     public func requestHeaders(_ path: String) -> [[String: String]] { state.withLock { $0.received[path] ?? [] } }
     public var connectionCount: Int { state.withLock { $0.connections } }
+    /// Requests that reached the third-party port (`thirdPartyBaseURL`).
+    public var thirdPartyRequestCount: Int { state.withLock { $0.thirdPartyRequests } }
     public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
     var isStopped: Bool { state.withLock { $0.stopped } }
 
@@ -153,7 +173,7 @@ public final class FixtureServer: Sendable {
 
     // MARK: - Connections
 
-    private func serve(_ fd: Int32) {
+    private func serve(_ fd: Int32, thirdParty: Bool) {
         defer {
             state.withLock { _ = $0.openSockets.remove(fd) }
             close(fd)
@@ -167,6 +187,7 @@ public final class FixtureServer: Sendable {
                 s.received[request.path, default: []].append(
                     Dictionary(request.headers, uniquingKeysWith: { a, b in a + ", " + b }))
                 s.inFlight += 1
+                if thirdParty { s.thirdPartyRequests += 1 }
                 s.maxInFlight = max(s.maxInFlight, s.inFlight)
             }
             let keepAlive = respond(fd, request)
