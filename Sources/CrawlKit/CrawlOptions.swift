@@ -38,6 +38,9 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
     public var tabsPerSession: Int = 1
     /// Resources the browser does not load (README, "The crawler": what each changes).
     public var block: [BlockedResource] = []
+    /// Host names (or `*` patterns) the browser does not reach; a name covers its subdomains
+    /// (`HostBlocking.swift`; README, "The crawler": what each changes).
+    public var blockHosts: [String] = []
     /// Minimum time between two page loads on the same host, across all sessions.
     public var politenessDelay: Double = 0
     public var screenshot: ArtifactPolicy = .never
@@ -93,7 +96,8 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
 
     public static let keys = [
         "pageLoadTimeout", "scriptTimeout", "waitFor", "waitForTimeout", "fields", "maxAttempts",
-        "retryBackoff", "sessions", "tabsPerSession", "block", "politenessDelay", "screenshot", "pageSource",
+        "retryBackoff", "sessions", "tabsPerSession", "block", "blockHosts", "politenessDelay", "screenshot",
+        "pageSource",
         "browserName",
         "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
         "recycleSessionAfter", "capabilities", "userAgent", "headers", "proxy", "cookies",
@@ -101,7 +105,8 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case pageLoadTimeout, scriptTimeout, waitFor, waitForTimeout, fields, maxAttempts, retryBackoff
-        case sessions, tabsPerSession, block, politenessDelay, screenshot, pageSource, browserName, browserArgs
+        case sessions, tabsPerSession, block, blockHosts, politenessDelay, screenshot, pageSource, browserName,
+            browserArgs
         case pageLoadStrategy, acceptInsecureCerts, allowPrivateNetworks, recycleSessionAfter, capabilities
         case userAgent, headers, proxy, cookies
     }
@@ -122,6 +127,7 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         sessions = try get(.sessions, d.sessions)
         tabsPerSession = try get(.tabsPerSession, d.tabsPerSession)
         block = try get(.block, d.block)
+        blockHosts = try get(.blockHosts, d.blockHosts)
         politenessDelay = try get(.politenessDelay, d.politenessDelay)
         screenshot = try get(.screenshot, d.screenshot)
         pageSource = try get(.pageSource, d.pageSource)
@@ -152,6 +158,10 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
             out.append(("tabsPerSession", "must be between 1 and \(Self.maxTabsPerSession)"))
         }
         if let problem = blockProblem() { out.append(("block", problem)) }
+        if let problem = blockHostsProblem() { out.append(("blockHosts", problem)) }
+        for (i, host) in blockHosts.enumerated() {
+            if let problem = Self.hostPatternProblem(host) { out.append(("blockHosts[\(i)]", problem)) }
+        }
         if politenessDelay < 0 { out.append(("politenessDelay", "must not be negative")) }
         if recycleSessionAfter < 1 { out.append(("recycleSessionAfter", "must be at least 1")) }
         if !["normal", "eager", "none"].contains(pageLoadStrategy) {

@@ -229,6 +229,7 @@ extension Job {
         job.crawl.sessions = job.concurrency.sessions
         job.crawl.tabsPerSession = job.concurrency.tabsPerSession
         if let problem = job.crawl.blockProblem() { problems.append(JobProblem("crawl.block", problem)) }
+        if let problem = job.crawl.blockHostsProblem() { problems.append(JobProblem("crawl.blockHosts", problem)) }
         problems += CrawlOptions.requestProblems(inJob: raw["crawl"]).map { JobProblem("crawl." + $0.key, $0.message) }
         job.fargate = Self.fargateSettings(raw["fargate"])
         if let local = raw["local"] {

@@ -32,6 +32,8 @@ indirect enum Shape: Sendable {
     case xpath
     /// A CSS selector, checked before the run: a browser finds a malformed one on every page.
     case selector
+    /// A host name or `*` pattern the browser must not reach (`crawl.blockHosts`).
+    case hostPattern
     /// Either a string or an object (`crawl.proxy`); `required` keys must be in the object.
     case stringOr([String: Shape], required: [String])
 
@@ -42,7 +44,7 @@ indirect enum Shape: Sendable {
             .selectorOr(["selector": .fieldSelector, "xpath": .xpath, "attr": .nonEmptyString, "all": .bool])),
         "maxAttempts": .integer(min: 1, max: 10), "retryBackoff": .number(min: 0, max: 300),
         "sessions": .integer(min: 1, max: 16), "tabsPerSession": .integer(min: 1, max: CrawlOptions.maxTabsPerSession),
-        "block": .array(.choice(BlockedResource.allCases.map(\.rawValue))),
+        "block": .array(.choice(BlockedResource.allCases.map(\.rawValue))), "blockHosts": .array(.hostPattern),
         "politenessDelay": .number(min: 0, max: 3600),
         "screenshot": .choice(ArtifactPolicy.allCases.map(\.rawValue)),
         "pageSource": .choice(ArtifactPolicy.allCases.map(\.rawValue)),
@@ -124,6 +126,12 @@ indirect enum Shape: Sendable {
             if let s = value.stringValue, !s.isEmpty, let message = XPathExpression.message(for: s) {
                 problems.append(JobProblem(place, message))
             }
+        case .hostPattern:
+            guard let s = value.stringValue else {
+                problems.append(JobProblem(place, "expected a string, found \(value.kindName)"))
+                return
+            }
+            if let message = CrawlOptions.hostPatternProblem(s) { problems.append(JobProblem(place, message)) }
         case .bool:
             if value.boolValue == nil {
                 problems.append(JobProblem(place, "expected true or false, found \(value.kindName)"))

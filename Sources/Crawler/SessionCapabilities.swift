@@ -55,6 +55,7 @@ extension PageVisitor {
                 case nil: break
                 }
             }
+            args = o.withHostResolverRules(args)
             var options: [String: JSONValue] = ["args": .array(args.map { .string($0) })]
             if !prefs.isEmpty { options["prefs"] = .object(prefs) }
             caps[key] = .object(options)
