@@ -19,6 +19,20 @@ public enum Timestamp {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
+    /// The inverse of `format`: `2026-11-21T10:37:00.123Z` → seconds since 1970.
+    public static func epochSeconds(of s: String) -> Double? {
+        let parts = s.split(whereSeparator: { "-T:.Z".contains($0) }).compactMap { Int($0) }
+        guard parts.count == 7 else { return nil }
+        var t = tm()
+        t.tm_year = Int32(parts[0] - 1900)
+        t.tm_mon = Int32(parts[1] - 1)
+        t.tm_mday = Int32(parts[2])
+        t.tm_hour = Int32(parts[3])
+        t.tm_min = Int32(parts[4])
+        t.tm_sec = Int32(parts[5])
+        return Double(timegm(&t)) + Double(parts[6]) / 1000
+    }
+
     public static func format(epochSeconds t: Double) -> String {
         let whole = t.rounded(.down)
         return format(seconds: Int(whole), milliseconds: min(999, Int(((t - whole) * 1000).rounded(.down))))

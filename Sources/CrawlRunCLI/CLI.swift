@@ -16,6 +16,7 @@ public enum CLI {
         entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(ResumeCommand.self),
         entry(StopCommand.self), entry(RunsCommand.self), entry(LogsCommand.self), entry(ExportCommand.self),
         entry(IAMPolicyCommand.self), entry(DoctorCommand.self), entry(InitCommand.self),
+        entry(CalibrateCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -58,6 +59,8 @@ public enum CLI {
                    print the least-privilege IAM policies a Fargate run of JOB needs
           doctor JOB
                    check credentials, cluster, log group, bucket and task definition for a Fargate run
+          calibrate JOB [--sample N] [--backend docker|local]
+                   crawl a sample of JOB's URLs at each Fargate size: pages/s, CPU, memory, $ per page
           init --from-stack STACK [JOB] [--output FILE]
                    fill JOB's fargate block and images from a stack of deploy/cloudformation.yaml
           help     show this help (also: crawlrun <command> --help)

@@ -32,10 +32,18 @@ struct PlanCommand: Command {
         json = parsed.flag("--json")
     }
 
+    /// Where the estimate's seconds per page came from, when a calibration gave them.
+    var calibrated: String?
+
     func run() async throws -> ExitCode {
-        let job = try Job.load(path: jobPath, backend: requestedBackend)
+        var job = try Job.load(path: jobPath, backend: requestedBackend)
         var plan = self
         plan.backend = job.backend
+        // `crawlrun calibrate`'s figures for this task size, when the job has them.
+        if let c = Calibration.load(forJob: jobPath), let row = c.apply(to: &job) {
+            plan.calibrated =
+                "\(Calibration.path(forJob: jobPath)) (\(c.backend) backend, \(c.measuredAt): \(String(format: "%.2f", row.pagesPerSecond)) pages/s at \(row.cpu) cpu)"
+        }
         return try plan.show(job)
     }
 
@@ -132,6 +140,7 @@ struct PlanCommand: Command {
             "  estimate:   \(Estimate.duration(estimate.seconds)) wall clock, \(String(format: estimate.cost < 0.01 ? "$%.4f" : "$%.2f", estimate.cost)) on Fargate (us-east-1 on-demand prices)",
             "              assumes \(Estimate.show(job.task.secondsPerPage)) s per page and \(Estimate.show(job.task.startupSeconds)) s task start-up (task.secondsPerPage, task.startupSeconds)",
         ]
+        if let calibrated { lines.append("              seconds per page from the calibration \(calibrated)") }
         if backend == .fargate {
             lines.append(
                 "  fargate:    cluster \(f.cluster) in \(f.region ?? "?"), \(f.subnets.count) subnet(s), results s3://\(f.bucket ?? "?")/\(f.prefix)"
