@@ -115,11 +115,12 @@ def row_playwright(urls, blocked, k):
     asyncio.run(main())
 
 
-def run_crawler(urls, blocked, tabs, crawler, work):
+def run_crawler(urls, blocked, tabs, crawler, work, log=None):
     """The release crawler against chromedriver (its sidecar), one session × `tabs` tabs."""
     port = free_port()
     driver = subprocess.Popen(
-        [os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), f"--port={port}"],
+        [os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), f"--port={port}"]
+        + ([f"--log-path={log}", "--verbose"] if log else []),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         crawl = {
@@ -144,6 +145,34 @@ def run_crawler(urls, blocked, tabs, crawler, work):
     finally:
         driver.terminate()
         driver.wait()
+
+
+def profile(log, pages):
+    """Per WebDriver command: how many, and the time from chromedriver's COMMAND line to its
+    RESPONSE (one session: commands are serial, so the times add up to the session's busy time)."""
+    import re
+    stamp = re.compile(r"^\[(\d+\.\d+)\]\[\w+\]: \[[0-9a-f]+\] (COMMAND|RESPONSE) (\w+)")
+    open_at, totals, counts, first, last = {}, {}, {}, None, None
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = stamp.match(line)
+            if not m:
+                continue
+            t, kind, name = float(m.group(1)), m.group(2), m.group(3)
+            first = t if first is None else first
+            last = t
+            if kind == "COMMAND":
+                open_at[name] = t
+            elif name in open_at:
+                totals[name] = totals.get(name, 0) + t - open_at.pop(name)
+                counts[name] = counts.get(name, 0) + 1
+    span = (last or 0) - (first or 0)
+    print(f"profile: {pages} pages, {span:.1f} s from the first command to the last; per command:")
+    print("| command | count | per page | ms each | share of the run |")
+    print("|---|---|---|---|---|")
+    for name in sorted(totals, key=lambda n: -totals[n]):
+        print(f"| {name} | {counts[name]} | {counts[name] / pages:.2f} | {totals[name] * 1000 / counts[name]:.1f} "
+              f"| {totals[name] * 100 / span:.0f} % |")
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -184,9 +213,11 @@ def main():
     ap.add_argument("--crawler", default=".build/release/crawler")
     ap.add_argument("--site", default=".build/release/fixture-site")
     ap.add_argument("--pages", type=int, default=160)
+    ap.add_argument("--real-pages", type=int, default=80)
     ap.add_argument("--delays", default="0,250")
     ap.add_argument("--only", default="page,real")
     ap.add_argument("--work", default=None)
+    ap.add_argument("--profile", type=int, default=0, help="only profile the crawler 1 × K at the first delay")
     a = ap.parse_args()
     blocked = [h for h in a.block.split(",") if h]
     if a.row:
@@ -203,7 +234,13 @@ def main():
     work = a.work or tempfile.mkdtemp(prefix="bench-peers-")
     site, base = start_site(a.site)
     try:
-        print(f"bench-peers: {a.pages} pages per row; load average {os.getloadavg()[0]:.2f} "
+        if a.profile:
+            d = int(a.delays.split(",")[0])
+            log = os.path.join(work, "chromedriver.log")
+            run_crawler([f"{base}/page/{n}?ms={d}" for n in range(1, a.pages + 1)], [], a.profile, a.crawler, work, log)
+            profile(log, a.pages)
+            return
+        print(f"bench-peers: {a.pages} pages per row, {a.real_pages} on /real; load average {os.getloadavg()[0]:.2f} "
               f"{os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; {os.cpu_count()} CPUs", flush=True)
         print("| pages | peer | pages/s | whole-machine CPU ms/page | own CPU ms/page |")
         print("|---|---|---|---|---|", flush=True)
@@ -227,7 +264,7 @@ def main():
             for d in [int(x) for x in a.delays.split(",") if x]:
                 rows(f"{d} ms", [f"{base}/page/{n}?ms={d}" for n in range(1, a.pages + 1)])
         if "real" in only:
-            real = [f"{base}/real/{n}" for n in range(1, a.pages + 1)]
+            real = [f"{base}/real/{n}" for n in range(1, a.real_pages + 1)]
             rows("/real", real)
             third = urllib.request.urlopen(base + "/real/hosts").read().decode().split()
             rows("/real", real, ",".join(third))
