@@ -175,6 +175,92 @@ def profile(log, pages):
               f"| {totals[name] * 100 / span:.0f} % |")
 
 
+def row_bidi(urls, blocked, k):
+    """What WebDriver BiDi would give the crawler (issue 23 item 6), measured before building it:
+    one chromedriver session with `webSocketUrl: true`, K browsing contexts, each navigating
+    with `wait: "complete"` and reading the fields with `script.evaluate` addressed to its
+    context — no window switch, no polling — all K in flight over the one WebSocket. The same
+    chromedriver and Chrome arguments as the crawler's rows; only the protocol differs."""
+    import threading
+    import urllib.request
+    import websocket  # websocket-client, which selenium depends on
+
+    port = free_port()
+    driver = subprocess.Popen(
+        [os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), f"--port={port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if json.load(urllib.request.urlopen(base + "/status"))["value"]["ready"]:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome", "webSocketUrl": True, "pageLoadStrategy": "none",
+            "goog:chromeOptions": {"args": CHROME_ARGS + block_args(blocked),
+                                   "binary": os.environ.get("CHROME_BIN", "/usr/bin/chromium")}}}}
+        req = urllib.request.Request(base + "/session", json.dumps(caps).encode(), {"Content-Type": "application/json"})
+        value = json.load(urllib.request.urlopen(req))["value"]
+        sid, ws_url = value["sessionId"], value["capabilities"]["webSocketUrl"]
+        ws = websocket.create_connection(ws_url)
+        lock, waiting, ids = threading.Lock(), {}, iter(range(1, 1 << 30))
+
+        def reader():
+            while True:
+                try:
+                    msg = json.loads(ws.recv())
+                except Exception:
+                    return
+                if "id" in msg and msg["id"] in waiting:
+                    box = waiting.pop(msg["id"])
+                    box.append(msg)
+                    box[0].set()
+
+        threading.Thread(target=reader, daemon=True).start()
+
+        def call(method, params):
+            box = [threading.Event()]
+            with lock:
+                i = next(ids)
+                waiting[i] = box
+                ws.send(json.dumps({"id": i, "method": method, "params": params}))
+            box[0].wait(60)
+            msg = box[1]
+            if msg.get("type") == "error":
+                raise SystemExit(f"bidi {method}: {msg.get('error')}: {msg.get('message')}")
+            return msg["result"]
+
+        top = call("browsingContext.getTree", {})["contexts"][0]["context"]
+        contexts = [top] + [call("browsingContext.create", {"type": "tab"})["context"] for _ in range(k - 1)]
+        queue = list(reversed(urls))
+        qlock = threading.Lock()
+
+        def worker(ctx):
+            while True:
+                with qlock:
+                    if not queue:
+                        return
+                    u = queue.pop()
+                call("browsingContext.navigate", {"context": ctx, "url": u, "wait": "complete"})
+                r = call("script.evaluate", {"expression": "(() => { " + EXTRACT + " })()",
+                                             "target": {"context": ctx}, "awaitPromise": False})
+                if r.get("type") != "success" or not r["result"]["value"][0].get("value"):
+                    raise SystemExit(f"bidi: no h1 on {u}: {r}")
+
+        threads = [threading.Thread(target=worker, args=(c,)) for c in contexts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ws.close()
+        urllib.request.urlopen(urllib.request.Request(base + f"/session/{sid}", method="DELETE"))
+    finally:
+        driver.terminate()
+        driver.wait()
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 def measure(label, argv, pages):
@@ -217,6 +303,7 @@ def main():
     ap.add_argument("--delays", default="0,250")
     ap.add_argument("--only", default="page,real")
     ap.add_argument("--work", default=None)
+    ap.add_argument("--bidi", action="store_true", help="add rows for the WebDriver BiDi prototype")
     ap.add_argument("--profile", type=int, default=0, help="only profile the crawler 1 × K at the first delay")
     a = ap.parse_args()
     blocked = [h for h in a.block.split(",") if h]
@@ -227,6 +314,8 @@ def main():
             row_selenium(urls, blocked)
         elif a.row == "playwright":
             row_playwright(urls, blocked, a.k)
+        elif a.row == "bidi":
+            row_bidi(urls, blocked, a.k)
         elif a.row == "crawler":
             run_crawler(urls, blocked, a.k, a.crawler, a.work)
         return
@@ -255,6 +344,8 @@ def main():
             peers = [("seeds' stack (selenium, 1 session)", ["--row", "selenium"])] if not block else []
             peers += [(f"Playwright, {k} pages in one browser", ["--row", "playwright", "--k", str(k)]) for k in (4, 8)]
             peers += [(f"crawler 1 × {k}", ["--row", "crawler", "--k", str(k)]) for k in (1, 8)]
+            if a.bidi:
+                peers += [(f"BiDi prototype (Python), 1 × {k}", ["--row", "bidi", "--k", str(k)]) for k in (1, 8)]
             for name, extra in peers:
                 measure(f"{tag} | {name}{suffix}", me + common + extra, len(urls))
                 wait_idle(1)
