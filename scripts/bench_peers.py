@@ -129,6 +129,8 @@ def run_crawler(urls, blocked, tabs, crawler, work, log=None):
         }
         if blocked:
             crawl["blockHosts"] = blocked
+        if os.environ.get("PEERS_CRAWLER_ARGS"):  # an A/B of Chrome switches: space-separated
+            crawl["browserArgs"] = os.environ["PEERS_CRAWLER_ARGS"].split()
         batch = os.path.join(work, f"batch-{tabs}-{time.monotonic_ns()}.json")
         out = batch.replace(".json", ".jsonl")
         with open(batch, "w") as f:
