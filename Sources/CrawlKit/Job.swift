@@ -191,7 +191,9 @@ extension Job {
             // Non-strings are reported by the schema; "" keeps the others at their index.
             inlineURLs: raw["urls"]?.arrayValue?.map { $0.stringValue ?? "" }, urlsFile: nil,
             batchSize: raw["batching"]?["batchSize"]?.intValue, tasks: raw["batching"]?["tasks"]?.intValue,
-            groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
+            // A job with per-host limits keeps each host's URLs together unless it says otherwise:
+            // a host spread over every batch would hold every batch to its limit.
+            groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? (raw["politeness"] != nil),
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
             crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings())
         job.backend = backend
