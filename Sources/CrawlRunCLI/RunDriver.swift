@@ -224,7 +224,11 @@ struct RunDriver {
                     s.counts, tasks: s.tasks, running: s.running, batches: batches, live: s.live, elapsed: s.elapsed)
             }
         }
-        let report = await scheduler.execute(resuming: resuming)
+        var report = await scheduler.execute(resuming: resuming)
+        if PolitenessSetup.isNeeded(job) {
+            let results = FileManager.default.contents(atPath: store.layout.resultsPath).map { [UInt8]($0) } ?? []
+            report.hosts = HostRates(results: results, limit: job.politeness.requestsPerSecondPerHost)
+        }
         ticker.cancel()
         signals.cancel()
         StandardOutput.onClosed(nil)
