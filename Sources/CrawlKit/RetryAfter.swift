@@ -23,7 +23,7 @@ public enum RetryAfter {
         var year: Int?
         var time: [Int]?
         switch words.count {
-        case 5 where words.last?.uppercased() == "GMT" && words[1].contains("-"):
+        case 4 where words.last?.uppercased() == "GMT" && words[1].contains("-"):
             // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
             let parts = words[1].split(separator: "-").map(String.init)
             guard parts.count == 3 else { return nil }

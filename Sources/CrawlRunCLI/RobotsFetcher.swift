@@ -26,8 +26,10 @@ struct RobotsFetcher: Sendable {
         var note: String?
     }
 
-    func fetch(_ origin: RobotsOrigin) async -> Fetched {
-        var url = origin.robotsURL
+    func fetch(_ origin: RobotsOrigin) async -> Fetched { await fetch(url: origin.robotsURL, origin: origin) }
+
+    func fetch(url start: String, origin: RobotsOrigin) async -> Fetched {
+        var url = start
         var visited = [url]
         for _ in 0...Self.maxRedirects {
             let response: HTTPResponse
@@ -53,12 +55,15 @@ struct RobotsFetcher: Sendable {
                 else {
                     return Fetched(
                         rules: .allowAll,
-                        note: "\(url) answered \(response.status) without a Location: treated as unavailable, every URL of \(origin.host) allowed")
+                        note:
+                            "\(url) answered \(response.status) without a Location: treated as unavailable, every URL of \(origin.host) allowed"
+                    )
                 }
                 if visited.contains(next) {
                     return Fetched(
                         rules: .allowAll,
-                        note: "robots.txt of \(origin.key) redirects in a loop (\((visited + [next]).joined(separator: " → "))): "
+                        note:
+                            "robots.txt of \(origin.key) redirects in a loop (\((visited + [next]).joined(separator: " → "))): "
                             + "treated as unavailable, every URL allowed (RFC 9309 §2.3.1.2)")
                 }
                 visited.append(next)
@@ -71,7 +76,8 @@ struct RobotsFetcher: Sendable {
         }
         return Fetched(
             rules: .allowAll,
-            note: "robots.txt of \(origin.key) redirects more than \(Self.maxRedirects) times (\(visited.joined(separator: " → "))): "
+            note:
+                "robots.txt of \(origin.key) redirects more than \(Self.maxRedirects) times (\(visited.joined(separator: " → "))): "
                 + "treated as unavailable, every URL allowed (RFC 9309 §2.3.1.2)")
     }
 
