@@ -41,7 +41,7 @@ public struct HostRates: Sendable, Equatable {
             h.urls += 1
             h.backoffs += v["backoffs"]?.intValue ?? 0
             let attempts = v["attempts"]?.intValue ?? 0
-            if attempts > 0, let started = v["startedAt"]?.stringValue.flatMap(Self.epochSeconds) {
+            if attempts > 0, let started = v["startedAt"]?.stringValue.flatMap(HTML.epochSeconds) {
                 h.loads += attempts
                 h.first = min(h.first, started)
                 h.last = max(h.last, started + Double(v["ms"]?.intValue ?? 0) / 1000)
@@ -66,21 +66,5 @@ public struct HostRates: Sendable, Equatable {
                     ]
                 }),
         ]
-    }
-
-    /// `2026-12-07T21:46:34.123Z` as seconds since 1970.
-    static func epochSeconds(_ s: String) -> Double? {
-        let u = Array(s.utf8)
-        guard u.count >= 20 else { return nil }
-        func int(_ a: Int, _ b: Int) -> Int? { Int(String(decoding: u[a..<b], as: UTF8.self)) }
-        guard let y = int(0, 4), let mo = int(5, 7), let d = int(8, 10), let h = int(11, 13), let mi = int(14, 16),
-            let sec = int(17, 19)
-        else { return nil }
-        var fraction = 0.0
-        if u[19] == UInt8(ascii: "."), let end = u[20...].firstIndex(where: { !(48...57).contains($0) }) {
-            fraction = Double("0." + String(decoding: u[20..<end], as: UTF8.self)) ?? 0
-        }
-        return Double(RetryAfter.daysSince1970(year: y, month: mo, day: d) * 86_400 + h * 3600 + mi * 60 + sec)
-            + fraction
     }
 }

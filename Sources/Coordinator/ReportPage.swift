@@ -165,7 +165,9 @@ public enum ReportPage {
             out += "<td class=\"n\">\(HTML.count(h.backoffs))</td></tr>"
         }
         out += "</table>"
-        if rates.hosts.count > 50 { out += "<p>… and \(rates.hosts.count - 50) more hosts (report.json has them all)</p>" }
+        if rates.hosts.count > 50 {
+            out += "<p>… and \(rates.hosts.count - 50) more hosts (report.json has them all)</p>"
+        }
         return out + "</section>\n"
     }
 

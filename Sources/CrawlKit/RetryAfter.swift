@@ -47,7 +47,7 @@ public enum RetryAfter {
             return nil
         }
         guard let day, let month, let year, let time, (1...31).contains(day), year >= 1970 else { return nil }
-        return Double(daysSince1970(year: year, month: month, day: day)) * 86_400
+        return Double(Timestamp.daysSince1970(year: year, month: month, day: day)) * 86_400
             + Double(time[0] * 3600 + time[1] * 60 + time[2])
     }
 
@@ -57,15 +57,5 @@ public enum RetryAfter {
         let parts = s.split(separator: ":").compactMap { Int($0) }
         guard parts.count == 3, parts[0] < 24, parts[1] < 60, parts[2] < 61 else { return nil }
         return parts
-    }
-
-    /// Days from 1970-01-01 to a civil date (Howard Hinnant's days_from_civil).
-    public static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }

@@ -43,7 +43,8 @@ extension Chrome {
             #expect(records.count == 25, "one record per URL")
             let refused = records.filter { $0.error?.kind == .robots }
             #expect(refused.map(\.url) == [a.baseURL + "/private/1"])
-            #expect(refused.first?.attempts == 0 && refused.first?.error?.message.contains("Disallow: /private") == true)
+            #expect(
+                refused.first?.attempts == 0 && refused.first?.error?.message.contains("Disallow: /private") == true)
             #expect(records.filter(\.ok).count == 24)
             #expect(a.hits("/robots.txt") == 1 && b.hits("/robots.txt") == 1, "robots.txt fetched once per host")
             #expect(a.hits("/private/1") == 0, "a disallowed URL is never loaded")
@@ -79,7 +80,9 @@ extension Chrome {
                     busiest <= Int(rate) + 1,
                     "\(busiest) requests within one second at \(server.address): \(times.map { $0 - times[0] })")
                 let span = times.last! - times.first!
-                let measured = Double(times.count - 1) / (Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18)
+                let measured =
+                    Double(times.count - 1)
+                    / (Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18)
                 #expect(measured <= rate * 1.1, "\(server.address): \(measured) req/s against a limit of \(rate)")
             }
             let report = try readJSON(run + "/report.json")
