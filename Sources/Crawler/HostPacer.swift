@@ -121,6 +121,13 @@ actor HostPacer {
         rules.backOff(host: host.lowercased(), retryAfter: retryAfter, now: .now)
     }
 
+    /// When `host` may next start (nil: now, as far as time goes; another load may still hold
+    /// it under `politenessDelay`). `tryAcquire` can say no for time alone: a caller that waits
+    /// for a `release` to try again should also wake at this instant.
+    func readyAt(host: String) -> ContinuousClock.Instant? {
+        rules.nextStart[host.lowercased()].flatMap { $0 > .now ? $0 : nil }
+    }
+
     /// A page on `host` loaded without asking to slow down.
     func settled(host: String) { rules.settled(host: host.lowercased()) }
 }

@@ -187,4 +187,45 @@ import Testing
         let gone = await fetcher.fetch(RobotsOrigin(url: url + "/")!)
         #expect(gone.rules.disallowAll?.contains("could not be fetched") == true)
     }
+
+    /// report.json `hosts`: per host, loads over the span, and the back-offs its records carry.
+    @Test func hostRatesCountLoadsAndBackoffsPerHost() {
+        let lines = [
+            #"{"url":"http://a.example/1","ok":true,"attempts":1,"startedAt":"2026-12-07T10:00:00.000Z","ms":500}"#,
+            #"{"url":"http://a.example/2","ok":true,"attempts":2,"startedAt":"2026-12-07T10:00:01.000Z","ms":1000,"backoffs":2}"#,
+            #"{"url":"http://a.example/3","ok":false,"attempts":0,"startedAt":"2026-12-07T10:00:09.000Z","ms":0,"error":{"kind":"robots","message":"m"}}"#,
+            #"{"url":"http://B.example:8080/1","ok":true,"attempts":1,"startedAt":"2026-12-07T10:00:00.000Z","ms":100,"backoffs":1}"#,
+        ].joined(separator: "\n")
+        let rates = HostRates(results: Array(lines.utf8), limit: 2)
+        #expect(rates.hosts.map(\.name) == ["a.example", "b.example"])
+        #expect(rates.hosts[0].urls == 3 && rates.hosts[0].loads == 3 && rates.hosts[0].backoffs == 2)
+        #expect(rates.hosts[0].seconds == 2 && rates.hosts[0].rate == 1.5)
+        #expect(rates.hosts[1].rate == nil, "one load is no rate")
+        #expect(rates.totalBackoffs == 3)
+        #expect(rates.json["limitPerSecond"] == 2)
+    }
+
+    /// `plan` shows each host's URLs, batches, limit and the time the limit alone implies.
+    @Test func planShowsTheTimeAHostsLimitImplies() async throws {
+        let dir = tempDir("plan-hosts")
+        let urls = (1...600).map { "https://shop.example/p/\($0)" } + (1...30).map { "https://other.example/\($0)" }
+        try urls.joined(separator: "\n").write(toFile: dir + "/urls.txt", atomically: true, encoding: .utf8)
+        let jobPath = try writeJob(
+            [
+                "urlsFile": "urls.txt", "batching": ["batchSize": 100],
+                "politeness": ["maxTasksPerHost": 2, "requestsPerSecondPerHost": .number(0.5)],
+            ], in: dir)
+        let r = try await CrawlrunProcess.run(["plan", jobPath])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("  politeness: per host 2 tasks, 0.5 req/s across all tasks"), "\(r.stdout)")
+        #expect(
+            r.stdout.contains("    shop.example      600        7  2 tasks, 0.5 req/s  ≥ 20 min 0 s"), "\(r.stdout)")
+        #expect(r.stdout.contains("    other.example      30        1  2 tasks, 0.5 req/s  ≥ 1 min 0 s"), "\(r.stdout)")
+        #expect(r.stdout.contains("  robots.txt: ignored"), "a job without the key keeps its behaviour")
+        let zero = try writeJob(
+            ["urls": ["https://a.example/"], "politeness": ["requestsPerSecondPerHost": 0]], in: dir)
+        let bad = try await CrawlrunProcess.run(["plan", zero])
+        #expect(
+            bad.code == 65 && bad.stderr.contains("politeness.requestsPerSecondPerHost: a rate of 0"), "\(bad.stderr)")
+    }
 }
