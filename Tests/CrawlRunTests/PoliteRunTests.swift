@@ -8,7 +8,7 @@ import Testing
 
 extension Chrome {
     /// Per-host limits across the fleet, measured where a site owner would: request timestamps at
-    /// two loopback hosts (127.0.0.2 and 127.0.0.3), a run of six batches on four tasks at once.
+    /// two loopback hosts (127.0.0.2 and 127.0.0.3), a run of six batches on five task slots, at most two tasks per host.
     @Suite struct PoliteRunTests {
         @Test func perHostLimitsHoldAcrossTasksAndRobotsTxtIsObeyed() async throws {
             let robots: @Sendable (HTTPRequest) -> HTTPResponse? = { request in
@@ -22,9 +22,9 @@ extension Chrome {
                 b.stop()
             }
             let urls =
-                (1...12).map { a.baseURL + "/page/\($0)" } + [a.baseURL + "/private/1"]
-                + (1...12).map { b.baseURL + "/page/\($0)" }
-            let rate = 4.0
+                (1...18).map { a.baseURL + "/page/\($0)" } + [a.baseURL + "/private/1"]
+                + (1...18).map { b.baseURL + "/page/\($0)" }
+            let rate = 2.0
             let dir = tempDir("polite")
             let jobPath = try writeJob(
                 [
@@ -36,16 +36,16 @@ extension Chrome {
                     "politeness": ["maxTasksPerHost": 2, "requestsPerSecondPerHost": .number(rate)],
                     "task": ["stopTimeout": 5],
                 ], in: dir)
-            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "4"])
+            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "5"])
             #expect(r.code == 1, "one URL refused by robots.txt: exit 1\n\(r.stderr)")
             let run = try runDirectory(dir + "/runs")
             let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 25, "one record per URL")
+            #expect(records.count == 37, "one record per URL")
             let refused = records.filter { $0.error?.kind == .robots }
             #expect(refused.map(\.url) == [a.baseURL + "/private/1"])
             #expect(
                 refused.first?.attempts == 0 && refused.first?.error?.message.contains("Disallow: /private") == true)
-            #expect(records.filter(\.ok).count == 24)
+            #expect(records.filter(\.ok).count == 36)
             #expect(a.hits("/robots.txt") == 1 && b.hits("/robots.txt") == 1, "robots.txt fetched once per host")
             #expect(a.hits("/private/1") == 0, "a disallowed URL is never loaded")
 
@@ -54,9 +54,11 @@ extension Chrome {
             let state = try readJSON(run + "/state.json")
             let hostOf = state["hostSlots"]?["hosts"]?.objectValue
             #expect(hostOf?.count == 6, "the ledger knows each batch's host")
+            // Each batch's host from its records (not from the ledger under test).
+            let hostByBatch = Dictionary(records.map { ($0.batch, URL(string: $0.url)?.host ?? "") }) { a, _ in a }
             var spans: [String: [(Double, Double)]] = [:]
             for batch in state["batches"]?.arrayValue ?? [] {
-                guard let id = batch["id"]?.stringValue, let host = hostOf?[id]?.arrayValue?.first?.stringValue,
+                guard let id = batch["id"]?.stringValue, let host = hostByBatch[id],
                     let t = batch["attempts"]?.arrayValue?.last, let from = t["launchedAt"]?.doubleValue,
                     let to = t["endedAt"]?.doubleValue
                 else { continue }
@@ -67,23 +69,18 @@ extension Chrome {
                 #expect(most <= 2, "\(host): \(most) tasks at once (limit 2)")
                 #expect(list.count == 3)
             }
-            // Every host's requests as its server saw them: no one-second window holds more than
-            // the rate (one more for a window's edges). The pacer spaces each task's starts; the
-            // browser adds its own delay before a request reaches the server (a fresh browser's
-            // first page most), so the limit is checked as a site owner counts it, per second.
-            // Unpaced, 2 tasks × 2 tabs put a dozen requests into one second.
+            // Every host's requests as its server saw them: no two-second window holds more than
+            // the rate allows, plus one per task holding the host (a window's edges). The pacer
+            // spaces each task's starts; the browser adds its own delay before a request reaches
+            // the server (a fresh browser's first page most), hence the window rather than the
+            // gap between two requests. Unpaced, two tasks × two tabs put a dozen into a second.
             for server in [a, b] {
-                let times = (1...12).flatMap { server.hitTimes("/page/\($0)") }.sorted()
-                #expect(times.count >= 12)
-                let busiest = times.map { t in times.filter { $0 >= t && $0 - t < .seconds(1) }.count }.max() ?? 0
+                let times = (1...18).flatMap { server.hitTimes("/page/\($0)") }.sorted()
+                #expect(times.count >= 18)
+                let busiest = times.map { t in times.filter { $0 >= t && $0 - t < .seconds(2) }.count }.max() ?? 0
                 #expect(
-                    busiest <= Int(rate) + 1,
-                    "\(busiest) requests within one second at \(server.address): \(times.map { $0 - times[0] })")
-                let span = times.last! - times.first!
-                let measured =
-                    Double(times.count - 1)
-                    / (Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18)
-                #expect(measured <= rate * 1.1, "\(server.address): \(measured) req/s against a limit of \(rate)")
+                    busiest <= Int(rate * 2) + 2,
+                    "\(busiest) requests within two seconds at \(server.address): \(times.map { $0 - times[0] })")
             }
             let report = try readJSON(run + "/report.json")
             let hosts = report["hosts"]?["list"]?.arrayValue ?? []
