@@ -116,6 +116,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     private var queueHead = 0
     private var slots = 0
     public private(set) var counts = Counts()
+    /// Per-host limits across the fleet (`politeness.maxTasksPerHost`); nil: none.
+    public var hostSlots: HostSlots?
 
     public struct Counts: Sendable, Codable, Equatable {
         public var tasksStarted = 0
@@ -479,6 +481,14 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     private mutating func fillSlots() -> [LedgerAction] {
         var actions: [LedgerAction] = []
         while slots < options.maxTasks, queueHead < queue.count, interruptReason == nil, failure == nil {
+            if let hostSlots {
+                // A batch whose hosts are at their limit waits; the next one that may start goes first.
+                let all = batches
+                let holding = all.filter { !$0.status.isFinal && ![.queued, .ended].contains($0.attempts.last?.phase) }
+                let waiting = queue[queueHead...].lazy.map { all[$0].id }
+                guard let k = hostSlots.firstLaunchable(waiting, holding: holding.map(\.id)) else { break }
+                if k > 0 { queue.insert(queue.remove(at: queueHead + k), at: queueHead) }
+            }
             let b = queue[queueHead]
             queueHead += 1
             guard let a = batches[b].attempts.indices.last else { continue }
@@ -566,7 +576,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     // `index` and `slots` are derived; the queue is kept as the ids of the batches waiting for a
     // slot, in order, so a run read back launches in the same order.
     private enum CodingKeys: String, CodingKey {
-        case run, options, batches, interruptReason, failure, queue
+        case run, options, batches, interruptReason, failure, queue, hostSlots
         case counts = "ledgerCounts"
     }
 
@@ -581,6 +591,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         interruptReason = try c.decodeIfPresent(String.self, forKey: .interruptReason)
         failure = try c.decodeIfPresent(RunFailure.self, forKey: .failure)
         counts = try c.decode(Counts.self, forKey: .counts)
+        hostSlots = try c.decodeIfPresent(HostSlots.self, forKey: .hostSlots)
         for (i, b) in batches.enumerated() { index[b.id] = i }
         queue = try c.decode([String].self, forKey: .queue).compactMap { index[$0] }
         for b in batches where !b.status.isFinal {
@@ -598,12 +609,13 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         try c.encodeIfPresent(failure, forKey: .failure)
         try c.encode(counts, forKey: .counts)
         try c.encode(waitingBatches, forKey: .queue)
+        try c.encodeIfPresent(hostSlots, forKey: .hostSlots)
     }
 
     public static func == (a: BatchLedger, b: BatchLedger) -> Bool {
         a.run == b.run && a.options == b.options && a.batches == b.batches && a.interruptReason == b.interruptReason
             && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots
-            && a.waitingBatches == b.waitingBatches
+            && a.waitingBatches == b.waitingBatches && a.hostSlots == b.hostSlots
     }
 }
 

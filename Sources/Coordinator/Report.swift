@@ -22,6 +22,9 @@ public struct RunReport: Sendable {
     public var task: TaskSettings
     /// Problems that did not stop the run (a task that could not be stopped, logs not copied).
     public var problems: [String]
+    /// Per host: loads, measured rate against the job's limit, back-offs (set for jobs with a
+    /// `politeness` block or robots.txt obeyed).
+    public var hosts: HostRates?
 
     public init(
         run: String, job: String, backend: String, status: RunStatus, startedAt: String, finishedAt: String,
@@ -109,6 +112,7 @@ public struct RunReport: Sendable {
             "fields": .object(
                 fields.mapValues { ["pages": .number(Double($0.pages)), "matched": .number(Double($0.matched))] }),
             "unmatchedFields": .array(unmatchedFields.map { .string($0) }),
+            "hosts": hosts?.json ?? .null,
             "tasks": [
                 "started": .number(Double(tasks.tasksStarted)), "retries": .number(Double(tasks.retriedTasks)),
                 "retriedURLs": .number(Double(tasks.retriedURLs)),

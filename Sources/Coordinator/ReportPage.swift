@@ -35,6 +35,7 @@ public enum ReportPage {
         out += "</section>\n"
         out += problems(report, timeline: timeline)
         out += errors(report)
+        out += hostSection(report)
         out += "<footer>Written by crawlrun at \(HTML.escape(date(report.finishedAt))). "
         out += "report.json beside this file holds every attempt with its exit codes and timings.</footer>"
         out += "</body></html>\n"
@@ -146,6 +147,27 @@ public enum ReportPage {
             if sorted.count > 12 { out += "<p class=\"note\">… \(sorted.count - 12) more in report.json.</p>" }
         }
         for p in r.problems { out += "<p class=\"alert\">\(HTML.escape(p))</p>" }
+        return out + "</section>\n"
+    }
+
+    /// Per host: the measured request rate against the limit, and the back-offs.
+    static func hostSection(_ r: RunReport) -> String {
+        guard let rates = r.hosts, !rates.hosts.isEmpty else { return "" }
+        var out = "<section><h2>Hosts</h2><table><tr><th>host</th><th class=\"n\">URLs</th>"
+        out += "<th class=\"n\">page loads</th><th class=\"n\">measured req/s</th><th class=\"n\">limit req/s</th>"
+        out += "<th class=\"n\">back-offs</th></tr>"
+        for h in rates.hosts.prefix(50) {
+            let rate = h.rate.map { String(format: "%.2f", $0) } ?? "—"
+            let over = h.rate.flatMap { rate in rates.limit.map { rate > $0 * 1.05 } } ?? false
+            out += "<tr><td>\(HTML.escape(h.name))</td><td class=\"n\">\(HTML.count(h.urls))</td>"
+            out += "<td class=\"n\">\(HTML.count(h.loads))</td><td class=\"n\">\(over ? "<b>\(rate)</b>" : rate)</td>"
+            out += "<td class=\"n\">\(rates.limit.map { String(format: "%g", $0) } ?? "none")</td>"
+            out += "<td class=\"n\">\(HTML.count(h.backoffs))</td></tr>"
+        }
+        out += "</table>"
+        if rates.hosts.count > 50 {
+            out += "<p>… and \(rates.hosts.count - 50) more hosts (report.json has them all)</p>"
+        }
         return out + "</section>\n"
     }
 

@@ -50,6 +50,14 @@ extension RunState {
             w.field("message", .string(f.message))
             w.endObject()
         }
+        if let slots = ledger.hostSlots {
+            // Per-host limits (HostSlots): a resumed run keeps them.
+            w.key("hostSlots")
+            w.beginObject()
+            w.field("hosts", .object(slots.hosts.mapValues { .array($0.map { .string($0) }) }))
+            w.field("limit", .number(Double(slots.limit)))
+            w.endObject()
+        }
         if let reason = ledger.interruptReason { w.field("interruptReason", .string(reason)) }
         w.field("job", .string(job))
         let c = ledger.counts

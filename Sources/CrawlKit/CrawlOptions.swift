@@ -16,6 +16,11 @@ public enum BlockedResource: String, Codable, Sendable, CaseIterable {
     case images, media, fonts, stylesheets
 }
 
+/// `crawl.robotsTxt`: consult each host's robots.txt (`obey`) or not (`ignore`).
+public enum RobotsPolicy: String, Codable, Sendable, CaseIterable {
+    case obey, ignore
+}
+
 /// The crawl options: written in a job's `crawl` section, carried to the crawler in each batch
 /// file. Times are in seconds. Every option has a default, so `{}` is a valid value.
 public struct CrawlOptions: Codable, Sendable, Equatable {
@@ -66,6 +71,19 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
     public var proxy: ProxyOption?
     /// Cookies per host (`name: value`), in the browser before its first page (Chrome family: CDP).
     public var cookies: [String: [String: String]]?
+    /// Whether robots.txt is consulted (README, "Politeness"). A job without the key keeps the
+    /// behaviour it was written for (`ignore`); new jobs say `obey`.
+    public var robotsTxt: RobotsPolicy = .ignore
+    /// The product token robots.txt groups are matched against (RFC 9309 §2.2.1).
+    public var robotsProductToken: String = "CrawlRun"
+    /// Where a site owner learns who crawls them: the URL in the default user agent.
+    public var contactURL: String?
+    /// Filled in by the coordinator, never written in a job: per host, this task's share of the
+    /// host's request rate as seconds between two requests (`politeness`, Crawl-delay a floor).
+    public var hostIntervals: [String: Double]?
+    /// Filled in by the coordinator, never written in a job: robots.txt per origin
+    /// (`http://host:port`), fetched once for the run.
+    public var robots: [String: RobotsRules]?
 
     public init() {}
 
@@ -100,15 +118,24 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         "pageSource",
         "browserName",
         "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
-        "recycleSessionAfter", "capabilities", "userAgent", "headers", "proxy", "cookies",
+        "recycleSessionAfter", "capabilities", "userAgent", "headers", "proxy", "cookies", "robotsTxt",
+        "robotsProductToken", "contactURL",
     ]
+
+    public static let defaultContactURL = "https://github.com/crawlrun/crawlrun#politeness"
+
+    /// The user agent of a job that obeys robots.txt and names none: it says what crawls, and
+    /// where to read about it.
+    public var defaultUserAgent: String {
+        "Mozilla/5.0 (compatible; \(robotsProductToken)/1.0; +\(contactURL ?? Self.defaultContactURL))"
+    }
 
     enum CodingKeys: String, CodingKey {
         case pageLoadTimeout, scriptTimeout, waitFor, waitForTimeout, fields, maxAttempts, retryBackoff
         case sessions, tabsPerSession, block, blockHosts, politenessDelay, screenshot, pageSource, browserName,
             browserArgs
         case pageLoadStrategy, acceptInsecureCerts, allowPrivateNetworks, recycleSessionAfter, capabilities
-        case userAgent, headers, proxy, cookies
+        case userAgent, headers, proxy, cookies, robotsTxt, robotsProductToken, contactURL, hostIntervals, robots
     }
 
     public init(from decoder: any Decoder) throws {
@@ -142,6 +169,11 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         headers = try c.decodeIfPresent([String: String].self, forKey: .headers)
         proxy = try c.decodeIfPresent(ProxyOption.self, forKey: .proxy)
         cookies = try c.decodeIfPresent([String: [String: String]].self, forKey: .cookies)
+        robotsTxt = try get(.robotsTxt, d.robotsTxt)
+        robotsProductToken = try get(.robotsProductToken, d.robotsProductToken)
+        contactURL = try c.decodeIfPresent(String.self, forKey: .contactURL)
+        hostIntervals = try c.decodeIfPresent([String: Double].self, forKey: .hostIntervals)
+        robots = try c.decodeIfPresent([String: RobotsRules].self, forKey: .robots)
     }
 
     /// Problems a decoder cannot see (ranges), each as (key, message).
@@ -163,6 +195,9 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
             if let problem = Self.hostPatternProblem(host) { out.append(("blockHosts[\(i)]", problem)) }
         }
         if politenessDelay < 0 { out.append(("politenessDelay", "must not be negative")) }
+        if !RobotsParser.isValidProductToken(robotsProductToken) {
+            out.append(("robotsProductToken", "use letters, _ and - only (RFC 9309 §2.2.1), e.g. CrawlRun"))
+        }
         if recycleSessionAfter < 1 { out.append(("recycleSessionAfter", "must be at least 1")) }
         if !["normal", "eager", "none"].contains(pageLoadStrategy) {
             out.append(("pageLoadStrategy", "must be one of normal, eager, none"))

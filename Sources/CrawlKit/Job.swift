@@ -28,6 +28,8 @@ public struct Job: Sendable {
     public var docker = DockerSettings()
     /// The backend the job was checked for: the caller's, else the job's own `backend`, else local.
     public var backend = Backend.local
+    /// Limits per host across the fleet (`politeness`).
+    public var politeness = PolitenessSettings()
 
     public static let defaultBatchSize = 50
 }
@@ -189,7 +191,9 @@ extension Job {
             // Non-strings are reported by the schema; "" keeps the others at their index.
             inlineURLs: raw["urls"]?.arrayValue?.map { $0.stringValue ?? "" }, urlsFile: nil,
             batchSize: raw["batching"]?["batchSize"]?.intValue, tasks: raw["batching"]?["tasks"]?.intValue,
-            groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? false,
+            // A job with per-host limits keeps each host's URLs together unless it says otherwise:
+            // a host spread over every batch would hold every batch to its limit.
+            groupByHost: raw["batching"]?["groupByHost"]?.boolValue ?? (raw["politeness"] != nil),
             removeTrackingParameters: raw["batching"]?["removeTrackingParameters"]?.boolValue ?? false,
             crawl: CrawlOptions(), task: TaskSettings(), fargate: FargateSettings())
         job.backend = backend
@@ -223,6 +227,16 @@ extension Job {
             job.crawl = decoded
         }
         job.task = Self.taskSettings(raw["task"])
+        job.politeness = PolitenessSettings.read(raw["politeness"], into: &problems)
+        if !RobotsParser.isValidProductToken(job.crawl.robotsProductToken) {
+            problems.append(
+                JobProblem(
+                    "crawl.robotsProductToken", "use letters, _ and - only (RFC 9309 §2.2.1), e.g. CrawlRun"))
+        }
+        // A job that obeys robots.txt says who it is, unless it names its own user agent.
+        if job.crawl.robotsTxt == .obey && job.crawl.userAgent == nil {
+            job.crawl.userAgent = job.crawl.defaultUserAgent
+        }
         job.concurrency = CrawlConcurrency.choose(
             cpu: job.task.cpu, memory: job.task.memory, sessions: raw["crawl"]?["sessions"]?.intValue,
             tabs: raw["crawl"]?["tabsPerSession"]?.intValue)

@@ -53,6 +53,8 @@ indirect enum Shape: Sendable {
         "acceptInsecureCerts": .bool, "allowPrivateNetworks": .bool,
         "recycleSessionAfter": .integer(min: 1, max: 100_000), "capabilities": .map(.any),
         "userAgent": .nonEmptyString, "headers": .map(.string), "cookies": .map(.map(.string)),
+        "robotsTxt": .choice(RobotsPolicy.allCases.map(\.rawValue)), "robotsProductToken": .nonEmptyString,
+        "contactURL": .nonEmptyString,
         "proxy": .stringOr(["url": .nonEmptyString, "noProxy": .array(.nonEmptyString)], required: ["url"]),
     ])
 
@@ -94,6 +96,9 @@ indirect enum Shape: Sendable {
             "host": .nonEmptyString, "maxTasks": .integer(min: 1, max: 64), "healthTimeout": .number(min: 1, max: 600),
         ]),
         "backend": .choice(Backend.allCases.map(\.rawValue)),
+        "politeness": .object([
+            "maxTasksPerHost": .integer(min: 1, max: 5000), "requestsPerSecondPerHost": .number(min: 0, max: 10_000),
+        ]),
     ])
 
     /// Checks `value` against the shape, appending every problem found.

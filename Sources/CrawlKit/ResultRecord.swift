@@ -37,6 +37,9 @@ public enum ErrorKind: String, Codable, Sendable, CaseIterable {
     case invalidURL = "invalid-url"
     /// Any other WebDriver error.
     case webdriver
+    /// The host's robots.txt disallows the URL for our product token (or could not be fetched:
+    /// RFC 9309 §2.3.1.4); never retried.
+    case robots
     /// The coordinator gave up: every attempt's task ended without a record for this URL.
     case incomplete
 

@@ -85,6 +85,7 @@ struct PlanCommand: Command {
             ],
             "estimate": estimate.json,
             "taskDefinition": TaskDefinition.render(job),
+            "hosts": job.politeness.isEmpty ? .null : HostTable(job: job, planner: planner, summary: summary).json,
         ])
         // Splice the batches in as a streamed array before the closing brace.
         var bytes = head.bytes
@@ -146,6 +147,16 @@ struct PlanCommand: Command {
                 "  fargate:    cluster \(f.cluster) in \(f.region ?? "?"), \(f.subnets.count) subnet(s), results s3://\(f.bucket ?? "?")/\(f.prefix)"
             )
         }
+        if !job.politeness.isEmpty {
+            let hosts = HostTable(job: job, planner: Planner(job: job), summary: summary)
+            lines.append("  politeness: per host \(job.politeness.limitText) across all tasks")
+            lines += hosts.lines
+        }
+        lines.append(
+            "  robots.txt: "
+                + (job.crawl.robotsTxt == .obey
+                    ? "obeyed as \(job.crawl.robotsProductToken) (fetched once per host when the run starts)"
+                    : "ignored (crawl.robotsTxt; set \"obey\" to consult it)"))
         if let warning = summary.privateNetworkWarning { lines.append("  warning:    " + warning) }
         lines.append("Use --json for the batches and the task definition.")
         return lines.joined(separator: "\n")

@@ -53,7 +53,9 @@ struct ResumeCommand: Command {
             throw RunFailure("state.json names an unknown backend \"\(state.backend)\"")
         }
         let source = try FileText.contents(of: layout.jobPath)
-        let job = try Job.parse(Self.asRun(source, layout: layout), path: layout.jobPath, backend: backendName)
+        var job = try Job.parse(Self.asRun(source, layout: layout), path: layout.jobPath, backend: backendName)
+        // robots.txt was fetched once for the run: retries keep its verdicts and the hosts' pace.
+        PolitenessSetup.restore(into: &job.crawl, from: layout.directory)
         var options = self.options
         options.runsDirectory = layout.runsDirectory
         options.backend = backendName

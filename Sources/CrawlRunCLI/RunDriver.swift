@@ -91,8 +91,14 @@ struct RunDriver {
                     "the URL list \(list) could not be copied into the run directory: \(error.localizedDescription)")
             }
         }
+        // robots.txt and per-host limits, once for the run, before any batch file (README, "Politeness").
+        let polite = await PolitenessSetup.prepare(
+            job: job, planner: planner, summary: summary, maxTasks: maxTasks, note: display.note)
+        var job = self.job
+        job.crawl = polite.crawl
+        if PolitenessSetup.isNeeded(job) { try store.writeAtomically(PolitenessSetup.fileName, polite.saved) }
         let taskDefinition = TaskDefinition.render(job)
-        let batches = try writeBatches(planner: planner, summary: summary, store: store)
+        let batches = try writeBatches(planner: planner, summary: summary, store: store, polite: polite)
         try store.writeJSON(
             RunLayout.plan,
             [
@@ -108,11 +114,12 @@ struct RunDriver {
             ])
         let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
         let maxTasks = self.maxTasks
-        let ledger = BatchLedger(
+        var ledger = BatchLedger(
             run: store.id, batches: batches,
             options: .init(
                 maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds,
                 startTimeout: startTimeout))
+        ledger.hostSlots = polite.slots
         let code = await drive(
             context: context, backend: backend, store: store, ledger: ledger, display: display,
             merger: ResultMerger(urls: summary.distinctURLs), resuming: false,
@@ -217,7 +224,11 @@ struct RunDriver {
                     s.counts, tasks: s.tasks, running: s.running, batches: batches, live: s.live, elapsed: s.elapsed)
             }
         }
-        let report = await scheduler.execute(resuming: resuming)
+        var report = await scheduler.execute(resuming: resuming)
+        if PolitenessSetup.isNeeded(job) {
+            let results = FileManager.default.contents(atPath: store.layout.resultsPath).map { [UInt8]($0) } ?? []
+            report.hosts = HostRates(results: results, limit: job.politeness.requestsPerSecondPerHost)
+        }
         ticker.cancel()
         signals.cancel()
         StandardOutput.onClosed(nil)
@@ -255,14 +266,17 @@ struct RunDriver {
     }
 
     /// Streams the plan into batch files (`batches/<id>.json`): one batch in memory at a time.
-    func writeBatches(planner: Planner, summary: PlanSummary, store: RunStore) throws -> [(id: String, urls: Int)] {
+    func writeBatches(
+        planner: Planner, summary: PlanSummary, store: RunStore, polite: PolitenessSetup? = nil
+    ) throws -> [(id: String, urls: Int)] {
         var batches: [(id: String, urls: Int)] = []
         var current: [String] = []
         var index = -1
         func flush() throws {
             guard index >= 0 else { return }
             let id = Planner.batchID(index, of: summary.batchCount)
-            try store.writeBatch(BatchFile(batch: id, urls: current, crawl: job.crawl), attempt: 1)
+            let crawl = polite?.crawl(forBatch: index) ?? job.crawl
+            try store.writeBatch(BatchFile(batch: id, urls: current, crawl: crawl), attempt: 1)
             batches.append((id, current.count))
             current.removeAll(keepingCapacity: true)
         }

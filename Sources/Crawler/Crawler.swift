@@ -165,7 +165,7 @@ final class BatchRun: Sendable {
         self.visitor = PageVisitor(options: batch.crawl, http: crawler.http)
         self.closer = SessionCloser(http: crawler.http, log: crawler.log)
         self.progress = Progress(total: batch.urls.count, log: crawler.log)
-        self.pacer = HostPacer(delay: .milliseconds(Int64(batch.crawl.politenessDelay * 1000)))
+        self.pacer = HostPacer(options: batch.crawl)
     }
 
     func execute() async -> CrawlerExitCode {
@@ -177,7 +177,16 @@ final class BatchRun: Sendable {
         var queueItems: [WorkItem] = []
         for (i, raw) in batch.urls.enumerated() {
             switch Self.parse(raw) {
-            case .success(let host): queueItems.append(WorkItem(index: i, url: raw, host: host))
+            case .success(let host):
+                if let refusal = Self.robotsRefusal(raw, batch.crawl.robots) {
+                    // Never loaded and never retried: the site asked not to be (README, "Politeness").
+                    let record = ResultRecord(
+                        url: raw, ok: false, error: RecordError(kind: .robots, message: refusal), attempts: 0,
+                        batch: batch.batch, startedAt: Timestamp.now(), ms: 0)
+                    guard await write(record) else { return .outputFailed }
+                    continue
+                }
+                queueItems.append(WorkItem(index: i, url: raw, host: host))
             case .failure(let problem):
                 let now = Timestamp.now()
                 let record = ResultRecord(
@@ -246,6 +255,13 @@ final class BatchRun: Sendable {
     }
 
     struct URLProblem: Error { let message: String }
+
+    /// Why the coordinator's robots.txt rules for the URL's origin refuse it, or nil.
+    static func robotsRefusal(_ raw: String, _ robots: [String: RobotsRules]?) -> String? {
+        guard let robots, !robots.isEmpty, let origin = RobotsOrigin(url: raw), let rules = robots[origin.key]
+        else { return nil }
+        return rules.refusal(for: origin.pathAndQuery)
+    }
 
     /// Checks that a URL parses and is http(s); returns its host.
     static func parse(_ raw: String) -> Result<String, URLProblem> {

@@ -54,7 +54,10 @@ public final class FixtureServer: Sendable {
         var openSockets: Set<Int32> = []
     }
 
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// The loopback address listened on (127.0.0.1 unless `address` was given: any of 127/8
+    /// serves as a second host name for per-host tests).
+    public let address: String
+    public var baseURL: String { "http://\(address):\(port)" }
     /// The third parties' origin of `/real/N` (`FixtureRealPages.thirdPartyHosts` on this port).
     public func thirdPartyURL(host: String) -> String { "http://\(host):\(thirdPartyPort)" }
 
@@ -63,10 +66,11 @@ public final class FixtureServer: Sendable {
     /// `handler` answers first when given (its request's `url` is the request target, path and
     /// query): a loopback peer playing an endpoint such as ECS's credential service.
     public init(
-        root: String? = nil, unixSocket: String? = nil, port: UInt16 = 0, fixtures: Bool = true,
-        handler: (@Sendable (HTTPRequest) -> HTTPResponse?)? = nil
+        root: String? = nil, unixSocket: String? = nil, port: UInt16 = 0, address: String = "127.0.0.1",
+        fixtures: Bool = true, handler: (@Sendable (HTTPRequest) -> HTTPResponse?)? = nil
     ) throws {
         self.root = root
+        self.address = address
         self.fixtures = fixtures
         self.handler = handler
         signal(SIGPIPE, SIG_IGN)
@@ -81,7 +85,7 @@ public final class FixtureServer: Sendable {
             thirdPartyListener = -1
             thirdPartyPort = 0
         } else {
-            let (fd, p) = try Self.listenLoopback(port: port)
+            let (fd, p) = try Self.listenLoopback(port: port, address: address)
             listener = fd
             self.port = p
             unixSocketPath = nil
@@ -146,13 +150,13 @@ public final class FixtureServer: Sendable {
     public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
     var isStopped: Bool { state.withLock { $0.stopped } }
 
-    static func listenLoopback(port: UInt16 = 0) throws -> (Int32, UInt16) {
+    static func listenLoopback(port: UInt16 = 0, address: String = "127.0.0.1") throws -> (Int32, UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(address)
         addr.sin_port = port.bigEndian
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -161,7 +165,7 @@ public final class FixtureServer: Sendable {
         }
         guard rc == 0, listen(fd, 128) == 0 else {
             close(fd)
-            throw FixtureError("cannot listen on 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+            throw FixtureError("cannot listen on \(address):\(port): \(String(cString: strerror(errno)))")
         }
         var bound = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)

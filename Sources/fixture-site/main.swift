@@ -4,11 +4,12 @@ import Foundation
 import TestSupport
 
 let usage = """
-    usage: fixture-site [--root DIR] [--port N] [--fixtures]
+    usage: fixture-site [--root DIR] [--port N] [--address 127.X.Y.Z] [--fixtures]
 
     Serves the files under DIR on http://127.0.0.1:N (N = 0 picks a free port; default 0) and
     prints that base URL on its first line of output. --fixtures adds the test fixture pages
-    (/page/N, /slow?ms=…, /status/CODE, …). Runs until SIGINT or SIGTERM.
+    (/page/N, /slow?ms=…, /status/CODE, …). --address listens on another loopback address
+    (127.0.0.2, 127.0.0.3: a second host for per-host politeness). Runs until SIGINT or SIGTERM.
     """
 
 // Stop signals are blocked before any thread starts, so every thread inherits the mask and only
@@ -29,6 +30,7 @@ stopWithParent()
 var root: String?
 var port: UInt16 = 0
 var fixtures = false
+var address = "127.0.0.1"
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -43,6 +45,13 @@ while let a = args.next() {
         }
         port = p
     case "--fixtures": fixtures = true
+    case "--address":
+        // Loopback only: nothing here is for the network.
+        guard let v = args.next(), v.hasPrefix("127."), v.split(separator: ".").count == 4 else {
+            FileHandle.standardError.write(Data("fixture-site: --address takes a loopback address (127.X.Y.Z)\n".utf8))
+            exit(64)
+        }
+        address = v
     default:
         FileHandle.standardError.write(Data("fixture-site: unknown argument \(a)\n\(usage)\n".utf8))
         exit(64)
@@ -50,7 +59,7 @@ while let a = args.next() {
 }
 if root == nil && !fixtures { fixtures = true }
 do {
-    let server = try FixtureServer(root: root, port: port, fixtures: fixtures)
+    let server = try FixtureServer(root: root, port: port, address: address, fixtures: fixtures)
     FileHandle.standardOutput.write(Data((server.baseURL + "\n").utf8))
     var received: Int32 = 0
     sigwait(&stopSignals, &received)
