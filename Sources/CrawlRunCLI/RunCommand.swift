@@ -25,7 +25,8 @@ struct RunCommand: Command {
           --max-tasks N      tasks at once (default: fargate.maxConcurrentTasks on fargate,
                              docker.maxTasks on docker, local.maxTasks; else one per core, at most
                              one per GiB of memory)
-          --runs-dir DIR     where run directories go (default: runs)
+          --runs-dir DIR     where run directories go (default: runs); s3://BUCKET/PREFIX keeps
+                             them on S3 (README, "Runs on S3")
           --wait             when this job is already running, wait for that run to end instead of
                              exiting 75 at once
           --keep N           after the run, keep the job's N newest run directories, delete the rest
@@ -80,6 +81,8 @@ struct RunOptions {
     var requestedBackend: Backend?
     var maxTasks: Int?
     var runsDirectory = "runs"
+    /// `--runs-dir` parsed: a folder, or `s3://BUCKET/PREFIX`.
+    var runsLocation = RunsLocation.disk("runs")
     var quiet = false
     var json = false
     /// Queue behind a live run of the same job instead of exiting 75.
@@ -101,6 +104,11 @@ struct RunOptions {
         }
         maxTasks = try parsed.int("--max-tasks", in: 1...1000)
         runsDirectory = parsed.value("--runs-dir") ?? runsDirectory
+        do throws(RunsLocation.Problem) {
+            runsLocation = try RunsLocation.parse(runsDirectory)
+        } catch {
+            throw UsageError(error.message)
+        }
         quiet = parsed.flag("--quiet")
         wait = parsed.flag("--wait")
         keep = try parsed.int("--keep", in: 1...100_000)
