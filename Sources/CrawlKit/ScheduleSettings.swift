@@ -47,7 +47,8 @@ public struct ScheduleSettings: Sendable, Equatable {
             if !(arn.hasPrefix("arn:") && arn.contains(":iam::") && arn.contains(":role/")) {
                 out.append(
                     JobProblem(
-                        "fargate.schedule.\(key)", "\"\(arn)\" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
+                        "fargate.schedule.\(key)", "\"\(arn)\" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+                )
             }
         }
         if let memory = FargateSizes.memoryChoices(cpu: cpu), !memory.contains(self.memory) {
@@ -56,7 +57,8 @@ public struct ScheduleSettings: Sendable, Equatable {
                     "fargate.schedule.memory",
                     "\(self.memory) MiB is not valid with cpu \(cpu); choose \(FargateSizes.describe(memory))"))
         } else if FargateSizes.memoryChoices(cpu: cpu) == nil {
-            out.append(JobProblem("fargate.schedule.cpu", "\(cpu) is not a Fargate size; choose 256, 512, 1024, 2048 or 4096"))
+            out.append(
+                JobProblem("fargate.schedule.cpu", "\(cpu) is not a Fargate size; choose 256, 512, 1024, 2048 or 4096"))
         }
         let allowed = group.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
         if !allowed || group.count > 64 {

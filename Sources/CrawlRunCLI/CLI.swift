@@ -16,6 +16,7 @@ public enum CLI {
         entry(RunCommand.self), entry(CrawlCommand.self), entry(PlanCommand.self), entry(ResumeCommand.self),
         entry(StopCommand.self), entry(RunsCommand.self), entry(LogsCommand.self), entry(ExportCommand.self),
         entry(IAMPolicyCommand.self), entry(DoctorCommand.self), entry(InitCommand.self),
+        entry(ScheduleCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -56,6 +57,9 @@ public enum CLI {
                    a run's results as CSV or JSON Lines, one row per URL
           iam-policy JOB [--json]
                    print the least-privilege IAM policies a Fargate run of JOB needs
+          schedule JOB --cron EXPR [--timezone TZ] [--flexible-window M]
+                   run JOB on a schedule: a coordinator task on Fargate started by EventBridge
+                   Scheduler (also: schedule list, schedule delete JOB, schedule run-now JOB)
           doctor JOB
                    check credentials, cluster, log group, bucket and task definition for a Fargate run
           init --from-stack STACK [JOB] [--output FILE]
@@ -67,6 +71,7 @@ public enum CLI {
         """
 
     public static func main(_ arguments: [String]) async -> Int32 {
+        _ = CoordinatorUsage.processStart
         var args = Array(arguments.dropFirst())
         guard let name = args.first else {
             StandardError.write(usage + "\n")

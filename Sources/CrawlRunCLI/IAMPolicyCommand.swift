@@ -5,7 +5,8 @@ import JSONKit
 /// `crawlrun iam-policy JOB`: prints every policy document a Fargate run needs.
 struct IAMPolicyCommand: Command {
     static let name = "iam-policy"
-    static let arguments = ArgumentSpec(flags: ["--json", "--scheduled"], positionals: 1...1, positionalName: "a job file")
+    static let arguments = ArgumentSpec(
+        flags: ["--json", "--scheduled"], positionals: 1...1, positionalName: "a job file")
     static let help = """
         usage: crawlrun iam-policy JOB [--json] [--scheduled]
 
@@ -37,7 +38,8 @@ struct IAMPolicyCommand: Command {
 
     func run() async throws -> ExitCode {
         let job = try Job.load(path: jobPath, backend: .fargate)
-        StandardOutput.print(scheduled ? IAMPolicy.printedScheduled(job, json: json) : IAMPolicy.printed(job, json: json))
+        StandardOutput.print(
+            scheduled ? IAMPolicy.printedScheduled(job, json: json) : IAMPolicy.printed(job, json: json))
         return .ok
     }
 }

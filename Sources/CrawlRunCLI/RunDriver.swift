@@ -251,7 +251,7 @@ struct RunDriver {
         StandardOutput.onClosed(nil)
         display.finishLine()
         do {
-            try store.writeJSON(RunLayout.report, report.json)
+            try store.writeJSON(RunLayout.report, CoordinatorUsage.adding(to: report.json, task: job.task))
         } catch {
             display.note("report.json not written: \(error)")
         }
@@ -272,6 +272,10 @@ struct RunDriver {
         } catch {
             display.note("the run's copy on S3 is not complete: \(error)")
             if code == .ok || code == .someFailed { code = .infrastructure }
+        }
+        if options.events {
+            let url = (remote?.displayLayout ?? store.layout).reportPath
+            await FinishedEvent.put(report: report, exitCode: code, reportURL: url, region: job.fargate.region, display: display)
         }
         if let remote { await remote.end() }
         // A closed standard output ends the run quietly: nobody reads the summary.

@@ -1,11 +1,8 @@
 import HTTP
 import ProcessKit
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
+// Foundation whole: Process and FileHandle (the python probe) are not in FoundationEssentials.
+import Foundation
 
 /// moto's server (PyPI `moto[server]`) on a free loopback port: the AWS APIs, with SigV4 and IAM
 /// checked after `initialNoAuthActions` calls when that is set. `MOTO_SERVER` overrides the binary.

@@ -135,16 +135,14 @@ extension Chrome {
             let runsDir = "s3://\(S3Peer.bucket)/runs"
             let first = try CrawlrunProcess(["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
             // Records of the first batch on S3 (a piece of results.jsonl), then the kill.
-            var id: String?
             let recorded = await eventually(timeout: .seconds(60)) {
                 guard let run = try? await peer.runID() else { return false }
-                id = run
                 return ((try? await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1
             }
             #expect(recorded)
             kill(first.process.pid, SIGKILL)
             _ = await first.process.wait(timeout: .seconds(10))
-            let run = try #require(id)
+            let run = try #require(try await peer.runID())
             var before: Set<String> = []
             for key in try await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/") {
                 before.formUnion(try await peer.records(key).map(\.url))
@@ -203,14 +201,12 @@ extension Chrome {
             let jobPath = try writeJob(job(urls, name: "halt"), in: dir)
             let runsDir = "s3://\(S3Peer.bucket)/runs"
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
-            var id: String?
             #expect(
                 await eventually(timeout: .seconds(60)) {
                     guard let run = try? await peer.runID() else { return false }
-                    id = run
                     return ((try? await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1
                 })
-            let run = try #require(id)
+            let run = try #require(try await peer.runID())
             let stop = try await CrawlrunProcess.run(["stop", runsDir + "/" + run], environment: peer.env)
             #expect(stop.code == 0, "\(stop.stderr)")
             #expect(stop.stdout.contains("run \(run) stopped (interrupted)"), "\(stop.stdout)")

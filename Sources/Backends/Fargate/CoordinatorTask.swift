@@ -44,7 +44,11 @@ public enum CoordinatorTask {
             "essential": true,
             "entryPoint": .array(command(jobURI: jobURI, runsDirectory: runsDirectory(job)).map(JSONValue.string)),
             "memoryReservation": .number(Double(max(64, s.memory - 64))),
-            "environment": [["name": "AWS_REGION", "value": .string(f.region ?? "us-east-1")]],
+            // CRAWLRUN_COORDINATOR_TASK: the task's size, for its own cost in report.json.
+            "environment": [
+                ["name": "AWS_REGION", "value": .string(f.region ?? "us-east-1")],
+                ["name": "CRAWLRUN_COORDINATOR_TASK", "value": .string("\(s.cpu)/\(s.memory)")],
+            ],
             "linuxParameters": ["initProcessEnabled": true],
             "stopTimeout": .number(Double(stopTimeout)),
             "logConfiguration": [
@@ -75,7 +79,8 @@ public enum CoordinatorTask {
         let region = f.region ?? "us-east-1"
         let partition = IAMPolicy.account(job).partition
         let target = ScheduleTarget(
-            clusterArn: f.cluster.hasPrefix("arn:") ? f.cluster : "arn:\(partition):ecs:\(region):\(account):cluster/\(f.cluster)",
+            clusterArn: f.cluster.hasPrefix("arn:")
+                ? f.cluster : "arn:\(partition):ecs:\(region):\(account):cluster/\(f.cluster)",
             roleArn: f.schedule.schedulerRoleArn ?? "", taskDefinitionArn: taskDefinitionArn, subnets: f.subnets,
             securityGroups: f.securityGroups, assignPublicIp: f.assignPublicIp,
             platformVersion: f.platformVersion == "LATEST" ? nil : f.platformVersion)

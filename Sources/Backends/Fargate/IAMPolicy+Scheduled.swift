@@ -81,7 +81,8 @@ extension IAMPolicy {
         let docs = documents(job) + scheduledDocuments(job)
         if json {
             return String(
-                decoding: JSONValue.object(Dictionary(uniqueKeysWithValues: docs.map { ($0.key, $0.policy) })).encoded(),
+                decoding: JSONValue.object(Dictionary(uniqueKeysWithValues: docs.map { ($0.key, $0.policy) }))
+                    .encoded(),
                 as: UTF8.self)
         }
         return docs.map { "# \($0.title)\n\($0.policy.prettyPrinted())" }.joined(separator: "\n\n")
