@@ -19,6 +19,10 @@ extension IAMPolicy {
                 schedulerRole(job)
             ),
             ("schedulerRoleTrust", "Scheduler role trust policy", trust("scheduler.amazonaws.com", job)),
+            (
+                "scheduling", "Scheduling policy (attach to the user or role that runs crawlrun schedule)",
+                scheduling(job)
+            ),
         ]
     }
 
@@ -36,8 +40,21 @@ extension IAMPolicy {
                     "Sid": "RunFinishedEvent", "Effect": "Allow", "Action": ["events:PutEvents"],
                     "Resource": .string("arn:\(partition):events:\(region):\(account):event-bus/default"),
                     "Condition": ["StringEquals": ["events:source": "crawlrun"]],
-                ]
+                ],
+                missingKeysAre404(job, partition: partition),
             ], to: coordinator(job))
+    }
+
+    /// The job's lease (`runs/locks/<job>.json`) is read before it exists: S3 answers a GetObject
+    /// of a missing key 404 only to a caller that may s3:ListBucket the bucket, and a ListBucket
+    /// statement conditioned on s3:prefix does not count (a GetObject has no prefix): otherwise
+    /// 403, which reads as "denied", and the first scheduled run could never start.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
+    static func missingKeysAre404(_ job: Job, partition: String) -> JSONValue {
+        [
+            "Sid": "MissingKeysAre404", "Effect": "Allow", "Action": ["s3:ListBucket"],
+            "Resource": .string("arn:\(partition):s3:::\(job.fargate.bucket ?? "BUCKET")"),
+        ]
     }
 
     /// EventBridge Scheduler starts the coordinator task: RunTask of its family on the job's
@@ -60,6 +77,57 @@ extension IAMPolicy {
                 [
                     "Sid": "PassTheCoordinatorsRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
                     "Resource": .array(roles),
+                    "Condition": ["StringEquals": ["iam:PassedToService": "ecs-tasks.amazonaws.com"]],
+                ],
+            ],
+        ]
+    }
+
+    /// `crawlrun schedule`: the job's schedule in its group, the coordinator task definition
+    /// (registered with the coordinator's roles, so PassRole), the upload (the coordinator
+    /// policy's S3 statement), `run-now`'s RunTask, and PassRole of the scheduler's role to the
+    /// scheduler. ListSchedules takes no resource-level permission.
+    /// https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridgescheduler.html
+    public static func scheduling(_ job: Job) -> JSONValue {
+        let f = job.fargate
+        let (partition, account) = account(job)
+        let region = f.region ?? "*"
+        let group = f.schedule.group
+        let cluster = "arn:\(partition):ecs:\(region):\(account):cluster/\(f.cluster)"
+        let family = "arn:\(partition):ecs:\(region):\(account):task-definition/\(CoordinatorTask.family(job)):*"
+        let taskRoles = [f.schedule.coordinatorRoleArn, f.executionRoleArn].compactMap { $0 }.map(JSONValue.string)
+        return [
+            "Version": "2012-10-17",
+            "Statement": [
+                [
+                    "Sid": "TheJobsSchedule", "Effect": "Allow",
+                    "Action": [
+                        "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule",
+                        "scheduler:DeleteSchedule",
+                    ],
+                    "Resource": .string(
+                        "arn:\(partition):scheduler:\(region):\(account):schedule/\(group)/\(job.name)"),
+                ],
+                [
+                    "Sid": "TheScheduleGroup", "Effect": "Allow",
+                    "Action": ["scheduler:CreateScheduleGroup", "scheduler:GetScheduleGroup"],
+                    "Resource": .string("arn:\(partition):scheduler:\(region):\(account):schedule-group/\(group)"),
+                ],
+                ["Sid": "ListSchedules", "Effect": "Allow", "Action": ["scheduler:ListSchedules"], "Resource": "*"],
+                // `schedule list` reads the job's lease, which is missing between runs.
+                missingKeysAre404(job, partition: partition),
+                [
+                    "Sid": "RunTheCoordinatorNow", "Effect": "Allow", "Action": ["ecs:RunTask"],
+                    "Resource": .string(family), "Condition": ["ArnEquals": ["ecs:cluster": .string(cluster)]],
+                ],
+                [
+                    "Sid": "PassTheSchedulersRole", "Effect": "Allow", "Action": ["iam:PassRole"],
+                    "Resource": .string(f.schedule.schedulerRoleArn ?? "*"),
+                    "Condition": ["StringEquals": ["iam:PassedToService": "scheduler.amazonaws.com"]],
+                ],
+                [
+                    "Sid": "PassTheCoordinatorsRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
+                    "Resource": .array(taskRoles),
                     "Condition": ["StringEquals": ["iam:PassedToService": "ecs-tasks.amazonaws.com"]],
                 ],
             ],
