@@ -16,7 +16,7 @@ extension Chrome {
             defer { site.stop() }
             let rehearsal = try await FargateRehearsal.start(crawler: binary("crawler"))
             let dir = tempDir("scheduled")
-            let urls = (1...6).map { site.baseURL + "/page?n=\($0)" }
+            let urls = (1...6).map { site.baseURL + "/page/\($0)" }
             let job = try writeJob(
                 [
                     "name": "nightly", "urls": .array(urls.map { .string($0) }), "batching": ["batchSize": 3],
