@@ -14,15 +14,17 @@ public struct ScheduleSettings: Sendable, Equatable {
     public var cpu = 256
     public var memory = 512
     public var group = "crawlrun"
-    /// nil: `s3://BUCKET/PREFIXruns` from the fargate block.
+    /// nil: `s3://BUCKET/PREFIX<job>/runs` from the fargate block.
     public var runsDir: String?
+    /// Extra environment of the coordinator container (CRAWLRUN_LEASE_SECONDS, NO_COLOR, …).
+    public var environment: [String: String] = [:]
 
     public init() {}
 
     static let shape: Shape = .object([
         "coordinatorRoleArn": .nonEmptyString, "schedulerRoleArn": .nonEmptyString, "coordinatorImage": .nonEmptyString,
         "cpu": .integer(min: 256, max: 4096), "memory": .integer(min: 512, max: 30720), "group": .nonEmptyString,
-        "runsDir": .nonEmptyString,
+        "runsDir": .nonEmptyString, "environment": .map(.string),
     ])
 
     init(_ v: JSONValue?) {
@@ -34,6 +36,7 @@ public struct ScheduleSettings: Sendable, Equatable {
         memory = v["memory"]?.intValue ?? memory
         group = v["group"]?.stringValue ?? group
         runsDir = v["runsDir"]?.stringValue
+        environment = v["environment"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
     }
 
     /// What `crawlrun schedule` needs from the block, each problem at its JSON path.

@@ -108,7 +108,9 @@ public final class FargateRehearsal: Sendable {
     /// cluster, subnets, roles, log group and bucket; sets the rehearsal up with the policies
     /// `crawlrun iam-policy` prints for it. Returns the environment `crawlrun` needs: the
     /// endpoint, the region and the coordinator user's key.
-    public func prepare(job: String, copy: String, crawlrun: String, scheduled: Bool = false) async throws -> [String: String] {
+    public func prepare(
+        job: String, copy: String, crawlrun: String, scheduled: Bool = false
+    ) async throws -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["PYTHONPATH"] = Self.scriptsDirectory
         let out = Lines()

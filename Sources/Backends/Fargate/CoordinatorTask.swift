@@ -45,10 +45,15 @@ public enum CoordinatorTask {
             "entryPoint": .array(command(jobURI: jobURI, runsDirectory: runsDirectory(job)).map(JSONValue.string)),
             "memoryReservation": .number(Double(max(64, s.memory - 64))),
             // CRAWLRUN_COORDINATOR_TASK: the task's size, for its own cost in report.json.
-            "environment": [
-                ["name": "AWS_REGION", "value": .string(f.region ?? "us-east-1")],
-                ["name": "CRAWLRUN_COORDINATOR_TASK", "value": .string("\(s.cpu)/\(s.memory)")],
-            ],
+            "environment": .array(
+                [
+                    ["name": "AWS_REGION", "value": .string(f.region ?? "us-east-1")],
+                    ["name": "CRAWLRUN_COORDINATOR_TASK", "value": .string("\(s.cpu)/\(s.memory)")],
+                ]
+                    + s.environment.sorted { $0.key < $1.key }.map {
+                        ["name": .string($0.key), "value": .string($0.value)]
+                    }
+            ),
             "linuxParameters": ["initProcessEnabled": true],
             "stopTimeout": .number(Double(stopTimeout)),
             "logConfiguration": [
