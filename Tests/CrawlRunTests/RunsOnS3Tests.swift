@@ -2,6 +2,7 @@ import AWS
 import Coordinator
 import CrawlKit
 import Foundation
+import Synchronization
 import JSONKit
 import TestSupport
 import Testing
@@ -69,6 +70,18 @@ struct S3Peer {
         }
     }
 
+    /// Waits until the run under `runs/` has uploaded a piece of its results; its id.
+    func awaitResultPiece() async -> String? {
+        let found = Mutex<String?>(nil)
+        _ = await eventually(timeout: .seconds(60)) {
+            guard let run = try? await runID() else { return false }
+            guard ((try? await keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1 else { return false }
+            found.withLock { $0 = run }
+            return true
+        }
+        return found.withLock { $0 }
+    }
+
     /// The one run under `runs/`.
     func runID() async throws -> String? {
         Set(try await keys("runs/").compactMap { $0.split(separator: "/").dropFirst().first.map(String.init) })
@@ -95,7 +108,7 @@ extension Chrome {
             let server = try FixtureServer()
             defer { server.stop() }
             let dir = tempDir("s3same")
-            let urls = (1...4).map { server.baseURL + "/page?n=\($0)" }
+            let urls = (1...4).map { server.baseURL + "/slow?ms=10&n=\($0)" }
             let jobPath = try writeJob(job(urls, name: "same"), in: dir)
             let onDisk = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"], environment: peer.env)
             #expect(onDisk.code == 0, "\(onDisk.stderr)")
@@ -135,13 +148,7 @@ extension Chrome {
             let runsDir = "s3://\(S3Peer.bucket)/runs"
             let first = try CrawlrunProcess(["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
             // Records of the first batch on S3 (a piece of results.jsonl), then the kill.
-            var id: String?
-            let recorded = await eventually(timeout: .seconds(60)) {
-                guard let run = try? await peer.runID() else { return false }
-                id = run
-                return ((try? await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1
-            }
-            #expect(recorded)
+            let id = await peer.awaitResultPiece()
             kill(first.process.pid, SIGKILL)
             _ = await first.process.wait(timeout: .seconds(10))
             let run = try #require(id)
@@ -203,13 +210,7 @@ extension Chrome {
             let jobPath = try writeJob(job(urls, name: "halt"), in: dir)
             let runsDir = "s3://\(S3Peer.bucket)/runs"
             let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
-            var id: String?
-            #expect(
-                await eventually(timeout: .seconds(60)) {
-                    guard let run = try? await peer.runID() else { return false }
-                    id = run
-                    return ((try? await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1
-                })
+            let id = await peer.awaitResultPiece()
             let run = try #require(id)
             let stop = try await CrawlrunProcess.run(["stop", runsDir + "/" + run], environment: peer.env)
             #expect(stop.code == 0, "\(stop.stderr)")
