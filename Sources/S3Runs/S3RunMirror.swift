@@ -93,7 +93,11 @@ public final class S3RunMirror: RunMirror, Sendable {
         }
         task?.cancel()
         await task?.value
-        await pass()
+        // What failed in a pass is queued again: a few passes get past a passing S3 error.
+        for _ in 0..<3 {
+            await pass()
+            if state.withLock({ $0.problem == nil && $0.queued.isEmpty }) { break }
+        }
         await passing.lock()
         defer { passing.unlock() }
         try await writeResultsWhole()
@@ -105,7 +109,10 @@ public final class S3RunMirror: RunMirror, Sendable {
         await passing.lock()
         defer { passing.unlock() }
         let names = state.withLock { s in
-            defer { s.queued = [] }
+            defer {
+                s.queued = []
+                s.problem = nil
+            }
             return s.queued
         }
         await withTaskGroup(of: Void.self) { group in
@@ -116,10 +123,14 @@ public final class S3RunMirror: RunMirror, Sendable {
                     running -= 1
                 }
                 group.addTask {
+                    // A file gone meanwhile (renamed into place under another name) has nothing
+                    // to upload; any other failure is tried again in the next pass.
+                    guard FileManager.default.fileExists(atPath: self.layout.path(name)) else { return }
                     do throws(RunFailure) {
                         try await self.upload(name)
                     } catch {
                         self.note(error)
+                        self.enqueue(name)
                     }
                 }
                 running += 1
@@ -129,6 +140,7 @@ public final class S3RunMirror: RunMirror, Sendable {
             try await uploadNewResults()
         } catch {
             note(error)
+            resultsAppended()
         }
     }
 
