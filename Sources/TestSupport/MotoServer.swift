@@ -39,7 +39,8 @@ public final class MotoServer: Sendable {
         // Python that runs moto_server, with S3's PutObject, POST (CompleteMultipartUpload) and
         // DeleteObject handlers under one lock.
         // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
-        let (command, prefix) = await pythonOf(binary).map { ($0, ["-c", serializedConditionalWrites]) } ?? (binary, [])
+        let (command, prefix) =
+            await pythonOf(binary).map { ($0, ["-c", serializedConditionalWrites]) } ?? (binary, [])
         // `-p 0`: werkzeug names the port it took (" * Running on http://127.0.0.1:N").
         let (process, port) = try await launchOnOwnPort(
             command, arguments: prefix + ["-H", "127.0.0.1", "-p", "0"], environment: env, onStderr: true,

@@ -41,7 +41,8 @@ func s3RunsSection(urls: Int) async throws {
     let ledger = BatchLedger(
         run: store.id, batches: planned, options: .init(maxTasks: 500, retries: 2, maxRunSeconds: 3600))
     let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: TaskDefinition.render(job))
-    let scheduler = Scheduler(run: context, backend: backend, store: store, ledger: ledger, merger: ResultMerger(urls: urls))
+    let scheduler = Scheduler(
+        run: context, backend: backend, store: store, ledger: ledger, merger: ResultMerger(urls: urls))
     let t0 = ContinuousClock.now
     let report = await scheduler.execute()
     let seconds = (ContinuousClock.now - t0).seconds
@@ -56,7 +57,8 @@ func s3RunsSection(urls: Int) async throws {
     print("runs on S3 (moto_server), \(urls) URLs in \(batches) batches of \(size), instant tasks, 500 at once")
     print("  run: \(f(seconds, 1)) s, status \(report.status.rawValue), \(report.counts.ok) records")
     print(
-        "  state.json: \(store.stateWrites) writes = \(f(Double(store.stateWrites) / seconds, 1)) writes/s (each one a PutObject)")
+        "  state.json: \(store.stateWrites) writes = \(f(Double(store.stateWrites) / seconds, 1)) writes/s (each one a PutObject)"
+    )
     print(
         "  written to S3: \(mirror.bytesUploaded / 1024) KiB = \(f(Double(mirror.bytesUploaded) / Double(max(1, urls)), 0)) bytes per record (results.jsonl \(f(Double(resultsBytes) / Double(max(1, urls)), 0)) bytes per record; the rest: batch files, state.json writes, pieces)"
     )
