@@ -52,7 +52,7 @@ func s3RunsSection(urls: Int) async throws {
     let finish = (ContinuousClock.now - f0).seconds
     let resultsBytes = (try? FileManager.default.attributesOfItem(atPath: store.layout.resultsPath)[.size] as? Int) ?? 0
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     print("")
     print("runs on S3 (moto_server), \(urls) URLs in \(batches) batches of \(size), instant tasks, 500 at once")
     print("  run: \(f(seconds, 1)) s, status \(report.status.rawValue), \(report.counts.ok) records")
