@@ -84,7 +84,10 @@ extension S3Client {
     ) async throws(AWSError) -> String {
         let r = try await send(
             "PUT", location.bucket, key: location.key,
-            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: body, operation: "UploadPart")
+            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: body,
+            // A body without a type goes out as a form (libcurl's default), which moto parses
+            // for parameters and then loses partNumber.
+            headers: [("Content-Type", "application/octet-stream")], operation: "UploadPart")
         guard let eTag = r.header("ETag") else {
             throw AWSError(.invalidResponse, "UploadPart \(location) part \(partNumber): no ETag in the answer")
         }
