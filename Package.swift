@@ -72,6 +72,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit", "FargateBackend", "AWS",
+                "S3Runs",
             ],
             swiftSettings: strict
         ),

@@ -34,7 +34,8 @@ extension S3Client {
         case .absent: headers.append(("If-None-Match", "*"))
         case .matches(let eTag): headers.append(("If-Match", eTag))
         }
-        let r = try await send("PUT", location.bucket, key: location.key, body: body, headers: headers, operation: "PutObject")
+        let r = try await send(
+            "PUT", location.bucket, key: location.key, body: body, headers: headers, operation: "PutObject")
         return r.header("ETag")
     }
 
@@ -43,7 +44,7 @@ extension S3Client {
         do {
             let r = try await send("GET", location.bucket, key: location.key, operation: "GetObject")
             return (r.body, r.header("ETag"))
-        } catch where error.code == "NoSuchKey" || error.httpStatus == 404 && error.code != "NoSuchBucket" {
+        } catch  where error.code == "NoSuchKey" || error.httpStatus == 404 && error.code != "NoSuchBucket" {
             return nil
         }
     }
@@ -83,7 +84,10 @@ extension S3Client {
     ) async throws(AWSError) -> String {
         let r = try await send(
             "PUT", location.bucket, key: location.key,
-            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: body, operation: "UploadPart")
+            query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: body,
+            // A body without a type goes out as a form (libcurl's default), which moto parses
+            // for parameters and then loses partNumber.
+            headers: [("Content-Type", "application/octet-stream")], operation: "UploadPart")
         guard let eTag = r.header("ETag") else {
             throw AWSError(.invalidResponse, "UploadPart \(location) part \(partNumber): no ETag in the answer")
         }

@@ -107,17 +107,23 @@ extension RunLayout {
     public static func key(prefix: String, _ rest: String) -> String { prefix.isEmpty ? rest : prefix + "/" + rest }
 
     /// The key of a run's file.
-    public static func key(prefix: String, run: String, _ name: String) -> String { key(prefix: prefix, run + "/" + name) }
+    public static func key(prefix: String, run: String, _ name: String) -> String {
+        key(prefix: prefix, run + "/" + name)
+    }
 
     /// The job's lease on S3 (`JobLease`): JSON, written with S3's conditional writes.
-    public static func leaseKey(prefix: String, job: String) -> String { key(prefix: prefix, locks + "/" + job + ".json") }
+    public static func leaseKey(prefix: String, job: String) -> String {
+        key(prefix: prefix, locks + "/" + job + ".json")
+    }
 
     /// While a run on S3 is live, the results merged since results.jsonl was last written whole
     /// go up every few seconds as numbered pieces `results.jsonl.d/<n>.jsonl`; results.jsonl
     /// followed by them, in order, is the run's results. The end of a run (and a resume) writes
     /// results.jsonl whole again and deletes the pieces.
     public static let resultPieces = "results.jsonl.d"
-    public static func resultPieceName(_ n: Int) -> String { resultPieces + "/" + String(n).leftPadded(to: 8) + ".jsonl" }
+    public static func resultPieceName(_ n: Int) -> String {
+        resultPieces + "/" + String(n).leftPadded(to: 8) + ".jsonl"
+    }
 
     /// `crawlrun stop s3://…/RUN-ID` from any machine: this object asks the run's coordinator to
     /// stop (it looks every few seconds), as SIGTERM does on one machine.

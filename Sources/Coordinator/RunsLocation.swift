@@ -18,7 +18,9 @@ public enum RunsLocation: Sendable, Equatable, CustomStringConvertible {
     public static func parse(_ value: String, option: String = "--runs-dir") throws(Problem) -> RunsLocation {
         let lower = value.lowercased()
         guard lower.hasPrefix("s3:") || value.contains("://") else {
-            guard !value.isEmpty else { throw Problem(message: "\(option) is empty; give a folder or s3://BUCKET/PREFIX") }
+            guard !value.isEmpty else {
+                throw Problem(message: "\(option) is empty; give a folder or s3://BUCKET/PREFIX")
+            }
             return .disk(value)
         }
         let expected = "expected s3://BUCKET/PREFIX (a bucket name, then an optional key prefix)"
@@ -64,9 +66,12 @@ public enum RunsLocation: Sendable, Equatable, CustomStringConvertible {
     /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
     static func bucketProblem(_ name: String) -> String? {
         guard (3...63).contains(name.count) else { return "3 to 63 characters" }
-        let allowed = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "-" }
+        let allowed = name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "-"
+        }
         guard allowed else { return "lowercase letters, digits, dots and hyphens only" }
-        guard let first = name.first, let last = name.last, first.isLetter || first.isNumber, last.isLetter || last.isNumber
+        guard let first = name.first, let last = name.last, first.isLetter || first.isNumber,
+            last.isLetter || last.isNumber
         else { return "it must begin and end with a letter or a digit" }
         return nil
     }

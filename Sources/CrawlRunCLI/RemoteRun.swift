@@ -46,7 +46,8 @@ final class RemoteRun: Sendable {
                 s3: runs.s3, bucket: runs.bucket, prefix: runs.prefix, job: job, run: run, owner: owner,
                 seconds: JobLease.seconds(environment: ProcessInfo.processInfo.environment), wait: wait,
                 waiting: { held in
-                    display.note("job \(job) is already running: \(Self.describe(held)); waiting for it to end (--wait)")
+                    display.note(
+                        "job \(job) is already running: \(Self.describe(held)); waiting for it to end (--wait)")
                 })
             return (lease, previous)
         } catch .held(let held) {

@@ -48,8 +48,9 @@ struct ResumeCommand: Command {
             }
             if state.status == .finished { return Self.finished(state, results: directory + "/" + RunLayout.results) }
             let display = Display(quiet: options.quiet || options.json)
-            guard let (lease, _) = try await RemoteRun.lease(
-                runs, job: state.job, run: state.run, wait: options.wait, display: display)
+            guard
+                let (lease, _) = try await RemoteRun.lease(
+                    runs, job: state.job, run: state.run, wait: options.wait, display: display)
             else { return .busy }
             return try await Self.resumeOnS3(runs: runs, lease: lease, state: state, options: options, display: display)
         }
@@ -97,7 +98,8 @@ struct ResumeCommand: Command {
             let state = (try? RunStore.loadState(remote.layout)) ?? state
             var options = options
             options.runsDirectory = scratch
-            return try await goOn(layout: remote.layout, state: state, options: options, display: display, remote: remote)
+            return try await goOn(
+                layout: remote.layout, state: state, options: options, display: display, remote: remote)
         } catch {
             await remote.end()
             throw error

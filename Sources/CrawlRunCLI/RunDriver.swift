@@ -81,13 +81,15 @@ struct RunDriver {
         var remote: RemoteRun?
         let store: RunStore
         if let runs = RemoteRun.s3Runs(options.runsLocation, region: job.fargate.region) {
-            guard let (lease, previous) = try await RemoteRun.lease(
-                runs, job: job.name, run: id, wait: options.wait, display: display)
+            guard
+                let (lease, previous) = try await RemoteRun.lease(
+                    runs, job: job.name, run: id, wait: options.wait, display: display)
             else { return .busy }
             // An expired lease taken over: its run goes on if it did not finish.
             if let previous, let state = try? await runs.state(run: previous.run), state.status != .finished {
                 display.note(
-                    "job \(job.name): the lease of \(RemoteRun.describe(previous)) expired; resuming run \(previous.run)")
+                    "job \(job.name): the lease of \(RemoteRun.describe(previous)) expired; resuming run \(previous.run)"
+                )
                 return try await ResumeCommand.resumeOnS3(
                     runs: runs, lease: lease, state: state, options: options, display: display)
             }

@@ -46,7 +46,9 @@ struct RunsCommand: Command {
     func rows() async throws -> [Row] {
         guard let runs = RemoteRun.s3Runs(location, region: nil) else {
             return RunHistory.list(runsDirectory).map { e in
-                Row(layout: e.layout, state: e.state, problem: e.problem, status: e.state.map(Self.status) ?? "unreadable")
+                Row(
+                    layout: e.layout, state: e.state, problem: e.problem,
+                    status: e.state.map(Self.status) ?? "unreadable")
             }
         }
         var leases: [String: JobLease] = [:]
@@ -60,7 +62,9 @@ struct RunsCommand: Command {
                 }
                 var status = state.status.rawValue
                 if state.status == .running {
-                    if leases[state.job] == nil, let lease = try await runs.lease(job: state.job) { leases[state.job] = lease }
+                    if leases[state.job] == nil, let lease = try await runs.lease(job: state.job) {
+                        leases[state.job] = lease
+                    }
                     let live = leases[state.job].map { $0.run == id && $0.expiresAt > Timestamp.epochSeconds() } == true
                     status = live ? "running" : "stopped unexpectedly"
                 }

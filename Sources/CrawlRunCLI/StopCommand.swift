@@ -75,7 +75,8 @@ struct StopCommand: Command {
             }
             let after = try? await runs.state(run: run)
             StandardOutput.print(
-                "run \(run) stopped (\(after?.status.rawValue ?? "state unknown")); go on with: crawlrun resume \(directory)")
+                "run \(run) stopped (\(after?.status.rawValue ?? "state unknown")); go on with: crawlrun resume \(directory)"
+            )
             return .ok
         }
         guard state.status == .running else {

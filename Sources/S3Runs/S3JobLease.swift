@@ -136,7 +136,9 @@ public final class S3JobLease: Sendable {
                     try await write(lease)
                 } catch {
                     let gone = lease.expiresAt < Timestamp.epochSeconds()
-                    if error.cause.map({ $0.contains("PreconditionFailed") || $0.contains("NoSuchKey") }) == true || gone {
+                    if error.cause.map({ $0.contains("PreconditionFailed") || $0.contains("NoSuchKey") }) == true
+                        || gone
+                    {
                         lost("the job's lease \(location) is lost (\(error)); another coordinator may hold it now")
                         return
                     }

@@ -93,7 +93,11 @@ public final class S3RunMirror: RunMirror, Sendable {
         }
         task?.cancel()
         await task?.value
-        await pass()
+        // What failed in a pass is queued again: a few passes get past a passing S3 error.
+        for _ in 0..<3 {
+            await pass()
+            if state.withLock({ $0.problem == nil && $0.queued.isEmpty }) { break }
+        }
         await passing.lock()
         defer { passing.unlock() }
         try await writeResultsWhole()
@@ -105,7 +109,10 @@ public final class S3RunMirror: RunMirror, Sendable {
         await passing.lock()
         defer { passing.unlock() }
         let names = state.withLock { s in
-            defer { s.queued = [] }
+            defer {
+                s.queued = []
+                s.problem = nil
+            }
             return s.queued
         }
         await withTaskGroup(of: Void.self) { group in
@@ -116,10 +123,14 @@ public final class S3RunMirror: RunMirror, Sendable {
                     running -= 1
                 }
                 group.addTask {
+                    // A file gone meanwhile (renamed into place under another name) has nothing
+                    // to upload; any other failure is tried again in the next pass.
+                    guard FileManager.default.fileExists(atPath: self.layout.path(name)) else { return }
                     do throws(RunFailure) {
                         try await self.upload(name)
                     } catch {
                         self.note(error)
+                        self.enqueue(name)
                     }
                 }
                 running += 1
@@ -129,6 +140,7 @@ public final class S3RunMirror: RunMirror, Sendable {
             try await uploadNewResults()
         } catch {
             note(error)
+            resultsAppended()
         }
     }
 
@@ -136,7 +148,11 @@ public final class S3RunMirror: RunMirror, Sendable {
 
     /// The whole lines appended since the last upload, as the next piece(s).
     private func uploadNewResults() async throws(RunFailure) {
-        guard state.withLock({ s in defer { s.resultsDirty = false }; return s.resultsDirty }) else { return }
+        guard
+            state.withLock({ s in
+                defer { s.resultsDirty = false }; return s.resultsDirty
+            })
+        else { return }
         while true {
             let offset = state.withLock { $0.offset }
             guard let chunk = try readResults(from: offset, wholeLines: true), !chunk.isEmpty else { return }
@@ -170,13 +186,15 @@ public final class S3RunMirror: RunMirror, Sendable {
     /// results.jsonl as it is on disk becomes the object; the pieces go.
     private func writeResultsWhole() async throws(RunFailure) {
         let size =
-            ((try? FileManager.default.attributesOfItem(atPath: layout.resultsPath))?[.size] as? NSNumber)?.intValue ?? 0
+            ((try? FileManager.default.attributesOfItem(atPath: layout.resultsPath))?[.size] as? NSNumber)?.intValue
+            ?? 0
         let target = location(RunLayout.results)
         if size <= Self.chunkSize {
             try await put(RunLayout.results, try readResults(from: 0, wholeLines: false) ?? Data())
         } else {
             do {
-                let upload = try await s3.createMultipartUpload(target, contentType: Self.contentType(RunLayout.results))
+                let upload = try await s3.createMultipartUpload(
+                    target, contentType: Self.contentType(RunLayout.results))
                 var eTags: [String] = []
                 var offset = 0
                 do {
@@ -199,7 +217,8 @@ public final class S3RunMirror: RunMirror, Sendable {
                 throw RunFailure("cannot write \(target)", cause: "\(error)")
             }
         }
-        let pieces = S3Location(bucket: bucket, key: RunLayout.key(prefix: prefix, run: layout.id, RunLayout.resultPieces + "/"))
+        let pieces = S3Location(
+            bucket: bucket, key: RunLayout.key(prefix: prefix, run: layout.id, RunLayout.resultPieces + "/"))
         do {
             for object in try await s3.listObjects(bucket: bucket, prefix: pieces.key) {
                 try await s3.deleteObject(S3Location(bucket: bucket, key: object.key))

@@ -24,7 +24,8 @@ public struct S3Runs: Sendable {
 
     func failure(_ error: AWSError, _ what: String) -> RunFailure {
         if error.code == "NoSuchBucket" {
-            return RunFailure("the bucket \(bucket) does not exist (--runs-dir \(description)); create it or name another")
+            return RunFailure(
+                "the bucket \(bucket) does not exist (--runs-dir \(description)); create it or name another")
         }
         return RunFailure(what, cause: error.description)
     }
@@ -76,7 +77,9 @@ public struct S3Runs: Sendable {
     public func lease(job: String) async throws(RunFailure) -> JobLease? {
         let key = S3Location(bucket: bucket, key: RunLayout.leaseKey(prefix: prefix, job: job))
         do {
-            return try await s3.getObjectIfPresent(key).flatMap { try? JSONDecoder().decode(JobLease.self, from: $0.body) }
+            return try await s3.getObjectIfPresent(key).flatMap {
+                try? JSONDecoder().decode(JobLease.self, from: $0.body)
+            }
         } catch {
             throw failure(error, "cannot read \(key)")
         }
@@ -114,12 +117,17 @@ public struct S3Runs: Sendable {
                 running += 1
             }
             try await group.waitForAll()
-        } catchAs: { $0 }
+        } catchAs: {
+            $0
+        }
         guard !pieces.isEmpty else { return }
-        guard let handle = FileHandle(forWritingAtPath: layout.resultsPath) ?? {
-            FileManager.default.createFile(atPath: layout.resultsPath, contents: nil)
-            return FileHandle(forWritingAtPath: layout.resultsPath)
-        }() else { throw RunFailure("cannot write \(layout.resultsPath)") }
+        guard
+            let handle = FileHandle(forWritingAtPath: layout.resultsPath)
+                ?? {
+                    FileManager.default.createFile(atPath: layout.resultsPath, contents: nil)
+                    return FileHandle(forWritingAtPath: layout.resultsPath)
+                }()
+        else { throw RunFailure("cannot write \(layout.resultsPath)") }
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
         for name in pieces.sorted() {
@@ -153,7 +161,8 @@ public struct S3Runs: Sendable {
     public func requestStop(run: String) async throws(RunFailure) {
         let body = Data("{\"requestedAt\":\"\(Timestamp.now())\"}\n".utf8)
         do {
-            try await s3.putObject(location(run: run, RunLayout.stopRequest), body: body, contentType: "application/json")
+            try await s3.putObject(
+                location(run: run, RunLayout.stopRequest), body: body, contentType: "application/json")
         } catch {
             throw failure(error, "cannot write \(location(run: run, RunLayout.stopRequest))")
         }

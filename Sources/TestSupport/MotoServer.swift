@@ -36,7 +36,8 @@ public final class MotoServer: Sendable {
         // Python that runs moto_server, with S3's PutObject, POST (CompleteMultipartUpload) and
         // DeleteObject handlers under one lock.
         // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
-        let (command, prefix) = pythonOf(binary).map { ($0, ["-c", serializedConditionalWrites]) } ?? (binary, [])
+        let (command, prefix) =
+            await pythonOf(binary).map { ($0, ["-c", serializedConditionalWrites]) } ?? (binary, [])
         // `-p 0`: werkzeug names the port it took (" * Running on http://127.0.0.1:N").
         let (process, port) = try await launchOnOwnPort(
             command, arguments: prefix + ["-H", "127.0.0.1", "-p", "0"], environment: env, onStderr: true,
@@ -85,7 +86,7 @@ public final class MotoServer: Sendable {
 
     /// The Python interpreter that runs a `moto_server` script (its `#!` line, or the pyenv
     /// version's), when it can import moto; nil to start the binary as it is.
-    static func pythonOf(_ binary: String) -> String? {
+    static func pythonOf(_ binary: String) async -> String? {
         var candidates: [String] = []
         if let text = try? String(contentsOfFile: binary, encoding: .utf8), text.hasPrefix("#!") {
             let line = text.prefix { $0 != "\n" }.dropFirst(2).trimmingCharacters(in: .whitespaces)
@@ -94,14 +95,11 @@ public final class MotoServer: Sendable {
         let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
         candidates += dirs.map { $0 + "/python3" }
         for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = ["-c", "import moto.server, moto.s3.responses"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { continue }
-            p.waitUntilExit()
-            if p.terminationStatus == 0 { return python }
+            guard
+                let p = try? ChildProcess(
+                    python, arguments: ["-c", "import moto.server, moto.s3.responses"], stdout: .null, stderr: .null)
+            else { continue }
+            if await p.wait(timeout: .seconds(60))?.code == 0 { return python }
         }
         return nil
     }

@@ -3,6 +3,7 @@ import Coordinator
 import CrawlKit
 import Foundation
 import JSONKit
+import Synchronization
 import TestSupport
 import Testing
 
@@ -12,7 +13,9 @@ import Testing
         #expect(try RunsLocation.parse("runs") == .disk("runs"))
         #expect(try RunsLocation.parse("s3://crawl-runs/team/runs/") == .s3(bucket: "crawl-runs", prefix: "team/runs"))
         #expect(try RunsLocation.parse("s3://crawl-runs") == .s3(bucket: "crawl-runs", prefix: ""))
-        for bad in ["s3://", "s3:/x", "s3:x", "gs://bucket/runs", "s3://Bad_Bucket/runs", "s3://b/runs", "s3://ok-bucket/a//b"] {
+        for bad in [
+            "s3://", "s3:/x", "s3:x", "gs://bucket/runs", "s3://Bad_Bucket/runs", "s3://b/runs", "s3://ok-bucket/a//b",
+        ] {
             #expect(throws: RunsLocation.Problem.self, "\(bad)") { try RunsLocation.parse(bad) }
             do {
                 _ = try RunsLocation.parse(bad)
@@ -29,7 +32,8 @@ import Testing
     }
 
     @Test func leaseRules() {
-        let live = JobLease(job: "j", run: "R", owner: "crawlrun pid 1 on a", token: "t1", acquiredAt: "", expiresAt: 200)
+        let live = JobLease(
+            job: "j", run: "R", owner: "crawlrun pid 1 on a", token: "t1", acquiredAt: "", expiresAt: 200)
         #expect(JobLease.decide(found: nil, exists: false, now: 100, token: "t2") == .create)
         #expect(JobLease.decide(found: live, exists: true, now: 100, token: "t2") == .held(live))
         #expect(JobLease.decide(found: live, exists: true, now: 100, token: "t1") == .ours)
@@ -61,12 +65,26 @@ struct S3Peer {
         try await s3.listObjects(bucket: Self.bucket, prefix: prefix).map(\.key)
     }
 
-    func object(_ key: String) async throws -> Data { try await s3.getObject(S3Location(bucket: Self.bucket, key: key)) }
+    func object(_ key: String) async throws -> Data {
+        try await s3.getObject(S3Location(bucket: Self.bucket, key: key))
+    }
 
     func records(_ key: String) async throws -> [ResultRecord] {
         try String(decoding: try await object(key), as: UTF8.self).split(separator: "\n").map {
             try JSONDecoder().decode(ResultRecord.self, from: Data($0.utf8))
         }
+    }
+
+    /// Waits until the run under `runs/` has uploaded a piece of its results; its id.
+    func awaitResultPiece() async -> String? {
+        let found = Mutex<String?>(nil)
+        _ = await eventually(timeout: .seconds(60)) {
+            guard let run = try? await runID() else { return false }
+            guard ((try? await keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1 else { return false }
+            found.withLock { $0 = run }
+            return true
+        }
+        return found.withLock { $0 }
     }
 
     /// The one run under `runs/`.
@@ -95,25 +113,30 @@ extension Chrome {
             let server = try FixtureServer()
             defer { server.stop() }
             let dir = tempDir("s3same")
-            let urls = (1...4).map { server.baseURL + "/page?n=\($0)" }
+            let urls = (1...4).map { server.baseURL + "/slow?ms=10&n=\($0)" }
             let jobPath = try writeJob(job(urls, name: "same"), in: dir)
-            let onDisk = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"], environment: peer.env)
+            let onDisk = try await CrawlrunProcess.run(
+                ["run", jobPath, "--runs-dir", dir + "/runs"], environment: peer.env)
             #expect(onDisk.code == 0, "\(onDisk.stderr)")
             let onS3 = try await CrawlrunProcess.run(
                 ["run", jobPath, "--runs-dir", "s3://\(S3Peer.bucket)/runs"], environment: peer.env)
             #expect(onS3.code == 0, "\(onS3.stderr)")
             let id = try #require(try await peer.runID())
-            #expect(onS3.stdout.contains("s3://\(S3Peer.bucket)/runs/\(id)"), "the summary names the run on S3: \(onS3.stdout)")
+            #expect(
+                onS3.stdout.contains("s3://\(S3Peer.bucket)/runs/\(id)"),
+                "the summary names the run on S3: \(onS3.stdout)")
             let run = try runDirectory(dir + "/runs")
-            let local = Set(try FileManager.default.subpathsOfDirectory(atPath: run).filter { path in
-                var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: run + "/" + path, isDirectory: &isDirectory)
-                // The local backend's own working files: the tasks' raw results and process groups.
-                return !isDirectory.boolValue && !path.hasPrefix(RunLayout.attemptResults + "/")
-                    && path != RunLayout.localTasks
-            })
+            let local = Set(
+                try FileManager.default.subpathsOfDirectory(atPath: run).filter { path in
+                    var isDirectory: ObjCBool = false
+                    FileManager.default.fileExists(atPath: run + "/" + path, isDirectory: &isDirectory)
+                    // The local backend's own working files: the tasks' raw results and process groups.
+                    return !isDirectory.boolValue && !path.hasPrefix(RunLayout.attemptResults + "/")
+                        && path != RunLayout.localTasks
+                })
             let remote = Set(try await peer.keys("runs/\(id)/").map { String($0.dropFirst("runs/\(id)/".count)) })
-            #expect(remote == local, "on S3 only: \(remote.subtracting(local)); on disk only: \(local.subtracting(remote))")
+            #expect(
+                remote == local, "on S3 only: \(remote.subtracting(local)); on disk only: \(local.subtracting(remote))")
             let records = try await peer.records("runs/\(id)/results.jsonl")
             #expect(records.count == 4 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy(\.ok))
             let state = try JSONValue.decode(try await peer.object("runs/\(id)/state.json"))
@@ -133,16 +156,13 @@ extension Chrome {
             let urls = (1...12).map { server.baseURL + "/slow?ms=300&n=\($0)" }
             let jobPath = try writeJob(job(urls, name: "lease", batchSize: 4), in: dir)
             let runsDir = "s3://\(S3Peer.bucket)/runs"
-            let first = try CrawlrunProcess(["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
+            let first = try CrawlrunProcess(
+                ["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
             // Records of the first batch on S3 (a piece of results.jsonl), then the kill.
-            let recorded = await eventually(timeout: .seconds(60)) {
-                guard let run = try? await peer.runID() else { return false }
-                return ((try? await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1
-            }
-            #expect(recorded)
+            let id = await peer.awaitResultPiece()
             kill(first.process.pid, SIGKILL)
             _ = await first.process.wait(timeout: .seconds(10))
-            let run = try #require(try await peer.runID())
+            let run = try #require(id)
             var before: Set<String> = []
             for key in try await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/") {
                 before.formUnion(try await peer.records(key).map(\.url))
@@ -151,7 +171,9 @@ extension Chrome {
 
             let busy = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", runsDir], environment: peer.env)
             #expect(busy.code == 75, "\(busy.stderr)")
-            #expect(busy.stderr.contains("already running: run \(run) (crawlrun pid \(first.process.pid)"), "\(busy.stderr)")
+            #expect(
+                busy.stderr.contains("already running: run \(run) (crawlrun pid \(first.process.pid)"), "\(busy.stderr)"
+            )
             let resumeBusy = try await CrawlrunProcess.run(["resume", runsDir + "/" + run], environment: peer.env)
             #expect(resumeBusy.code == 75, "a live lease: resume waits its turn too: \(resumeBusy.stderr)")
 
@@ -186,8 +208,12 @@ extension Chrome {
             #expect(codes == [0, 75], "\(ra.stderr)\n\(rb.stderr)")
             let loser = ra.code == 75 ? ra : rb
             #expect(loser.stderr.contains("job two is already running: run 2"), "\(loser.stderr)")
-            #expect(Set(try await peer.keys("runs/").compactMap { $0.split(separator: "/").dropFirst().first }.filter {
-                RunLayout.isRunID(String($0)) }).count == 1)
+            #expect(
+                Set(
+                    try await peer.keys("runs/").compactMap { $0.split(separator: "/").dropFirst().first }.filter {
+                        RunLayout.isRunID(String($0))
+                    }
+                ).count == 1)
         }
 
         /// `stop s3://…/RUN-ID` from another process; `runs --runs-dir s3://…` from any machine.
@@ -200,20 +226,19 @@ extension Chrome {
             let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
             let jobPath = try writeJob(job(urls, name: "halt"), in: dir)
             let runsDir = "s3://\(S3Peer.bucket)/runs"
-            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
-            #expect(
-                await eventually(timeout: .seconds(60)) {
-                    guard let run = try? await peer.runID() else { return false }
-                    return ((try? await peer.keys("runs/\(run)/\(RunLayout.resultPieces)/")) ?? []).count >= 1
-                })
-            let run = try #require(try await peer.runID())
+            let p = try CrawlrunProcess(
+                ["run", jobPath, "--runs-dir", runsDir, "--max-tasks", "1"], environment: peer.env)
+            let id = await peer.awaitResultPiece()
+            let run = try #require(id)
             let stop = try await CrawlrunProcess.run(["stop", runsDir + "/" + run], environment: peer.env)
             #expect(stop.code == 0, "\(stop.stderr)")
             #expect(stop.stdout.contains("run \(run) stopped (interrupted)"), "\(stop.stdout)")
             let status = await p.process.wait(timeout: .seconds(30))
             #expect(status?.code == 130)
             let listed = try await CrawlrunProcess.run(["runs", "--runs-dir", runsDir], environment: peer.env)
-            #expect(listed.code == 0 && listed.stdout.contains(run) && listed.stdout.contains("interrupted"), "\(listed.stdout)")
+            #expect(
+                listed.code == 0 && listed.stdout.contains(run) && listed.stdout.contains("interrupted"),
+                "\(listed.stdout)")
             let resumed = try await CrawlrunProcess.run(["resume", runsDir + "/" + run], environment: peer.env)
             #expect(resumed.code == 0, "\(resumed.stderr)")
             let records = try await peer.records("runs/\(run)/results.jsonl")
