@@ -137,7 +137,9 @@ extension Chrome {
             let recorded = String(decoding: results, as: UTF8.self).split(separator: "\n").compactMap {
                 try? JSONValue.decode(Data($0.utf8))["url"]?.stringValue
             }
-            #expect(recorded.count == 8 && Set(recorded) == Set(urls), "one record per URL")
+            #expect(
+                recorded.count == 8 && Set(recorded) == Set(urls),
+                "one record per URL: \(recorded.count) records, \(Set(recorded).count) URLs")
             let batches = await batchTasks().compactMap { t in
                 t["tags"]?.arrayValue?.first { $0["key"] == "crawlrun:batch" }?["value"]?.stringValue
             }
