@@ -48,12 +48,16 @@ let package = Package(
         .target(
             name: "FargateBackend", dependencies: ["Coordinator", "CrawlKit", "JSONKit", "AWS"],
             path: "Sources/Backends/Fargate", swiftSettings: strict),
+        // Runs on S3 (`--runs-dir s3://…`): a run directory's copy, the job's lease, stop requests.
+        .target(
+            name: "S3Runs", dependencies: ["Coordinator", "CrawlKit", "AWS"], path: "Sources/S3Runs",
+            swiftSettings: strict),
         // One file per command, Output/ for what a person sees, one argument parser.
         .target(
             name: "CrawlRunCLI",
             dependencies: [
                 "Coordinator", "LocalBackend", "FargateBackend", "DockerBackend", "CrawlKit", "JSONKit", "AWS",
-                "Blocking",
+                "Blocking", "S3Runs",
                 "ProcessKit",
             ],
             swiftSettings: strict),
@@ -68,6 +72,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "Crawler", "Coordinator", "CrawlKit", "TestSupport", "WebDriver", "ProcessKit", "FargateBackend", "AWS",
+                "S3Runs",
             ],
             swiftSettings: strict
         ),
@@ -76,6 +81,7 @@ let package = Package(
             dependencies: [
                 "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "LocalBackend", "FargateBackend",
                 "DockerBackend", "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit", "LoopbackRelay",
+                "S3Runs",
             ],
             // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
             exclude: ["Fixtures"],

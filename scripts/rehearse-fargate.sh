@@ -4,6 +4,9 @@
 # STS with signatures and IAM checked, plus an agent that runs every task as local processes).
 #   bash scripts/rehearse-fargate.sh            the demo job (jobs/demo.json, its site served as demo.sh does)
 #   bash scripts/rehearse-fargate.sh JOB [ARG…]  a job of yours; extra arguments go to `crawlrun run`
+#   bash scripts/rehearse-fargate.sh --scheduled [JOB]  the scheduled path (README "Scheduled runs on
+#        AWS"): crawlrun schedule, a fire of the schedule (the rehearsal's RunTask as the scheduler's
+#        role), the coordinator task running the job on batch tasks, its report on S3 and its event
 # The job runs as a copy whose fargate section names the rehearsal's cluster, subnets, security
 # group, roles, log group and bucket; crawlrun gets the coordinator user's key, which holds exactly
 # the policy `crawlrun iam-policy` prints (ECS/Logs resources widened to "*", as moto needs).
@@ -35,6 +38,11 @@ cleanup() {
 trap cleanup EXIT
 
 demo=0
+scheduled=0
+if [ "${1:-}" = "--scheduled" ]; then
+    scheduled=1
+    shift
+fi
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
     job=$1
     shift
@@ -58,7 +66,16 @@ endpoint=$(printf '%s' "$ready" | python3 -c 'import json, sys; print(json.load(
 echo "rehearse-fargate: Fargate rehearsed on $endpoint (its log: $work/rehearsal.log while it runs)"
 
 copy="$work/$(basename "$job" .json)-rehearsal.json"
-eval "$(PYTHONPATH=scripts/rehearsal python3 -m rehearsal.prepare --endpoint "$endpoint" --crawlrun "$bin/crawlrun" "$job" "$copy")"
+prepare_args=()
+[ "$scheduled" = 0 ] || prepare_args=(--scheduled)
+eval "$(PYTHONPATH=scripts/rehearsal python3 -m rehearsal.prepare --endpoint "$endpoint" --crawlrun "$bin/crawlrun" "${prepare_args[@]}" "$job" "$copy")"
+
+if [ "$scheduled" = 1 ]; then
+    # shellcheck source=scripts/rehearse-scheduled.sh
+    . scripts/rehearse-scheduled.sh
+    rehearse_scheduled "$copy"
+    exit $?
+fi
 
 "$bin/crawlrun" doctor "$copy"
 set +e

@@ -9,6 +9,10 @@ public struct AWSServices: Sendable {
     public let ecs: ECSClient
     public let logs: LogsClient
     public let s3: S3Client
+    /// The schedules that start a job's coordinator task (`crawlrun schedule`).
+    public let scheduler: SchedulerClient
+    /// The event a coordinator puts when a run ends.
+    public let events: EventsClient
     /// Read-only network checks (`crawlrun doctor`).
     public let ec2: EC2Client
     /// Who the credentials are (`crawlrun doctor`).
@@ -24,6 +28,8 @@ public struct AWSServices: Sendable {
         ecs = ECSClient(region: region, environment: environment, credentials: credentials, http: http)
         logs = LogsClient(region: region, environment: environment, credentials: credentials, http: http)
         s3 = S3Client(region: region, environment: environment, credentials: credentials, http: http)
+        scheduler = SchedulerClient(region: region, environment: environment, credentials: credentials, http: http)
+        events = EventsClient(region: region, environment: environment, credentials: credentials, http: http)
         ec2 = EC2Client(region: region, environment: environment, credentials: credentials, http: http)
         sts = STSClient(region: region, environment: environment, credentials: credentials, http: http)
     }

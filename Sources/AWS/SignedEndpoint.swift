@@ -28,17 +28,30 @@ struct SignedEndpoint: Sendable {
         _ operation: String, headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy,
         bucket: TokenBucket? = nil
     ) async throws(AWSError) -> HTTPResponse {
+        try await send(operation, method: "POST", headers: headers, body: body, retry: retry, bucket: bucket)
+    }
+
+    /// `method path[?query]`: the REST protocols (EventBridge Scheduler) name the resource in
+    /// the path; `path` is sent as given (already URI-encoded) and signed encoded once more.
+    func send(
+        _ operation: String, method: String, path: String = "/", query: [(String, String)] = [],
+        headers: [(name: String, value: String)], body: [UInt8], retry: RetryPolicy, bucket: TokenBucket? = nil
+    ) async throws(AWSError) -> HTTPResponse {
         let bucket = bucket ?? self.bucket
+        let queryString = SigV4.encodeQuery(query)
+        // No body at all on a GET or DELETE without one: libcurl turns a request with a body into a POST.
+        let data: Data? = body.isEmpty && method != "POST" && method != "PUT" ? nil : Data(body)
         let what = "\(service) \(operation)"
         let payloadHash = SHA256.hex(body)
         var skewCorrected = false
         return try await retry.run(what) { () async throws(AWSError) -> HTTPResponse in
             try await bucket.take(for: what)
             while true {
-                var request = HTTPRequest(method: "POST", url: url + "/", headers: headers, body: Data(body))
+                let target = url + path + (queryString.isEmpty ? "" : "?" + queryString)
+                var request = HTTPRequest(method: method, url: target, headers: headers, body: data)
                 if let credentials {
                     request = SigV4.signedRequest(
-                        method: "POST", base: url, path: "/", headers: headers, body: Data(body),
+                        method: method, base: url, path: path, query: queryString, headers: headers, body: data,
                         payloadHash: payloadHash, credentials: try await credentials.credentials(), region: region,
                         service: service, date: credentials.clock.now())
                 }

@@ -99,3 +99,33 @@ public struct RunLayout: Sendable, Equatable {
         path(Self.resultsName(batch, attempt: attempt))
     }
 }
+
+/// The same layout under an S3 prefix: a run's file `name` is `<prefix>/<run-id>/<name>`, the
+/// job's lease `<prefix>/locks/<job>.json`. Names come from `RunLayout` alone.
+extension RunLayout {
+    /// `<prefix>/<rest>`, or `<rest>` at the bucket's root.
+    public static func key(prefix: String, _ rest: String) -> String { prefix.isEmpty ? rest : prefix + "/" + rest }
+
+    /// The key of a run's file.
+    public static func key(prefix: String, run: String, _ name: String) -> String {
+        key(prefix: prefix, run + "/" + name)
+    }
+
+    /// The job's lease on S3 (`JobLease`): JSON, written with S3's conditional writes.
+    public static func leaseKey(prefix: String, job: String) -> String {
+        key(prefix: prefix, locks + "/" + job + ".json")
+    }
+
+    /// While a run on S3 is live, the results merged since results.jsonl was last written whole
+    /// go up every few seconds as numbered pieces `results.jsonl.d/<n>.jsonl`; results.jsonl
+    /// followed by them, in order, is the run's results. The end of a run (and a resume) writes
+    /// results.jsonl whole again and deletes the pieces.
+    public static let resultPieces = "results.jsonl.d"
+    public static func resultPieceName(_ n: Int) -> String {
+        resultPieces + "/" + String(n).leftPadded(to: 8) + ".jsonl"
+    }
+
+    /// `crawlrun stop s3://…/RUN-ID` from any machine: this object asks the run's coordinator to
+    /// stop (it looks every few seconds), as SIGTERM does on one machine.
+    public static let stopRequest = "stop-request.json"
+}

@@ -15,9 +15,13 @@ public final class RunStore: @unchecked Sendable {
     private let resultsFD: Int32
     private let lock = NSLock()
     private let state: StateWriter
+    /// The run's copy on S3 when the runs directory is there (`--runs-dir s3://…`).
+    public let mirror: (any RunMirror)?
 
     /// Creates a new run directory.
-    public convenience init(runsDirectory: String, id: String = RunStore.newID()) throws(RunFailure) {
+    public convenience init(
+        runsDirectory: String, id: String = RunStore.newID(), mirror: (any RunMirror)? = nil
+    ) throws(RunFailure) {
         let layout = RunLayout(runsDirectory: runsDirectory, id: id)
         do throws(FileProblem) {
             try Self.makeDirectories(runsDirectory)
@@ -31,17 +35,20 @@ public final class RunStore: @unchecked Sendable {
         } catch {
             throw RunFailure(error.message)
         }
-        try self.init(existing: layout)
+        try self.init(existing: layout, mirror: mirror)
     }
 
     /// Opens an existing run directory (resume).
-    public init(existing layout: RunLayout, minimumInterval: Duration = .milliseconds(250)) throws(RunFailure) {
+    public init(
+        existing layout: RunLayout, minimumInterval: Duration = .milliseconds(250), mirror: (any RunMirror)? = nil
+    ) throws(RunFailure) {
         self.layout = layout
+        self.mirror = mirror
         resultsFD = open(layout.resultsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard resultsFD >= 0 else {
             throw RunFailure("cannot write \(layout.resultsPath)", cause: String(cString: strerror(errno)))
         }
-        state = StateWriter(path: layout.statePath, minimumInterval: minimumInterval)
+        state = StateWriter(path: layout.statePath, minimumInterval: minimumInterval, mirror: mirror)
     }
 
     deinit { close(resultsFD) }
@@ -84,7 +91,21 @@ public final class RunStore: @unchecked Sendable {
     /// Writes `name` (relative to the run directory) atomically.
     public func writeAtomically(_ name: String, _ bytes: [UInt8]) throws(RunFailure) {
         try Self.writeAtomically(path: layout.path(name), bytes)
+        mirror?.enqueue(name)
     }
+
+    /// A file put into the run directory by other means (a copy): the mirror takes it too.
+    public func added(_ name: String) { mirror?.enqueue(name) }
+
+    /// A task's logs were collected into `logs/<batch>/`: they go up as they are.
+    public func logsCollected(batch: String) {
+        guard let mirror else { return }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.logDirectory(batch: batch))) ?? []
+        for name in names.sorted() { mirror.enqueue(RunLayout.logs + "/" + batch + "/" + name) }
+    }
+
+    /// The end of the run: what the mirror still holds goes up (results.jsonl whole).
+    public func finishMirror() async throws(RunFailure) { try await mirror?.finish() }
 
     /// A temporary file in the same directory, then rename(2): readers see the old or the new file.
     public static func writeAtomically(path: String, _ bytes: [UInt8]) throws(RunFailure) {
@@ -115,6 +136,7 @@ public final class RunStore: @unchecked Sendable {
         guard writeAll(resultsFD, bytes) else {
             throw RunFailure("cannot append to \(resultsPath)", cause: String(cString: strerror(errno)))
         }
+        mirror?.resultsAppended()
     }
 
     /// The batch file of one attempt, kept in the run directory whatever the backend.

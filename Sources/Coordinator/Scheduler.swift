@@ -330,6 +330,7 @@ public actor Scheduler {
         let backend = self.backend
         let locations = backend.locations(run: run, batch: batch, attempt: attempt)
         let logs = run.layout.logDirectory(batch: batch)
+        let store = self.store
         group.addTask {
             var problems: [String] = []
             var results: [UInt8]?
@@ -340,6 +341,7 @@ public actor Scheduler {
             }
             do {
                 try await backend.collectLogs(task: task, into: logs)
+                store.logsCollected(batch: batch)
             } catch {
                 problems.append("batch \(batch) attempt \(attempt): logs not copied: \(error)")
             }

@@ -114,12 +114,15 @@ final class StateWriter: Sendable {
     }
     private let path: String
     private let minimumInterval: Duration
+    /// A run on S3: each write goes up before `persist` returns.
+    private let mirror: (any RunMirror)?
     private let pending = Mutex(Pending())
     /// One encoder at a time; it owns the cache of finished batches' bytes.
     private let encoder = Mutex(StateEncodingCache())
 
-    init(path: String, minimumInterval: Duration) {
+    init(path: String, minimumInterval: Duration, mirror: (any RunMirror)? = nil) {
         self.path = path
+        self.mirror = mirror
         self.minimumInterval = minimumInterval
     }
 
@@ -151,7 +154,12 @@ final class StateWriter: Sendable {
             return (p.writer, p.version)
         }
         writer?.cancel()
-        if let failure = write(final, covering: version) { throw failure }
+        if let failure = writeLocally(final) {
+            wake(covering: version, failure: failure)
+            throw failure
+        }
+        mirror?.enqueue(RunLayout.state)
+        wake(covering: version, failure: nil)
     }
 
     /// Starts the writer unless one is waiting: it sleeps out the rest of the interval, then asks
@@ -167,7 +175,7 @@ final class StateWriter: Sendable {
                 let version = pending.withLock { $0.version }
                 let state = await source()
                 guard !Task.isCancelled else { return }
-                write(state, covering: version)
+                await write(state, covering: version)
                 pending.withLock { $0.writer = nil }
                 if pending.withLock({ $0.written < $0.version }) { schedule() }
             }
@@ -175,8 +183,19 @@ final class StateWriter: Sendable {
     }
 
     /// Encodes and writes; wakes the waiters the write covers.
-    @discardableResult
-    private func write(_ value: RunState, covering version: Int) -> RunFailure? {
+    private func write(_ value: RunState, covering version: Int) async {
+        var failure = writeLocally(value)
+        if failure == nil, let mirror {
+            do throws(RunFailure) {
+                try await mirror.upload(RunLayout.state)
+            } catch {
+                failure = error
+            }
+        }
+        wake(covering: version, failure: failure)
+    }
+
+    private func writeLocally(_ value: RunState) -> RunFailure? {
         var failure: RunFailure?
         encoder.withLock { cache in
             do throws(RunFailure) {
@@ -185,6 +204,10 @@ final class StateWriter: Sendable {
                 failure = error
             }
         }
+        return failure
+    }
+
+    private func wake(covering version: Int, failure: RunFailure?) {
         let woken = pending.withLock { p -> [CheckedContinuation<RunFailure?, Never>] in
             p.lastWrite = ContinuousClock.now
             p.writes += 1
@@ -194,6 +217,5 @@ final class StateWriter: Sendable {
             return ready.map(\.continuation)
         }
         for c in woken { c.resume(returning: failure) }
-        return failure
     }
 }

@@ -102,6 +102,8 @@ public struct FargateSettings: Sendable {
     /// A task still PROVISIONING or PENDING this long after its launch is stopped and retried
     /// (RunTask has no timeout of its own).
     public var provisioningTimeout = 600.0
+    /// `fargate.schedule`: the coordinator task and the schedule (`crawlrun schedule`).
+    public var schedule = ScheduleSettings()
 }
 
 extension Job {
@@ -352,6 +354,7 @@ extension Job {
         f.platformVersion = v["platformVersion"]?.stringValue ?? f.platformVersion
         f.tags = v["tags"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
         f.provisioningTimeout = v["provisioningTimeout"]?.doubleValue ?? f.provisioningTimeout
+        f.schedule = ScheduleSettings(v["schedule"])
         return f
     }
 

@@ -87,6 +87,7 @@ indirect enum Shape: Sendable {
                 ])),
             "maxConcurrentTasks": .integer(min: 1, max: 5000), "platformVersion": .nonEmptyString,
             "tags": .map(.string), "provisioningTimeout": .number(min: 5, max: 3600),
+            "schedule": ScheduleSettings.shape,
         ]),
         "local": .object([
             "chromedriver": .nonEmptyString, "seleniumCommand": .array(.string), "maxTasks": .integer(min: 1, max: 64),

@@ -17,6 +17,7 @@ public enum CLI {
         entry(StopCommand.self), entry(RunsCommand.self), entry(LogsCommand.self), entry(ExportCommand.self),
         entry(IAMPolicyCommand.self), entry(DoctorCommand.self), entry(InitCommand.self),
         entry(CalibrateCommand.self),
+        entry(ScheduleCommand.self),
     ]
 
     static func entry<C: Command>(_ command: C.Type) -> (name: String, run: @Sendable ([String]) async throws -> Int32)
@@ -57,6 +58,9 @@ public enum CLI {
                    a run's results as CSV or JSON Lines, one row per URL
           iam-policy JOB [--json]
                    print the least-privilege IAM policies a Fargate run of JOB needs
+          schedule JOB --cron EXPR [--timezone TZ] [--flexible-window M]
+                   run JOB on a schedule: a coordinator task on Fargate started by EventBridge
+                   Scheduler (also: schedule list, schedule delete JOB, schedule run-now JOB)
           doctor JOB
                    check credentials, cluster, log group, bucket and task definition for a Fargate run
           calibrate JOB [--sample N] [--backend docker|local]
@@ -70,6 +74,7 @@ public enum CLI {
         """
 
     public static func main(_ arguments: [String]) async -> Int32 {
+        _ = CoordinatorUsage.processStart
         var args = Array(arguments.dropFirst())
         guard let name = args.first else {
             StandardError.write(usage + "\n")

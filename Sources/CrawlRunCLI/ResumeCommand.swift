@@ -3,6 +3,7 @@ import CrawlKit
 import Foundation
 import JSONKit
 import ProcessKit
+import S3Runs
 
 /// `crawlrun resume RUN_DIR`: goes on with a run that stopped before its end (Ctrl-C, `crawlrun
 /// stop`, a crawlrun killed or a machine rebooted), on the backend it started on.
@@ -12,7 +13,7 @@ struct ResumeCommand: Command {
         flags: ["--quiet", "--json", "--wait"], aliases: ["-q": "--quiet"], positionals: 1...1,
         positionalName: "a run directory")
     static let help = """
-        usage: crawlrun resume RUN_DIR [--wait] [--quiet] [--json]
+        usage: crawlrun resume RUN_DIR|s3://BUCKET/PREFIX/RUN-ID [--wait] [--quiet] [--json]
 
         Goes on with a run from its state.json, as if it had never stopped: the results already
         merged are kept; tasks the backend still knows are adopted (running) or collected
@@ -35,20 +36,80 @@ struct ResumeCommand: Command {
     }
 
     func run() async throws -> ExitCode {
-        let (layout, state) = try RunLayout.loadForCommand(directory)
-        if state.status == .finished {
-            let c = state.counts
-            StandardOutput.print(
-                "run \(state.run) already finished: \(c.urls) URLs — \(c.ok) ok, \(c.failed) failed"
-                    + (c.incomplete > 0 ? ", \(c.incomplete) without a result" : "") + " (\(layout.resultsPath))")
-            return .ok
+        let onS3: (location: RunsLocation, id: String)?
+        do throws(RunsLocation.Problem) {
+            onS3 = try RunsLocation.parseRun(directory)
+        } catch {
+            throw UsageError(error.message)
         }
+        if let onS3, let runs = RemoteRun.s3Runs(onS3.location, region: nil) {
+            guard let state = try await runs.state(run: onS3.id) else {
+                throw UsageError("\(directory) is not a run: there is no \(RunLayout.state) under it")
+            }
+            if state.status == .finished { return Self.finished(state, results: directory + "/" + RunLayout.results) }
+            let display = Display(quiet: options.quiet || options.json)
+            guard
+                let (lease, _) = try await RemoteRun.lease(
+                    runs, job: state.job, run: state.run, wait: options.wait, display: display)
+            else { return .busy }
+            return try await Self.resumeOnS3(runs: runs, lease: lease, state: state, options: options, display: display)
+        }
+        let (layout, state) = try RunLayout.loadForCommand(directory)
+        if state.status == .finished { return Self.finished(state, results: layout.resultsPath) }
         if let owner = state.owner, RunOwnerCheck.isAlive(owner) {
             StandardError.write(
                 "crawlrun: run \(state.run) is still running (crawlrun pid \(owner.pid)); "
                     + "stop it first: crawlrun stop \(directory)\n")
             return .busy
         }
+        var options = self.options
+        options.runsDirectory = layout.runsDirectory
+        return try await Self.goOn(
+            layout: layout, state: state, options: options, display: Display(quiet: options.quiet || options.json),
+            remote: nil)
+    }
+
+    static func finished(_ state: RunState, results: String) -> ExitCode {
+        let c = state.counts
+        StandardOutput.print(
+            "run \(state.run) already finished: \(c.urls) URLs — \(c.ok) ok, \(c.failed) failed"
+                + (c.incomplete > 0 ? ", \(c.incomplete) without a result" : "") + " (\(results))")
+        return .ok
+    }
+
+    /// A run on S3, its job's lease held: its files come down into a working directory, the run
+    /// goes on there and its copy on S3 is kept up to date. The lease now names this run.
+    static func resumeOnS3(
+        runs: S3Runs, lease: S3JobLease, state: RunState, options: RunOptions, display: Display
+    ) async throws -> ExitCode {
+        let scratch: String
+        do {
+            try await lease.retarget(run: state.run)
+            scratch = try RemoteRun.scratchDirectory()
+        } catch {
+            await lease.release()
+            throw error
+        }
+        let remote = RemoteRun(runs: runs, lease: lease, scratch: scratch, run: state.run)
+        do {
+            await runs.clearStopRequest(run: state.run)
+            try await runs.download(run: state.run, into: remote.layout)
+            // The state as downloaded: newer than the one read to decide, if its owner wrote since.
+            let state = (try? RunStore.loadState(remote.layout)) ?? state
+            var options = options
+            options.runsDirectory = scratch
+            return try await goOn(
+                layout: remote.layout, state: state, options: options, display: display, remote: remote)
+        } catch {
+            await remote.end()
+            throw error
+        }
+    }
+
+    /// Goes on with the run in `layout` (its lock or lease held by the caller when `remote`).
+    static func goOn(
+        layout: RunLayout, state: RunState, options: RunOptions, display: Display, remote: RemoteRun?
+    ) async throws -> ExitCode {
         guard let backendName = Backend(rawValue: state.backend) else {
             throw RunFailure("state.json names an unknown backend \"\(state.backend)\"")
         }
@@ -56,14 +117,19 @@ struct ResumeCommand: Command {
         var job = try Job.parse(Self.asRun(source, layout: layout), path: layout.jobPath, backend: backendName)
         // robots.txt was fetched once for the run: retries keep its verdicts and the hosts' pace.
         PolitenessSetup.restore(into: &job.crawl, from: layout.directory)
-        var options = self.options
-        options.runsDirectory = layout.runsDirectory
+        var options = options
         options.backend = backendName
         let driver = RunDriver(job: job, jobSource: source, options: options)
-        let display = Display(quiet: options.quiet || options.json)
         let backend = driver.makeBackend(display: display)
-        guard await driver.preflight(backend) else { return .infrastructure }
-        guard let lock = try await driver.lock(run: state.run, display: display) else { return .busy }
+        guard await driver.preflight(backend) else {
+            await remote?.end()
+            return .infrastructure
+        }
+        var lock: RunLock?
+        if remote == nil {
+            guard let held = try await driver.lock(run: state.run, display: display) else { return .busy }
+            lock = held
+        }
         defer { withExtendedLifetime(lock) {} }
 
         // The placeholders an interrupt wrote for URLs not crawled go; those URLs are crawled now.
@@ -76,7 +142,9 @@ struct ResumeCommand: Command {
         let unfinished = Set(state.ledger.batches.filter { $0.status != .done && $0.status != .exhausted }.map(\.id))
         merger.load(
             FileManager.default.contents(atPath: layout.resultsPath).map { [UInt8]($0) } ?? [], unfinished: unfinished)
-        let store = try RunStore(existing: layout)
+        let store = try RunStore(existing: layout, mirror: remote?.mirror())
+        // results.jsonl on S3 becomes the one just downloaded and filtered, whole.
+        try await store.mirror?.resultsRewritten()
         let plan = try JSONValue.decode(Data(try FileText.contents(of: layout.planPath)))
         var context = RunContext(
             id: state.run, layout: layout, job: job,
@@ -85,7 +153,7 @@ struct ResumeCommand: Command {
         let left = state.counts.urls - merger.counts.recorded
         return await driver.drive(
             context: context, backend: backend, store: store, ledger: state.ledger, display: display, merger: merger,
-            resuming: true, firstStartedAt: state.startedAt,
+            resuming: true, firstStartedAt: state.startedAt, remote: remote,
             headline:
                 "resuming run \(state.run) (\(state.status.rawValue)): \(left) of \(state.counts.urls) URLs still without a record"
                 + (dropped > 0 ? " (\(dropped) \"run interrupted\" records dropped)" : "")

@@ -7,9 +7,9 @@ import Foundation
 struct RunCommand: Command {
     static let name = "run"
     static let arguments = RunOptions.arguments.merging(
-        ArgumentSpec(flags: ["--json"], positionals: 1...1, positionalName: "a job file"))
+        ArgumentSpec(flags: ["--json", "--events"], positionals: 1...1, positionalName: "a job file"))
     static let help = """
-        usage: crawlrun run JOB [--backend local|docker|fargate] [--max-tasks N] [--runs-dir DIR] [--wait]
+        usage: crawlrun run JOB|s3://BUCKET/KEY.json [--backend local|docker|fargate] [--max-tasks N] [--runs-dir DIR] [--wait]
                                 [--keep N]
                                 [--quiet] [--json]
 
@@ -25,12 +25,15 @@ struct RunCommand: Command {
           --max-tasks N      tasks at once (default: fargate.maxConcurrentTasks on fargate,
                              docker.maxTasks on docker, local.maxTasks; else one per core, at most
                              one per GiB of memory)
-          --runs-dir DIR     where run directories go (default: runs)
+          --runs-dir DIR     where run directories go (default: runs); s3://BUCKET/PREFIX keeps
+                             them on S3 (README, "Runs on S3")
           --wait             when this job is already running, wait for that run to end instead of
                              exiting 75 at once
           --keep N           after the run, keep the job's N newest run directories, delete the rest
           --quiet            no progress, only the closing summary
           --json             print report.json instead of the summary
+          --events           at the end, put a "Crawl Run Finished" event on EventBridge's default
+                             bus (what the scheduled coordinator task does)
 
         Progress goes to standard error: a live line on a terminal, a plain line every 10 s
         otherwise; NO_COLOR turns colour off. Ctrl-C (or SIGTERM, or a closed terminal) stops
@@ -50,9 +53,11 @@ struct RunCommand: Command {
         jobPath = parsed.positionals[0]
         options = try RunOptions(parsed)
         options.json = parsed.flag("--json")
+        options.events = parsed.flag("--events")
     }
 
     func run() async throws -> ExitCode {
+        let jobPath = try await JobDownload.localPath(self.jobPath)
         let job = try Job.load(path: jobPath, backend: options.requestedBackend)
         guard RunDriver.runnable.contains(job.backend) else {
             throw JobError(
@@ -80,8 +85,12 @@ struct RunOptions {
     var requestedBackend: Backend?
     var maxTasks: Int?
     var runsDirectory = "runs"
+    /// `--runs-dir` parsed: a folder, or `s3://BUCKET/PREFIX`.
+    var runsLocation = RunsLocation.disk("runs")
     var quiet = false
     var json = false
+    /// `--events`: the run's end put on EventBridge (FinishedEvent).
+    var events = false
     /// Queue behind a live run of the same job instead of exiting 75.
     var wait = false
     /// Run directories of the job to keep (the newest), the others deleted after the run.
@@ -101,6 +110,11 @@ struct RunOptions {
         }
         maxTasks = try parsed.int("--max-tasks", in: 1...1000)
         runsDirectory = parsed.value("--runs-dir") ?? runsDirectory
+        do throws(RunsLocation.Problem) {
+            runsLocation = try RunsLocation.parse(runsDirectory)
+        } catch {
+            throw UsageError(error.message)
+        }
         quiet = parsed.flag("--quiet")
         wait = parsed.flag("--wait")
         keep = try parsed.int("--keep", in: 1...100_000)

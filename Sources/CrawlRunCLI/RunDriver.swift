@@ -77,15 +77,39 @@ struct RunDriver {
         if let warning = summary.privateNetworkWarning { display.note("warning: " + warning) }
         let backend = makeBackend(display: display)
         guard await preflight(backend) else { return .infrastructure }
-        guard let lock = try await lock(run: id, display: display) else { return .busy }
-        let store = try RunStore(runsDirectory: options.runsDirectory, id: id)
-        RunHistory.pointLatest(at: store.layout)
+        var lock: RunLock?
+        var remote: RemoteRun?
+        let store: RunStore
+        if let runs = RemoteRun.s3Runs(options.runsLocation, region: job.fargate.region) {
+            guard
+                let (lease, previous) = try await RemoteRun.lease(
+                    runs, job: job.name, run: id, wait: options.wait, display: display)
+            else { return .busy }
+            // An expired lease taken over: its run goes on if it did not finish.
+            if let previous, let state = try? await runs.state(run: previous.run), state.status != .finished {
+                display.note(
+                    "job \(job.name): the lease of \(RemoteRun.describe(previous)) expired; resuming run \(previous.run)"
+                )
+                return try await ResumeCommand.resumeOnS3(
+                    runs: runs, lease: lease, state: state, options: options, display: display)
+            }
+            try await lease.retarget(run: id)
+            let run = RemoteRun(runs: runs, lease: lease, scratch: try RemoteRun.scratchDirectory(), run: id)
+            remote = run
+            store = try RunStore(runsDirectory: run.scratch, id: id, mirror: run.mirror())
+        } else {
+            guard let held = try await self.lock(run: id, display: display) else { return .busy }
+            lock = held
+            store = try RunStore(runsDirectory: options.runsDirectory, id: id)
+            RunHistory.pointLatest(at: store.layout)
+        }
         try store.writeAtomically(RunLayout.job, jobSource)
         // The URL list travels with the run: `resume` (from any directory, on any machine) needs
         // no file outside the run directory.
         if let list = job.urlsFile {
             do {
                 try FileManager.default.copyItem(atPath: list, toPath: store.layout.urlListPath)
+                store.added(RunLayout.urlList)
             } catch {
                 throw RunFailure(
                     "the URL list \(list) could not be copied into the run directory: \(error.localizedDescription)")
@@ -122,13 +146,13 @@ struct RunDriver {
         ledger.hostSlots = polite.slots
         let code = await drive(
             context: context, backend: backend, store: store, ledger: ledger, display: display,
-            merger: ResultMerger(urls: summary.distinctURLs), resuming: false,
+            merger: ResultMerger(urls: summary.distinctURLs), resuming: false, remote: remote,
             headline:
                 "run \(store.id): \(summary.distinctURLs) URLs"
                 + (summary.duplicates > 0 ? " (\(summary.duplicates) duplicates dropped)" : "")
                 + " in \(batches.count) batch\(batches.count == 1 ? "" : "es"), "
                 + "at most \(maxTasks) task\(maxTasks == 1 ? "" : "s") at once on the \(backend.name) backend")
-        if let keep = options.keep {
+        if let keep = options.keep, remote == nil {
             let deleted = RunHistory.prune(options.runsDirectory, job: job.name, keep: keep, current: store.id)
             if !deleted.isEmpty {
                 display.note(
@@ -191,7 +215,8 @@ struct RunDriver {
     /// Runs the scheduler with progress, signals and the closing summary; the exit code.
     func drive(
         context: RunContext, backend: any TaskBackend, store: RunStore, ledger: BatchLedger, display: Display,
-        merger: ResultMerger, resuming: Bool, firstStartedAt: String? = nil, headline: String
+        merger: ResultMerger, resuming: Bool, firstStartedAt: String? = nil, remote: RemoteRun? = nil,
+        headline: String
     ) async -> ExitCode {
         let stdoutResults = options.resultsToStdout
         let retries = job.task.retries
@@ -224,7 +249,12 @@ struct RunDriver {
                     s.counts, tasks: s.tasks, running: s.running, batches: batches, live: s.live, elapsed: s.elapsed)
             }
         }
+        let watch = remote?.watch { why in
+            display.note("\(why): stopping every task (up to \(job.task.stopTimeout) s), keeping what finished")
+            scheduler.interrupt(why)
+        }
         var report = await scheduler.execute(resuming: resuming)
+        watch?.cancel()
         if PolitenessSetup.isNeeded(job) {
             let results = FileManager.default.contents(atPath: store.layout.resultsPath).map { [UInt8]($0) } ?? []
             report.hosts = HostRates(results: results, limit: job.politeness.requestsPerSecondPerHost)
@@ -234,12 +264,12 @@ struct RunDriver {
         StandardOutput.onClosed(nil)
         display.finishLine()
         do {
-            try store.writeJSON(RunLayout.report, report.json)
+            try store.writeJSON(RunLayout.report, CoordinatorUsage.adding(to: report.json, task: job.task))
         } catch {
             display.note("report.json not written: \(error)")
         }
         let c = report.counts
-        let code: ExitCode
+        var code: ExitCode
         switch report.status {
         case .interrupted: code = .interrupted
         case .failed: code = .infrastructure
@@ -250,12 +280,24 @@ struct RunDriver {
         } catch {
             display.note("report.html not written: \(error)")
         }
+        do {
+            try await store.finishMirror()
+        } catch {
+            display.note("the run's copy on S3 is not complete: \(error)")
+            if code == .ok || code == .someFailed { code = .infrastructure }
+        }
+        if options.events {
+            let url = (remote?.displayLayout ?? store.layout).reportPath
+            await FinishedEvent.put(report: report, exitCode: code, reportURL: url, region: job.fargate.region, display: display)
+        }
+        if let remote { await remote.end() }
         // A closed standard output ends the run quietly: nobody reads the summary.
         if StandardOutput.isClosed { return code }
         if options.json {
             StandardOutput.write(report.json.encoded() + [10])
         } else {
-            let text = Summary.text(report: report, layout: store.layout, code: code, color: display.color)
+            let text = Summary.text(
+                report: report, layout: remote?.displayLayout ?? store.layout, code: code, color: display.color)
             if stdoutResults {
                 StandardError.write(text + "\n")
             } else {

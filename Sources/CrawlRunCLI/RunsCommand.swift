@@ -2,13 +2,14 @@ import Coordinator
 import CrawlKit
 import Foundation
 import JSONKit
+import S3Runs
 
 /// `crawlrun runs`: the runs in a runs directory, newest first.
 struct RunsCommand: Command {
     static let name = "runs"
     static let arguments = ArgumentSpec(flags: ["--json"], options: ["--runs-dir"])
     static let help = """
-        usage: crawlrun runs [--runs-dir DIR] [--json]
+        usage: crawlrun runs [--runs-dir DIR|s3://BUCKET/PREFIX] [--json]
 
         Lists the runs in DIR (default: runs), newest first: run id, job, backend, status, URLs
         (ok / failed / without a result), when it first started and, for a resumed run, when it
@@ -20,13 +21,63 @@ struct RunsCommand: Command {
     let runsDirectory: String
     let json: Bool
 
+    let location: RunsLocation
+
     init(_ parsed: ParsedArguments) throws(UsageError) {
         runsDirectory = parsed.value("--runs-dir") ?? "runs"
         json = parsed.flag("--json")
+        do throws(RunsLocation.Problem) {
+            location = try RunsLocation.parse(runsDirectory)
+        } catch {
+            throw UsageError(error.message)
+        }
+    }
+
+    /// A run as listed: its state (when readable) and its status as `runs` tells it.
+    struct Row {
+        var layout: RunLayout
+        var state: RunState?
+        var problem: String?
+        var status: String
+    }
+
+    /// The runs on disk, or on S3 (state.json of each; a "running" run is alive while its job's
+    /// lease names it).
+    func rows() async throws -> [Row] {
+        guard let runs = RemoteRun.s3Runs(location, region: nil) else {
+            return RunHistory.list(runsDirectory).map { e in
+                Row(
+                    layout: e.layout, state: e.state, problem: e.problem,
+                    status: e.state.map(Self.status) ?? "unreadable")
+            }
+        }
+        var leases: [String: JobLease] = [:]
+        var rows: [Row] = []
+        for id in try await runs.runIDs() {
+            let layout = RunLayout(runsDirectory: runs.description, id: id)
+            do throws(RunFailure) {
+                guard let state = try await runs.state(run: id) else {
+                    rows.append(Row(layout: layout, problem: "no \(RunLayout.state) yet", status: "unreadable"))
+                    continue
+                }
+                var status = state.status.rawValue
+                if state.status == .running {
+                    if leases[state.job] == nil, let lease = try await runs.lease(job: state.job) {
+                        leases[state.job] = lease
+                    }
+                    let live = leases[state.job].map { $0.run == id && $0.expiresAt > Timestamp.epochSeconds() } == true
+                    status = live ? "running" : "stopped unexpectedly"
+                }
+                rows.append(Row(layout: layout, state: state, status: status))
+            } catch {
+                rows.append(Row(layout: layout, problem: error.description, status: "unreadable"))
+            }
+        }
+        return rows
     }
 
     func run() async throws -> ExitCode {
-        let entries = RunHistory.list(runsDirectory)
+        let entries = try await rows()
         let now = Timestamp.epochSeconds()
         if json {
             let rows: [JSONValue] = entries.map { e in
@@ -35,7 +86,7 @@ struct RunsCommand: Command {
                 }
                 return [
                     "run": .string(s.run), "job": .string(s.job), "backend": .string(s.backend),
-                    "status": .string(Self.status(s)), "startedAt": .string(s.startedAt),
+                    "status": .string(e.status), "startedAt": .string(s.startedAt),
                     "resumedAt": s.resumedAt.map { .string($0) } ?? .null,
                     "counts": RunReport.json(s.counts), "directory": .string(e.layout.directory),
                 ]
@@ -55,7 +106,7 @@ struct RunsCommand: Command {
             }
             let c = s.counts
             lines.append([
-                s.run, s.job, s.backend, Self.status(s), String(c.urls), String(c.ok), String(c.failed),
+                s.run, s.job, s.backend, e.status, String(c.urls), String(c.ok), String(c.failed),
                 String(c.incomplete),
                 Self.age(s.startedAt, now: now) + (s.resumedAt.map { ", resumed " + Self.age($0, now: now) } ?? ""),
             ])

@@ -1,6 +1,7 @@
 import Coordinator
 import CrawlKit
 import Foundation
+import S3Runs
 
 /// `crawlrun stop RUN_DIR`: stops a run from another shell (or a scheduler) and leaves it
 /// resumable.
@@ -8,7 +9,7 @@ struct StopCommand: Command {
     static let name = "stop"
     static let arguments = ArgumentSpec(positionals: 1...1, positionalName: "a run directory")
     static let help = """
-        usage: crawlrun stop RUN_DIR
+        usage: crawlrun stop RUN_DIR|s3://BUCKET/PREFIX/RUN-ID
 
         Stops every task of a run, on whatever backend it runs, and leaves it resumable
         (`crawlrun resume RUN_DIR`). When the run's crawlrun is alive it is sent SIGTERM — as
@@ -24,6 +25,15 @@ struct StopCommand: Command {
     init(_ parsed: ParsedArguments) throws(UsageError) { directory = parsed.positionals[0] }
 
     func run() async throws -> ExitCode {
+        let onS3: (location: RunsLocation, id: String)?
+        do throws(RunsLocation.Problem) {
+            onS3 = try RunsLocation.parseRun(directory)
+        } catch {
+            throw UsageError(error.message)
+        }
+        if let onS3, let runs = RemoteRun.s3Runs(onS3.location, region: nil) {
+            return try await stopOnS3(runs, run: onS3.id)
+        }
         let (layout, state) = try RunLayout.loadForCommand(directory)
         if let owner = state.owner, RunOwnerCheck.isAlive(owner) {
             guard kill(owner.pid, SIGTERM) == 0 else {
@@ -41,7 +51,47 @@ struct StopCommand: Command {
             StandardOutput.print("run \(state.run) is not running (\(state.status.rawValue)); nothing to stop")
             return .ok
         }
-        // Its crawlrun is gone: stop what the backend still runs for it.
+        return try await stopLeftovers(layout: layout, state: state)
+    }
+
+    /// A run on S3, from any machine: its coordinator (the job's lease names the run) is asked
+    /// through a stop request object and this waits until it has stopped; with no live
+    /// coordinator, what the backend still runs for the run is stopped here.
+    func stopOnS3(_ runs: S3Runs, run: String) async throws -> ExitCode {
+        guard let state = try await runs.state(run: run) else {
+            throw UsageError("\(directory) is not a run: there is no \(RunLayout.state) under it")
+        }
+        func live(_ lease: JobLease?) -> Bool {
+            lease.map { $0.run == run && $0.expiresAt > Timestamp.epochSeconds() } == true
+        }
+        let lease = try await runs.lease(job: state.job)
+        if let lease, live(lease) {
+            try await runs.requestStop(run: run)
+            StandardError.write("crawlrun: asked \(lease.owner) to stop run \(run); waiting…\n")
+            while live(try await runs.lease(job: state.job)) {
+                let now = try await runs.state(run: run)
+                if let now, now.status != .running && now.owner == nil { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            let after = try? await runs.state(run: run)
+            StandardOutput.print(
+                "run \(run) stopped (\(after?.status.rawValue ?? "state unknown")); go on with: crawlrun resume \(directory)"
+            )
+            return .ok
+        }
+        guard state.status == .running else {
+            StandardOutput.print("run \(state.run) is not running (\(state.status.rawValue)); nothing to stop")
+            return .ok
+        }
+        let scratch = try RemoteRun.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let layout = RunLayout(runsDirectory: scratch, id: run)
+        try await runs.download(run: run, into: layout)
+        return try await stopLeftovers(layout: layout, state: state)
+    }
+
+    /// Its crawlrun is gone: stop what the backend still runs for it.
+    func stopLeftovers(layout: RunLayout, state: RunState) async throws -> ExitCode {
         guard let backendName = Backend(rawValue: state.backend) else {
             throw RunFailure("state.json names an unknown backend \"\(state.backend)\"")
         }

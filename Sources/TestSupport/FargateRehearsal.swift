@@ -108,14 +108,17 @@ public final class FargateRehearsal: Sendable {
     /// cluster, subnets, roles, log group and bucket; sets the rehearsal up with the policies
     /// `crawlrun iam-policy` prints for it. Returns the environment `crawlrun` needs: the
     /// endpoint, the region and the coordinator user's key.
-    public func prepare(job: String, copy: String, crawlrun: String) async throws -> [String: String] {
+    public func prepare(
+        job: String, copy: String, crawlrun: String, scheduled: Bool = false
+    ) async throws -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["PYTHONPATH"] = Self.scriptsDirectory
         let out = Lines()
         let errors = Lines()
         let process = try ChildProcess(
             env["PYTHON"] ?? "python3",
-            arguments: ["-m", "rehearsal.prepare", "--endpoint", endpoint, "--crawlrun", crawlrun, job, copy],
+            arguments: ["-m", "rehearsal.prepare", "--endpoint", endpoint, "--crawlrun", crawlrun]
+                + (scheduled ? ["--scheduled"] : []) + [job, copy],
             environment: env, stdout: .lines { out.append($0) }, stderr: .lines { errors.append($0) },
             name: "rehearsal.prepare")
         let status = await process.wait(timeout: .seconds(120))

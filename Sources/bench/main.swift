@@ -13,7 +13,7 @@ let args = CommandLine.arguments.dropFirst()
 if args.contains("--help") {
     print(
         """
-        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|throughput|plan|run|ledger|fargate]
+        usage: bench [--pages N] [--rounds N] [--plan-urls N] [--run-urls N] [--only crawler|throughput|plan|run|ledger|fargate|s3runs]
           crawler: pages/s (1 and 2 sessions), per-page overhead against a bare WebDriver loop,
                    readiness latency (chromedriver ready → first POST /session), peak RSS.
           throughput: pages/s and CPU-s/page of the whole task (chromedriver, browsers, crawler)
@@ -24,6 +24,9 @@ if args.contains("--help") {
                    the run's overhead against the crawler alone on the same URLs.
           ledger:  the scheduler with a backend in memory, 20,000 batches of 50 URLs, 500 at once:
                    state.json writes per second and their cost, tasks per second.
+          s3runs:  (only with --only) a run on S3 runs-dir (moto_server), instant tasks in memory,
+                   --s3-urls N (100,000): state.json writes/s, bytes written to S3 per record,
+                   peak RSS, last task's end → run complete on S3.
           fargate: --backend fargate on the rehearsal with instant tasks, N one-URL batches
                    (--fargate-batches, 1,000), M at once (--fargate-tasks, 100): DescribeTasks
                    calls per poll, last task's stop → run's end, crawlrun's peak RSS.
@@ -147,6 +150,7 @@ if section("throughput") {
 }
 if section("plan") { try await planSection() }
 if section("run") { try await runSection() }
+if only == "s3runs" { try await s3RunsSection(urls: intArg("--s3-urls", 100_000)) }
 if section("ledger") { try await ledgerSection(batches: intArg("--batches", 20000), size: 50, maxTasks: 500) }
 if section("fargate") {
     try await fargateSection(batches: intArg("--fargate-batches", 1000), maxTasks: intArg("--fargate-tasks", 100))

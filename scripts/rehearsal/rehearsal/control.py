@@ -81,6 +81,17 @@ class Control:
                          "account": self.r.account, "authEnforced": auth_enforced()}
         if route == ("POST", "setup"):
             return 200, self.setup(data)
+        if route == ("GET", "events"):
+            from . import schedules
+
+            return 200, {"events": schedules.delivered_events(self.r)}
+        if route in (("POST", "scheduled-setup"), ("POST", "fire")):
+            from . import schedules  # scheduled runs: schedules.py
+
+            try:
+                return 200, (schedules.setup(self, data) if parts[0] == "scheduled-setup" else schedules.fire(self.r, data))
+            except schedules.ScheduleError as e:
+                raise ControlError(e.status, str(e))
         if route == ("POST", "launch-rate"):
             self.r.set_launch_rate(float(data.get("rate", self.r.options.launch_rate)))
             return 200, {"rate": data.get("rate")}

@@ -1,12 +1,14 @@
 """python3 -m rehearsal.prepare: a job made ready to run on a rehearsal.
 
-  python3 -m rehearsal.prepare --endpoint URL [--crawlrun BIN] JOB COPY
+  python3 -m rehearsal.prepare --endpoint URL [--crawlrun BIN] [--scheduled] JOB COPY
 
 Writes COPY: the job with a `fargate` section naming the rehearsal's cluster, subnets, security
 group, roles, log group, bucket and prefix (the job's own names are kept where it has them); sets
 the rehearsal up for it with the policies `crawlrun iam-policy COPY --json` prints (coordinator, task
 role, execution role); and prints
-the shell lines that give the coordinator user's key to `crawlrun` (for `eval`).
+the shell lines that give the coordinator user's key to `crawlrun` (for `eval`). With --scheduled,
+the copy's `fargate.schedule` names the rehearsal's coordinator and scheduler roles, which hold
+what `crawlrun iam-policy COPY --scheduled --json` prints (schedules.py).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--endpoint", required=True, help="the rehearsal's URL (its ready line's endpoint)")
     p.add_argument("--crawlrun", default="crawlrun", help="the crawlrun binary")
+    p.add_argument("--scheduled", action="store_true", help="also the roles of a scheduled run")
     p.add_argument("job", type=Path)
     p.add_argument("copy", type=Path)
     args = p.parse_args(argv)
@@ -82,6 +85,19 @@ def main(argv: list[str] | None = None) -> int:
         "executionRoleName": f["executionRoleArn"].rsplit("/", 1)[-1],
         "taskRoleName": f["taskRoleArn"].rsplit("/", 1)[-1]})
     f["subnets"], f["securityGroups"] = setup["subnets"], setup["securityGroups"]
+    if args.scheduled:
+        account = info["account"]
+        f["schedule"] = {**(f.get("schedule") or {}),
+                         "coordinatorRoleArn": f"arn:aws:iam::{account}:role/crawlrun-coordinator-task",
+                         "schedulerRoleArn": f"arn:aws:iam::{account}:role/crawlrun-scheduler"}
+        args.copy.write_text(json.dumps(copy, indent=2))
+        printed = subprocess.run([args.crawlrun, "iam-policy", str(args.copy), "--scheduled", "--json"],
+                                 capture_output=True, text=True)
+        if printed.returncode != 0:
+            raise SystemExit(f"rehearsal: crawlrun iam-policy {args.copy} --scheduled failed:\n{printed.stderr}")
+        control(args.endpoint, "POST", "scheduled-setup", {
+            "policies": json.loads(printed.stdout), "coordinatorRoleName": "crawlrun-coordinator-task",
+            "schedulerRoleName": "crawlrun-scheduler"})
     args.copy.write_text(json.dumps(copy, indent=2))
     exports = {
         "AWS_ENDPOINT_URL": args.endpoint, "AWS_REGION": setup["region"], "AWS_ACCESS_KEY_ID": setup["accessKeyId"],

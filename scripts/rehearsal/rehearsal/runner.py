@@ -130,6 +130,9 @@ class ProcessRunner:
               on_line: Callable[[str], None], on_exit: Callable[[int], None]) -> Container:
         if self.is_sidecar(definition):
             argv = [a.replace("{port}", str(network["port"])) for a in self.sidecar_argv]
+        elif os.path.basename((definition.get("entryPoint") or [""])[0]) == "crawlrun":
+            # The coordinator task (crawlrun schedule): the built crawlrun beside the crawler.
+            argv = [os.path.join(os.path.dirname(self.crawler), "crawlrun")] + definition["entryPoint"][1:]
         else:
             argv = [self.crawler]
         return Container(definition["name"], argv, env, workdir, on_line, on_exit)
