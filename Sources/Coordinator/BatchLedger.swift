@@ -168,9 +168,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         batches[b].attempts[a].phase = .collecting
     }
 
-    /// A launch gave no task.
+    /// A launch gave no task. `urls`: the attempt's URLs; nil when its batch file could not be
+    /// read (the driver failed the run: the batch stays unfinished and is closed with it).
     public mutating func launchFailed(
-        batch: String, attempt: Int, error: LaunchError, urls: [String], now: Double
+        batch: String, attempt: Int, error: LaunchError, urls: [String]?, now: Double
     ) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
         switch error {
@@ -203,8 +204,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         }
     }
 
-    /// A relaunch's back-off is over.
-    public mutating func launchDue(batch: String, attempt: Int, urls: [String], now: Double) -> [LedgerAction] {
+    /// A relaunch's back-off is over (`urls` as for `launchFailed`).
+    public mutating func launchDue(batch: String, attempt: Int, urls: [String]?, now: Double) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt), batches[b].attempts[a].phase == .waiting else { return [] }
         if let reason = interruptReason ?? failure?.message {
             return ended(
@@ -215,9 +216,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         return [.launch(order(b, a))]
     }
 
-    /// A task ended and its results were merged: `records` accepted, `missing` URLs without one.
+    /// A task ended and its results were merged: `records` accepted, `missing` URLs without one
+    /// (nil: not known, the batch file could not be read and the driver failed the run).
     public mutating func taskEnded(
-        batch: String, attempt: Int, records: Int, failed: Int = 0, missing: [String], end: TaskEnd, now: Double
+        batch: String, attempt: Int, records: Int, failed: Int = 0, missing: [String]?, end: TaskEnd, now: Double
     ) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
         batches[b].attempts[a].failed = failed
@@ -404,20 +406,24 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     // MARK: - Rules
 
     private mutating func ended(
-        _ b: Int, _ a: Int, records: Int, missing: [String], end: TaskEnd, task: String?, now: Double
+        _ b: Int, _ a: Int, records: Int, missing known: [String]?, end: TaskEnd, task: String?, now: Double
     ) -> [LedgerAction] {
+        // URLs not known (an unreadable batch file) are all missing: never a batch done that lost
+        // its URLs; it stays unfinished, closed with the failed run, and `resume` retries it.
+        let missing = known ?? []
+        let missingCount = known?.count ?? batches[b].attempts[a].urls
         let wasHoldingSlot = batches[b].attempts[a].phase != .ended
         // A task that ends once the run was interrupted was stopped by it (Ctrl-C, SIGTERM,
         // `crawlrun stop`): the stop we asked for is no infrastructure failure, and its URLs wait
         // for `resume` rather than a next attempt.
-        let problem = interruptReason != nil ? nil : Self.infrastructureProblem(end, missing: missing.count)
+        let problem = interruptReason != nil ? nil : Self.infrastructureProblem(end, missing: missingCount)
         var t = batches[b].attempts[a]
         t.phase = .ended
         t.task = task
         t.endedAt = now
         t.launchedAt = t.launchedAt ?? now
         t.records = records
-        t.missing = missing.count
+        t.missing = missingCount
         t.stopCode = end.stopCode.rawValue
         t.reason = end.reason
         t.hint = end.hint
@@ -442,10 +448,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
                     "batch \(batches[b].id) attempt \(t.attempt): \(problem ?? end.reason)",
                     cause: end.hint))
         }
-        if missing.isEmpty {
+        if missingCount == 0 {
             batches[b].status = .done
             counts.batchesDone += 1
-        } else if interruptReason != nil || failure != nil {
+        } else if interruptReason != nil || failure != nil || known == nil {
             // Closed with the run; no attempt is spent on a stop we asked for.
             batches[b].status = .retrying
         } else if t.attempt <= options.retries + batches[b].extraAttempts {
