@@ -74,7 +74,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         /// Of `records`, those with `ok: false` (crawl failures): report.html colours by them.
         public var failed: Int?
         public var missing: Int?
-        public var stopCode: String?
+        /// How ECS (or the local and docker backends, in its terms) said the task stopped.
+        public var stopCode: StopCode?
         public var reason: String?
         public var hint: String?
         public var exitCodes: [String: Int32?]?
@@ -425,7 +426,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         t.launchedAt = t.launchedAt ?? now
         t.records = records
         t.missing = missingCount
-        t.stopCode = end.stopCode.rawValue
+        t.stopCode = end.stopCode
         t.reason = end.reason
         t.hint = end.hint
         t.exitCodes = end.containers.isEmpty ? nil : Dictionary(end.containers.map { ($0.name, $0.exitCode) }) { $1 }
