@@ -49,12 +49,11 @@ public enum AttemptOutcome: String, CaseIterable, Sendable {
             ledger.interruptReason, ledger.failure?.message, ledger.failure.map { "the run failed: \($0.message)" },
         ].compactMap { $0 }
         let stoppedByRun = a.stopRequested.map(runWide.contains) ?? false
-        if a.infrastructureProblem == nil && (a.missing ?? 0) == 0 && a.stopCode != StopCode.taskFailedToStart.rawValue
-        {
+        if a.infrastructureProblem == nil && (a.missing ?? 0) == 0 && a.stopCode != .taskFailedToStart {
             self = (a.failed ?? 0) > 0 ? .failures : .ok
-        } else if stoppedByRun || (a.stopCode == StopCode.userInitiated.rawValue && a.stopRequested == nil) {
+        } else if stoppedByRun || (a.stopCode == .userInitiated && a.stopRequested == nil) {
             self = .stopped
-        } else if a.stopCode == StopCode.taskFailedToStart.rawValue {
+        } else if a.stopCode == .taskFailedToStart {
             // A relaunch waiting out its back-off when the run was interrupted ends here too.
             self = a.task == nil && a.reason.map(runWide.contains) == true ? .stopped : .failedToStart
         } else {

@@ -1,4 +1,5 @@
 import CrawlKit
+import JSONKit
 
 /// The scheduler's rules as a value: which batch attempts to launch, when to retry, when to give
 /// up, what to stop. It does no I/O and reads no clock: every event carries the time (seconds
@@ -73,7 +74,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         /// Of `records`, those with `ok: false` (crawl failures): report.html colours by them.
         public var failed: Int?
         public var missing: Int?
-        public var stopCode: String?
+        /// How ECS (or the local and docker backends, in its terms) said the task stopped.
+        public var stopCode: StopCode?
         public var reason: String?
         public var hint: String?
         public var exitCodes: [String: Int32?]?
@@ -170,9 +172,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         batches[b].attempts[a].phase = .collecting
     }
 
-    /// A launch gave no task.
+    /// A launch gave no task. `urls`: the attempt's URLs; nil when its batch file could not be
+    /// read (the driver failed the run: the batch stays unfinished and is closed with it).
     public mutating func launchFailed(
-        batch: String, attempt: Int, error: LaunchError, urls: [String], now: Double
+        batch: String, attempt: Int, error: LaunchError, urls: [String]?, now: Double
     ) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
         switch error {
@@ -205,8 +208,8 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         }
     }
 
-    /// A relaunch's back-off is over.
-    public mutating func launchDue(batch: String, attempt: Int, urls: [String], now: Double) -> [LedgerAction] {
+    /// A relaunch's back-off is over (`urls` as for `launchFailed`).
+    public mutating func launchDue(batch: String, attempt: Int, urls: [String]?, now: Double) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt), batches[b].attempts[a].phase == .waiting else { return [] }
         if let reason = interruptReason ?? failure?.message {
             return ended(
@@ -217,9 +220,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         return [.launch(order(b, a))]
     }
 
-    /// A task ended and its results were merged: `records` accepted, `missing` URLs without one.
+    /// A task ended and its results were merged: `records` accepted, `missing` URLs without one
+    /// (nil: not known, the batch file could not be read and the driver failed the run).
     public mutating func taskEnded(
-        batch: String, attempt: Int, records: Int, failed: Int = 0, missing: [String], end: TaskEnd, now: Double
+        batch: String, attempt: Int, records: Int, failed: Int = 0, missing: [String]?, end: TaskEnd, now: Double
     ) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
         batches[b].attempts[a].failed = failed
@@ -406,21 +410,25 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     // MARK: - Rules
 
     private mutating func ended(
-        _ b: Int, _ a: Int, records: Int, missing: [String], end: TaskEnd, task: String?, now: Double
+        _ b: Int, _ a: Int, records: Int, missing known: [String]?, end: TaskEnd, task: String?, now: Double
     ) -> [LedgerAction] {
+        // URLs not known (an unreadable batch file) are all missing: never a batch done that lost
+        // its URLs; it stays unfinished, closed with the failed run, and `resume` retries it.
+        let missing = known ?? []
+        let missingCount = known?.count ?? batches[b].attempts[a].urls
         let wasHoldingSlot = batches[b].attempts[a].phase != .ended
         // A task that ends once the run was interrupted was stopped by it (Ctrl-C, SIGTERM,
         // `crawlrun stop`): the stop we asked for is no infrastructure failure, and its URLs wait
         // for `resume` rather than a next attempt.
-        let problem = interruptReason != nil ? nil : Self.infrastructureProblem(end, missing: missing.count)
+        let problem = interruptReason != nil ? nil : Self.infrastructureProblem(end, missing: missingCount)
         var t = batches[b].attempts[a]
         t.phase = .ended
         t.task = task
         t.endedAt = now
         t.launchedAt = t.launchedAt ?? now
         t.records = records
-        t.missing = missing.count
-        t.stopCode = end.stopCode.rawValue
+        t.missing = missingCount
+        t.stopCode = end.stopCode
         t.reason = end.reason
         t.hint = end.hint
         t.exitCodes = end.containers.isEmpty ? nil : Dictionary(end.containers.map { ($0.name, $0.exitCode) }) { $1 }
@@ -444,10 +452,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
                     "batch \(batches[b].id) attempt \(t.attempt): \(problem ?? end.reason)",
                     cause: end.hint))
         }
-        if missing.isEmpty {
+        if missingCount == 0 {
             batches[b].status = .done
             counts.batchesDone += 1
-        } else if interruptReason != nil || failure != nil {
+        } else if interruptReason != nil || failure != nil || known == nil {
             // Closed with the run; no attempt is spent on a stop we asked for.
             batches[b].status = .retrying
         } else if t.attempt <= options.retries + batches[b].extraAttempts {
@@ -612,10 +620,15 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         try c.encodeIfPresent(hostSlots, forKey: .hostSlots)
     }
 
+    /// Equal when they say the same in state.json (its `Codable` spelling, read as a value: key
+    /// order aside) and hold the same slots (derived, not written).
     public static func == (a: BatchLedger, b: BatchLedger) -> Bool {
-        a.run == b.run && a.options == b.options && a.batches == b.batches && a.interruptReason == b.interruptReason
-            && a.failure == b.failure && a.counts == b.counts && a.slots == b.slots
-            && a.waitingBatches == b.waitingBatches && a.hostSlots == b.hostSlots
+        func value(_ l: BatchLedger) -> JSONValue? {
+            var encoder = JSONStreamEncoder()
+            guard let bytes = try? encoder.encode(l) else { return nil }
+            return try? JSONParser.parse(bytes).value
+        }
+        return a.slots == b.slots && value(a) != nil && value(a) == value(b)
     }
 }
 

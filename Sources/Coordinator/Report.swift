@@ -156,7 +156,7 @@ public struct RunReport: Sendable {
             "task": .string(a.task ?? "-"), "batch": .string(batch), "attempt": .number(Double(a.attempt)),
             "urls": .number(Double(a.urls)), "records": .number(Double(a.records ?? 0)),
             "failed": .number(Double(a.failed ?? 0)),
-            "missing": .number(Double(a.missing ?? 0)), "stopCode": a.stopCode.map { .string($0) } ?? .null,
+            "missing": .number(Double(a.missing ?? 0)), "stopCode": a.stopCode.map { .string($0.rawValue) } ?? .null,
             "reason": a.reason.map { .string($0) } ?? .null, "hint": a.hint.map { .string($0) } ?? .null,
             "exitCodes": .object(exits), "launchedAt": time(a.launchedAt), "endedAt": time(a.endedAt),
             "seconds": .number(round(a.seconds ?? 0, 3)),

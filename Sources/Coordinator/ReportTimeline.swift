@@ -171,7 +171,7 @@ struct ReportTimeline {
         tip += "\n\(HTML.fixed(bar.end - bar.start)) s · \(a.records ?? 0) records"
         if let failed = a.failed, failed > 0 { tip += " (\(failed) failed)" }
         if let missing = a.missing, missing > 0 { tip += ", \(missing) without a record" }
-        tip += "\n\(a.stopCode ?? "no stop code"): \(HTML.truncate(a.reason ?? "", 160))"
+        tip += "\n\(a.stopCode?.rawValue ?? "no stop code"): \(HTML.truncate(a.reason ?? "", 160))"
         if bar.outcome != .ok && bar.outcome != .failures {
             if let p = a.infrastructureProblem, p != a.reason { tip += "\n" + HTML.truncate(p, 160) }
             if let hint = a.hint { tip += "\nhint: " + HTML.truncate(hint, 160) }

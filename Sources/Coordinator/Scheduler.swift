@@ -258,14 +258,14 @@ public actor Scheduler {
             if case .retryLater(let why) = error {
                 onEvent(.note("batch \(order.batch) attempt \(order.attempt): launch refused (\(why)); trying again"))
             }
-            let urls = (try? store.batchURLs(order.batch, attempt: order.attempt)) ?? []
+            let urls = attemptURLs(order.batch, order.attempt, group: &group)
             perform(
                 ledger.launchFailed(batch: order.batch, attempt: order.attempt, error: error, urls: urls, now: now),
                 group: &group)
             finishIfDone(order.batch)
             saveState(.running)
         case .launchDue(let order):
-            let urls = (try? store.batchURLs(order.batch, attempt: order.attempt)) ?? []
+            let urls = attemptURLs(order.batch, order.attempt, group: &group)
             perform(ledger.launchDue(batch: order.batch, attempt: order.attempt, urls: urls, now: now), group: &group)
             finishIfDone(order.batch)
         case .observed(let phases, let asked):
@@ -352,29 +352,35 @@ public actor Scheduler {
     private func ended(
         batch: String, attempt: Int, end: TaskEnd, results: [UInt8]?, now: Double, group: inout TaskGroup<Event?>
     ) {
-        let urls: [String]
-        do {
-            urls = try store.batchURLs(batch, attempt: attempt)
-        } catch {
-            perform(ledger.fail(error), group: &group)
-            urls = []
-        }
+        let urls = attemptURLs(batch, attempt, group: &group)
         let out = backend.locations(run: run, batch: batch, attempt: attempt).out
         let merged = merger.merge(
-            batch: batch, urls: urls, results: results, artifactBase: Self.artifactBase(resultsAt: out))
+            batch: batch, urls: urls ?? [], results: results, artifactBase: Self.artifactBase(resultsAt: out))
         append(merged.lines, group: &group)
         // Records merged while the task ran count for its attempt too.
         let before = streamed.removeValue(forKey: Self.key(batch, attempt)) ?? (0, 0, 0)
         perform(
             ledger.taskEnded(
                 batch: batch, attempt: attempt, records: before.records + merged.records,
-                failed: before.failed + merged.failed, missing: merged.missing, end: end, now: now),
+                failed: before.failed + merged.failed, missing: urls == nil ? nil : merged.missing, end: end,
+                now: now),
             group: &group)
         if let a = ledger.attempt(batch: batch, attempt: attempt) {
             onEvent(.taskEnded(batch: batch, attempt: a, retries: ledger.options.retries))
         }
         finishIfDone(batch)
         saveState(.running)
+    }
+
+    /// The URLs of a batch attempt's file; nil when it cannot be read, which fails the run naming
+    /// the file (taking it for "no URL missing" would mark the batch done and lose its URLs).
+    private func attemptURLs(_ batch: String, _ attempt: Int, group: inout TaskGroup<Event?>) -> [String]? {
+        do {
+            return try store.batchURLs(batch, attempt: attempt)
+        } catch {
+            perform(ledger.fail(error), group: &group)
+            return nil
+        }
     }
 
     // MARK: - Actions
@@ -577,7 +583,13 @@ public actor Scheduler {
 
     /// Every URL of a batch still without a record gets an `incomplete` one.
     private func closeBatch(_ id: String, reason: String) {
-        guard let urls = try? store.batchURLs(id, attempt: 1) else { return }
+        let urls: [String]
+        do {
+            urls = try store.batchURLs(id, attempt: 1)
+        } catch {
+            problems.append("batch \(id): no incomplete records written: \(error)")
+            return
+        }
         let attempts = ledger.batches.first { $0.id == id }?.attempts.filter { $0.phase == .ended }.count ?? 0
         let (lines, n) = merger.giveUp(batch: id, urls: urls, attempts: attempts, reason: reason)
         ledger.gaveUp(batch: id, urls: n)

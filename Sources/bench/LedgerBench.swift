@@ -34,7 +34,7 @@ func ledgerSection(batches: Int, size: Int, maxTasks: Int) async throws {
     // One write on its own, for its cost: encoding, then the atomic write.
     let state = try RunStore.loadState(store.layout)
     let e0 = ContinuousClock.now
-    let bytes = state.jsonBytes()
+    let bytes = try state.jsonBytes()
     let encode = (ContinuousClock.now - e0).seconds
     let w0 = ContinuousClock.now
     try RunStore.writeAtomically(path: store.layout.statePath, bytes)

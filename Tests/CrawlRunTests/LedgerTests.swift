@@ -232,25 +232,4 @@ import Testing
         let json = String(decoding: data, as: UTF8.self)
         #expect(json.contains("\"token\":\"\(Self.run)-0001-a2\""), "the retry's token is on disk before its launch")
     }
-
-    @Test func stateJSONWrittenByHandReadsBackAsTheSameState() throws {
-        var l = ledger([2, 2, 2], maxTasks: 1, retries: 1)
-        _ = l.start()
-        _ = l.launched(batch: "0001", attempt: 1, task: "arn:aws:ecs:us-east-1:1:task/c/1", now: 1_800_000_000.125)
-        l.observed(batch: "0001", attempt: 1, running: true, now: 1_800_000_001)
-        var end = Self.killed
-        end.timing = TaskTiming(pullStartedAt: 1_800_000_000.5, startedAt: 1_800_000_001, stoppedAt: 1_800_000_030)
-        end.capacityProvider = "FARGATE_SPOT"
-        end.hint = "a \"quoted\" hint\nover two lines"
-        _ = l.taskEnded(batch: "0001", attempt: 1, records: 1, missing: ["u2"], end: end, now: 1_800_000_031)
-        _ = l.interrupt("SIGINT")
-        let state = RunState(
-            run: Self.run, job: "j", backend: "fargate", status: .interrupted, startedAt: "2026-11-22T00:00:00.000Z",
-            updatedAt: "2026-11-22T00:00:31.000Z", counts: RecordCounts(urls: 6, ok: 1, failed: 0, incomplete: 0),
-            ledger: l)
-        let back = try JSONDecoder().decode(RunState.self, from: Data(state.jsonBytes()))
-        #expect(back.ledger.batches == l.batches)
-        #expect(back.ledger == l)
-        #expect(back.counts == state.counts && back.status == .interrupted && back.backend == "fargate")
-    }
 }

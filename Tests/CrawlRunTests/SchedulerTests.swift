@@ -147,6 +147,42 @@ import Testing
         #expect(report.counts.incomplete == 6)
     }
 
+    /// Issue 22 item 5: a batch file that cannot be read back (here: overwritten while its
+    /// launch was under way) fails the run naming the file, wherever the scheduler reads it — a
+    /// refused launch, a relaunch after a back-off, a task's end. It once read as "no URL
+    /// missing": the batch was marked done and its URLs lost without a record or a word.
+    @Test(arguments: ["launch refused", "relaunch due", "task ended"])
+    func anUnreadableBatchFileFailsTheRunNamingIt(_ site: String) async throws {
+        let batchPath = Mutex<String?>(nil)
+        let backend = FakeBackend { launch in
+            if launch.earlierTries == 0, let path = batchPath.withLock({ $0 }) {
+                FileManager.default.createFile(atPath: path, contents: Data("{not json".utf8))
+            }
+            switch site {
+            case "launch refused": return .refuse(.failedToStart("CannotPullContainerError"))
+            case "relaunch due":
+                return launch.earlierTries == 0
+                    ? .refuse(.retryLater("ThrottlingException: Rate exceeded"))
+                    : .run(records: [:])
+            default: return .run(records: [launch.urls[0]: true], end: LedgerTests.killed)
+            }
+        }
+        let run = try makeRun(batches: 1, size: 2, backend: backend, maxTasks: 1)
+        let path = run.store.batchPath("0001", attempt: 1)
+        batchPath.withLock { $0 = path }
+        // The system clock: the one back-off ("relaunch due") is a second; no test loop spins.
+        let report = await run.scheduler.execute()
+        #expect(report.status == .failed)
+        #expect(report.ledger.failure?.message == "cannot read the batch file \(path)")
+        #expect(backend.launchCalls == 1, "nothing launched once the run failed")
+        let state = try readJSON(run.store.layout.statePath)
+        #expect(state["status"] == "failed")
+        #expect(state["batches"]?.arrayValue?.first?["status"] == "failed", "the batch is not done: resume takes it up")
+        #expect(
+            report.problems.contains("batch 0001: no incomplete records written: cannot read the batch file \(path)"),
+            "\(report.problems)")
+    }
+
     @Test func interruptStopsEveryTaskAndRecordsEveryURL() async throws {
         let backend = FakeBackend { launch in .run(records: [launch.urls[0]: true], untilStopped: true) }
         let run = try makeRun(batches: 4, size: 3, backend: backend, maxTasks: 2)

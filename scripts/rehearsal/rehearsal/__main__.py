@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     # Before moto is imported: auth stays off until the set-up switches it on.
     os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
-    from .core import Options, Rehearsal
+    from .core import Rehearsal
     from .instant import InstantRunner
+    from .options import Options
     from .runner import ProcessRunner
     from .server import log, serve
 

@@ -28,7 +28,7 @@ from .roles import role_allows
 from .runner import Container, wait_until
 
 if TYPE_CHECKING:
-    from .core import Rehearsal
+    from .ports import AgentHost
 
 SPOT_REASON = "Your Spot Task was interrupted."
 ESSENTIAL_REASON = "Essential container in task exited"
@@ -39,7 +39,7 @@ def now() -> datetime:
 
 
 class TaskRun(ContainerStarts):
-    def __init__(self, rehearsal: Rehearsal, task, definition, client_token: str | None, faults: dict):
+    def __init__(self, rehearsal: AgentHost, task, definition, client_token: str | None, faults: dict):
         self.r = rehearsal
         self.task = task
         self.definition = definition

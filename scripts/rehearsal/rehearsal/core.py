@@ -11,7 +11,6 @@ import json
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timezone
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -22,6 +21,7 @@ from . import ecs_hooks, moto_fixes
 from .agent import TaskRun
 from .faults import Faults
 from .logpump import LogPump
+from .options import Options
 from .runner import ProcessRunner
 
 
@@ -44,17 +44,6 @@ class Bucket:
                 return False
             self.tokens -= n
             return True
-
-
-@dataclass
-class Options:
-    region: str = "us-east-1"
-    provision_seconds: float = 0.1  # PROVISIONING and DEPROVISIONING each last this long
-    pull_seconds: float = 0.1  # PENDING before the containers start (the "image pull")
-    health_timeout: float = 60.0  # a health check UNHEALTHY after at most this long (the task goes on waiting)
-    launch_rate: float = 20.0  # Fargate's RunTask calls and task launches per second (0: unlimited)
-    max_start_timeout: float | None = None  # cap on a container's startTimeout (tests: seconds, not minutes)
-    max_stop_timeout: float = 120.0  # Fargate's ceiling for a container's stopTimeout
 
 
 class Rehearsal:

@@ -20,13 +20,13 @@ from moto.ecs.exceptions import ECSException, InvalidParameterException
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 if TYPE_CHECKING:
-    from .core import Rehearsal
+    from .ports import TaskHost
 
 OVERRIDES_LIMIT = 8192
 CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
 STARTED_BY_LIMIT = 36  # older SDKs and StartTask enforce 36 (ECS-NOTES.md)
 
-_rehearsal: Rehearsal | None = None
+_rehearsal: TaskHost | None = None
 
 
 class ConflictException(ECSException):
@@ -217,7 +217,7 @@ def task_json(task, tags: bool) -> dict:
     return {k: v for k, v in out.items() if v is not None and v != ""}
 
 
-def install(rehearsal: Rehearsal) -> None:
+def install(rehearsal: TaskHost) -> None:
     global _rehearsal
     _rehearsal = rehearsal
     EC2ContainerServiceResponse.run_task = run_task  # type: ignore[method-assign]
