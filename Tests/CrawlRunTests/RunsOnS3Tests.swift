@@ -3,6 +3,7 @@ import Coordinator
 import CrawlKit
 import Foundation
 import JSONKit
+import S3Runs
 import Synchronization
 import TestSupport
 import Testing
@@ -265,5 +266,33 @@ extension Chrome {
             #expect(try await peer.keys("").isEmpty, "nothing written")
             #expect(!FileManager.default.fileExists(atPath: "s3:"))
         }
+    }
+}
+
+/// results.jsonl past 8 MiB goes up in multipart parts read from the local file, and the pieces
+/// uploaded while the run was live are deleted (moto_server).
+@Suite struct S3RunMirrorTests {
+    @Test func largeResultsGoUpInPartsAndThePiecesGo() async throws {
+        let peer = try await S3Peer.start()
+        defer { Task { await peer.moto.stop() } }
+        let scratch = tempDir("s3mirror")
+        let layout = RunLayout(runsDirectory: scratch, id: "20261207-120000-0001")
+        let mirror = S3RunMirror(
+            s3: peer.s3, bucket: S3Peer.bucket, prefix: "runs", layout: layout, interval: .milliseconds(100))
+        let store = try RunStore(runsDirectory: scratch, id: layout.id, mirror: mirror)
+        let line = Array(#"{"url":"http://example.test/\#(String(repeating: "x", count: 200))"}"#.utf8) + [10]
+        try store.appendResults(line)
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                ((try? await peer.keys("runs/\(layout.id)/\(RunLayout.resultPieces)/")) ?? []).count == 1
+            })
+        // 10 MiB more: two parts at the end.
+        let block = Array([[UInt8]](repeating: line, count: 5000).joined())
+        for _ in 0..<(10 << 20) / block.count { try store.appendResults(block) }
+        try await store.finishMirror()
+        let local = try Data(contentsOf: URL(fileURLWithPath: layout.resultsPath))
+        #expect(local.count > S3RunMirror.chunkSize)
+        #expect(try await peer.object("runs/\(layout.id)/results.jsonl") == local)
+        #expect(try await peer.keys("runs/\(layout.id)/\(RunLayout.resultPieces)/").isEmpty)
     }
 }
