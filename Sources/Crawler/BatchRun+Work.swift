@@ -16,7 +16,7 @@ struct WorkItem: Sendable {
 }
 
 /// What the workers of both modes (`Worker`, one page at a time per session, and
-/// `TabbedWorker`, several tabs per session) share: sessions, records, backoff, artifacts.
+/// `SessionWorker`, several tabs per session) share: sessions, records, backoff, artifacts.
 extension BatchRun {
     var options: CrawlOptions { batch.crawl }
 
@@ -102,16 +102,17 @@ extension BatchRun {
     /// Writes the one record of `item`. False when the results file cannot be written.
     func record(
         _ item: WorkItem, attempts: Int, startedAt: String, t0: ContinuousClock.Instant, page: PageResult? = nil,
-        failure: VisitFailure? = nil, artifacts: [String: String] = [:]
+        failure: VisitFailure? = nil, artifacts: [String: String] = [:], backoffs: Int = 0
     ) async -> Bool {
         let ms = Int(SidecarProbe.ms(ContinuousClock.now - t0))
         let shown = page ?? failure?.page
-        let record = ResultRecord(
+        var record = ResultRecord(
             url: item.url, ok: failure == nil, status: shown?.status ?? failure?.status,
             finalUrl: shown?.finalURL, title: shown?.title, fields: shown?.fields ?? [:],
             error: failure.map { RecordError(kind: $0.kind, message: $0.message) },
             attempts: attempts, batch: batch.batch, startedAt: startedAt, ms: ms,
             artifacts: artifacts.isEmpty ? nil : artifacts)
+        record.backoffs = backoffs > 0 ? backoffs : nil
         return await write(record)
     }
 

@@ -8,7 +8,18 @@ actor HostPacer {
     private var busy: Set<String> = []
     private var freeAt: [String: ContinuousClock.Instant] = [:]
     private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// 429/503 answers per host so far (`backOff`).
+    private var throttled: [String: Int] = [:]
     init(delay: Duration) { self.delay = delay }
+
+    /// How long to wait before `host` is asked again after it answered 429 or 503: `retryAfter`
+    /// when the server said, else 1 s doubling per answer up to 60 s. A stub of the contract
+    /// h-polite builds (per-host pace slowed for every task); the crawler side calls only this.
+    func backOff(host: String, retryAfter: Duration?) -> Duration {
+        let n = throttled[host, default: 0]
+        throttled[host] = n + 1
+        return retryAfter ?? .seconds(min(60, 1 << min(n, 6)))
+    }
 
     /// Takes `host` at once when that needs no waiting; false otherwise.
     func tryAcquire(host: String) -> Bool {

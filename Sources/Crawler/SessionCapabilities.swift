@@ -6,7 +6,7 @@ extension PageVisitor {
     /// work as root in a container and without /dev/shm sizing (Fargate), prompts that never
     /// block ("dismiss" handles alerts without failing a command), bounded timeouts.
     ///
-    /// With several tabs per session (`TabSession`) the driver must not wait for page loads, or
+    /// With several tabs per session (`TabDriver`) the driver must not wait for page loads, or
     /// one tab's load would hold every other tab's commands: the strategy is "none" and the
     /// crawler applies `pageLoadStrategy` itself. The script timeout is then short, because it
     /// also bounds how long chromedriver holds a command for a navigation that has not answered

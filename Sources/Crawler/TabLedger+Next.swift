@@ -83,7 +83,9 @@ extension TabLedger {
         } else {
             preferredInARow = 0
         }
-        if now - pick.navigated >= options.pageLoadTimeout { return .stopLoad(pick.id, window: pick.window) }
+        // Timed out when the check fell due past the timeout: a check held up meanwhile behind
+        // another tab's command (a hung page's, up to its deadline) still looks at its page once.
+        if pick.at - pick.navigated >= options.pageLoadTimeout { return .stopLoad(pick.id, window: pick.window) }
         return .check(pick.id, window: pick.window)
     }
 

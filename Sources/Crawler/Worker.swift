@@ -44,6 +44,7 @@ struct Worker: Sendable {
             var startedAt = Timestamp.now()
             var t0 = ContinuousClock.now
             var attempt = 0
+            var backoffs = 0
             var outcome: Result<PageResult, VisitFailure>?
             var artifacts: [String: String] = [:]
             while attempt < options.maxAttempts {
@@ -90,6 +91,15 @@ struct Worker: Sendable {
                     if error.retryable { return }
                     break
                 }
+                if TabDriver.failure(error) == .throttled {
+                    // The host asked us to slow down (429/503): its back-off, the first free.
+                    backoffs += 1
+                    if backoffs == 1 { attempt -= 1 }
+                    guard attempt < options.maxAttempts else { break }
+                    try? await Task.sleep(for: await run.pacer.backOff(host: item.host, retryAfter: nil))
+                    if run.stop.isSet || Task.isCancelled { return }
+                    continue
+                }
                 guard error.retryable, attempt < options.maxAttempts else { break }
                 try? await Task.sleep(for: run.backoff(attempt: attempt))
                 if run.stop.isSet || Task.isCancelled { return }
@@ -99,12 +109,14 @@ struct Worker: Sendable {
             case .success(let page)?:
                 guard
                     await run.record(
-                        item, attempts: attempt, startedAt: startedAt, t0: t0, page: page, artifacts: artifacts)
+                        item, attempts: attempt, startedAt: startedAt, t0: t0, page: page, artifacts: artifacts,
+                        backoffs: backoffs)
                 else { return }
             case .failure(let failure)?:
                 guard
                     await run.record(
-                        item, attempts: attempt, startedAt: startedAt, t0: t0, failure: failure, artifacts: artifacts)
+                        item, attempts: attempt, startedAt: startedAt, t0: t0, failure: failure, artifacts: artifacts,
+                        backoffs: backoffs)
                 else { return }
             case nil:
                 // No session could be had for this URL.
