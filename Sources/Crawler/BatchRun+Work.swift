@@ -15,8 +15,8 @@ struct WorkItem: Sendable {
     var host: String
 }
 
-/// What the workers of both modes (`Worker`, one page at a time per session, and
-/// `SessionWorker`, several tabs per session) share: sessions, records, backoff, artifacts.
+/// What a `SessionWorker` and its `TabDriver` use of the batch's run: sessions, records,
+/// artifacts.
 extension BatchRun {
     var options: CrawlOptions { batch.crawl }
 
@@ -114,13 +114,6 @@ extension BatchRun {
             artifacts: artifacts.isEmpty ? nil : artifacts)
         record.backoffs = backoffs > 0 ? backoffs : nil
         return await write(record)
-    }
-
-    /// Jittered exponential backoff: retryBackoff × 2^(attempt-1) × [0.5, 1.5), at most 30 s.
-    func backoff(attempt: Int) -> Duration {
-        let base = options.retryBackoff * Double(1 << min(attempt - 1, 10))
-        let seconds = min(30, base * Double.random(in: 0.5..<1.5))
-        return .milliseconds(Int64(seconds * 1000))
     }
 
     /// Screenshot and page source per the `screenshot` / `pageSource` policies, saved as

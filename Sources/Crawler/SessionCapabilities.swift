@@ -13,7 +13,7 @@ extension PageVisitor {
     /// yet (it waits for the new document before running a script, up to that timeout).
     public static func capabilities(_ o: CrawlOptions, tabs: Bool? = nil) -> JSONValue {
         let browser = o.browserName.lowercased()
-        let tabbed = tabs ?? (o.tabsPerSession > 1)
+        let tabbed = tabs ?? true
         let script = tabbed ? TabPolling.scriptTimeoutMilliseconds : (max(o.scriptTimeout, o.waitForTimeout + 2) * 1000)
         var caps: [String: JSONValue] = [
             "browserName": .string(o.browserName),

@@ -46,6 +46,7 @@ extension TabLedger {
             pending[id]?.phase = .loading(tab: tab, navigated: now, checks: 0, due: due)
             return []
         case .startFailed(let id, .tabTrouble, let page):
+            if options.tabs == 1 { return startAgain(id, else: .tabCrashed, page, now: now) + finish(.abandoned) }
             return replaceTab(for: id, .crashed, page, now: now)
         case .startFailed(let id, let failure, let page):
             pending[id]?.used += 1
@@ -55,6 +56,7 @@ extension TabLedger {
         case .backedOff(let id, let wait):
             return backedOff(id, wait: wait, now: now)
         case .tabLost(let loss, let page):
+            if options.tabs == 1 { return oneTabLost(.lost, page, after: c, now: now) }
             return tabLost(loss, page, after: c, now: now)
         case .sessionLost(let page):
             var out: [Action] = []
@@ -64,6 +66,7 @@ extension TabLedger {
             }
             return out + endSession(.lost, page, now: now)
         case .missedDeadline(let page):
+            if options.tabs == 1 { return oneTabLost(.abandoned, page, after: c, now: now) }
             trouble = .probing(after: c, page)
             return []
         case .probe(let answered):

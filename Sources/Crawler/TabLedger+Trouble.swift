@@ -123,4 +123,19 @@ extension TabLedger {
         }
         return out + finish(end)
     }
+
+    /// With one tab, the tab is the session: a crashed tab loses it, a hung one (no answer past
+    /// its deadline) gives it up, and the next URL starts on a new session (README "One bad page
+    /// never spoils the next"). The URL in it is charged when its navigation had started.
+    mutating func oneTabLost(_ end: SessionEnd, _ page: Page, after c: Command, now: Duration) -> [Action] {
+        var out: [Action] = []
+        switch c {
+        case .check(let id, _), .stopLoad(let id, _):
+            out = conclude(id, end == .lost ? .tabCrashed : .timedOut, page, now: now, ending: true)
+        case .start(let id, _):
+            out = startAgain(id, else: .tabCrashed, page, now: now)
+        default: break
+        }
+        return out + finish(end)
+    }
 }

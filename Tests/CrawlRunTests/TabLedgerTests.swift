@@ -185,7 +185,7 @@ import Testing
     /// 1a426d0 / 82d15ab: closing a crashed tab that is the session's last window opens a
     /// replacement first; when none can be opened the window is kept and the session goes on.
     @Test func theLastWindowIsNeverClosed() {
-        var s = Sim(urls: 2)
+        var s = Sim(tabs: 2, urls: 1)
         guard case .check(let id, let window)? = s.untilCheck() else { return #expect(Bool(false)) }
         s.answer(.tabLost(.crashed, "tab crashed"))
         #expect(s.next() == .closeTab(window: window, replaceFirst: true))
@@ -194,7 +194,7 @@ import Testing
         #expect(s.ended == nil)
         s.readyAll()
         #expect(s.records[id]?.attempts == 2, "the crashed attempt was charged")
-        #expect(s.records.count == 2 && s.ended == .done)
+        #expect(s.records.count == 1 && s.ended == .done)
     }
 
     /// README "A crashed tab": the tab is replaced (not the session), its URL retried alone: no
@@ -233,7 +233,7 @@ import Testing
     /// 82d15ab: a tab whose page is still navigating by itself cannot be marked: the tab is
     /// replaced and the URL starts again uncharged; after `maxReplacements` it is an attempt.
     @Test func aBusyTabIsReplacedWithoutChargingItsURL() {
-        var s = Sim(tabs: 1, urls: 1, maxAttempts: 1)
+        var s = Sim(tabs: 2, urls: 1, maxAttempts: 1)
         var replacements = 0
         while let c = s.next() {
             switch c {
@@ -248,5 +248,27 @@ import Testing
         }
         #expect(replacements == 4, "three replacements, then the fourth failure counts")
         #expect(s.records[0]?.attempts == 1 && s.records[0]?.page == "no working tab")
+    }
+
+    // MARK: - One tab: the tab is the session
+
+    /// README "A crashed tab", one tab per session: the session is replaced and the URL retried
+    /// on the new one, charged.
+    @Test func withOneTabACrashedTabLosesTheSession() {
+        var s = Sim(urls: 2)
+        guard case .check(let id, _)? = s.untilCheck() else { return #expect(Bool(false)) }
+        s.answer(.tabLost(.crashed, "tab crashed"))
+        #expect(s.ended == .lost && s.handedOn.map(\.item.index) == [id] && s.handedOn.first?.used == 1)
+    }
+
+    /// README "A hung renderer", one tab per session: no probe, the session is given up (its
+    /// browser closed as unresponsive) and the hung URL is a charged `timeout`.
+    @Test func withOneTabAHungPageAbandonsTheSession() {
+        var s = Sim(urls: 2)
+        guard case .check(let id, _)? = s.untilCheck() else { return #expect(Bool(false)) }
+        s.answer(.missedDeadline("no answer"))
+        #expect(s.ended == .abandoned && s.handedOn.first?.used == 1 && s.handedOn.first?.last == .timedOut)
+        #expect(!s.sent.contains(.probe))
+        _ = id
     }
 }

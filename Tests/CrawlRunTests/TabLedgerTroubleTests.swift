@@ -72,7 +72,7 @@ import Testing
     /// a1f7b62: a load past its page-load timeout is charged even when the browser was slow to
     /// stop it (no endless uncharged retries).
     @Test func aTimeoutIsChargedEvenWhenTheBrowserWasSlowToStopIt() {
-        var s = Sim(urls: 1, maxAttempts: 1)
+        var s = Sim(tabs: 2, urls: 1, maxAttempts: 1)
         guard case .check(let id, _)? = s.untilCheck() else { return #expect(Bool(false)) }
         s.now += .seconds(30)
         s.answer(.answered(id, .loading))
