@@ -36,8 +36,14 @@ extension TabDriver {
         if let reason = await run.sidecar.goneReason {
             return .refused(id, Reading(VisitFailure(.browserCrash, reason)))
         }
-        if let refused = await run.visitor.check(host: host) { return .refused(id, Reading(refused)) }
-        return await run.pacer.tryAcquire(host: host) ? .admitted(id) : .hostBusy(id)
+        // The network policy once per attempt, not at each ask while the host is held.
+        if !policyPassed.contains(id) {
+            if let refused = await run.visitor.check(host: host) { return .refused(id, Reading(refused)) }
+            policyPassed.insert(id)
+        }
+        guard await run.pacer.tryAcquire(host: host) else { return .hostBusy(id) }
+        policyPassed.remove(id)
+        return .admitted(id)
     }
 
     /// Marks the tab's document and sends the navigation (`TabLoad.begin`).

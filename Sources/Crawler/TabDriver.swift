@@ -32,6 +32,8 @@ final class TabDriver {
     var clocks: [Int: (startedAt: String, t0: ContinuousClock.Instant)]
     /// One load per URL in a tab: the state of its checks.
     var loads: [Int: TabLoad] = [:]
+    /// URLs whose current attempt passed the network policy and waits for its host's hold.
+    var policyPassed: Set<Int> = []
     /// The URLs taken, by position (a record names its URL after the ledger let it go).
     var items: [Int: WorkItem] = [:]
     /// The window the driver last switched to (nil: unknown, after a close).
