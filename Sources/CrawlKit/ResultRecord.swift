@@ -83,6 +83,9 @@ public struct ResultRecord: Decodable, Sendable, Equatable {
     public var ms: Int
     /// Paths of saved screenshots / page sources, relative to the results file.
     public var artifacts: [String: String]?
+    /// Times the URL's host answered 429/503 and the crawler waited its back-off before trying
+    /// it again (nil: never; the key is then omitted).
+    public var backoffs: Int?
 
     public init(
         url: String, ok: Bool, status: Int? = nil, finalUrl: String? = nil, title: String? = nil,
@@ -104,7 +107,7 @@ public struct ResultRecord: Decodable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case url, ok, status, finalUrl, title, fields, error, attempts, batch, startedAt, ms, artifacts
+        case url, ok, status, finalUrl, title, fields, error, attempts, batch, startedAt, ms, artifacts, backoffs
     }
 
     /// One JSON Lines line, newline included. Keys in the documented order, and every key
@@ -126,6 +129,7 @@ public struct ResultRecord: Decodable, Sendable, Equatable {
         w.field("startedAt", .string(startedAt))
         w.field("ms", .number(Double(ms)))
         if let artifacts { w.field("artifacts", .object(artifacts.mapValues { .string($0) })) }
+        if let backoffs, backoffs > 0 { w.field("backoffs", .number(Double(backoffs))) }
         w.endObject()
         var bytes = w.bytes
         bytes.append(10)

@@ -15,8 +15,8 @@ struct WorkItem: Sendable {
     var host: String
 }
 
-/// What the workers of both modes (`Worker`, one page at a time per session, and
-/// `TabbedWorker`, several tabs per session) share: sessions, records, backoff, artifacts.
+/// What a `SessionWorker` and its `TabDriver` use of the batch's run: sessions, records,
+/// artifacts.
 extension BatchRun {
     var options: CrawlOptions { batch.crawl }
 
@@ -102,24 +102,18 @@ extension BatchRun {
     /// Writes the one record of `item`. False when the results file cannot be written.
     func record(
         _ item: WorkItem, attempts: Int, startedAt: String, t0: ContinuousClock.Instant, page: PageResult? = nil,
-        failure: VisitFailure? = nil, artifacts: [String: String] = [:]
+        failure: VisitFailure? = nil, artifacts: [String: String] = [:], backoffs: Int = 0
     ) async -> Bool {
         let ms = Int(SidecarProbe.ms(ContinuousClock.now - t0))
         let shown = page ?? failure?.page
-        let record = ResultRecord(
+        var record = ResultRecord(
             url: item.url, ok: failure == nil, status: shown?.status ?? failure?.status,
             finalUrl: shown?.finalURL, title: shown?.title, fields: shown?.fields ?? [:],
             error: failure.map { RecordError(kind: $0.kind, message: $0.message) },
             attempts: attempts, batch: batch.batch, startedAt: startedAt, ms: ms,
             artifacts: artifacts.isEmpty ? nil : artifacts)
+        record.backoffs = backoffs > 0 ? backoffs : nil
         return await write(record)
-    }
-
-    /// Jittered exponential backoff: retryBackoff × 2^(attempt-1) × [0.5, 1.5), at most 30 s.
-    func backoff(attempt: Int) -> Duration {
-        let base = options.retryBackoff * Double(1 << min(attempt - 1, 10))
-        let seconds = min(30, base * Double.random(in: 0.5..<1.5))
-        return .milliseconds(Int64(seconds * 1000))
     }
 
     /// Screenshot and page source per the `screenshot` / `pageSource` policies, saved as

@@ -209,11 +209,7 @@ final class BatchRun: Sendable {
             let workers = max(1, min(batch.crawl.sessions, (queueItems.count + tabs - 1) / tabs))
             await withTaskGroup(of: Void.self) { group in
                 for n in 1...workers {
-                    if tabs > 1 {
-                        group.addTask { await TabbedWorker(run: self, number: n, queue: queue).run() }
-                    } else {
-                        group.addTask { await Worker(run: self, number: n, queue: queue).run() }
-                    }
+                    group.addTask { await SessionWorker(run: self, number: n, queue: queue).run() }
                 }
             }
             if let failure = await sidecar.fatal {

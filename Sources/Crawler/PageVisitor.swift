@@ -38,10 +38,6 @@ public struct PageVisitor: Sendable {
         fieldSpec = .object(spec)
     }
 
-    /// Deadline for a navigation command: a little past the page-load timeout, so the browser's
-    /// own timeout (a clean `timeout` error) fires first when the renderer answers. A hung
-    /// renderer never lets chromedriver's timeout fire: this deadline is what ends such a visit.
-    var navigationDeadline: Duration { .milliseconds(Int64(options.pageLoadTimeout * 1000)) + Self.margin }
     var scriptTimeoutMilliseconds: Int { Int(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000) }
     var scriptDeadline: Duration {
         .milliseconds(Int64(max(options.scriptTimeout, options.waitForTimeout + 2) * 1000)) + Self.margin
@@ -55,26 +51,6 @@ public struct PageVisitor: Sendable {
     /// Dialogs one command may meet before the page counts as opening them without end.
     static let maxDialogs = 20
 
-    /// Marks the current document before a navigation (see `PageScripts.leave`); it is also the
-    /// session's liveness check. Its failures always abandon the session: one that cannot mark
-    /// its page cannot tell the next page from this one.
-    func leave(_ session: WebDriverSession) async throws(VisitFailure) {
-        do {
-            _ = try await dismissingDialogs {
-                try await session.execute(PageScripts.leave, timeout: Self.leaveDeadline)
-            }
-        } catch let error as WebDriverError {
-            var failure = ErrorClassifier.classify(error, during: "before navigating")
-            failure.unresponsive = failure.unresponsive || !failure.sessionLost
-            throw failure
-        } catch var failure as VisitFailure {
-            failure.unresponsive = true
-            throw failure
-        } catch {
-            throw VisitFailure(.webdriver, "before navigating: \(error)", unresponsive: true)
-        }
-    }
-
     /// The network policy's verdict on a host, as the failure to record when it is refused.
     func check(host: String) async -> VisitFailure? {
         switch await policy.check(host: host) {
@@ -82,42 +58,6 @@ public struct PageVisitor: Sendable {
         case .blocked(let why): return VisitFailure(.blocked, why)
         case .unresolvable(let why): return VisitFailure(.dns, "\(host) does not resolve: \(why)")
         }
-    }
-
-    func visit(_ url: String, host: String, session: WebDriverSession) async throws(VisitFailure) -> PageResult {
-        if let refused = await check(host: host) { throw refused }
-        do {
-            try await session.navigate(to: url, timeout: navigationDeadline)
-        } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
-            // A dialog opened by the new page during the load: the next command dismisses it.
-        } catch {
-            throw ErrorClassifier.classify(error, during: "navigate")
-        }
-        if let selector = options.waitFor {
-            let found: JSONValue
-            do {
-                found = try await dismissingDialogs {
-                    try await session.executeAsync(
-                        PageScripts.waitFor, args: [.string(selector), .number(options.waitForTimeout * 1000)],
-                        timeout: scriptDeadline)
-                }
-            } catch {
-                throw ErrorClassifier.classify(error, during: "waitFor")
-            }
-            if let problem = found.stringValue { throw VisitFailure(.script, "waitFor \(selector): \(problem)") }
-            if found["failed"] == .bool(true) {
-                // The page answered 4xx/5xx: what the record says is that, not the selector.
-                return try await judge(try await extract(session, url: url), host: host)
-            }
-            if found != .bool(true) {
-                // Still extract, so the record shows where the browser ended up.
-                let page = try await extract(session, url: url)
-                throw VisitFailure(
-                    .selector, "waitFor selector \(selector) did not appear within \(options.waitForTimeout) s",
-                    status: page.status, page: page)
-            }
-        }
-        return try await judge(try await extract(session, url: url), host: host)
     }
 
     /// The extracted page as the record shows it: refused when it was redirected somewhere the

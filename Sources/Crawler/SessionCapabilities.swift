@@ -6,14 +6,14 @@ extension PageVisitor {
     /// work as root in a container and without /dev/shm sizing (Fargate), prompts that never
     /// block ("dismiss" handles alerts without failing a command), bounded timeouts.
     ///
-    /// With several tabs per session (`TabSession`) the driver must not wait for page loads, or
+    /// With several tabs per session (`TabDriver`) the driver must not wait for page loads, or
     /// one tab's load would hold every other tab's commands: the strategy is "none" and the
     /// crawler applies `pageLoadStrategy` itself. The script timeout is then short, because it
     /// also bounds how long chromedriver holds a command for a navigation that has not answered
     /// yet (it waits for the new document before running a script, up to that timeout).
     public static func capabilities(_ o: CrawlOptions, tabs: Bool? = nil) -> JSONValue {
         let browser = o.browserName.lowercased()
-        let tabbed = tabs ?? (o.tabsPerSession > 1)
+        let tabbed = tabs ?? true
         let script = tabbed ? TabPolling.scriptTimeoutMilliseconds : (max(o.scriptTimeout, o.waitForTimeout + 2) * 1000)
         var caps: [String: JSONValue] = [
             "browserName": .string(o.browserName),

@@ -2,15 +2,14 @@ import CrawlKit
 import JSONKit
 import WebDriver
 
-/// One attempt at one URL in one tab of a `TabSession`: started (`leave`, then a navigation the
-/// driver does not wait for), then checked in the tab's turns until the page is ready by the
-/// job's `pageLoadStrategy` (and `waitFor`), then read with the same extraction as a one-tab
-/// session. The page-load timeout runs from the navigation, per URL.
+/// One attempt at one URL in one tab of a `TabDriver`: started (`leave`, then a navigation the
+/// driver does not wait for), then checked when its `TabLedger` says, until the page is ready by
+/// the job's `pageLoadStrategy` (and `waitFor`), then read with the same extraction as a one-tab
+/// session. The ledger times the page-load timeout from the navigation, per URL.
 final class TabLoad {
     let visitor: PageVisitor
     let url: String
     let window: String
-    private(set) var navigated: ContinuousClock.Instant = .now
     private var readySince: ContinuousClock.Instant?
     private var oldSeen = 0
     private(set) var checks = 0
@@ -54,9 +53,8 @@ final class TabLoad {
             failure.notCharged = true
             throw failure
         }
-        navigated = .now
         do {
-            try await session.navigate(to: url, timeout: TabSession.windowDeadline)
+            try await session.navigate(to: url, timeout: TabDriver.windowDeadline)
         } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
             // A dialog of the new page: the next check dismisses it.
         } catch {
@@ -113,22 +111,7 @@ final class TabLoad {
         }
     }
 
-    /// True once the page-load timeout has passed without the page being ready.
-    var timedOut: Bool { ContinuousClock.now - navigated >= .seconds(options.pageLoadTimeout) }
-
     var timeoutFailure: VisitFailure {
         VisitFailure(.timeout, "navigate timed out: the page did not load within \(options.pageLoadTimeout) s")
     }
-
-    /// The pause before the next check. The first waits most of the time recent pages of the
-    /// session took to be ready (`ReadyTime`): a check sent before the navigation has answered
-    /// is held by chromedriver (up to the script timeout) and holds every other tab's commands
-    /// meanwhile, and each check switches to the tab, which costs the browser a repaint. Later
-    /// ones are short at first, longer for a slow page.
-    func pause(firstGuess: Duration) -> Duration {
-        checks == 0 ? firstGuess : .milliseconds(Int64(min(200, 10 * (1 << min(checks - 1, 5)))))
-    }
-
-    /// Time from the navigation to now, for `ReadyTime`.
-    var sinceNavigation: Duration { ContinuousClock.now - navigated }
 }

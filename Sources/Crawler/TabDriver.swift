@@ -1,0 +1,131 @@
+import CrawlKit
+import WebDriver
+
+/// What a `TabLedger` of the crawler passes on to a record: the page read (or the failure, with
+/// the page when it was read) and the artifacts saved with it.
+struct Reading: Sendable {
+    var outcome: Result<PageResult, VisitFailure>
+    var artifacts: [String: String] = [:]
+
+    init(_ outcome: Result<PageResult, VisitFailure>, artifacts: [String: String] = [:]) {
+        self.outcome = outcome
+        self.artifacts = artifacts
+    }
+
+    init(_ failure: VisitFailure) { self.init(.failure(failure)) }
+}
+
+typealias SessionLedger = TabLedger<Reading>
+
+/// Runs one WebDriver session's `TabLedger`: executes each action it gives (the commands of
+/// `TabDriver+Commands`, records, politeness releases) and answers it, until the ledger ends the
+/// session. The rules are all in the ledger; this only speaks WebDriver. Used by one task.
+final class TabDriver {
+    let run: BatchRun
+    let label: String
+    let session: WebDriverSession
+    let queue: URLQueue
+    var ledger: SessionLedger
+    /// URLs handed on by the previous session: taken first.
+    var carry: [SessionLedger.Pending]
+    /// When each URL's first attempt began (its record's `startedAt` and `ms`), across sessions.
+    var clocks: [Int: (startedAt: String, t0: ContinuousClock.Instant)]
+    /// One load per URL in a tab: the state of its checks.
+    var loads: [Int: TabLoad] = [:]
+    /// URLs whose current attempt passed the network policy and waits for its host's hold.
+    var policyPassed: Set<Int> = []
+    /// The URLs taken, by position (a record names its URL after the ledger let it go).
+    var items: [Int: WorkItem] = [:]
+    /// The window the driver last switched to (nil: unknown, after a close).
+    var current: String?
+    /// Windows `prepareTab` has run in (the first one was prepared with the session).
+    var prepared: Set<String> = []
+    let origin = ContinuousClock.now
+
+    /// Deadline of a window switch, a new tab, a close: commands the browser answers at once.
+    static let windowDeadline: Duration = .seconds(3) + PageVisitor.margin
+
+    init(
+        run: BatchRun, label: String, session: WebDriverSession, queue: URLQueue, firstWindow: String?,
+        carry: [SessionLedger.Pending], clocks: [Int: (startedAt: String, t0: ContinuousClock.Instant)]
+    ) {
+        self.run = run
+        self.label = label
+        self.session = session
+        self.queue = queue
+        self.carry = carry
+        self.clocks = clocks
+        current = firstWindow
+        if let firstWindow { prepared = [firstWindow] }
+        let o = run.options
+        ledger = SessionLedger(
+            options: .init(
+                tabs: o.tabsPerSession, maxAttempts: o.maxAttempts, recycleAfter: o.recycleSessionAfter,
+                pageLoadTimeout: .milliseconds(Int64(o.pageLoadTimeout * 1000)), retryBackoff: o.retryBackoff),
+            firstWindow: firstWindow)
+    }
+
+    var now: Duration { ContinuousClock.now - origin }
+
+    /// Works until the ledger ends the session: how it ended, and the URLs for the next one.
+    func work() async -> (end: SessionLedger.SessionEnd, handedOn: [SessionLedger.Pending]) {
+        var handed: [SessionLedger.Pending] = []
+        var stopSent = false
+        var actions = ledger.next(now: now)
+        while true {
+            if Task.isCancelled {
+                actions = ledger.handle(.graceSpent, now: now)
+            } else if !stopSent, run.stop.isSet {
+                stopSent = true
+                actions = ledger.handle(.stopRequested, now: now) + actions
+            }
+            var command: SessionLedger.Command?
+            var wait: Duration?
+            for action in actions {
+                switch action {
+                case .run(let c): command = c
+                case .wait(let t): wait = t
+                case .record(let id, let reading, let attempts, let backoffs):
+                    await record(id, reading, attempts: attempts, backoffs: backoffs)
+                case .releaseHost(let host): await run.pacer.release(host: host)
+                case .handOn(let list): handed = list
+                case .end(let end): return (end, handed)
+                }
+            }
+            if let command {
+                let event = await execute(command)
+                actions = ledger.handle(event, now: now) + ledger.next(now: now)
+            } else {
+                if let wait { await pause(until: wait) }
+                actions = ledger.next(now: now)
+            }
+        }
+    }
+
+    /// Sleeps until `t`, waking early for a stop (checked every 50 ms).
+    private func pause(until t: Duration) async {
+        while now < t, !run.stop.isSet, !Task.isCancelled {
+            try? await Task.sleep(for: min(t - now, .milliseconds(50)))
+        }
+    }
+
+    private func record(_ id: Int, _ reading: Reading, attempts: Int, backoffs: Int) async {
+        guard let item = item(id) else { return }
+        let clock = clocks[id] ?? (Timestamp.now(), .now)
+        loads[id] = nil
+        switch reading.outcome {
+        case .success(let page):
+            _ = await run.record(
+                item, attempts: attempts, startedAt: clock.startedAt, t0: clock.t0, page: page,
+                artifacts: reading.artifacts, backoffs: backoffs)
+        case .failure(let failure):
+            _ = await run.record(
+                item, attempts: attempts, startedAt: clock.startedAt, t0: clock.t0, failure: failure,
+                artifacts: reading.artifacts, backoffs: backoffs)
+        }
+        clocks[id] = nil
+        items[id] = nil
+    }
+
+    func item(_ id: Int) -> WorkItem? { items[id] }
+}
