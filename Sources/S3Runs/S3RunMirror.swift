@@ -56,7 +56,22 @@ public final class S3RunMirror: RunMirror, Sendable {
         S3Location(bucket: bucket, key: RunLayout.key(prefix: prefix, run: layout.id, name))
     }
 
+    /// state.json goes up only after the results it counts: a state on S3 that says a batch is
+    /// done while its records are still only local would make a resume after a crash skip them.
     public func upload(_ name: String) async throws(RunFailure) {
+        guard name == RunLayout.state else { return try await uploadFile(name) }
+        await passing.lock()
+        defer { passing.unlock() }
+        do throws(RunFailure) {
+            try await uploadNewResults(always: true)
+        } catch {
+            resultsAppended()
+            throw error
+        }
+        try await uploadFile(name)
+    }
+
+    func uploadFile(_ name: String) async throws(RunFailure) {
         guard let data = FileManager.default.contents(atPath: layout.path(name)) else {
             throw RunFailure("cannot read \(layout.path(name)) to upload it")
         }
@@ -104,10 +119,17 @@ public final class S3RunMirror: RunMirror, Sendable {
         if let problem = state.withLock({ $0.problem }) { throw problem }
     }
 
-    /// Uploads the queued files (16 at a time), then the new results as a piece.
+    /// Uploads the new results as a piece, then the queued files (16 at a time): results before
+    /// the state.json that counts them.
     func pass() async {
         await passing.lock()
         defer { passing.unlock() }
+        do throws(RunFailure) {
+            try await uploadNewResults()
+        } catch {
+            note(error)
+            resultsAppended()
+        }
         let names = state.withLock { s in
             defer {
                 s.queued = []
@@ -127,7 +149,7 @@ public final class S3RunMirror: RunMirror, Sendable {
                     // to upload; any other failure is tried again in the next pass.
                     guard FileManager.default.fileExists(atPath: self.layout.path(name)) else { return }
                     do throws(RunFailure) {
-                        try await self.upload(name)
+                        try await self.uploadFile(name)
                     } catch {
                         self.note(error)
                         self.enqueue(name)
@@ -136,22 +158,16 @@ public final class S3RunMirror: RunMirror, Sendable {
                 running += 1
             }
         }
-        do throws(RunFailure) {
-            try await uploadNewResults()
-        } catch {
-            note(error)
-            resultsAppended()
-        }
     }
 
     private func note(_ problem: RunFailure) { state.withLock { if $0.problem == nil { $0.problem = problem } } }
 
     /// The whole lines appended since the last upload, as the next piece(s).
-    private func uploadNewResults() async throws(RunFailure) {
+    private func uploadNewResults(always: Bool = false) async throws(RunFailure) {
         guard
             state.withLock({ s in
                 defer { s.resultsDirty = false }; return s.resultsDirty
-            })
+            }) || always
         else { return }
         while true {
             let offset = state.withLock { $0.offset }
