@@ -275,6 +275,12 @@ struct RunDriver {
         case .failed: code = .infrastructure
         default: code = c.incomplete > 0 ? .infrastructure : c.failed > 0 ? .someFailed : .ok
         }
+        // Records short of the URLs (results lost between two coordinators): never a success.
+        let unrecorded = c.urls - c.ok - c.failed - c.incomplete
+        if unrecorded > 0 {
+            display.note("\(unrecorded) of \(c.urls) URLs have no record in \(RunLayout.results)")
+            if code == .ok || code == .someFailed { code = .infrastructure }
+        }
         do {
             try store.writeAtomically(RunLayout.reportPage, ReportPage.bytes(report, exitCode: code.rawValue))
         } catch {

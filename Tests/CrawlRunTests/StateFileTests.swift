@@ -22,6 +22,7 @@ import Testing
          "ledgerCounts": {"tasksStarted": 4, "retriedTasks": 1, "retriedURLs": 2, "infrastructureFailures": 1,
                           "relaunches": 3, "batchesDone": 1},
          "queue": ["0002"],
+         "hostSlots": {"limit": 2, "hosts": {"0001": ["shop.example"], "0002": ["shop.example", "b.example"]}},
          "batches": [
           {"id": "0001", "urls": 2, "status": "done", "givenUp": 1, "extraAttempts": 1, "attempts": [
             {"attempt": 1, "token": "20261122-000000-0001-0001-a1", "urls": 2, "phase": "ended",

@@ -23,9 +23,8 @@ import os
 
 import boto3
 from botocore.config import Config
-from moto import settings
-from moto.core.authorization import ActionAuthenticatorMixin
 
+from .auth import auth_enforced, enforce_auth, moto_evaluable
 from .core import Rehearsal
 from .faults import FaultError
 
@@ -38,34 +37,6 @@ class ControlError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-def moto_evaluable(policy: dict) -> dict:
-    """moto checks S3 statements against the object's ARN but evaluates ECS and CloudWatch Logs
-    calls against the resource "*" (moto/core/responses.py `call_action`; access_control.py:
-    "TODO add support for the Resource and Condition parts of IAM policies"), so a statement
-    scoped to the job's cluster or log group could never match there. Those statements get
-    `Resource: "*"`; their actions, and every S3 statement, stay as `crawlrun iam-policy` printed
-    them (the same rule as the Swift tests' MotoAccount.motoEvaluable)."""
-    statements = []
-    for s in policy.get("Statement", []):
-        actions = s.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not all(a.startswith("s3:") for a in actions):
-            s = {**s, "Resource": "*"}
-        statements.append(s)
-    return {**policy, "Statement": statements}
-
-
-def enforce_auth(enforce: bool) -> None:
-    """moto's reset-auth, in process: from the next call on, every signature and permission is
-    checked (0), or none is (infinity)."""
-    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enforce else float("inf")
-    ActionAuthenticatorMixin.request_count = 0
-
-
-def auth_enforced() -> bool:
-    return settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf")
 
 
 class Control:

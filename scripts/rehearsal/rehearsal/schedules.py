@@ -45,7 +45,7 @@ def _role(iam, name: str, service: str) -> str:
 
 
 def setup(control, data: dict) -> dict:
-    from .control import auth_enforced, enforce_auth, moto_evaluable
+    from .auth import auth_enforced, enforce_auth, moto_evaluable
 
     policies = data.get("policies") or {}
     missing = [k for k in ("coordinatorTaskRole", "schedulerRole", "scheduling") if k not in policies]

@@ -120,7 +120,7 @@ class App:
         s3:ListBucket the bucket; otherwise 403 AccessDenied (moto always answers 404). A
         ListBucket statement conditioned on s3:prefix does not count: a GetObject has no prefix.
         https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)"""
-        from .control import auth_enforced
+        from .auth import auth_enforced
         if not auth_enforced() or environ.get("QUERY_STRING"):
             return False
         parts = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)
