@@ -44,6 +44,24 @@ public final class S3JobLease: Sendable {
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         var told = false
         var conflicts = 0
+        // Created first, read only when it exists: S3 answers a GetObject of a missing key 403,
+        // not 404, to a caller whose s3:ListBucket is limited to a prefix (the coordinator's
+        // policy), so reading first would fail every first run on real AWS.
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
+        do {
+            let mine = JobLease(
+                job: job, run: run, owner: owner, token: token, acquiredAt: Timestamp.now(),
+                expiresAt: Timestamp.epochSeconds() + seconds)
+            let eTag = try await s3.putObject(
+                location, body: try JSONEncoder().encode(mine), contentType: "application/json", condition: .absent)
+            return (S3JobLease(s3: s3, location: location, seconds: seconds, lease: mine, eTag: eTag), nil)
+        } catch let error as AWSError where S3Client.isConditionFailure(error) {
+            // It exists: read it and decide below.
+        } catch let error as AWSError {
+            throw .io(Self.failure(error, location))
+        } catch {
+            throw .io(RunFailure("cannot encode the lease", cause: "\(error)"))
+        }
         while true {
             let found: (body: Data, eTag: String?)?
             do {
