@@ -66,9 +66,11 @@ import Testing
     @Test func cancellationAbortsTheTransfer() async throws {
         let server = try FixtureServer()
         defer { server.stop() }
-        let start = ContinuousClock.now
         let task = Task { try await client.send(HTTPRequest(url: server.baseURL + "/never", timeout: .seconds(30))) }
         _ = await eventually { server.hits("/never") == 1 }
+        // Timed from the cancel, not from the start: under load the request alone can take seconds
+        // to arrive; a cancel that did nothing would wait out the 30 s timeout.
+        let start = ContinuousClock.now
         task.cancel()
         let result = await task.result
         guard case .failure(let error as HTTPError) = result else {
