@@ -50,7 +50,9 @@ extension Chrome {
             kill(p.process.pid, SIGKILL)
             _ = await p.process.wait(timeout: .seconds(10))
             let started = groups(run)
-            #expect(started.count == 4, "two tasks, two process groups each: \(started)")
+            // Two tasks, two process groups each — and a third task's, when a batch ended (a batch
+            // of four takes about a second) before the kill: what matters is that none outlives it.
+            #expect(started.count >= 4, "two tasks at least, two process groups each: \(started)")
             #expect(
                 await eventually(timeout: .seconds(15)) { started.allSatisfy { processesInGroup($0).isEmpty } },
                 "no chromedriver, Chrome or crawler outlives a SIGKILLed crawlrun")
