@@ -9,8 +9,11 @@ extension Chrome {
     /// Per-host limits across the fleet on the Fargate rehearsal (IAM on, the coordinator holding
     /// what `crawlrun iam-policy` prints), measured where a site owner would: request timestamps at
     /// two loopback hosts; which tasks held a host when, as ECS saw them. Six batches (three per
-    /// host) on five task slots, at most two tasks per host, 2 requests/s per host: each task's
-    /// share (one request a second) reaches its crawler in the batch file on S3.
+    /// host) on five task slots, at most two tasks per host, 0.8 requests/s per host: each task's
+    /// share (a request every 2.5 s) reaches its crawler in the batch file on S3. The rate is low
+    /// so that it binds on a loaded machine (four browsers on two cores took up to 1.5 s a page
+    /// per task): with each task at the whole rate instead of its share, 8 requests fell in a
+    /// 5-second window that allows 6.
     @Suite struct FargatePoliteRunTests {
         @Test func perHostLimitsHoldAcrossFargateTasks() async throws {
             let a = try FixtureServer(address: "127.0.0.2")
@@ -21,8 +24,8 @@ extension Chrome {
             }
             let rehearsal = try await FargateRehearsal.start(crawler: binary("crawler"))
             defer { Task { await rehearsal.stop() } }
-            let urls = [a, b].flatMap { server in (1...18).map { server.baseURL + "/page/\($0)" } }
-            let rate = 2.0
+            let urls = [a, b].flatMap { server in (1...12).map { server.baseURL + "/page/\($0)" } }
+            let rate = 0.8
             let dir = tempDir("fargatepolite")
             let job = try writeJob(
                 [
@@ -42,10 +45,10 @@ extension Chrome {
             #expect(r.code == 0, "\(r.stderr)")
             let run = try runDirectory(dir + "/runs")
             let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 36 && Set(records.map(\.url)) == Set(urls), "one record per URL")
-            #expect(records.filter(\.ok).count == 36, "every URL ok")
+            #expect(records.count == 24 && Set(records.map(\.url)) == Set(urls), "one record per URL")
+            #expect(records.filter(\.ok).count == 24, "every URL ok")
 
-            // Each task's share travels in its batch file on S3: 2 tasks at once, 2 req/s → 1 s.
+            // Each task's share travels in its batch file on S3: 2 tasks at once, 0.8 req/s → 2.5 s.
             let aws = AWSServices(region: env["AWS_REGION"] ?? "us-east-1", variables: env)
             let fargate = try readJSON(copy)["fargate"] ?? [:]
             let bucket = fargate["bucket"]?.stringValue ?? ""
@@ -57,7 +60,7 @@ extension Chrome {
             for key in keys {
                 let batch = try JSONValue.decode(try await aws.s3.getObject(S3Location(bucket: bucket, key: key)))
                 let intervals = batch["crawl"]?["hostIntervals"]?.objectValue ?? [:]
-                #expect(intervals.count == 1 && intervals.values.first == 1, "\(key): \(intervals)")
+                #expect(intervals.count == 1 && intervals.values.first?.doubleValue == 2.5, "\(key): \(intervals)")
             }
 
             // At most 2 tasks held a host at once, as ECS saw them: each task from its first state
@@ -79,8 +82,9 @@ extension Chrome {
             for (host, list) in spans { #expect(mostAtOnce(list) <= 2, "\(host): tasks \(list)") }
             #expect(mostAtOnce(spans.values.flatMap { $0 }) > 2, "both hosts' tasks at once")
 
-            // Each host's requests as its server saw them: within the rate (see expectPaced).
-            for server in [a, b] { expectPaced(server, pages: 18, rate: rate, holders: 2) }
+            // Each host's requests as its server saw them: within the rate over two of a task's
+            // intervals (expectPaced).
+            for server in [a, b] { expectPaced(server, pages: 12, rate: rate, holders: 2, window: .seconds(5)) }
             let report = try readJSON(run + "/report.json")
             let hosts = report["hosts"]?["list"]?.arrayValue ?? []
             #expect(hosts.count == 2)
