@@ -98,6 +98,9 @@ struct VisitFailure: Error, Sendable {
     /// The attempt ended because another tab's page made the session unusable: it is tried
     /// again without counting against `maxAttempts`.
     var notCharged = false
+    /// The tab's own document was navigating (a script's redirect) when it was to be marked:
+    /// the tab is replaced and the attempt begun again, uncounted (`TabLoad.busyTab`).
+    var tabBusy = false
     /// A command outlasted its deadline but the browser answered the next one: it was slow (a
     /// loaded machine), not hung. Nothing was closed; the same step is tried again.
     var slow = false

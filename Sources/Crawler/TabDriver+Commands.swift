@@ -57,7 +57,7 @@ extension TabDriver {
         do {
             try await load.begin(session)
         } catch {
-            if error.notCharged || error.message == TabLoad.busyTab.message, !error.abandonsSession, !error.tabLost {
+            if error.notCharged || error.tabBusy, !error.abandonsSession, !error.tabLost {
                 run.log.warn("\(label): a tab cannot be used (\(error.message)); replacing it")
                 return trouble(error)
             }

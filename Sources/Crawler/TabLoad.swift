@@ -37,7 +37,11 @@ final class TabLoad {
 
     /// Thrown by `begin` when the tab's document is itself navigating (a script's redirect) so
     /// that it cannot be marked: the tab is replaced and the attempt begun again, uncounted.
-    static let busyTab = VisitFailure(.navigation, "the tab was still navigating on its own")
+    static let busyTab: VisitFailure = {
+        var failure = VisitFailure(.navigation, "the tab was still navigating on its own")
+        failure.tabBusy = true
+        return failure
+    }()
 
     /// Marks the tab's document and starts the navigation. In the tab's turn.
     func begin(_ session: WebDriverSession) async throws(VisitFailure) {

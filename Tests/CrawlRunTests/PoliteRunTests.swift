@@ -65,23 +65,11 @@ extension Chrome {
                 spans[host, default: []].append((from, to))
             }
             for (host, list) in spans {
-                let most = list.map { s in list.filter { $0.0 <= s.0 && s.0 < $0.1 }.count }.max() ?? 0
+                let most = mostAtOnce(list)
                 #expect(most <= 2, "\(host): \(most) tasks at once (limit 2)")
                 #expect(list.count == 3)
             }
-            // Every host's requests as its server saw them: no two-second window holds more than
-            // the rate allows, plus one per task holding the host (a window's edges). The pacer
-            // spaces each task's starts; the browser adds its own delay before a request reaches
-            // the server (a fresh browser's first page most), hence the window rather than the
-            // gap between two requests. Unpaced, two tasks × two tabs put a dozen into a second.
-            for server in [a, b] {
-                let times = (1...18).flatMap { server.hitTimes("/page/\($0)") }.sorted()
-                #expect(times.count >= 18)
-                let busiest = times.map { t in times.filter { $0 >= t && $0 - t < .seconds(2) }.count }.max() ?? 0
-                #expect(
-                    busiest <= Int(rate * 2) + 2,
-                    "\(busiest) requests within two seconds at \(server.address): \(times.map { $0 - times[0] })")
-            }
+            for server in [a, b] { expectPaced(server, pages: 18, rate: rate, holders: 2) }
             let report = try readJSON(run + "/report.json")
             let hosts = report["hosts"]?["list"]?.arrayValue ?? []
             #expect(Set(hosts.compactMap { $0["host"]?.stringValue }) == ["127.0.0.2", "127.0.0.3"])
@@ -94,3 +82,26 @@ extension Chrome {
 }
 
 private func numberOrZero(_ v: JSONValue?) -> Double { v?.doubleValue ?? 0 }
+
+/// The most of `spans` open at once (each from its start up to, not including, its end).
+func mostAtOnce<T: Comparable>(_ spans: [(T, T)]) -> Int {
+    spans.map { s in spans.filter { $0.0 <= s.0 && s.0 < $0.1 }.count }.max() ?? 0
+}
+
+/// `server`'s `/page/1…pages` requests as it saw them: no `window` holds more than `rate`
+/// allows, plus one per task holding the host (a window's edges). The pacer spaces each
+/// task's starts; the browser adds its own delay before a request reaches the server (a fresh
+/// browser's first page most), hence the window rather than the gap between two requests.
+/// Unpaced, two tasks × two tabs put a dozen into a second.
+func expectPaced(
+    _ server: FixtureServer, pages: Int, rate: Double, holders: Int, window: Duration = .seconds(2),
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let times = (1...pages).flatMap { server.hitTimes("/page/\($0)") }.sorted()
+    #expect(times.count >= pages, sourceLocation: sourceLocation)
+    let busiest = times.map { t in times.filter { $0 >= t && $0 - t < window }.count }.max() ?? 0
+    #expect(
+        busiest <= Int((rate * (window / .seconds(1))).rounded()) + holders,
+        "\(busiest) requests within \(window) at \(server.address): \(times.map { $0 - times[0] })",
+        sourceLocation: sourceLocation)
+}
