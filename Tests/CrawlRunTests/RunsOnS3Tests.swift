@@ -130,7 +130,7 @@ extension Chrome {
             let local = Set(
                 try FileManager.default.subpathsOfDirectory(atPath: run).filter { path in
                     var isDirectory: ObjCBool = false
-                    FileManager.default.fileExists(atPath: run + "/" + path, isDirectory: &isDirectory)
+                    _ = FileManager.default.fileExists(atPath: run + "/" + path, isDirectory: &isDirectory)
                     // The local backend's own working files: the tasks' raw results and process groups.
                     return !isDirectory.boolValue && !path.hasPrefix(RunLayout.attemptResults + "/")
                         && path != RunLayout.localTasks

@@ -156,7 +156,7 @@ import Testing
         let batchPath = Mutex<String?>(nil)
         let backend = FakeBackend { launch in
             if launch.earlierTries == 0, let path = batchPath.withLock({ $0 }) {
-                FileManager.default.createFile(atPath: path, contents: Data("{not json".utf8))
+                _ = FileManager.default.createFile(atPath: path, contents: Data("{not json".utf8))
             }
             switch site {
             case "launch refused": return .refuse(.failedToStart("CannotPullContainerError"))
