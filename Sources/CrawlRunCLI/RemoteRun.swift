@@ -35,6 +35,19 @@ final class RemoteRun: Sendable {
         return S3Runs(s3: AWSServices(region: region, variables: variables).s3, bucket: bucket, prefix: prefix)
     }
 
+    /// A run named as `s3://bucket/prefix/RUN-ID` (`resume`, `stop`): its runs and id; nil for a
+    /// run directory on disk.
+    static func s3Run(_ argument: String) throws(UsageError) -> (runs: S3Runs, id: String)? {
+        let onS3: (location: RunsLocation, id: String)?
+        do throws(RunsLocation.Problem) {
+            onS3 = try RunsLocation.parseRun(argument)
+        } catch {
+            throw UsageError(error.message)
+        }
+        guard let onS3, let runs = s3Runs(onS3.location, region: nil) else { return nil }
+        return (runs, onS3.id)
+    }
+
     /// The job's lease for `run`, or nil after saying who holds it (exit 75). `previous`: an
     /// expired lease taken over.
     static func lease(

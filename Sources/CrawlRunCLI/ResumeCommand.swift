@@ -36,14 +36,8 @@ struct ResumeCommand: Command {
     }
 
     func run() async throws -> ExitCode {
-        let onS3: (location: RunsLocation, id: String)?
-        do throws(RunsLocation.Problem) {
-            onS3 = try RunsLocation.parseRun(directory)
-        } catch {
-            throw UsageError(error.message)
-        }
-        if let onS3, let runs = RemoteRun.s3Runs(onS3.location, region: nil) {
-            guard let state = try await runs.state(run: onS3.id) else {
+        if let (runs, id) = try RemoteRun.s3Run(directory) {
+            guard let state = try await runs.state(run: id) else {
                 throw UsageError("\(directory) is not a run: there is no \(RunLayout.state) under it")
             }
             if state.status == .finished { return Self.finished(state, results: directory + "/" + RunLayout.results) }

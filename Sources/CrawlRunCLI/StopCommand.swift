@@ -25,14 +25,8 @@ struct StopCommand: Command {
     init(_ parsed: ParsedArguments) throws(UsageError) { directory = parsed.positionals[0] }
 
     func run() async throws -> ExitCode {
-        let onS3: (location: RunsLocation, id: String)?
-        do throws(RunsLocation.Problem) {
-            onS3 = try RunsLocation.parseRun(directory)
-        } catch {
-            throw UsageError(error.message)
-        }
-        if let onS3, let runs = RemoteRun.s3Runs(onS3.location, region: nil) {
-            return try await stopOnS3(runs, run: onS3.id)
+        if let (runs, id) = try RemoteRun.s3Run(directory) {
+            return try await stopOnS3(runs, run: id)
         }
         let (layout, state) = try RunLayout.loadForCommand(directory)
         if let owner = state.owner, RunOwnerCheck.isAlive(owner) {

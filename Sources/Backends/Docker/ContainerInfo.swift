@@ -1,3 +1,5 @@
+import CrawlKit
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -89,17 +91,8 @@ enum RFC3339 {
             return nil
         }
         guard i == b.count else { return nil }
-        let seconds = daysSinceEpoch(year: year, month: month, day: day) * 86400 + hour * 3600 + minute * 60 + second
+        let seconds =
+            Timestamp.daysSince1970(year: year, month: month, day: day) * 86400 + hour * 3600 + minute * 60 + second
         return Date(timeIntervalSince1970: Double(seconds - offset) + fraction)
-    }
-
-    /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146097 + dayOfEra - 719468
     }
 }
