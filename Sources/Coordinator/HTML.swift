@@ -62,29 +62,4 @@ enum HTML {
         if h > 0 { return m > 0 ? "\(h) h \(m) min" : "\(h) h" }
         return sec > 0 ? "\(m) min \(sec) s" : "\(m) min"
     }
-
-    /// Seconds since 1970 of a `Timestamp` (2026-11-21T10:37:00.123Z); nil when it is not one.
-    static func epochSeconds(_ stamp: String) -> Double? {
-        let u = Array(stamp.utf8)
-        guard u.count >= 20, u[4] == 45, u[7] == 45, u[10] == 84, u[13] == 58, u[16] == 58 else { return nil }
-        func number(_ from: Int, _ to: Int) -> Int? {
-            var n = 0
-            for c in u[from..<to] {
-                guard (48...57).contains(c) else { return nil }
-                n = n * 10 + Int(c - 48)
-            }
-            return n
-        }
-        guard var y = number(0, 4), let mo = number(5, 7), let d = number(8, 10), let h = number(11, 13),
-            let mi = number(14, 16), let s = number(17, 19)
-        else { return nil }
-        let fraction = u.count >= 23 && u[19] == 46 ? Double(number(20, 23) ?? 0) / 1000 : 0
-        // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "days_from_civil").
-        y -= mo <= 2 ? 1 : 0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468
-        return Double(days * 86400 + h * 3600 + mi * 60 + s) + fraction
-    }
 }

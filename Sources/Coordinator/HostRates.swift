@@ -41,7 +41,7 @@ public struct HostRates: Sendable, Equatable {
             h.urls += 1
             h.backoffs += v["backoffs"]?.intValue ?? 0
             let attempts = v["attempts"]?.intValue ?? 0
-            if attempts > 0, let started = v["startedAt"]?.stringValue.flatMap(HTML.epochSeconds) {
+            if attempts > 0, let started = v["startedAt"]?.stringValue.flatMap { Timestamp.epochSeconds(of: $0) } {
                 h.loads += attempts
                 h.first = min(h.first, started)
                 h.last = max(h.last, started + Double(v["ms"]?.intValue ?? 0) / 1000)

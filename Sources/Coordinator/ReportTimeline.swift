@@ -61,7 +61,7 @@ struct ReportTimeline {
         }
         self.bars = bars
         let first = bars.lazy.map(\.start).min()
-        origin = min(HTML.epochSeconds(report.startedAt) ?? first ?? 0, first ?? .infinity)
+        origin = min(Timestamp.epochSeconds(of: report.startedAt) ?? first ?? 0, first ?? .infinity)
         span = max(1, report.seconds, (bars.lazy.map(\.end).max() ?? origin) - origin)
     }
 

@@ -19,18 +19,25 @@ public enum Timestamp {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// The inverse of `format`: `2026-11-21T10:37:00.123Z` → seconds since 1970.
-    public static func epochSeconds(of s: String) -> Double? {
-        let parts = s.split(whereSeparator: { "-T:.Z".contains($0) }).compactMap { Int($0) }
-        guard parts.count == 7 else { return nil }
-        var t = tm()
-        t.tm_year = Int32(parts[0] - 1900)
-        t.tm_mon = Int32(parts[1] - 1)
-        t.tm_mday = Int32(parts[2])
-        t.tm_hour = Int32(parts[3])
-        t.tm_min = Int32(parts[4])
-        t.tm_sec = Int32(parts[5])
-        return Double(timegm(&t)) + Double(parts[6]) / 1000
+    /// The inverse of `format`: `2026-11-21T10:37:00.123Z` (the milliseconds optional) → seconds
+    /// since 1970; nil when it is not such a stamp.
+    public static func epochSeconds(of stamp: String) -> Double? {
+        let u = Array(stamp.utf8)
+        guard u.count >= 20, u[4] == 45, u[7] == 45, u[10] == 84, u[13] == 58, u[16] == 58 else { return nil }
+        func number(_ from: Int, _ to: Int) -> Int? {
+            var n = 0
+            for c in u[from..<to] {
+                guard (48...57).contains(c) else { return nil }
+                n = n * 10 + Int(c - 48)
+            }
+            return n
+        }
+        guard let y = number(0, 4), let mo = number(5, 7), let d = number(8, 10), let h = number(11, 13),
+            let mi = number(14, 16), let s = number(17, 19)
+        else { return nil }
+        let fraction = u.count >= 23 && u[19] == 46 ? Double(number(20, 23) ?? 0) / 1000 : 0
+        let days = daysSince1970(year: y, month: mo, day: d)
+        return Double(days * 86400 + h * 3600 + mi * 60 + s) + fraction
     }
 
     public static func format(epochSeconds t: Double) -> String {
