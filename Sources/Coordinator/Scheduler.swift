@@ -489,12 +489,13 @@ public actor Scheduler {
         let busy = starting || now - lastChange < intervals.steady.seconds * 2
         var wait = (busy ? intervals.fast : intervals.steady).seconds
         if let deadline = ledger.nextDeadline() { wait = max(0, min(wait, deadline - now)) }
-        let interval = wait
+        // An absolute deadline: the child may start sleeping after the clock has moved on.
+        let until = now + wait
         let clock = self.clock
         let backend = self.backend
         group.addTask {
             let woke = await firstOf([
-                { @Sendable in (try? await clock.sleep(for: interval)).map { true } },
+                { @Sendable in (try? await clock.sleep(until: until)).map { true } },
                 { @Sendable in
                     await backend.changed()
                     return Task.isCancelled ? nil : true

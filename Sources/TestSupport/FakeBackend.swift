@@ -204,6 +204,10 @@ public final class TestClock: RunClock {
     public var sleepers: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(for seconds: Double) async throws {
+        try await sleep(until: now() + seconds)
+    }
+
+    public func sleep(until deadline: Double) async throws {
         let id = state.withLock { s -> Int in
             s.next += 1
             return s.next
@@ -211,8 +215,8 @@ public final class TestClock: RunClock {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
                 let now = state.withLock { s -> Bool in
-                    if Task.isCancelled || seconds <= 0 { return true }
-                    s.sleepers[id] = Sleeper(deadline: s.now + seconds, continuation: c)
+                    if Task.isCancelled || deadline <= s.now { return true }
+                    s.sleepers[id] = Sleeper(deadline: deadline, continuation: c)
                     return false
                 }
                 if now {

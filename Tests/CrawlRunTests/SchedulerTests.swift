@@ -20,7 +20,7 @@ import Testing
     /// `batches` batches of `size` URLs each, run on `backend`.
     func makeRun(
         batches: Int, size: Int, backend: any TaskBackend, clock: any RunClock = SystemClock(), retries: Int = 2,
-        maxTasks: Int = 2, maxRunSeconds: Double = 3600
+        maxTasks: Int = 2, maxRunSeconds: Double = 3600, onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) throws -> Run {
         let job = try Job.parse(Data(#"{"name": "t", "urls": ["http://x/"]}"#.utf8), path: "t.json", backend: .local)
         let store = try RunStore(runsDirectory: tempDir("sched"))
@@ -40,7 +40,7 @@ import Testing
             id: store.id, layout: store.layout, job: job, taskDefinition: TaskDefinition.render(job))
         let scheduler = Scheduler(
             run: context, backend: backend, store: store, ledger: ledger, merger: ResultMerger(urls: all.count),
-            clock: clock)
+            clock: clock, onEvent: onEvent)
         return Run(store: store, scheduler: scheduler, urls: all)
     }
 
@@ -96,10 +96,16 @@ import Testing
                 ? .run(records: [launch.urls[0]: true], untilStopped: true)
                 : .run(records: Dictionary(uniqueKeysWithValues: launch.urls.map { ($0, true) }))
         }
-        let run = try makeRun(batches: 1, size: 3, backend: backend, clock: clock, maxRunSeconds: 600)
+        // The deadline counts from the launch the scheduler saw (its clock then): the clock must not
+        // move before that, or the deadline would move with it.
+        let started = Mutex(false)
+        let run = try makeRun(
+            batches: 1, size: 3, backend: backend, clock: clock, maxRunSeconds: 600,
+            onEvent: { if case .taskStarted = $0 { started.withLock { $0 = true } } })
         let execution = Task { await run.scheduler.execute() }
         // Let the task start and the scheduler settle on a sleep, then pass the deadline.
-        while backend.running == 0 || clock.sleepers == 0 { await Task.yield() }
+        try #require(
+            await eventually(timeout: .seconds(60)) { started.withLock { $0 } && clock.sleepers > 0 })
         #expect(backend.stopped.isEmpty)
         clock.advance(by: 599)
         #expect(backend.stopped.isEmpty)
@@ -123,10 +129,11 @@ import Testing
         let run = try makeRun(batches: 1, size: 2, backend: backend, clock: clock, retries: 0)
         let execution = Task { await run.scheduler.execute() }
         // Two back-offs (1 s, then 2 s, ±20 %): move time until the launch is accepted.
-        while backend.tasks.isEmpty {
+        let launched = await eventually(timeout: .seconds(60)) {
             if clock.sleepers > 0 { clock.advance(by: 0.5) }
-            await Task.yield()
+            return !backend.tasks.isEmpty
         }
+        try #require(launched, "the launch was never accepted")
         let report = await execution.value
         #expect(backend.launchCalls == 3 && backend.tasks.count == 1)
         #expect(backend.tasks[0].token == "\(run.store.id)-0001-a1")
@@ -187,7 +194,7 @@ import Testing
         let backend = FakeBackend { launch in .run(records: [launch.urls[0]: true], untilStopped: true) }
         let run = try makeRun(batches: 4, size: 3, backend: backend, maxTasks: 2)
         let execution = Task { await run.scheduler.execute() }
-        while backend.running < 2 { await Task.yield() }
+        try #require(await eventually(timeout: .seconds(60)) { backend.running >= 2 })
         run.scheduler.interrupt("SIGINT")
         let report = await execution.value
         #expect(report.status == .interrupted)
@@ -209,7 +216,7 @@ import Testing
         let scheduler = run.scheduler
         await scheduler.setWindDown(how == "wind-down" ? 0.5 : 3600)
         let execution = Task { await scheduler.execute() }
-        while backend.inner.running < 2 { await Task.yield() }
+        try #require(await eventually(timeout: .seconds(60)) { backend.inner.running >= 2 })
         let started = ContinuousClock.now
         scheduler.interrupt("SIGTERM")
         if how == "second signal" {
