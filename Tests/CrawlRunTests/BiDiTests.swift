@@ -257,11 +257,11 @@ extension Chrome {
     }
 }
 
-struct TimedOut: Error {}
+private struct TimedOut: Error {}
 
 /// `task`'s value, or `TimedOut` after `limit` (a bound on a wait, not a synchronisation); the
 /// task is cancelled then, which ends an iteration of an `AsyncStream`.
-func value<T: Sendable>(of task: Task<T, Never>, within limit: Duration) async throws -> T {
+private func value<T: Sendable>(of task: Task<T, Never>, within limit: Duration) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await withTaskCancellationHandler {
