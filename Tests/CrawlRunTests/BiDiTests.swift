@@ -209,6 +209,29 @@ extension Chrome {
             }
         }
 
+        @Test func closeFailsCommandsInFlightAndLaterOnes() async throws {
+            try await withBiDi { bidi, session, _, _ in
+                let context = try await session.windowHandle()
+                let inFlight = Task {
+                    try await bidi.command(
+                        "script.evaluate", Self.evaluate("new Promise(() => {})", in: context, awaitPromise: true),
+                        timeout: .seconds(60))
+                }
+                _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+                let start = ContinuousClock.now
+                await bidi.close()
+                #expect(ContinuousClock.now - start < .seconds(3))
+                let first = await #expect(throws: WebDriverError.self) { _ = try await inFlight.value }
+                #expect(first?.code == .transport)
+                let later = await #expect(throws: WebDriverError.self) {
+                    _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+                }
+                #expect(later?.code == .transport)
+                // The classic session is untouched by the BiDi connection's end.
+                #expect(try await session.execute("return 2") == 2)
+            }
+        }
+
         /// Round trips of a trivial script, BiDi `script.evaluate` against classic
         /// `POST /execute/sync`, on the same session and page. Prints the figures.
         @Test func roundTripBiDiVersusClassic() async throws {
