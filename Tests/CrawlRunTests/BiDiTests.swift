@@ -25,6 +25,7 @@ extension Chrome {
                 let inner = await Result {
                     let url = try #require(session.webSocketURL)
                     #expect(url.hasPrefix("ws://127.0.0.1:\(driver.port)/"))
+                    #expect(BiDiConnection.endpoint(url, reachedThrough: driver.url) == url)
                     let bidi = try await BiDiConnection.open(url, timeout: .seconds(10))
                     let used = await Result { try await body(bidi, session, server, driver) }
                     await bidi.close()
@@ -277,6 +278,25 @@ extension Chrome {
                 )
             }
         }
+    }
+}
+
+@Suite struct BiDiEndpointTests {
+    @Test func gridsNodeAddressIsReplacedByTheOneTheClientUses() {
+        let grid = "ws://172.22.0.3:4444/session/7b43d5/se/bidi"
+        #expect(
+            BiDiConnection.endpoint(grid, reachedThrough: "http://127.0.0.1:4444")
+                == "ws://127.0.0.1:4444/session/7b43d5/se/bidi")
+        #expect(
+            BiDiConnection.endpoint(grid, reachedThrough: "http://selenium:4444/wd/hub")
+                == "ws://selenium:4444/session/7b43d5/se/bidi")
+        #expect(
+            BiDiConnection.endpoint("ws://[::1]:9515/session/a", reachedThrough: "http://[::1]:9515")
+                == "ws://[::1]:9515/session/a")
+        #expect(BiDiConnection.endpoint(grid, reachedThrough: "https://grid.example:443") == grid)
+        #expect(
+            BiDiConnection.endpoint("wss://grid/session/a", reachedThrough: "http://127.0.0.1:4444")
+                == "wss://grid/session/a")
     }
 }
 
