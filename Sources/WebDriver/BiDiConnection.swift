@@ -115,6 +115,9 @@ public final class BiDiConnection: Sendable {
         return try result.get()
     }
 
+    /// Commands sent and not yet answered, failed or given up on.
+    public var commandsInFlight: Int { state.withLock { $0.pending.count } }
+
     /// Every event (`"type": "event"`) in arrival order, for one consumer; finishes when the socket closes.
     public var events: AsyncStream<BiDiEvent> { stream }
 

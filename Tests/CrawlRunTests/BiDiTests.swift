@@ -47,6 +47,21 @@ extension Chrome {
             ]
         }
 
+        /// A command awaiting a promise that never settles, once it is on the wire: registered, and
+        /// a later command answered.
+        static func neverAnswered(_ bidi: BiDiConnection, _ context: String) async throws -> Task<JSONValue, any Error>
+        {
+            let before = bidi.commandsInFlight
+            let task = Task {
+                try await bidi.command(
+                    "script.evaluate", evaluate("new Promise(() => {})", in: context, awaitPromise: true),
+                    timeout: .seconds(60))
+            }
+            #expect(await eventually { bidi.commandsInFlight == before + 1 })
+            _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+            return task
+        }
+
         @Test func connectsAndListsTheFirstContext() async throws {
             try await withBiDi { bidi, session, _, _ in
                 let tree = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
@@ -164,17 +179,13 @@ extension Chrome {
                 #expect(after["result"]?["value"]?.intValue == 42)
 
                 // Cancelling the waiting task ends its wait at once.
-                let waiting = Task {
-                    try await bidi.command(
-                        "script.evaluate", Self.evaluate("new Promise(() => {})", in: context, awaitPromise: true),
-                        timeout: .seconds(60))
-                }
-                try await Task.sleep(for: .milliseconds(100))
+                let waiting = try await Self.neverAnswered(bidi, context)
                 let cancelStart = ContinuousClock.now
                 waiting.cancel()
                 let cancelled = await #expect(throws: WebDriverError.self) { _ = try await waiting.value }
                 #expect(cancelled?.underlying?.code == .cancelled)
                 #expect(ContinuousClock.now - cancelStart < .seconds(2))
+                #expect(bidi.commandsInFlight == 0)
                 #expect(
                     try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))["contexts"] != nil)
             }
@@ -188,13 +199,7 @@ extension Chrome {
                     for await _ in bidi.events { count += 1 }
                     return count
                 }
-                let inFlight = Task {
-                    try await bidi.command(
-                        "script.evaluate", Self.evaluate("new Promise(() => {})", in: context, awaitPromise: true),
-                        timeout: .seconds(60))
-                }
-                // The command is on the wire once the remote end has answered a later one.
-                _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+                let inFlight = try await Self.neverAnswered(bidi, context)
                 let killed = ContinuousClock.now
                 await driver.kill()
                 let first = await #expect(throws: WebDriverError.self) { _ = try await inFlight.value }
@@ -213,12 +218,7 @@ extension Chrome {
         @Test func closeFailsCommandsInFlightAndLaterOnes() async throws {
             try await withBiDi { bidi, session, _, _ in
                 let context = try await session.windowHandle()
-                let inFlight = Task {
-                    try await bidi.command(
-                        "script.evaluate", Self.evaluate("new Promise(() => {})", in: context, awaitPromise: true),
-                        timeout: .seconds(60))
-                }
-                _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+                let inFlight = try await Self.neverAnswered(bidi, context)
                 let start = ContinuousClock.now
                 await bidi.close()
                 #expect(ContinuousClock.now - start < .seconds(3))
