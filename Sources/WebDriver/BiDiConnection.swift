@@ -44,8 +44,10 @@ public final class BiDiConnection: Sendable {
     }
 
     deinit {
-        // Without `close` the reader thread would keep the socket open for ever.
+        // Without `close` the reader thread would keep the socket open for ever; its `onClose`
+        // no longer reaches this object, so the events end here.
         socket.abort()
+        sink.finish()
     }
 
     /// Opens the session's BiDi WebSocket (the `webSocketUrl` capability of the new session).
