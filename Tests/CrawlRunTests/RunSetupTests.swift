@@ -91,21 +91,22 @@ private func crawlrun(in dir: String, _ arguments: [String], environment extra: 
         let doc: JSONValue = [
             "name": "shop", "urls": urls, "backend": "fargate",
             "fargate": [
-                "cluster": "c", "subnets": ["subnet-1"], "bucket": "b", "maxConcurrentTasks": 7,
-                "provisioningTimeout": 120,
+                "region": "ap-south-1", "cluster": "c", "subnets": ["subnet-1"], "bucket": "b",
+                "executionRoleArn": "arn:aws:iam::123456789012:role/e", "taskRoleArn": "arn:aws:iam::123456789012:role/t",
+                "maxConcurrentTasks": 7, "provisioningTimeout": 120,
             ],
         ]
-        let inEnvironment = try job(doc, backend: nil)
-        #expect(factory.defaultMaxTasks(for: inEnvironment) == 7)
-        #expect(factory.startTimeout(for: inEnvironment) == 120)
-        #expect(factory.region(for: inEnvironment) == "eu-west-1")
-        var withRegion = inEnvironment
-        withRegion.fargate.region = "ap-south-1"
-        #expect(factory.region(for: withRegion) == "ap-south-1")
+        let fargate = try job(doc, backend: nil)
+        #expect(factory.defaultMaxTasks(for: fargate) == 7)
+        #expect(factory.startTimeout(for: fargate) == 120)
+        #expect(factory.region(for: fargate) == "ap-south-1", "the job's region first")
+        var inEnvironment = fargate
+        inEnvironment.fargate.region = nil
+        #expect(factory.region(for: inEnvironment) == "eu-west-1", "else the environment's")
         #expect(FargateBackend.Factory(variables: [:]).region(for: inEnvironment) == "us-east-1")
-        let at = factory.plannedLocations(job: inEnvironment, runsDirectory: "runs", run: "{run}", batch: "0001", attempt: 1)
+        let at = factory.plannedLocations(job: fargate, runsDirectory: "runs", run: "{run}", batch: "0001", attempt: 1)
         #expect(at.batch.hasPrefix("s3://b/") && at.batch.hasSuffix("shop/runs/{run}/batches/0001.json"))
-        #expect(factory.make(job: inEnvironment, notes: { _ in }).name == "fargate")
+        #expect(factory.make(job: fargate, notes: { _ in }).name == "fargate")
     }
 
     @Test func runSetupTakesMaxTasksFromTheOptionElseTheFactory() throws {
