@@ -19,8 +19,9 @@ public protocol BackendFactory: Sendable {
     func startTimeout(for job: Job) -> Double
     /// Where a batch attempt's files are, as the plan shows them before the run has an id: `run`
     /// is the placeholder `{run}`; `runsDirectory` is where the run's directory will be.
-    func plannedLocations(job: Job, runsDirectory: String, run: String, batch: String, attempt: Int)
-        -> TaskLocations
+    func plannedLocations(
+        job: Job, runsDirectory: String, run: String, batch: String, attempt: Int
+    ) -> TaskLocations
     /// The backend for the job. `notes` takes what the backend has to tell a person (a warning).
     func make(job: Job, notes: @escaping @Sendable (String) -> Void) -> any TaskBackend
 }
@@ -31,9 +32,9 @@ extension BackendFactory {
     public func startTimeout(for job: Job) -> Double { 900 }
 
     /// The task's files in the run directory itself (a backend whose tasks see the host's files).
-    public func plannedLocations(job: Job, runsDirectory: String, run: String, batch: String, attempt: Int)
-        -> TaskLocations
-    {
+    public func plannedLocations(
+        job: Job, runsDirectory: String, run: String, batch: String, attempt: Int
+    ) -> TaskLocations {
         let layout = RunLayout(runsDirectory: runsDirectory, id: run)
         return TaskLocations(
             batch: layout.batchPath(batch, attempt: attempt), out: layout.attemptResultsPath(batch, attempt: attempt))

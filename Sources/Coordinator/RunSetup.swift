@@ -125,6 +125,34 @@ public struct RunSetup: Sendable {
     }
 }
 
+extension RunSetup {
+    /// Where the batches start in a plan document: only the top-level array can match (quotes
+    /// inside strings are escaped; the other "batches" keys hold numbers).
+    static let batchesMarker = Array(",\"batches\":[".utf8)
+
+    /// The plan document in `path` without its batches (job, backend, summary, estimate, task
+    /// definition, hosts): `resume` needs the task definition, not a million URLs read back.
+    /// A plan.json written before the batches came last is read whole (it was small).
+    public static func planHead(at path: String) throws -> JSONValue {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileProblem(path: path, errno: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n < 0 { throw FileProblem(path: path, errno: errno) }
+            if n == 0 { return try JSONValue.decode(Data(bytes)) }
+            let from = max(0, bytes.count - batchesMarker.count)
+            bytes.append(contentsOf: chunk[0..<n])
+            if let end = bytes[from...].firstRange(of: batchesMarker) {
+                return try JSONValue.decode(Data(bytes[..<end.lowerBound] + [UInt8(ascii: "}")]))
+            }
+        }
+    }
+}
+
 /// Bytes gathered into chunks of about 64 KiB before they go to their destination.
 struct ChunkedOutput {
     let write: ([UInt8]) throws -> Void

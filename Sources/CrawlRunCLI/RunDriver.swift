@@ -254,7 +254,8 @@ struct RunDriver {
         }
         if options.events {
             let url = (remote?.displayLayout ?? store.layout).reportPath
-            await FinishedEvent.put(report: report, exitCode: code, reportURL: url, region: job.fargate.region, display: display)
+            await FinishedEvent.put(
+                report: report, exitCode: code, reportURL: url, region: job.fargate.region, display: display)
         }
         if let remote { await remote.end() }
         // A closed standard output ends the run quietly: nobody reads the summary.

@@ -18,7 +18,9 @@ private func job(_ doc: JSONValue, backend: Backend?) throws -> Job {
 
 /// `crawlrun ARGUMENTS` run from `dir` (so the default runs directory, `runs`, is `dir/runs`
 /// for `run` and `plan` alike); its exit code and standard output.
-private func crawlrun(in dir: String, _ arguments: [String], environment extra: [String: String] = [:]) async throws
+private func crawlrun(
+    in dir: String, _ arguments: [String], environment extra: [String: String] = [:]
+) async throws
     -> (code: Int32?, stdout: String, stderr: String)
 {
     var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
@@ -48,7 +50,8 @@ private func crawlrun(in dir: String, _ arguments: [String], environment extra: 
     }
 
     @Test func localTakesItsTasksFromTheJobElseTheMachineAndWarnsWithoutAGuard() throws {
-        let factory = LocalBackend.Factory(guardCommand: ["/nonexistent/crawlrun", "__guard"], crawlerPath: "/bin/true")
+        let factory = LocalBackend.Factory(
+            guardCommand: ["/nonexistent/crawlrun", "__guard"], crawlerPath: "/bin/true")
         let configured = try job(["urls": urls, "local": ["maxTasks": 3]], backend: .local)
         #expect(factory.defaultMaxTasks(for: configured) == 3)
         let plain = try job(["urls": urls], backend: .local)
@@ -75,7 +78,8 @@ private func crawlrun(in dir: String, _ arguments: [String], environment extra: 
         let factory = DockerBackend.Factory(environment: ["DOCKER_HOST": "unix:///nonexistent/docker.sock"])
         let configured = try job(["urls": urls, "backend": "docker", "docker": ["maxTasks": 2]], backend: nil)
         #expect(factory.defaultMaxTasks(for: configured) == 2)
-        let at = factory.plannedLocations(job: configured, runsDirectory: "runs", run: "{run}", batch: "0001", attempt: 2)
+        let at = factory.plannedLocations(
+            job: configured, runsDirectory: "runs", run: "{run}", batch: "0001", attempt: 2)
         #expect(at == TaskLocations(batch: "/crawlrun/batches/0001.a2.json", out: "/crawlrun/results/0001.a2.jsonl"))
         #expect(factory.make(job: configured, notes: { _ in }).name == "docker")
     }
@@ -92,7 +96,8 @@ private func crawlrun(in dir: String, _ arguments: [String], environment extra: 
             "name": "shop", "urls": urls, "backend": "fargate",
             "fargate": [
                 "region": "ap-south-1", "cluster": "c", "subnets": ["subnet-1"], "bucket": "b",
-                "executionRoleArn": "arn:aws:iam::123456789012:role/e", "taskRoleArn": "arn:aws:iam::123456789012:role/t",
+                "executionRoleArn": "arn:aws:iam::123456789012:role/e",
+                "taskRoleArn": "arn:aws:iam::123456789012:role/t",
                 "maxConcurrentTasks": 7, "provisioningTimeout": 120,
             ],
         ]
@@ -122,7 +127,9 @@ private func crawlrun(in dir: String, _ arguments: [String], environment extra: 
         #expect(batches.map(\.id) == ["0001", "0002"] && batches.map(\.urls) == [2, 1])
         #expect(seen.map(\.2) == [["https://example.com/a", "https://example.com/b"], ["https://example.com/c"]])
         let plan = try JSONValue.decode(Data(chunks.joined()))
-        #expect(plan["batches"]?.arrayValue?.map { $0["urls"] } == [seen[0].2, seen[1].2].map { .array($0.map { .string($0) }) })
+        #expect(
+            plan["batches"]?.arrayValue?.map { $0["urls"] }
+                == [seen[0].2, seen[1].2].map { .array($0.map { .string($0) }) })
         #expect(plan["summary"]?["batches"] == 2 && plan["backend"] == "local")
     }
 }
@@ -160,7 +167,8 @@ extension Chrome {
             defer { if !clean { Task { _ = await job.stop() } } }
             let r = try await job.run(["--quiet"])
             #expect(r.code == 0, "\(r.stderr)")
-            let plan = try await CrawlrunProcess.run(["plan", job.copy, "--backend", "fargate", "--json"], environment: job.env)
+            let plan = try await CrawlrunProcess.run(
+                ["plan", job.copy, "--backend", "fargate", "--json"], environment: job.env)
             #expect(plan.code == 0, "\(plan.stderr)")
             let printed = try JSONValue.decode(Data(plan.stdout.utf8))
             let kept = try readJSON(r.run + "/plan.json")
@@ -171,5 +179,28 @@ extension Chrome {
             clean = await job.stop()
             #expect(clean, "no task process outlived the rehearsal")
         }
+    }
+}
+
+/// `resume` reads plan.json's head only (the task definition), not every URL back.
+@Suite struct PlanHeadTests {
+    @Test func theHeadIsTheDocumentWithoutItsBatchesAndAnOldPlanIsReadWhole() throws {
+        let urls: [JSONValue] = (1...5000).map { .string("https://example.com/p\($0)?q=%22batches%22:[") }
+        let j = try job(["urls": .array(urls), "batching": ["batchSize": 100]], backend: .local)
+        let setup = try RunSetup(job: j, factory: LocalBackend.Factory(guardCommand: nil))
+        let dir = tempDir("plan-head")
+        var bytes: [UInt8] = []
+        try setup.writePlan(to: { bytes += $0 })
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/plan.json"))
+        #expect(bytes.count > 1 << 17, "longer than two reads")
+        var whole = try JSONValue.decode(Data(bytes)).objectValue ?? [:]
+        whole["batches"] = nil
+        #expect(try RunSetup.planHead(at: dir + "/plan.json") == .object(whole))
+        #expect(whole["taskDefinition"] == setup.taskDefinition)
+        // Before plan.json was plan --json's document: batch sizes first, read whole.
+        let old: JSONValue = ["batches": [["id": "0001", "urls": 3]], "job": "x", "taskDefinition": ["family": "f"]]
+        try old.encoded().write(to: URL(fileURLWithPath: dir + "/old.json"))
+        #expect(try RunSetup.planHead(at: dir + "/old.json") == old)
+        #expect(throws: FileProblem.self) { try RunSetup.planHead(at: dir + "/missing.json") }
     }
 }

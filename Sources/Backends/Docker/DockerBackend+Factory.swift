@@ -16,9 +16,9 @@ extension DockerBackend {
         public func defaultMaxTasks(for job: Job) -> Int { job.docker.maxTasks ?? Self.machineMaxTasks() }
 
         /// Inside the crawler container: the plan shows the paths the task reads and writes.
-        public func plannedLocations(job: Job, runsDirectory: String, run: String, batch: String, attempt: Int)
-            -> TaskLocations
-        {
+        public func plannedLocations(
+            job: Job, runsDirectory: String, run: String, batch: String, attempt: Int
+        ) -> TaskLocations {
             DockerBackend.locations(batch: batch, attempt: attempt)
         }
 

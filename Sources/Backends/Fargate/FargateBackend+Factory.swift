@@ -21,9 +21,9 @@ extension FargateBackend {
         public func startTimeout(for job: Job) -> Double { job.fargate.provisioningTimeout }
 
         /// On S3, under the job's prefix.
-        public func plannedLocations(job: Job, runsDirectory: String, run: String, batch: String, attempt: Int)
-            -> TaskLocations
-        {
+        public func plannedLocations(
+            job: Job, runsDirectory: String, run: String, batch: String, attempt: Int
+        ) -> TaskLocations {
             FargateLayout.locations(job: job, run: run, batch: batch, attempt: attempt)
         }
 

@@ -29,7 +29,9 @@ extension LocalBackend {
             do {
                 lifeline = try processGuard()
             } catch {
-                notes("warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running")
+                notes(
+                    "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running"
+                )
             }
             return LocalBackend(
                 crawlerPath: crawlerPath, settings: job.local, stopTimeout: .seconds(job.task.stopTimeout),
