@@ -3,6 +3,7 @@ import CrawlKit
 import DockerBackend
 import Foundation
 import JSONKit
+import LocalBackend
 import ProcessKit
 import Synchronization
 
@@ -20,7 +21,8 @@ struct CalibrationRun {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let jobFile = dir + "/job.json"
         try job.value.encoded().write(to: URL(fileURLWithPath: jobFile))
-        let lifeline = try? Lifeline(command: [RunDriver.executablePath, "__guard"])
+        // The run's guard: its tasks stop if calibrate dies (as `run`'s do if it dies).
+        let lifeline = try? LocalBackend.Factory(guardCommand: RunDriver.guardCommand).processGuard()
         let cpu0 = Self.childrenCPU()
         let start = Timestamp.epochSeconds()
         let child = try ChildProcess(

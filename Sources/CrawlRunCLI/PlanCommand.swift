@@ -1,9 +1,6 @@
 import Coordinator
 import CrawlKit
-import DockerBackend
-import FargateBackend
 import Foundation
-import JSONKit
 
 /// `crawlrun plan JOB [--backend B] [--json]`: the first kind of dry run. Nothing is launched.
 struct PlanCommand: Command {
@@ -48,88 +45,18 @@ struct PlanCommand: Command {
     }
 
     func show(_ job: Job) throws -> ExitCode {
-        let planner = Planner(job: job)
-        let summary = try planner.check()
-        let estimate = Estimate(job: job, summary: summary)
+        // The same plan `run` makes: plan --json prints what `run` keeps as plan.json.
+        let setup = try RunSetup(job: job, factory: RunDriver.factory(for: backend))
         if json {
-            writeJSON(job: job, planner: planner, summary: summary, estimate: estimate)
+            try setup.writePlan(to: { _ = StandardOutput.write($0) })
         } else {
-            StandardOutput.print(text(job: job, summary: summary, estimate: estimate))
+            StandardOutput.print(text(setup))
         }
         return .ok
     }
 
-    /// Where a batch lives for this backend; `{run}` is filled in at run time.
-    func batchLocation(_ job: Job, _ id: String) -> TaskLocations {
-        switch backend {
-        case .fargate:
-            return FargateLayout.locations(job: job, run: "{run}", batch: id, attempt: 1)
-        case .docker:
-            return DockerBackend.locations(batch: id, attempt: 1)
-        case .local:
-            let layout = RunLayout(runsDirectory: "runs", id: "{run}")
-            return TaskLocations(
-                batch: layout.batchPath(id, attempt: 1), out: layout.attemptResultsPath(id, attempt: 1))
-        }
-    }
-
-    func writeJSON(job: Job, planner: Planner, summary: PlanSummary, estimate: Estimate) {
-        var out = OutputBuffer()
-        var head = JSONWriter()
-        head.value([
-            "job": .string(job.name), "backend": .string(backend.rawValue),
-            "summary": [
-                "inputURLs": .number(Double(summary.inputURLs)), "distinctURLs": .number(Double(summary.distinctURLs)),
-                "duplicatesDropped": .number(Double(summary.duplicates)),
-                "batches": .number(Double(summary.batchCount)),
-            ],
-            "estimate": estimate.json,
-            "taskDefinition": TaskDefinition.render(job),
-            "hosts": job.politeness.isEmpty ? .null : HostTable(job: job, planner: planner, summary: summary).json,
-        ])
-        // Splice the batches in as a streamed array before the closing brace.
-        var bytes = head.bytes
-        bytes.removeLast()
-        out.write(bytes)
-        out.write(",\"batches\":[")
-        var current = -1
-        var first = true
-        func close(_ index: Int) {
-            let id = Planner.batchID(index, of: summary.batchCount)
-            let where_ = batchLocation(job, id)
-            let overrides = TaskDefinition.overrides(batchLocation: where_.batch, outLocation: where_.out)
-            // Worst case: a 36-character run id in place of {run}.
-            let length = overrides.encoded().count - "{run}".count * 2 + 36 * 2
-            var w = JSONWriter()
-            w.value(["overrides": overrides, "overridesCharacters": .number(Double(length))])
-            var tail = w.bytes
-            tail.removeFirst()
-            out.write("],")
-            out.write(tail)
-        }
-        planner.assign(summary: summary) { index, url in
-            if index != current {
-                if current >= 0 { close(current) }
-                out.write(first ? "" : ",")
-                first = false
-                current = index
-                out.write("{\"id\":\"\(Planner.batchID(index, of: summary.batchCount))\",\"urls\":[")
-                var w = JSONWriter()
-                w.value(.string(url))
-                out.write(w.bytes)
-            } else {
-                var w = JSONWriter()
-                w.value(.string(url))
-                out.write(",")
-                out.write(w.bytes)
-            }
-        }
-        if current >= 0 { close(current) }
-        out.write("]}\n")
-        out.flush()
-    }
-
-    func text(job: Job, summary: PlanSummary, estimate: Estimate) -> String {
+    func text(_ setup: RunSetup) -> String {
+        let (job, summary, estimate) = (setup.job, setup.summary, setup.estimate)
         let f = job.fargate
         var lines = [
             "Plan for \(job.name) (\(backend.rawValue) backend) — nothing launched",
@@ -148,7 +75,7 @@ struct PlanCommand: Command {
             )
         }
         if !job.politeness.isEmpty {
-            let hosts = HostTable(job: job, planner: Planner(job: job), summary: summary)
+            let hosts = HostTable(job: job, planner: setup.planner, summary: summary)
             lines.append("  politeness: per host \(job.politeness.limitText) across all tasks")
             lines += hosts.lines
         }

@@ -139,7 +139,7 @@ struct ResumeCommand: Command {
         let store = try RunStore(existing: layout, mirror: remote?.mirror())
         // results.jsonl on S3 becomes the one just downloaded and filtered, whole.
         try await store.mirror?.resultsRewritten()
-        let plan = try JSONValue.decode(Data(try FileText.contents(of: layout.planPath)))
+        let plan = try RunSetup.planHead(at: layout.planPath)
         var context = RunContext(
             id: state.run, layout: layout, job: job,
             taskDefinition: plan["taskDefinition"] ?? TaskDefinition.render(job))

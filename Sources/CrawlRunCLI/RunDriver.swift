@@ -1,4 +1,3 @@
-import AWS
 import Coordinator
 import CrawlKit
 import DockerBackend
@@ -19,36 +18,21 @@ struct RunDriver {
     /// The run's id when the caller chose it (`crawl` names its job after it), else a new one.
     var runID: String? = nil
 
-    /// One task per core, and at most one per GiB: each task is a browser.
-    static func defaultMaxTasks() -> Int {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let gib = Int(ProcessInfo.processInfo.physicalMemory >> 30)
-        return max(1, min(cores, gib, 16))
+    /// The one place a backend is chosen: its factory, which builds it (clients, guard process)
+    /// only when `run`, `resume` or `stop` asks.
+    static func factory(for backend: Backend) -> any BackendFactory {
+        switch backend {
+        case .fargate: return FargateBackend.Factory()
+        case .docker: return DockerBackend.Factory()
+        case .local: return LocalBackend.Factory(guardCommand: guardCommand)
+        }
     }
 
+    /// The guard process that stops the run's processes if crawlrun dies (CLI's `__guard`).
+    static var guardCommand: [String] { [executablePath, "__guard"] }
+
     func makeBackend(display: Display) -> any TaskBackend {
-        switch options.backend {
-        case .fargate:
-            let variables = ProcessInfo.processInfo.environment
-            let region = job.fargate.region ?? AWSEnvironment(variables).region() ?? "us-east-1"
-            return FargateBackend(
-                job: job, aws: AWSServices(region: region, variables: variables), notes: { display.note($0) })
-        case .docker:
-            return DockerBackend(settings: job.docker)
-        case .local:
-            // The guard stops the run's processes if crawlrun dies, SIGKILL included.
-            var lifeline: Lifeline?
-            do {
-                lifeline = try Lifeline(command: [Self.executablePath, "__guard"])
-            } catch {
-                display.note(
-                    "warning: no guard process (\(error)); a crawlrun killed with SIGKILL would leave its tasks running"
-                )
-            }
-            return LocalBackend(
-                crawlerPath: LocalBackend.defaultCrawlerPath(), settings: job.local,
-                stopTimeout: .seconds(job.task.stopTimeout), lifeline: lifeline)
-        }
+        Self.factory(for: options.backend).make(job: job, notes: { display.note($0) })
     }
 
     /// This executable (for the guard process).
@@ -56,26 +40,15 @@ struct RunDriver {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Tasks at once: `--max-tasks`, else the backend's own setting.
-    var maxTasks: Int {
-        if let n = options.maxTasks { return n }
-        switch options.backend {
-        case .fargate: return job.fargate.maxConcurrentTasks
-        case .docker: return job.docker.maxTasks ?? Self.defaultMaxTasks()
-        case .local: return job.local.maxTasks ?? Self.defaultMaxTasks()
-        }
-    }
-
-    /// A task not running this long after its launch is stopped: Fargate's provisioning timeout.
-    var startTimeout: Double { options.backend == .fargate ? job.fargate.provisioningTimeout : 900 }
-
     func run() async throws -> ExitCode {
-        let planner = Planner(job: job)
-        let summary = try planner.check()
+        var setup = try RunSetup(
+            job: job, factory: Self.factory(for: options.backend), maxTasks: options.maxTasks,
+            runsDirectory: options.runsDirectory)
+        let summary = setup.summary
         let id = runID ?? RunStore.newID()
         let display = Display(quiet: options.quiet || options.json)
         if let warning = summary.privateNetworkWarning { display.note("warning: " + warning) }
-        let backend = makeBackend(display: display)
+        let backend = setup.makeBackend(notes: { display.note($0) })
         guard await preflight(backend) else { return .infrastructure }
         var lock: RunLock?
         var remote: RemoteRun?
@@ -117,32 +90,19 @@ struct RunDriver {
         }
         // robots.txt and per-host limits, once for the run, before any batch file (README, "Politeness").
         let polite = await PolitenessSetup.prepare(
-            job: job, planner: planner, summary: summary, maxTasks: maxTasks, note: display.note)
-        var job = self.job
-        job.crawl = polite.crawl
+            job: job, planner: setup.planner, summary: summary, maxTasks: setup.maxTasks, note: display.note)
+        setup.job.crawl = polite.crawl
+        let job = setup.job
         if PolitenessSetup.isNeeded(job) { try store.writeAtomically(PolitenessSetup.fileName, polite.saved) }
-        let taskDefinition = TaskDefinition.render(job)
-        let batches = try writeBatches(planner: planner, summary: summary, store: store, polite: polite)
-        try store.writeJSON(
-            RunLayout.plan,
-            [
-                "job": .string(job.name), "backend": .string(options.backend.rawValue),
-                "summary": [
-                    "inputURLs": .number(Double(summary.inputURLs)),
-                    "distinctURLs": .number(Double(summary.distinctURLs)),
-                    "duplicatesDropped": .number(Double(summary.duplicates)),
-                    "batches": .number(Double(summary.batchCount)),
-                ],
-                "batches": .array(batches.map { ["id": .string($0.id), "urls": .number(Double($0.urls))] }),
-                "taskDefinition": taskDefinition,
-            ])
-        let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: taskDefinition)
-        let maxTasks = self.maxTasks
-        var ledger = BatchLedger(
-            run: store.id, batches: batches,
-            options: .init(
-                maxTasks: maxTasks, retries: job.task.retries, maxRunSeconds: job.task.maxRunSeconds,
-                startTimeout: startTimeout))
+        // plan.json is `crawlrun plan --json`'s document; each batch file is written as it closes.
+        let batches = try store.writeStreaming(RunLayout.plan) { write in
+            try setup.writePlan(to: write) { index, id, urls in
+                try store.writeBatch(BatchFile(batch: id, urls: urls, crawl: polite.crawl(forBatch: index)), attempt: 1)
+            }
+        }
+        let context = RunContext(id: store.id, layout: store.layout, job: job, taskDefinition: setup.taskDefinition)
+        let maxTasks = setup.maxTasks
+        var ledger = BatchLedger(run: store.id, batches: batches, options: setup.ledgerOptions)
         ledger.hostSlots = polite.slots
         let code = await drive(
             context: context, backend: backend, store: store, ledger: ledger, display: display,
@@ -294,7 +254,8 @@ struct RunDriver {
         }
         if options.events {
             let url = (remote?.displayLayout ?? store.layout).reportPath
-            await FinishedEvent.put(report: report, exitCode: code, reportURL: url, region: job.fargate.region, display: display)
+            await FinishedEvent.put(
+                report: report, exitCode: code, reportURL: url, region: job.fargate.region, display: display)
         }
         if let remote { await remote.end() }
         // A closed standard output ends the run quietly: nobody reads the summary.
@@ -311,32 +272,6 @@ struct RunDriver {
             }
         }
         return code
-    }
-
-    /// Streams the plan into batch files (`batches/<id>.json`): one batch in memory at a time.
-    func writeBatches(
-        planner: Planner, summary: PlanSummary, store: RunStore, polite: PolitenessSetup? = nil
-    ) throws -> [(id: String, urls: Int)] {
-        var batches: [(id: String, urls: Int)] = []
-        var current: [String] = []
-        var index = -1
-        func flush() throws {
-            guard index >= 0 else { return }
-            let id = Planner.batchID(index, of: summary.batchCount)
-            let crawl = polite?.crawl(forBatch: index) ?? job.crawl
-            try store.writeBatch(BatchFile(batch: id, urls: current, crawl: crawl), attempt: 1)
-            batches.append((id, current.count))
-            current.removeAll(keepingCapacity: true)
-        }
-        try planner.assign(summary: summary) { i, url in
-            if i != index {
-                try flush()
-                index = i
-            }
-            current.append(url)
-        }
-        try flush()
-        return batches
     }
 }
 

@@ -33,24 +33,6 @@ enum StandardError {
     static func write(_ text: String) { writeAll(2, Array(text.utf8)) }
 }
 
-/// Buffered standard output for large documents (a million-URL plan).
-struct OutputBuffer {
-    private var bytes: [UInt8] = []
-    init() { bytes.reserveCapacity(1 << 16) }
-    mutating func write(_ s: String) {
-        bytes.append(contentsOf: s.utf8)
-        if bytes.count >= 1 << 16 { flush() }
-    }
-    mutating func write(_ b: [UInt8]) {
-        bytes.append(contentsOf: b)
-        if bytes.count >= 1 << 16 { flush() }
-    }
-    mutating func flush() {
-        StandardOutput.write(bytes)
-        bytes.removeAll(keepingCapacity: true)
-    }
-}
-
 /// SIGINT, SIGTERM and SIGHUP (a closed terminal) while a run is on: the handler is called once
 /// per signal, with its name.
 final class SignalWatch {

@@ -1,26 +1,25 @@
-import Coordinator
 import CrawlKit
 import JSONKit
 
 /// `plan`'s view of the hosts under `politeness`: per host its URLs, batches, the limit, and the
 /// time the limit alone implies, whatever the fleet size (README, "Politeness").
-struct HostTable {
-    struct Row: Equatable {
-        var host: String
-        var urls: Int
-        var batches: Int
-        var limit: String
+public struct HostTable: Sendable {
+    public struct Row: Sendable, Equatable {
+        public var host: String
+        public var urls: Int
+        public var batches: Int
+        public var limit: String
         /// Seconds the limit alone takes for the host's URLs; nil: nothing limits it.
-        var seconds: Double?
+        public var seconds: Double?
     }
 
-    var rows: [Row]
+    public var rows: [Row]
     /// Hosts beyond the rows shown.
-    var more: Int
+    public var more: Int
 
-    static let shown = 10
+    public static let shown = 10
 
-    init(job: Job, planner: Planner, summary: PlanSummary) {
+    public init(job: Job, planner: Planner, summary: PlanSummary) {
         let plan = HostPlan(planner: planner, summary: summary)
         let all = plan.largestFirst.map { h in
             Row(
@@ -32,7 +31,7 @@ struct HostTable {
         more = all.count - rows.count
     }
 
-    var lines: [String] {
+    public var lines: [String] {
         let hostWidth = max(4, rows.map(\.host.count).max() ?? 0)
         func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
         func left(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
@@ -46,7 +45,7 @@ struct HostTable {
         return out
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         .array(
             rows.map {
                 [
