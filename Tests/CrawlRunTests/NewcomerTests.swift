@@ -264,7 +264,9 @@ extension Chrome {
             let server = try FixtureServer()
             defer { server.stop() }
             let dir = tempDir("stream")
-            let urls = (1...12).map { server.baseURL + "/slow?ms=400&n=\($0)" }
+            // 40 pages of 400 ms: 4 s or more in one session of four tabs, so a crawl that does not
+            // stop when its output closes shows, however late `head` exits under load.
+            let urls = (1...40).map { server.baseURL + "/slow?ms=400&n=\($0)" }
             // Another crawl in the same directory, alive meanwhile.
             let other = try CrawlrunProcess(
                 ["crawl", server.baseURL + "/slow?ms=1500", "--allow-private-networks", "--runs-dir", dir])
@@ -278,15 +280,16 @@ extension Chrome {
             let jobs = try runs.map { try readJSON(dir + "/" + $0 + "/state.json")["job"]?.stringValue ?? "" }
             #expect(Set(jobs).count == 2 && jobs.allSatisfy { $0.hasPrefix("crawl-") }, "\(jobs)")
             let piped = try #require(
-                runs.first { (try? readJSON(dir + "/" + $0 + "/state.json"))?["counts"]?["urls"] == 12 })
+                runs.first { (try? readJSON(dir + "/" + $0 + "/state.json"))?["counts"]?["urls"] == 40 })
             #expect(
                 await eventually(timeout: .seconds(15)) {
                     (try? readJSON(dir + "/" + piped + "/state.json"))?["status"] == "interrupted"
                 })
             let crawled = try readRecords(dir + "/" + piped + "/results.jsonl").filter { $0.error?.kind != .incomplete }
-            // One session, four tabs: the record head took, the pages in flight, not the batch.
+            // One session, four tabs: the record head took, the pages in flight and those written
+            // before `head` exited (a loaded machine lets it linger a round or two), not the batch.
             #expect(
-                crawled.count <= 6, "the crawl stopped soon after the output closed: \(crawled.count) of 12 crawled")
+                crawled.count <= 14, "the crawl stopped soon after the output closed: \(crawled.count) of 40 crawled")
         }
 
         /// Item 8: artifact paths in records resolve from the run directory.
