@@ -24,10 +24,14 @@ let package = Package(
         .target(name: "HTTP", dependencies: ["CCurl", "Blocking"], swiftSettings: strict),
         .target(name: "ProcessKit", dependencies: ["Blocking"], swiftSettings: strict),
         .target(name: "JSONKit", swiftSettings: strict),
-        .target(name: "WebDriver", dependencies: ["HTTP", "JSONKit"], swiftSettings: strict),
+        // SHA-1, which both the AWS clients (SSO cache file names) and the WebSocket handshake need.
+        .target(name: "Digest", swiftSettings: strict),
+        // An RFC 6455 client over a POSIX socket (ws:// only): WebDriver BiDi's transport.
+        .target(name: "WebSocket", dependencies: ["Digest"], swiftSettings: strict),
+        .target(name: "WebDriver", dependencies: ["HTTP", "JSONKit", "WebSocket"], swiftSettings: strict),
         .target(name: "CrawlKit", dependencies: ["JSONKit"], swiftSettings: strict),
         // SHA-256/HMAC, SigV4, credentials, and the ECS, CloudWatch Logs and S3 clients (no SDK).
-        .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking", "ProcessKit"], swiftSettings: strict),
+        .target(name: "AWS", dependencies: ["HTTP", "JSONKit", "Blocking", "ProcessKit", "Digest"], swiftSettings: strict),
         // The docker backend: the task definition as containers through the Docker Engine API
         // over a Unix socket (DOCKER_HOST), and its client.
         .target(
@@ -81,7 +85,7 @@ let package = Package(
             dependencies: [
                 "HTTP", "WebDriver", "CrawlKit", "Crawler", "Coordinator", "LocalBackend", "FargateBackend",
                 "DockerBackend", "CrawlRunCLI", "TestSupport", "ProcessKit", "AWS", "JSONKit", "LoopbackRelay",
-                "S3Runs",
+                "S3Runs", "WebSocket", "Digest",
             ],
             // AWS's SigV4 test suite (Apache 2.0, LICENSE and NOTICE beside it), read from disk.
             exclude: ["Fixtures"],

@@ -38,6 +38,10 @@ public struct WebDriverSession: Sendable {
         return nil
     }
 
+    /// The session's WebDriver BiDi endpoint (`ws://…`), present when the new session asked for
+    /// `"webSocketUrl": true` and the remote end speaks BiDi. https://w3c.github.io/webdriver-bidi/#establishing
+    public var webSocketURL: String? { capabilities["webSocketUrl"]?.stringValue }
+
     /// The profile directory the driver started this session's browser with (chromedriver's
     /// `chrome.userDataDir`, msedgedriver's `msedge.userDataDir`): it names the browser's processes.
     public var browserUserDataDir: String? {

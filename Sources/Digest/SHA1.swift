@@ -1,11 +1,19 @@
-/// SHA-1 (FIPS 180-4 §6.1), only to name IAM Identity Center's token cache file the way the AWS
-/// CLI does (`~/.aws/sso/cache/<sha1 hex of the session name or start URL>.json`): a file name,
-/// not a security use. Checked against FIPS 180's examples in the tests.
-/// https://github.com/boto/botocore/blob/develop/botocore/utils.py (SSOTokenLoader)
-enum SHA1 {
-    static func hex(_ text: String) -> String { hash(Array(text.utf8)).hexString }
+/// SHA-1 (FIPS 180-4 §6.1), for the two places a protocol names it, neither a security use:
+/// IAM Identity Center's token cache file name, as the AWS CLI makes it
+/// (`~/.aws/sso/cache/<sha1 hex of the session name or start URL>.json`,
+/// https://github.com/boto/botocore/blob/develop/botocore/utils.py SSOTokenLoader), and the
+/// WebSocket handshake's `Sec-WebSocket-Accept` (RFC 6455 §4.2.2). Its own module so that both
+/// the AWS clients and the WebSocket client use it without depending on each other. Checked
+/// against FIPS 180's examples in the tests.
+public enum SHA1 {
+    public static func hex(_ text: String) -> String {
+        hash(Array(text.utf8)).map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+        }.joined()
+    }
 
-    static func hash(_ message: [UInt8]) -> [UInt8] {
+    public static func hash(_ message: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0]
         var data = message + [0x80]
         while data.count % 64 != 56 { data.append(0) }
