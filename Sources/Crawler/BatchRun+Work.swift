@@ -110,7 +110,7 @@ extension BatchRun {
             else { return }
             warn ? self.log.warn(line) : self.log.info(line)
         }
-        guard let url = session.capabilities["webSocketUrl"]?.stringValue, !url.isEmpty else {
+        guard let url = session.webSocketURL, !url.isEmpty else {
             say(
                 "\(label): classic WebDriver (the sidecar offers no WebDriver BiDi: no webSocketUrl)",
                 options.webdriver == .bidi)
