@@ -29,4 +29,11 @@ echo "== the crawler suites again with 4 tabs per session (CRAWLRUN_TEST_TABS=4)
 CRAWLRUN_TEST_TABS=4 swift test --skip-build --filter 'CrawlerTests|HostilePageTests|BlockTests' 2>&1 |
     tee .build/test-tabs.log | grep -vE '^(◇|↳)'
 tabs_status=${PIPESTATUS[0]}
+# And over the transport that is not the default (crawl.webdriver; README "The crawler"): both
+# WebDriver transports keep every guarantee.
+echo "== the crawler suites again over WebDriver BiDi (CRAWLRUN_TEST_WEBDRIVER=bidi)"
+CRAWLRUN_TEST_WEBDRIVER=bidi swift test --skip-build --filter 'CrawlerTests|HostilePageTests|BlockTests' 2>&1 |
+    tee .build/test-bidi.log | grep -vE '^(◇|↳)'
+bidi_status=${PIPESTATUS[0]}
+[ "$tabs_status" != 0 ] || tabs_status=$bidi_status
 exit $((status != 0 ? status : tabs_status != 0 ? tabs_status : smoke_status))

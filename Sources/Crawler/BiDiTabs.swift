@@ -141,14 +141,24 @@ final class BiDiTabs: Sendable {
 
     var hasPushed: Bool { state.withLock { !$0.pushed.isEmpty } }
 
-    /// A navigation is about to be sent to `context`: its events are kept from now on.
-    fileprivate func expect(_ context: String) {
-        _ = state.withLock { $0.known.insert(context) }
+    /// A navigation is being sent to `context`: its events are kept from now on, and until its
+    /// answer names it, nothing in the tab is worth checking. The token names the sending.
+    fileprivate func sending(_ context: String) -> String {
+        state.withLock { s in
+            s.known.insert(context)
+            s.failedNavigations += 1
+            let token = "sent-\(s.failedNavigations)"
+            s.ours[context] = token
+            s.pushed.remove(context)
+            return token
+        }
     }
 
-    /// `context` now navigates by `id`: the events of its earlier navigations are dropped.
-    fileprivate func navigating(_ context: String, id: String?) {
+    /// `context` now navigates by `id` (nil: the navigation failed): the events of its earlier
+    /// navigations are dropped. Nothing changes when another navigation was sent since.
+    fileprivate func navigating(_ context: String, id: String?, sent: String) {
         state.withLock { s in
+            guard s.ours[context] == sent else { return }
             let key: String
             if let id {
                 key = id
@@ -212,24 +222,32 @@ struct BiDiTab: PageChannel {
         return try await call(function, args: args, timeout: timeout)
     }
 
+    /// Sends the navigation and returns at once: chromedriver answers `wait: "none"` only once
+    /// the server has answered (measured: a server slow by 4 s held it 4 s), and the page-load
+    /// timeout runs from the navigation's start. Its answer names the navigation whose events
+    /// the checks wait for; a failure (a 204, a 304 or a download answer `net::ERR_ABORTED`)
+    /// lets the check read what the tab shows — the marked document, or the browser's error
+    /// page — as over classic.
     func navigate(to url: String, timeout: Duration) async throws {
-        tabs.expect(context)
-        do {
-            let answer = try await tabs.connection.command(
-                "browsingContext.navigate", ["context": .string(context), "url": .string(url), "wait": "none"],
-                timeout: timeout)
-            tabs.navigating(context, id: answer["navigation"]?.stringValue)
-        } catch let error where error.code == .unknownError && error.message.contains("net::ERR_") {
-            // chromedriver answers a navigation that commits no document (a 204, a 304, a
-            // download) or fails at once with its net error: the check then reads what the tab
-            // shows (the marked document, or the browser's error page), as over classic.
-            tabs.navigating(context, id: nil)
-        } catch {
-            throw Self.classic(error)
+        let token = tabs.sending(context)
+        let connection = tabs.connection
+        let tabs = tabs
+        let context = context
+        Task {
+            do {
+                let answer = try await connection.command(
+                    "browsingContext.navigate", ["context": .string(context), "url": .string(url), "wait": "none"],
+                    timeout: timeout + .seconds(600))
+                tabs.navigating(context, id: answer["navigation"]?.stringValue, sent: token)
+            } catch {
+                tabs.navigating(context, id: nil, sent: token)
+            }
         }
     }
 
     func setScriptTimeout(milliseconds: Int, deadline: Duration) async throws {}
+
+    static let contextRetries = 10
 
     private func call(_ function: String, args: [JSONValue], timeout: Duration) async throws -> JSONValue {
         let params: JSONValue = [
@@ -241,11 +259,18 @@ struct BiDiTab: PageChannel {
             "awaitPromise": true,
             "resultOwnership": "none",
         ]
-        let answer: JSONValue
-        do {
-            answer = try await tabs.connection.command("script.callFunction", params, timeout: timeout)
-        } catch {
-            throw Self.classic(error)
+        var answer: JSONValue = .null
+        for attempt in 0..<Self.contextRetries {
+            do {
+                answer = try await tabs.connection.command("script.callFunction", params, timeout: timeout)
+                break
+            } catch let error where error.message.contains("Cannot find context") && attempt + 1 < Self.contextRetries {
+                // The tab is between two documents (an error page committing after a failed
+                // navigation): classic chromedriver held the script meanwhile.
+                try? await Task.sleep(for: .milliseconds(30))
+            } catch {
+                throw Self.classic(error)
+            }
         }
         if answer["type"]?.stringValue == "exception" {
             let text = answer["exceptionDetails"]?["text"]?.stringValue ?? "an exception"

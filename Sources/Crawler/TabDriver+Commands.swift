@@ -85,6 +85,7 @@ extension TabDriver {
             let saved = await artifacts(item.index, in: window, failed: false)
             return .answered(id, .ready(Reading(.success(judged), artifacts: saved)))
         } catch {
+            if error.unresponsive, let verdict = await classicVerdict(window) { return verdict }
             // A failure of the page (not of the tab) keeps the turn for its artifacts.
             guard !error.previousPageShown, !error.abandonsSession, !error.tabLost else {
                 return trouble(error, otherwise: failed)
@@ -112,6 +113,25 @@ extension TabDriver {
             if why.sessionLost { return .sessionLost(timeout) }
         } catch {}
         return timedOut
+    }
+
+    /// Over BiDi, a script sent to a tab whose renderer crashed gets no answer at all, where
+    /// classic chromedriver answers "tab crashed": after a missed deadline the tab is asked once
+    /// over classic, and a crash found so is a lost tab (nil: no crash seen, or classic).
+    private func classicVerdict(_ window: String) async -> Event? {
+        guard bidi != nil else { return nil }
+        do {
+            if current != window {
+                try await session.switchToWindow(window, timeout: Self.windowDeadline)
+                current = window
+            }
+            _ = try await session.execute("return 1", timeout: Self.windowDeadline)
+        } catch let error as WebDriverError where error.isTabCrash {
+            current = nil
+            let failure = ErrorClassifier.classify(error, during: "waiting for the page")
+            return lostTab(.crashed, failure.message, Reading(failure))
+        } catch {}
+        return nil
     }
 
     /// True when the current tab's page runs a trivial script within `windowDeadline`.
