@@ -44,8 +44,10 @@ public final class BiDiConnection: Sendable {
     }
 
     deinit {
-        // Without `close` the reader thread would keep the socket open for ever.
+        // Without `close` the reader thread would keep the socket open for ever; its `onClose`
+        // no longer reaches this object, so the events end here.
         socket.abort()
+        sink.finish()
     }
 
     /// Opens the session's BiDi WebSocket (the `webSocketUrl` capability of the new session).
@@ -114,6 +116,9 @@ public final class BiDiConnection: Sendable {
         }
         return try result.get()
     }
+
+    /// Commands sent and not yet answered, failed or given up on.
+    public var commandsInFlight: Int { state.withLock { $0.pending.count } }
 
     /// Every event (`"type": "event"`) in arrival order, for one consumer; finishes when the socket closes.
     public var events: AsyncStream<BiDiEvent> { stream }

@@ -25,6 +25,7 @@ extension Chrome {
                 let inner = await Result {
                     let url = try #require(session.webSocketURL)
                     #expect(url.hasPrefix("ws://127.0.0.1:\(driver.port)/"))
+                    #expect(BiDiConnection.endpoint(url, reachedThrough: driver.url) == url)
                     let bidi = try await BiDiConnection.open(url, timeout: .seconds(10))
                     let used = await Result { try await body(bidi, session, server, driver) }
                     await bidi.close()
@@ -44,6 +45,21 @@ extension Chrome {
                 "expression": .string(expression), "target": ["context": .string(context)],
                 "awaitPromise": .bool(awaitPromise),
             ]
+        }
+
+        /// A command awaiting a promise that never settles, once it is on the wire: registered, and
+        /// a later command answered.
+        static func neverAnswered(_ bidi: BiDiConnection, _ context: String) async throws -> Task<JSONValue, any Error>
+        {
+            let before = bidi.commandsInFlight
+            let task = Task {
+                try await bidi.command(
+                    "script.evaluate", evaluate("new Promise(() => {})", in: context, awaitPromise: true),
+                    timeout: .seconds(60))
+            }
+            #expect(await eventually { bidi.commandsInFlight == before + 1 })
+            _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+            return task
         }
 
         @Test func connectsAndListsTheFirstContext() async throws {
@@ -163,17 +179,13 @@ extension Chrome {
                 #expect(after["result"]?["value"]?.intValue == 42)
 
                 // Cancelling the waiting task ends its wait at once.
-                let waiting = Task {
-                    try await bidi.command(
-                        "script.evaluate", Self.evaluate("new Promise(() => {})", in: context, awaitPromise: true),
-                        timeout: .seconds(60))
-                }
-                try await Task.sleep(for: .milliseconds(100))
+                let waiting = try await Self.neverAnswered(bidi, context)
                 let cancelStart = ContinuousClock.now
                 waiting.cancel()
                 let cancelled = await #expect(throws: WebDriverError.self) { _ = try await waiting.value }
                 #expect(cancelled?.underlying?.code == .cancelled)
                 #expect(ContinuousClock.now - cancelStart < .seconds(2))
+                #expect(bidi.commandsInFlight == 0)
                 #expect(
                     try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))["contexts"] != nil)
             }
@@ -187,13 +199,7 @@ extension Chrome {
                     for await _ in bidi.events { count += 1 }
                     return count
                 }
-                let inFlight = Task {
-                    try await bidi.command(
-                        "script.evaluate", Self.evaluate("new Promise(() => {})", in: context, awaitPromise: true),
-                        timeout: .seconds(60))
-                }
-                // The command is on the wire once the remote end has answered a later one.
-                _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+                let inFlight = try await Self.neverAnswered(bidi, context)
                 let killed = ContinuousClock.now
                 await driver.kill()
                 let first = await #expect(throws: WebDriverError.self) { _ = try await inFlight.value }
@@ -206,6 +212,24 @@ extension Chrome {
                 #expect(next?.code == .transport)
                 #expect(ContinuousClock.now - killed < .seconds(5))
                 _ = try await value(of: events, within: .seconds(5))
+            }
+        }
+
+        @Test func closeFailsCommandsInFlightAndLaterOnes() async throws {
+            try await withBiDi { bidi, session, _, _ in
+                let context = try await session.windowHandle()
+                let inFlight = try await Self.neverAnswered(bidi, context)
+                let start = ContinuousClock.now
+                await bidi.close()
+                #expect(ContinuousClock.now - start < .seconds(3))
+                let first = await #expect(throws: WebDriverError.self) { _ = try await inFlight.value }
+                #expect(first?.code == .transport)
+                let later = await #expect(throws: WebDriverError.self) {
+                    _ = try await bidi.command("browsingContext.getTree", [:], timeout: .seconds(10))
+                }
+                #expect(later?.code == .transport)
+                // The classic session is untouched by the BiDi connection's end.
+                #expect(try await session.execute("return 2") == 2)
             }
         }
 
@@ -257,11 +281,30 @@ extension Chrome {
     }
 }
 
-struct TimedOut: Error {}
+@Suite struct BiDiEndpointTests {
+    @Test func gridsNodeAddressIsReplacedByTheOneTheClientUses() {
+        let grid = "ws://172.22.0.3:4444/session/7b43d5/se/bidi"
+        #expect(
+            BiDiConnection.endpoint(grid, reachedThrough: "http://127.0.0.1:4444")
+                == "ws://127.0.0.1:4444/session/7b43d5/se/bidi")
+        #expect(
+            BiDiConnection.endpoint(grid, reachedThrough: "http://selenium:4444/wd/hub")
+                == "ws://selenium:4444/session/7b43d5/se/bidi")
+        #expect(
+            BiDiConnection.endpoint("ws://[::1]:9515/session/a", reachedThrough: "http://[::1]:9515")
+                == "ws://[::1]:9515/session/a")
+        #expect(BiDiConnection.endpoint(grid, reachedThrough: "https://grid.example:443") == grid)
+        #expect(
+            BiDiConnection.endpoint("wss://grid/session/a", reachedThrough: "http://127.0.0.1:4444")
+                == "wss://grid/session/a")
+    }
+}
+
+private struct TimedOut: Error {}
 
 /// `task`'s value, or `TimedOut` after `limit` (a bound on a wait, not a synchronisation); the
 /// task is cancelled then, which ends an iteration of an `AsyncStream`.
-func value<T: Sendable>(of task: Task<T, Never>, within limit: Duration) async throws -> T {
+private func value<T: Sendable>(of task: Task<T, Never>, within limit: Duration) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await withTaskCancellationHandler {
