@@ -117,8 +117,11 @@ extension BatchRun {
             return nil
         }
         do {
-            let tabs = try await BiDiTabs.open(url, strategy: options.pageLoadStrategy, timeout: .seconds(10))
-            say("\(label): WebDriver BiDi (\(url))", false)
+            // Selenium Grid names its node's address, which the crawler may not reach: the same
+            // path on the address it reached the sidecar by (`BiDiConnection.endpoint`).
+            let endpoint = BiDiConnection.endpoint(url, reachedThrough: crawler.settings.webDriverURL)
+            let tabs = try await BiDiTabs.open(endpoint, strategy: options.pageLoadStrategy, timeout: .seconds(10))
+            say("\(label): WebDriver BiDi (\(endpoint))", false)
             return tabs
         } catch {
             say("\(label): classic WebDriver (WebDriver BiDi did not answer: \(error))", true)
