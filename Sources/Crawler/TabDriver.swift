@@ -125,9 +125,12 @@ final class TabDriver {
     /// the browser says is worth checking (every 5 ms: a flag read, no command).
     private func pause(until t: Duration) async {
         let step: Duration = bidi == nil ? .milliseconds(50) : .milliseconds(5)
-        while now < t, !run.stop.isSet, !Task.isCancelled, bidi?.hasPushed != true {
-            try? await Task.sleep(for: min(t - now, step))
-        }
+        // At least one real sleep: once stopping, a loop that never suspended would keep this
+        // session's cooperative thread (over BiDi a check may need no command, so no I/O either),
+        // and the tasks that deliver events and end the stop grace would never run.
+        repeat {
+            try? await Task.sleep(for: max(.milliseconds(1), min(t - now, step)))
+        } while now < t && !run.stop.isSet && !Task.isCancelled && bidi?.hasPushed != true
     }
 
     /// The loads whose navigation events (BiDi) say their page is worth checking now.
