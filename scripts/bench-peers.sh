@@ -3,7 +3,8 @@
 # chromedriver (one session) and Playwright (K pages in one browser) on the same loopback
 # fixture pages, at 0 and 250 ms latency and on /real pages, with pages/s and CPU ms per page.
 # A benchmark, not a test: `make bench-peers`. Arguments go to scripts/bench_peers.py
-# (--pages N, --real-pages N, --delays 0,250, --only page,real).
+# (--pages N, --real-pages N, --delays 0,250, --only page,real, --transports classic,bidi:
+# the crawler rows over classic WebDriver and over WebDriver BiDi; --profile K [--transport T]).
 #
 # Playwright and Selenium come from PyPI into a private virtual environment (.build/peers-venv);
 # Playwright drives the system Chromium through executable_path, so no browser is downloaded.

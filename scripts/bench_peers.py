@@ -115,8 +115,9 @@ def row_playwright(urls, blocked, k):
     asyncio.run(main())
 
 
-def run_crawler(urls, blocked, tabs, crawler, work, log=None):
-    """The release crawler against chromedriver (its sidecar), one session × `tabs` tabs."""
+def run_crawler(urls, blocked, tabs, crawler, work, log=None, transport="classic"):
+    """The release crawler against chromedriver (its sidecar), one session × `tabs` tabs, over
+    `transport` (`crawl.webdriver`: classic WebDriver over HTTP, or WebDriver BiDi)."""
     port = free_port()
     driver = subprocess.Popen(
         [os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), f"--port={port}"]
@@ -124,7 +125,7 @@ def run_crawler(urls, blocked, tabs, crawler, work, log=None):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         crawl = {
-            "allowPrivateNetworks": True, "sessions": 1, "tabsPerSession": tabs,
+            "allowPrivateNetworks": True, "sessions": 1, "tabsPerSession": tabs, "webdriver": transport,
             "fields": {"h1": {"selector": "h1"}, "price": {"selector": ".price"}},
         }
         if blocked:
@@ -305,7 +306,9 @@ def main():
     ap.add_argument("--delays", default="0,250")
     ap.add_argument("--only", default="page,real")
     ap.add_argument("--work", default=None)
-    ap.add_argument("--bidi", action="store_true", help="add rows for the WebDriver BiDi prototype")
+    ap.add_argument("--bidi", action="store_true", help="add rows for the Python WebDriver BiDi prototype")
+    ap.add_argument("--transport", default="classic", help="one crawler row's crawl.webdriver (with --row)")
+    ap.add_argument("--transports", default="classic,bidi", help="the crawler rows' crawl.webdriver values")
     ap.add_argument("--profile", type=int, default=0, help="only profile the crawler 1 × K at the first delay")
     a = ap.parse_args()
     blocked = [h for h in a.block.split(",") if h]
@@ -319,7 +322,7 @@ def main():
         elif a.row == "bidi":
             row_bidi(urls, blocked, a.k)
         elif a.row == "crawler":
-            run_crawler(urls, blocked, a.k, a.crawler, a.work)
+            run_crawler(urls, blocked, a.k, a.crawler, a.work, transport=a.transport)
         return
 
     work = a.work or tempfile.mkdtemp(prefix="bench-peers-")
@@ -328,7 +331,8 @@ def main():
         if a.profile:
             d = int(a.delays.split(",")[0])
             log = os.path.join(work, "chromedriver.log")
-            run_crawler([f"{base}/page/{n}?ms={d}" for n in range(1, a.pages + 1)], [], a.profile, a.crawler, work, log)
+            run_crawler([f"{base}/page/{n}?ms={d}" for n in range(1, a.pages + 1)], [], a.profile, a.crawler, work, log,
+                        transport=a.transport)
             profile(log, a.pages)
             return
         print(f"bench-peers: {a.pages} pages per row, {a.real_pages} on /real; load average {os.getloadavg()[0]:.2f} "
@@ -345,7 +349,8 @@ def main():
             suffix = ", third parties blocked" if block else ""
             peers = [("seeds' stack (selenium, 1 session)", ["--row", "selenium"])] if not block else []
             peers += [(f"Playwright, {k} pages in one browser", ["--row", "playwright", "--k", str(k)]) for k in (4, 8)]
-            peers += [(f"crawler 1 × {k}", ["--row", "crawler", "--k", str(k)]) for k in (1, 8)]
+            peers += [(f"crawler 1 × {k}, {t}", ["--row", "crawler", "--k", str(k), "--transport", t])
+                      for t in a.transports.split(",") if t for k in (1, 8)]
             if a.bidi:
                 peers += [(f"BiDi prototype (Python), 1 × {k}", ["--row", "bidi", "--k", str(k)]) for k in (1, 8)]
             for name, extra in peers:

@@ -16,6 +16,14 @@ public enum BlockedResource: String, Codable, Sendable, CaseIterable {
     case images, media, fonts, stylesheets
 }
 
+/// `crawl.webdriver`: how the crawler speaks to the sidecar. `bidi` is WebDriver BiDi over the
+/// session's WebSocket (`webSocketUrl`): scripts and navigations addressed to a tab, load events
+/// pushed; `classic` is W3C WebDriver over HTTP, one current window at a time; `auto` uses BiDi
+/// when the new session offers a WebSocket URL, else classic (README, "The crawler").
+public enum WebDriverTransport: String, Codable, Sendable, CaseIterable {
+    case auto, bidi, classic
+}
+
 /// `crawl.robotsTxt`: consult each host's robots.txt (`obey`) or not (`ignore`).
 public enum RobotsPolicy: String, Codable, Sendable, CaseIterable {
     case obey, ignore
@@ -55,6 +63,8 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
     /// replaces a default of the same switch, `!--switch` removes it.
     public var browserArgs: [String]?
     public var pageLoadStrategy: String = "normal"
+    /// The WebDriver transport (`WebDriverTransport`).
+    public var webdriver: WebDriverTransport = .classic
     public var acceptInsecureCerts: Bool = false
     /// Allow loopback and private (RFC 1918, ULA) addresses. Link-local addresses — the ECS and
     /// EC2 credential endpoints live there — are refused regardless.
@@ -119,7 +129,7 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         "browserName",
         "browserArgs", "pageLoadStrategy", "acceptInsecureCerts", "allowPrivateNetworks",
         "recycleSessionAfter", "capabilities", "userAgent", "headers", "proxy", "cookies", "robotsTxt",
-        "robotsProductToken", "contactURL",
+        "robotsProductToken", "contactURL", "webdriver",
     ]
 
     public static let defaultContactURL = "https://github.com/crawlrun/crawlrun#politeness"
@@ -136,6 +146,7 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
             browserArgs
         case pageLoadStrategy, acceptInsecureCerts, allowPrivateNetworks, recycleSessionAfter, capabilities
         case userAgent, headers, proxy, cookies, robotsTxt, robotsProductToken, contactURL, hostIntervals, robots
+        case webdriver
     }
 
     public init(from decoder: any Decoder) throws {
@@ -161,6 +172,7 @@ public struct CrawlOptions: Codable, Sendable, Equatable {
         browserName = try get(.browserName, d.browserName)
         browserArgs = try c.decodeIfPresent([String].self, forKey: .browserArgs)
         pageLoadStrategy = try get(.pageLoadStrategy, d.pageLoadStrategy)
+        webdriver = try get(.webdriver, d.webdriver)
         acceptInsecureCerts = try get(.acceptInsecureCerts, d.acceptInsecureCerts)
         allowPrivateNetworks = try get(.allowPrivateNetworks, d.allowPrivateNetworks)
         recycleSessionAfter = try get(.recycleSessionAfter, d.recycleSessionAfter)

@@ -54,7 +54,7 @@ indirect enum Shape: Sendable {
         "recycleSessionAfter": .integer(min: 1, max: 100_000), "capabilities": .map(.any),
         "userAgent": .nonEmptyString, "headers": .map(.string), "cookies": .map(.map(.string)),
         "robotsTxt": .choice(RobotsPolicy.allCases.map(\.rawValue)), "robotsProductToken": .nonEmptyString,
-        "contactURL": .nonEmptyString,
+        "contactURL": .nonEmptyString, "webdriver": .choice(WebDriverTransport.allCases.map(\.rawValue)),
         "proxy": .stringOr(["url": .nonEmptyString, "noProxy": .array(.nonEmptyString)], required: ["url"]),
     ])
 

@@ -96,6 +96,39 @@ extension BatchRun {
         return nil
     }
 
+    /// The session's WebDriver BiDi connection, by `crawl.webdriver`: none for `classic`; for
+    /// `auto`, when the session's capabilities name a WebSocket (`webSocketUrl`) that answers; for
+    /// `bidi` the same, a sidecar without one being said in the log. Which transport the crawl
+    /// uses is said once.
+    func openBiDi(_ session: WebDriverSession, label: String) async -> BiDiTabs? {
+        guard options.webdriver != .classic else { return nil }
+        let say = { (line: String, warn: Bool) in
+            guard
+                !self.transportSaid.withLock({ said in
+                    defer { said = true }; return said
+                })
+            else { return }
+            warn ? self.log.warn(line) : self.log.info(line)
+        }
+        guard let url = session.webSocketURL, !url.isEmpty else {
+            say(
+                "\(label): classic WebDriver (the sidecar offers no WebDriver BiDi: no webSocketUrl)",
+                options.webdriver == .bidi)
+            return nil
+        }
+        do {
+            // Selenium Grid names its node's address, which the crawler may not reach: the same
+            // path on the address it reached the sidecar by (`BiDiConnection.endpoint`).
+            let endpoint = BiDiConnection.endpoint(url, reachedThrough: crawler.settings.webDriverURL)
+            let tabs = try await BiDiTabs.open(endpoint, strategy: options.pageLoadStrategy, timeout: .seconds(10))
+            say("\(label): WebDriver BiDi (\(endpoint))", false)
+            return tabs
+        } catch {
+            say("\(label): classic WebDriver (WebDriver BiDi did not answer: \(error))", true)
+            return nil
+        }
+    }
+
     /// "session not created" answers in a row before the batch ends (exit 78).
     static var sessionRefusals: Int { 2 }
 

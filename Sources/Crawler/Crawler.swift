@@ -3,6 +3,7 @@ import CrawlKit
 import Dispatch
 import HTTP
 import JSONKit
+import Synchronization
 import WebDriver
 
 #if canImport(FoundationEssentials)
@@ -154,6 +155,8 @@ final class BatchRun: Sendable {
     let pacer: HostPacer
     let closer: SessionCloser
     let sidecar = SidecarState()
+    /// The transport (`openBiDi`) has been said in the log.
+    let transportSaid = Mutex(false)
     var log: Log { crawler.log }
 
     init(crawler: Crawler, batch: BatchFile, sink: ResultSink, stop: StopFlag) {

@@ -49,7 +49,9 @@ public enum PageScripts {
         const spec = arguments[0] || {};
         const wf = (s) => typeof s !== 'string' ? s : (typeof s.toWellFormed === 'function' ? s.toWellFormed()
           : s.replace(/[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]/g, '\\uFFFD'));
-        if (window.\(markName) === true) {
+        // arguments[2], when given, is the token of the check (`poll`) that read and marked this
+        // very document: its mark is then its own, not a sign of an uncommitted navigation.
+        if (window.\(markName) === true && !(arguments[2] != null && window.\(markName)By === arguments[2])) {
           // Still marked: the navigation did not commit, unless it only moved to a fragment of this
           // same document (a same-document navigation keeps the document, rightly).
           let same = false;
@@ -117,14 +119,17 @@ public enum PageScripts {
     /// started. arguments: the URL navigated to, the load strategy ("normal": the load event,
     /// "eager": DOMContentLoaded, "none": any new document), the `waitFor` selector or null, how
     /// long to wait in the page (ms), the fields' spec for `extract` (null: no extraction),
-    /// callback. Answers {s: "old"} while the document is the one `leave` marked (chromedriver
-    /// holds the command while the navigation has not answered, so this means it ended without a
-    /// new document — or has not started), {s: "loading"}, {s: "ready", w: whether the selector
-    /// matched (true without one), x: `extract`'s answer when w}, or {s: "error", e} for a
-    /// selector the browser rejects.
+    /// the check's token (unique per attempt), callback. Answers {s: "old"} while the document is
+    /// one marked before this attempt (chromedriver holds the command while the navigation has
+    /// not answered, so this means it ended without a new document — or has not started),
+    /// {s: "loading"}, {s: "ready", w: whether the selector matched (true without one), x:
+    /// `extract`'s answer when w, m: true when the document read was marked (`mark`, with the
+    /// token: a check of the same attempt asked again still reads it)}, or {s: "error", e} for a
+    /// selector the browser rejects. The mark in the read spares the tab's next start its
+    /// `leave` command (`TabDriver.markFresh`).
     static let poll = """
         const url = arguments[0], strategy = arguments[1], sel = arguments[2], wait = arguments[3];
-        const spec = arguments[4], done = arguments[arguments.length - 1];
+        const spec = arguments[4], token = arguments[5], done = arguments[arguments.length - 1];
         // `extract` itself, run in the same turn when the page is ready: a command less per page
         // on a session whose tabs take turns. Any exception leaves `x` out (the extraction is then
         // its own command, which reports it).
@@ -132,9 +137,9 @@ public enum PageScripts {
           if (spec == null) return undefined;
           try { return (function () {
         \(extract)
-          })(spec, url); } catch (e) { return undefined; }
+          })(spec, url, token); } catch (e) { return undefined; }
         };
-        if (window.\(markName) === true) {
+        if (window.\(markName) === true && window.\(markName)By !== token) {
           let same = false;
           try { const w = new URL(url); same = w.hash !== '' && w.href.split('#')[0] === location.href.split('#')[0]; } catch (e) {}
           if (!same) { done({s: 'old'}); return; }
@@ -146,7 +151,20 @@ public enum PageScripts {
           // A page that answered 4xx/5xx ends the wait: the extraction makes it an `http` record.
           try { ready = loaded(); found = sel == null || \(answeredError) || document.querySelector(sel) !== null; }
           catch (e) { done({s: 'error', e: String(e && e.message ? e.message : e)}); return; }
-          if (ready && found) done({s: 'ready', w: true, x: read()});
+          if (ready && found) {
+            // Read: the document is marked at once (`mark`, by this check's token), so that the
+            // tab's next navigation needs no `leave` of its own.
+            const x = read();
+            let m = false;
+            if (x && typeof x === 'object' && x.old !== true) {
+              try {
+                window.\(markName)By = token;
+        \(mark)
+                m = true;
+              } catch (e) {}
+            }
+            done({s: 'ready', w: true, x: x, m: m});
+          }
           else if (Date.now() - t0 >= wait) done(ready ? {s: 'ready', w: false} : {s: 'loading'});
           else setTimeout(check, 10);
         })();

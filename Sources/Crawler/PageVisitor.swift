@@ -106,7 +106,7 @@ public struct PageVisitor: Sendable {
     /// whose script timeout is short (see `capabilities`), an extraction that outlasts it is run
     /// again with the whole `scriptTimeout`.
     func extract(
-        _ session: WebDriverSession, url: String, tabbed: Bool = false
+        _ session: any PageChannel, url: String, tabbed: Bool = false
     ) async throws(VisitFailure)
         -> PageResult
     {
@@ -114,14 +114,14 @@ public struct PageVisitor: Sendable {
         let answer = await extractionValue(session, url: url, tabbed: tabbed, lengthened: &lengthened)
         if lengthened {
             // Back to the short timeout the other tabs' checks rely on.
-            try? await session.setTimeouts(
-                script: Int(TabPolling.scriptTimeoutMilliseconds), deadline: Self.leaveDeadline)
+            try? await session.setScriptTimeout(
+                milliseconds: Int(TabPolling.scriptTimeoutMilliseconds), deadline: Self.leaveDeadline)
         }
         return try await interpret(try answer.get(), url: url)
     }
 
     private func extractionValue(
-        _ session: WebDriverSession, url: String, tabbed: Bool, lengthened: inout Bool
+        _ session: any PageChannel, url: String, tabbed: Bool, lengthened: inout Bool
     ) async -> Result<JSONValue, VisitFailure> {
         var retriedNavigation = false
         while true {
@@ -134,7 +134,8 @@ public struct PageVisitor: Sendable {
             } catch let error as WebDriverError where tabbed && !lengthened && error.code == .scriptTimeout {
                 lengthened = true
                 do {
-                    try await session.setTimeouts(script: scriptTimeoutMilliseconds, deadline: Self.leaveDeadline)
+                    try await session.setScriptTimeout(
+                        milliseconds: scriptTimeoutMilliseconds, deadline: Self.leaveDeadline)
                 } catch {
                     return .failure(
                         VisitFailure(.webdriver, "extract: the script timeout cannot be lengthened: \(error)"))

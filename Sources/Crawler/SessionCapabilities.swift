@@ -60,6 +60,9 @@ extension PageVisitor {
             if !prefs.isEmpty { options["prefs"] = .object(prefs) }
             caps[key] = .object(options)
         }
+        // WebDriver BiDi (`crawl.webdriver`): the session's WebSocket, in `webSocketUrl` of the
+        // matched capabilities when the sidecar offers it (https://w3c.github.io/webdriver-bidi/#establishing).
+        if o.webdriver != .classic { caps["webSocketUrl"] = true }
         for (k, v) in o.capabilities ?? [:] { caps[k] = v }
         return .object(caps)
     }

@@ -25,12 +25,14 @@ struct SessionWorker: Sendable {
                 return
             }
             let first = try? await session.windowHandle(timeout: TabDriver.windowDeadline)
+            let bidi = await run.openBiDi(session, label: label)
             let driver = TabDriver(
-                run: run, label: label, session: session, queue: queue, firstWindow: first, carry: carry,
-                clocks: clocks)
+                run: run, label: label, session: session, bidi: bidi, queue: queue, firstWindow: first,
+                carry: carry, clocks: clocks)
             let (end, handed) = await driver.work()
             carry = driver.carry + handed
             clocks = driver.clocks
+            await bidi?.close()
             // DELETE on every way out, even after cancellation: it ends the browser.
             await run.closer.close(session, unresponsive: end == .abandoned, label: label)
             if await run.sidecar.outputFailed { return }

@@ -28,6 +28,30 @@ extension TabDriver {
         return nil
     }
 
+    /// Where `window`'s scripts and navigations go: its browsing context over BiDi, else the
+    /// session's current window (made `window` by `reach`).
+    func channel(_ window: String) -> any PageChannel {
+        if let bidi { return bidi.tab(window) }
+        return session
+    }
+
+    /// `enter`, over classic WebDriver; over BiDi commands are addressed to the tab and need no
+    /// switch (only a tab's preparation for `crawl.headers`, a DevTools command, needs one).
+    func reach(_ window: String, otherwise: (VisitFailure) -> Event) async -> Event? {
+        if bidi != nil, !run.visitor.preparesTabs || prepared.contains(window) { return nil }
+        return await enter(window, otherwise: otherwise)
+    }
+
+    /// `BatchRun.captureArtifacts` of the page in `window`, which a screenshot or the page's
+    /// source (classic commands) need current.
+    func artifacts(_ index: Int, in window: String, failed: Bool) async -> [String: String] {
+        let o = run.options
+        let wanted = [o.screenshot, o.pageSource].contains { $0 == .always || ($0 == .onError && failed) }
+        guard wanted else { return [:] }
+        if bidi != nil, await enter(window, otherwise: { _ in .probe(answered: false) }) != nil { return [:] }
+        return await run.captureArtifacts(index, session: session, failed: failed)
+    }
+
     /// Opens a tab (the current window stays current). New Window needs an open current window:
     /// after a close, any open one is made current first.
     func openTab(_ tab: Int) async -> Event {
@@ -73,6 +97,7 @@ extension TabDriver {
             _ = await run.closer.closeTarget(session, id: window)
         }
         current = nil
+        bidi?.forget(window)
         return .tabClosed(replacement: replacement)
     }
 

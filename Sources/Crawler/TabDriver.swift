@@ -24,6 +24,8 @@ final class TabDriver {
     let run: BatchRun
     let label: String
     let session: WebDriverSession
+    /// The session's WebDriver BiDi connection (`crawl.webdriver`); nil: classic WebDriver only.
+    let bidi: BiDiTabs?
     let queue: URLQueue
     var ledger: SessionLedger
     /// URLs handed on by the previous session: taken first.
@@ -40,18 +42,40 @@ final class TabDriver {
     var current: String?
     /// Windows `prepareTab` has run in (the first one was prepared with the session).
     var prepared: Set<String> = []
+    /// Windows whose document the check that read it also marked, and when: the next start in
+    /// such a window within `markFresh` sends no `leave`.
+    var marked: [String: ContinuousClock.Instant] = [:]
+    /// Attempts begun in this session: each one's checks carry its own token.
+    var attempts = 0
+    /// The window of the last command that had one: over BiDi, where a probe is sent.
+    var lastWindow: String?
     let origin = ContinuousClock.now
 
     /// Deadline of a window switch, a new tab, a close: commands the browser answers at once.
     static let windowDeadline: Duration = .seconds(3) + PageVisitor.margin
 
+    /// How long a mark made by a read stands in for the next start's `leave`. The mark (and its
+    /// cancelling of the page's own navigations) holds as long as the document does; but a
+    /// navigation the page cannot be stopped from (a cross-document `history.back()`) could
+    /// replace it by an unmarked document meanwhile, and the tab's next URL may wait for its
+    /// host's politeness hold for seconds. Short: in a busy session the next start follows the
+    /// read within a few commands; later, `leave` marks the document actually left.
+    ///
+    /// Zero for now (every start sends its `leave`, as before): with a second of freshness a
+    /// `/no-content` URL was twice in about eleven runs recorded ok with the session's blank first
+    /// page (`finalUrl: "data:,"`), never without it, and the cause is not found yet. A record must
+    /// never describe another page; one command per page is the smaller loss.
+    static let markFresh: Duration = .zero
+
     init(
-        run: BatchRun, label: String, session: WebDriverSession, queue: URLQueue, firstWindow: String?,
-        carry: [SessionLedger.Pending], clocks: [Int: (startedAt: String, t0: ContinuousClock.Instant)]
+        run: BatchRun, label: String, session: WebDriverSession, bidi: BiDiTabs? = nil, queue: URLQueue,
+        firstWindow: String?, carry: [SessionLedger.Pending],
+        clocks: [Int: (startedAt: String, t0: ContinuousClock.Instant)]
     ) {
         self.run = run
         self.label = label
         self.session = session
+        self.bidi = bidi
         self.queue = queue
         self.carry = carry
         self.clocks = clocks
@@ -94,19 +118,37 @@ final class TabDriver {
             }
             if let command {
                 let event = await execute(command)
-                actions = ledger.handle(event, now: now) + ledger.next(now: now)
+                actions = ledger.handle(event, now: now) + pushedLoads() + ledger.next(now: now)
             } else {
                 if let wait { await pause(until: wait) }
-                actions = ledger.next(now: now)
+                actions = pushedLoads() + ledger.next(now: now)
             }
         }
     }
 
-    /// Sleeps until `t`, waking early for a stop (checked every 50 ms).
+    /// Sleeps until `t`, waking early for a stop (checked every 50 ms) or, over BiDi, for a page
+    /// the browser says is worth checking (every 5 ms: a flag read, no command).
     private func pause(until t: Duration) async {
-        while now < t, !run.stop.isSet, !Task.isCancelled {
-            try? await Task.sleep(for: min(t - now, .milliseconds(50)))
+        let step: Duration = bidi == nil ? .milliseconds(50) : .milliseconds(5)
+        // At least one real sleep: once stopping, a loop that never suspended would keep this
+        // session's cooperative thread (over BiDi a check may need no command, so no I/O either),
+        // and the tasks that deliver events and end the stop grace would never run.
+        repeat {
+            try? await Task.sleep(for: max(.milliseconds(1), min(t - now, step)))
+        } while now < t && !run.stop.isSet && !Task.isCancelled && bidi?.hasPushed != true
+    }
+
+    /// The loads whose navigation events (BiDi) say their page is worth checking now.
+    private func pushedLoads() -> [SessionLedger.Action] {
+        guard let bidi else { return [] }
+        var out: [SessionLedger.Action] = []
+        for context in bidi.takePushed() {
+            guard let tab = ledger.tabs.firstIndex(of: .open(window: context)), let id = ledger.url(in: tab) else {
+                continue
+            }
+            out += ledger.handle(.loadPushed(id), now: now)
         }
+        return out
     }
 
     private func record(_ id: Int, _ reading: Reading, attempts: Int, backoffs: Int) async {

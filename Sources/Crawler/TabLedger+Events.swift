@@ -104,6 +104,9 @@ extension TabLedger {
         case hungTabClosed(Bool)
         /// A tab was closed; `replacement` is the window opened first to keep the session alive.
         case tabClosed(replacement: String?)
+        /// The browser said that `id`'s page may be ready to check (WebDriver BiDi pushes its
+        /// navigation's events): its check is due now, not at its polling time. Answers no command.
+        case loadPushed(URLID)
         /// SIGTERM: nothing new starts; loads in flight may finish.
         case stopRequested
         /// The stop grace is spent: end now, leaving what is in flight without a record.

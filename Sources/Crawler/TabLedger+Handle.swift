@@ -8,6 +8,12 @@ extension TabLedger {
         switch event {
         case .stopRequested: return stop()
         case .graceSpent: return finish(.stopped)
+        case .loadPushed(let id):
+            // Needs no command, and may come while one is out.
+            if case .loading(let tab, let navigated, let checks, let due)? = pending[id]?.phase, due > now {
+                pending[id]?.phase = .loading(tab: tab, navigated: navigated, checks: checks, due: now)
+            }
+            return []
         default: break
         }
         guard let c = command else { return [] }
@@ -99,7 +105,7 @@ extension TabLedger {
             // end the session, and every page in flight with it.
             if !(replaceFirst && replacement == nil) { forget(window) }
             return []
-        case .stopRequested, .graceSpent:
+        case .stopRequested, .graceSpent, .loadPushed:
             return []
         }
     }

@@ -10,6 +10,12 @@ final class TabLoad {
     let visitor: PageVisitor
     let url: String
     let window: String
+    /// Names this attempt's checks in the page (`PageScripts.poll`): the document a check read
+    /// and marked is its own to read again, and a marked one to every later attempt.
+    let token: String
+    /// When a check read the page and marked its document in the same turn: the tab's next
+    /// start may then skip its `leave` (`TabDriver.markFresh`).
+    private(set) var markedAt: ContinuousClock.Instant?
     private var readySince: ContinuousClock.Instant?
     private var oldSeen = 0
     private(set) var checks = 0
@@ -20,10 +26,11 @@ final class TabLoad {
     /// three checks were held: an extraction longer than the script timeout would never answer.
     private var readsInCheck: Bool { heldChecks < 3 }
 
-    init(visitor: PageVisitor, url: String, window: String) {
+    init(visitor: PageVisitor, url: String, window: String, token: String) {
         self.visitor = visitor
         self.url = url
         self.window = window
+        self.token = token
     }
 
     private var options: CrawlOptions { visitor.options }
@@ -43,20 +50,11 @@ final class TabLoad {
         return failure
     }()
 
-    /// Marks the tab's document and starts the navigation. In the tab's turn.
-    func begin(_ session: WebDriverSession) async throws(VisitFailure) {
-        do {
-            _ = try await visitor.dismissingDialogs {
-                try await session.execute(PageScripts.leave, timeout: PageVisitor.leaveDeadline)
-            }
-        } catch let error as WebDriverError where error.code == .scriptTimeout {
-            throw Self.busyTab
-        } catch {
-            // The tab's previous page crashed or hung after it was read: not this URL's doing.
-            var failure = ErrorClassifier.classify(error, during: "before navigating")
-            failure.notCharged = true
-            throw failure
-        }
+    /// Marks the tab's document and starts the navigation. In the tab's turn. `marked`: the
+    /// check that read the tab's previous page marked its document a moment ago, so no `leave`
+    /// is sent (a command less per page).
+    func begin(_ session: any PageChannel, marked: Bool = false) async throws(VisitFailure) {
+        if !marked { try await leave(session) }
         do {
             try await session.navigate(to: url, timeout: TabDriver.windowDeadline)
         } catch let error as WebDriverError where error.code == .unexpectedAlertOpen {
@@ -66,12 +64,27 @@ final class TabLoad {
         }
     }
 
+    private func leave(_ session: any PageChannel) async throws(VisitFailure) {
+        do {
+            _ = try await visitor.dismissingDialogs {
+                try await session.execute(PageScripts.leave, args: [], timeout: PageVisitor.leaveDeadline)
+            }
+        } catch let error as WebDriverError where error.code == .scriptTimeout {
+            throw Self.busyTab
+        } catch {
+            // The tab's previous page crashed or hung after it was read: not this URL's doing.
+            var failure = ErrorClassifier.classify(error, during: "before navigating")
+            failure.notCharged = true
+            throw failure
+        }
+    }
+
     /// One check, in the tab's turn: the page when it is ready (or a failure), nil while it loads.
-    func check(_ session: WebDriverSession) async throws(VisitFailure) -> PageResult? {
+    func check(_ session: any PageChannel) async throws(VisitFailure) -> PageResult? {
         checks += 1
         let args: [JSONValue] = [
             .string(url), .string(options.pageLoadStrategy), options.waitFor.map { .string($0) } ?? .null,
-            .number(TabPolling.loadWaitMilliseconds), readsInCheck ? visitor.fieldSpec : .null,
+            .number(TabPolling.loadWaitMilliseconds), readsInCheck ? visitor.fieldSpec : .null, .string(token),
         ]
         let answer: JSONValue
         do {
@@ -94,6 +107,7 @@ final class TabLoad {
             oldSeen += 1
             return oldSeen >= 2 ? try await visitor.extract(session, url: url, tabbed: true) : nil
         case "ready" where answer["w"] == .bool(true):
+            if answer["m"] == .bool(true) { markedAt = .now }
             if let read = answer["x"], read.objectValue != nil {
                 return try await visitor.interpret(read, url: url)
             }

@@ -60,6 +60,35 @@ extension Chrome {
 
         /// A page that answered 4xx/5xx ends `waitFor` at once and is an `http` record, not a
         /// `selector` one after the whole wait (issue 20, item 2); in both tab modes.
+        /// `crawl.webdriver`: `auto` and `bidi` speak WebDriver BiDi to a chromedriver (it gives the
+        /// session a `webSocketUrl`), `classic` does not ask for it; the log says once which is used,
+        /// and every transport reads the same records.
+        @Test(.disabled(if: tabbedRun, "sets its own tabs: run once"), arguments: WebDriverTransport.allCases)
+        func theTransportIsChosenAndSaidOnce(transport: WebDriverTransport) async throws {
+            let server = try FixtureServer()
+            let driver = try await ChromeDriver.start()
+            defer { server.stop() }
+            let urls = (1...6).map { server.baseURL + "/page/\($0)" } + [server.baseURL + "/no-content"]
+            let o = options {
+                $0.fields = ["h1": FieldSpec(selector: "h1")]; $0.tabsPerSession = 3; $0.webdriver = transport
+                $0.maxAttempts = 1; $0.recycleSessionAfter = 4
+            }
+            let r = try await crawl(urls, options: o, driver: driver.url)
+            await driver.stop()
+            #expect(r.code == .ok && r.records.count == urls.count)
+            let rec = byURL(r.records)
+            for n in 1...6 {
+                #expect(rec[server.baseURL + "/page/\(n)"]?.fields["h1"] == .string("Page \(n)"), "\(r.log)")
+            }
+            #expect(
+                rec[server.baseURL + "/no-content"]?.status == 204,
+                "\(String(describing: rec[server.baseURL + "/no-content"]))\n\(r.log)")
+            let said = r.log.split(separator: "\n").filter { $0.contains("WebDriver BiDi (ws://") }
+            let classic = r.log.split(separator: "\n").filter { $0.contains(": classic WebDriver") }
+            #expect(said.count == (transport == .classic ? 0 : 1), "\(r.log)")
+            #expect(classic.isEmpty, "\(r.log)")
+        }
+
         @Test func anHTTPErrorEndsTheWaitAtOnce() async throws {
             let server = try FixtureServer()
             let driver = try await ChromeDriver.start()

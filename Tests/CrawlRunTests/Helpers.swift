@@ -76,6 +76,12 @@ func crawl(
 /// (scripts/test.sh runs the Chrome crawler suites both ways).
 let testTabs: Int = Int(ProcessInfo.processInfo.environment["CRAWLRUN_TEST_TABS"] ?? "") ?? 1
 
+/// The WebDriver transport for the crawler tests: `CRAWLRUN_TEST_WEBDRIVER=bidi|classic|auto`
+/// (scripts/test.sh runs the Chrome crawler suites in the transport that is not the default too).
+let testWebDriver: WebDriverTransport? = ProcessInfo.processInfo.environment["CRAWLRUN_TEST_WEBDRIVER"].flatMap {
+    WebDriverTransport(rawValue: $0)
+}
+
 /// True in the tabbed mode's run of the crawler suites.
 var tabbedRun: Bool { testTabs > 1 }
 
@@ -84,6 +90,7 @@ func options(_ change: (inout CrawlOptions) -> Void) -> CrawlOptions {
     o.allowPrivateNetworks = true
     o.retryBackoff = 0.05
     o.tabsPerSession = testTabs
+    if let testWebDriver { o.webdriver = testWebDriver }
     change(&o)
     return o
 }

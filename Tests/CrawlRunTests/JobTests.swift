@@ -37,6 +37,10 @@ import Testing
             [#"crawl.screenshot: "onerror" is not one of never, onError, always (did you mean "onError"?)"#]
         ),
         (
+            #"{"urls": ["http://a/"], "crawl": {"webdriver": "websocket"}}"#, .local,
+            [#"crawl.webdriver: "websocket" is not one of auto, bidi, classic"#]
+        ),
+        (
             #"{"urls": ["http://a/"], "crawl": {"fields": {"p": {"attr": "href"}}}}"#, .local,
             ["crawl.fields.p.selector: required key is missing"]
         ),

@@ -176,6 +176,25 @@ import Testing
         #expect(s.now - before == .milliseconds(700))
     }
 
+    /// Over WebDriver BiDi the browser pushes a navigation's load: the check falls due at once,
+    /// not at its polling time; a push while the navigation is still being sent changes nothing
+    /// (and leaves the command out).
+    @Test func aPushedLoadMakesTheCheckDueAtOnce() {
+        var s = Sim(urls: 2)
+        guard case .check(let id, _)? = s.untilCheck() else { return #expect(Bool(false)) }
+        s.now += .milliseconds(1000)
+        s.answer(.answered(id, .ready("p")))
+        guard case .admit(let next, _)? = s.next() else { return #expect(Bool(false)) }
+        s.answer(.admitted(next))
+        guard case .start? = s.next() else { return #expect(Bool(false)) }
+        s.answer(.loadPushed(next))
+        s.answer(.started(next))
+        let started = s.now
+        s.answer(.loadPushed(next))
+        guard case .check(let checked, _)? = s.next() else { return #expect(Bool(false)) }
+        #expect(checked == next && s.now == started, "without the push: 700 ms later")
+    }
+
     @Test func theCurrentWindowGoesFirstButNotForever() {
         var (s, _) = twoLoading()
         // Both loads are due; answer "loading" each time and watch the windows alternate.
