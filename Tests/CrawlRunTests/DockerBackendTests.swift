@@ -16,7 +16,8 @@ import Testing
 /// engines differ, the test says which. An engine that does not answer is left out, saying why,
 /// except under CI=true, where its tests fail. Each test's job has a name of its own, which every
 /// container of its runs carries as a label; each test ends by listing that label (and the run's
-/// networks) and finding nothing.
+/// networks) and finding nothing. What every backend promises (a multi-batch run, a killed crawler,
+/// an unhealthy sidecar, Ctrl-C, `stop`) is asserted on docker by BackendContractTests.
 extension Chrome {
     @Suite(
         .enabled(

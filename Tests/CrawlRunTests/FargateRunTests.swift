@@ -83,7 +83,9 @@ struct RehearsedJob {
 
 extension Chrome {
     /// `crawlrun run JOB --backend fargate` end to end on the rehearsal: the real crawlrun and
-    /// crawler binaries, chromedriver, the loopback fixture site.
+    /// crawler binaries, chromedriver, the loopback fixture site. What every backend promises (a
+    /// multi-batch run, a killed crawler, an unhealthy sidecar, Ctrl-C, `stop`) is asserted on the
+    /// rehearsal by BackendContractTests.
     @Suite struct FargateRunTests {
         /// Issue 26: a failed task's sidecar and crawler logs reach the run directory from
         /// CloudWatch; a task that ended well costs one S3 GET and no GetLogEvents; its sidecar's

@@ -8,8 +8,8 @@ import Testing
 
 extension Chrome {
     /// Runs that survive their coordinator (issue 13), on the local backend: SIGKILL leaves no
-    /// process, `resume` finishes the run without crawling a URL twice, `stop` works from another
-    /// shell, and one run per job at a time.
+    /// process, `resume` finishes the run without crawling a URL twice, and one run per job at a
+    /// time. (`stop` from another shell: BackendContractTests, on every backend.)
     @Suite struct RunLifecycleTests {
         func job(_ urls: [String], name: String = "life", batchSize: Int = 4) -> JSONValue {
             [

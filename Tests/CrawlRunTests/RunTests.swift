@@ -103,7 +103,9 @@ func loggedPids(_ path: String) -> [pid_t] {
 
 extension Chrome {
     /// `crawlrun run` and `crawlrun crawl` end to end on the local backend: real chromedriver,
-    /// the real crawler binary, the loopback fixture site.
+    /// the real crawler binary, the loopback fixture site. What every backend promises (a
+    /// multi-batch run, a killed crawler, an unhealthy sidecar, Ctrl-C, `stop`) is asserted on
+    /// local by BackendContractTests.
     @Suite struct RunTests {
         func job(
             _ urls: [String], batchSize: Int, crawl: JSONValue = [:], extra: [String: JSONValue] = [:]
