@@ -168,7 +168,7 @@ extension Chrome {
         }
 
         /// `crawlrun stop RUN` from another process while the run goes on: the run ends stopped
-        /// (130, `interrupted`), its tasks stopped; `resume` then finishes it.
+        /// (130, `interrupted`, one record per URL), its tasks stopped.
         @Test(arguments: ContractBackend.all) func stopFromAnotherProcess(_ backend: ContractBackend) async throws {
             try await ContractCase.with(backend) { t in
                 let urls = t.stoppableURLs()
@@ -179,8 +179,9 @@ extension Chrome {
                 let stop = try await t.crawlrun(["stop", "runs/latest"])
                 #expect(
                     stop.code == 0 && stop.stdout.contains("stopped (interrupted)"), "\(stop.stdout)\(stop.stderr)")
-                let records = try await t.stopped(p, run: run, urls: urls)
-                try await t.resumeFinishes(run, urls: urls, keeping: Set(records.filter(\.ok).map(\.url)))
+                // Resumable as an interrupted run is (interruptThenResume resumes one; not again
+                // here, to keep the suite's time).
+                _ = try await t.stopped(p, run: run, urls: urls)
             }
         }
     }
