@@ -16,154 +16,14 @@ import Testing
 /// engines differ, the test says which. An engine that does not answer is left out, saying why,
 /// except under CI=true, where its tests fail. Each test's job has a name of its own, which every
 /// container of its runs carries as a label; each test ends by listing that label (and the run's
-/// networks) and finding nothing.
+/// networks) and finding nothing. What every backend promises (a multi-batch run, a killed crawler,
+/// an unhealthy sidecar, Ctrl-C, `stop`) is asserted on docker by BackendContractTests.
 extension Chrome {
     @Suite(
         .enabled(
             if: DockerTestHost.noEngineReason == nil,
             Comment(rawValue: DockerTestHost.noEngineReason ?? "")))
     struct DockerBackendTests {
-
-        /// The same multi-batch job on the local backend and on docker gives the same records:
-        /// URLs, final URLs and absolute links as written in the job (127.0.0.1), although the
-        /// browser reached them through the host-loopback alias.
-        @Test(arguments: DockerTestHost.engines) func aMultiBatchJobGivesTheLocalBackendsResults(
-            _ engine: DockerTestHost.Engine
-        ) async throws {
-            let t = try On(engine)
-            try await t.leavingNothing {
-                let server = try FixtureServer()
-                defer { server.stop() }
-                let dir = tempDir("docker-run")
-                let urls =
-                    (1...6).map { server.baseURL + "/page/\($0)" } + [
-                        server.baseURL + "/redirect?n=1", server.baseURL + "/status/404",
-                    ]
-                let fields: JSONValue = ["h": "h1", "next": ["selector": "a.next", "attr": "href"]]
-                // The job says docker; `--backend local` overrides it for the reference run.
-                let jobPath = try writeJob(
-                    t.job(urls, batchSize: 3, crawl: ["fields": fields], extra: ["backend": "docker"]), in: dir)
-                let local = try await CrawlrunProcess.run(
-                    ["run", jobPath, "--backend", "local", "--runs-dir", dir + "/local"])
-                #expect(local.code == 1, "\(local.stderr)")
-                // From the job's folder with a relative runs directory: the bind mounts need absolute paths.
-                let onDocker = try await t.runIn(dir, ["run", "job.json", "--runs-dir", "docker"])
-                #expect(onDocker.code == 1, "one URL is a 404: exit 1\n\(onDocker.stdout)\n\(onDocker.stderr)")
-                #expect(onDocker.stderr.contains("on the docker backend"))
-
-                let localRecords = try readRecords(try runDirectory(dir + "/local") + "/results.jsonl")
-                let run = try runDirectory(dir + "/docker")
-                let records = try readRecords(run + "/results.jsonl")
-                #expect(records.count == 8)
-                // On a mismatch, what the crawlers warned about says why (kept in the run's logs).
-                let warnings = ["0001", "0002", "0003"].flatMap { batch in
-                    ((try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? "")
-                        .split(separator: "\n").filter { $0.contains(" warn ") }.map { "\(batch): \($0)" }
-                }
-                #expect(
-                    records.map(t.essence).sorted() == localRecords.map(t.essence).sorted(),
-                    "\(warnings.joined(separator: "\n"))")
-                #expect(
-                    records.first { $0.url.hasSuffix("/page/2") }?.fields["next"] == .string(server.baseURL + "/page/3")
-                )
-                #expect(onDocker.stdout.contains("7 ok, 1 failed") && local.stdout.contains("7 ok, 1 failed"))
-
-                let plan = try readJSON(run + "/plan.json")
-                #expect(plan["backend"] == "docker")
-                let report = try readJSON(run + "/report.json")
-                #expect(report["tasks"]?["started"] == 3 && report["tasks"]?["infrastructureFailures"] == 0)
-                for batch in ["0001", "0002", "0003"] {
-                    let crawlerLog =
-                        (try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
-                    #expect(crawlerLog.contains("crawler: done"), "logs/\(batch)/crawler.log")
-                    let sidecarLog =
-                        (try? String(contentsOfFile: run + "/logs/\(batch)/webdriver.log", encoding: .utf8)) ?? ""
-                    #expect(sidecarLog.contains("ChromeDriver was started successfully"), "logs/\(batch)/webdriver.log")
-                    #expect(sidecarLog.contains("webdriver is healthy"))
-                }
-                // The batch the crawler read names the alias for the browser only: podman's
-                // slirp4netns address; on Docker Engine the run network's gateway, where the
-                // relay to the site's port listened.
-                let batch = try readJSON(run + "/batches/0001.json")
-                #expect(batch["urls"]?.arrayValue?.first == .string(urls[0]))
-                let rules = batch["crawl"]?["browserArgs"]?.arrayValue?.compactMap(\.stringValue).first {
-                    $0.hasPrefix("--host-resolver-rules=")
-                }
-                if engine.isPodman {
-                    #expect(rules == "--host-resolver-rules=" + HostLoopback.podman.resolverRules)
-                } else {
-                    let alias = rules?.split(separator: " ").dropFirst(2).first.map { String($0.dropLast()) } ?? ""
-                    #expect(IPv4.parse(alias) != nil && alias != "10.0.2.2", "\(rules ?? "no rules")")
-                    #expect(rules == "--host-resolver-rules=" + HostLoopback(alias: alias).resolverRules)
-                }
-            }
-        }
-
-        /// `POST /containers/{id}/kill` on the crawler mid-batch: only the URLs it had not
-        /// recorded go into a second attempt.
-        @Test(arguments: DockerTestHost.engines) func aKilledCrawlerContainerIsRetriedWithOnlyItsMissingURLs(
-            _ engine: DockerTestHost.Engine
-        ) async throws {
-            let t = try On(engine)
-            try await t.leavingNothing {
-                let server = try FixtureServer()
-                defer { server.stop() }
-                let dir = tempDir("docker-kill")
-                let urls = (1...8).map { server.baseURL + "/slow?ms=300&n=\($0)" }
-                let jobPath = try writeJob(t.job(urls, batchSize: 8), in: dir)
-                let p = try CrawlrunProcess(["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs"])
-                #expect(
-                    await eventually(timeout: .seconds(60)) {
-                        guard let r = try? runDirectory(dir + "/runs") else { return false }
-                        return lineCount(r + "/results/0001.jsonl") >= 2
-                    })
-                let crawler = try #require(
-                    try await t.containers(["\(DockerLabels.container)=crawler"]).first { $0.state == "running" })
-                try await t.docker.killContainer(crawler.id, signal: "SIGKILL")
-                let status = await p.process.wait(timeout: .seconds(90))
-                #expect(status == .exited(0), "every URL ended ok after the retry\n\(p.stderr.text)")
-                let run = try runDirectory(dir + "/runs")
-                let records = try readRecords(run + "/results.jsonl")
-                #expect(records.count == 8 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy(\.ok))
-                let report = try readJSON(run + "/report.json")
-                #expect(report["tasks"]?["retries"] == 1 && report["tasks"]?["infrastructureFailures"] == 1)
-                let retried = report["tasks"]?["retriedURLs"]?.intValue ?? 0
-                #expect(retried >= 1 && retried <= 6)
-                let second = try readJSON(run + "/batches/0001.a2.json")
-                #expect(second["urls"]?.arrayValue?.count == retried, "the retry holds only the missing URLs")
-                #expect(p.stderr.contains("crawler was killed (SIGKILL)"))
-            }
-        }
-
-        /// A sidecar whose health check never passes: the task fails to start, once per attempt,
-        /// and the URLs end as `incomplete`; the crawler never runs.
-        @Test(arguments: DockerTestHost.engines) func aSidecarThatNeverBecomesHealthy(
-            _ engine: DockerTestHost.Engine
-        ) async throws {
-            let t = try On(engine)
-            try await t.leavingNothing {
-                let image = try await t.sleeperImage()
-                let dir = tempDir("docker-unhealthy")
-                let urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
-                let jobPath = try writeJob(
-                    t.job(
-                        urls, batchSize: 2, task: ["sidecarImage": .string(image), "retries": 1, "stopTimeout": 2],
-                        extra: ["docker": ["healthTimeout": 1]]), in: dir)
-                let r = try await CrawlrunProcess.run([
-                    "run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs",
-                ])
-                try await t.docker.removeImage(image)
-                #expect(r.code == 2, "URLs without a result: the run could not finish\n\(r.stdout)\n\(r.stderr)")
-                let run = try runDirectory(dir + "/runs")
-                let records = try readRecords(run + "/results.jsonl")
-                #expect(records.count == 2 && records.allSatisfy { $0.error?.kind == .incomplete && $0.attempts == 2 })
-                #expect(records.first?.error?.message.contains("webdriver did not become healthy within 1 s") == true)
-                #expect(r.stderr.contains("task failed to start"))
-                let sidecarLog = (try? String(contentsOfFile: run + "/logs/0001/webdriver.log", encoding: .utf8)) ?? ""
-                #expect(sidecarLog.components(separatedBy: "started container").count == 3, "one sidecar per attempt")
-                #expect(!FileManager.default.fileExists(atPath: run + "/logs/0001/crawler.log"))
-            }
-        }
 
         /// An image the engine does not have and cannot pull ends the run before any task, with
         /// the image's name and the command that builds it.
@@ -185,39 +45,6 @@ extension Chrome {
                 #expect(r.stdout.contains("docker build -f images/crawler/Dockerfile -t \(missing) ."), "\(r.stdout)")
                 let records = try readRecords(try runDirectory(dir + "/runs") + "/results.jsonl")
                 #expect(records.count == 1 && records.first?.error?.kind == .incomplete)
-            }
-        }
-
-        /// Ctrl-C: every container of the run is stopped and removed, what finished is kept, exit 130.
-        @Test(arguments: DockerTestHost.engines) func interruptStopsAndRemovesEveryContainer(
-            _ engine: DockerTestHost.Engine
-        ) async throws {
-            let t = try On(engine)
-            try await t.leavingNothing {
-                let server = try FixtureServer()
-                defer { server.stop() }
-                let dir = tempDir("docker-sigint")
-                let urls = (1...12).map { server.baseURL + "/slow?ms=500&n=\($0)" }
-                // One page at a time (3 s a batch), so the interrupt finds pages not yet crawled:
-                // the task's size would choose 8 tabs, and a batch would end 0.5 s after it began.
-                let jobPath = try writeJob(t.job(urls, batchSize: 6, crawl: ["tabsPerSession": 1]), in: dir)
-                let p = try CrawlrunProcess(
-                    ["run", jobPath, "--backend", "docker", "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-                #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"], timeout: .seconds(60)))
-                let run = try runDirectory(dir + "/runs")
-                let running = try await t.containers([DockerLabels.run(URL(fileURLWithPath: run).lastPathComponent)])
-                // Two tasks of two containers (on Docker Engine also the relay to the site's port).
-                #expect(
-                    running.filter(\.isTask).count == 4 && running.allSatisfy { $0.state == "running" }, "\(running)")
-                #expect(running.count == (engine.isPodman ? 4 : 5))
-                kill(p.process.pid, SIGINT)
-                #expect(await p.process.wait(timeout: .seconds(30)) == .exited(130))
-                #expect(try await t.containers().isEmpty, "no container of the run is left")
-                let state = try readJSON(run + "/state.json")
-                #expect(state["status"] == "interrupted")
-                let records = try readRecords(run + "/results.jsonl")
-                #expect(records.count == 12 && records.filter(\.ok).count >= 2)
-                #expect(records.contains { $0.error?.message.contains("run interrupted (SIGINT)") == true })
             }
         }
 
@@ -357,15 +184,6 @@ extension Chrome {
                 #expect(networks.isEmpty, "networks left behind: \(networks)")
             }
 
-            /// What a record says about its page, without its times.
-            func essence(_ r: ResultRecord) -> String {
-                let fields = r.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                return [
-                    r.url, "\(r.ok)", "\(r.status ?? 0)", r.finalUrl ?? "-", r.title ?? "-", fields,
-                    r.error?.kind.rawValue ?? "-", "\(r.attempts)",
-                ].joined(separator: " | ")
-            }
-
             /// Starts `crawlrun run` of one batch on docker, kills it with SIGKILL once the crawler has
             /// recorded a URL, checks that its task runs on, and returns the run directory.
             /// A fast page (its record says the task is under way), then seven that answer after 3 s:
@@ -386,22 +204,6 @@ extension Chrome {
                 // Docker Engine: and so does the relay its browser reaches the pages through.
                 #expect(running.count == (engine.isPodman ? 2 : 3))
                 return try runDirectory(dir + "/runs")
-            }
-
-            /// `crawlrun ARGS` run from `directory`.
-            func runIn(
-                _ directory: String, _ arguments: [String]
-            ) async throws -> (code: Int32?, stdout: String, stderr: String) {
-                let out = LineBox()
-                let err = LineBox()
-                let p = try ChildProcess(
-                    "/bin/sh",
-                    arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments,
-                    environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1"]) { $1 },
-                    stdout: .lines { out.append($0) }, stderr: .lines { err.append($0) })
-                let status = await p.wait(timeout: .seconds(180))
-                await p.outputDrained()
-                return (status?.code, out.text, err.text)
             }
 
             /// An image whose entrypoint sleeps: a sidecar that runs and never answers its health check.

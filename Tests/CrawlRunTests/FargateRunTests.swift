@@ -81,82 +81,12 @@ struct RehearsedJob {
     }
 }
 
-/// A record without its timings: what two backends must agree on for the same page.
-struct RecordFacts: Equatable {
-    var url: String
-    var ok: Bool
-    var status: Int?
-    var title: String?
-    var fields: [String: JSONValue]
-    var error: ErrorKind?
-    var batch: String
-    init(_ r: ResultRecord) {
-        (url, ok, status, title, fields, error, batch) = (
-            r.url, r.ok, r.status, r.title, r.fields, r.error?.kind, r.batch
-        )
-    }
-}
-
 extension Chrome {
     /// `crawlrun run JOB --backend fargate` end to end on the rehearsal: the real crawlrun and
-    /// crawler binaries, chromedriver, the loopback fixture site.
+    /// crawler binaries, chromedriver, the loopback fixture site. What every backend promises (a
+    /// multi-batch run, a killed crawler, an unhealthy sidecar, Ctrl-C, `stop`) is asserted on the
+    /// rehearsal by BackendContractTests.
     @Suite struct FargateRunTests {
-        @Test func multiBatchRunEqualsTheLocalOneWithLogsTimingsAndCost() async throws {
-            let job = try await RehearsedJob.start(
-                urls: { base in (1...7).map { base + "/page/\($0)" } + [base + "/status/404"] }, batchSize: 3,
-                crawl: ["fields": ["h": "h1"]])
-            var clean = false
-            defer { if !clean { Task { _ = await job.stop() } } }
-
-            let doctor = try await CrawlrunProcess.run(["doctor", job.copy], environment: job.env)
-            #expect(doctor.code == 0 && doctor.stdout.contains("All 12 checks passed."), "\(doctor.stdout)")
-
-            let local = try await CrawlrunProcess.run(["run", job.job, "--runs-dir", job.dir + "/local-runs"])
-            let r = try await job.run(["--max-tasks", "2"])
-            #expect(r.code == 1, "one URL failed, as on the local backend: exit 1\n\(r.stderr)\n\(r.stdout)")
-            #expect(local.code == 1)
-            let counts = "8 URLs — 7 ok, 1 failed"
-            #expect(r.stdout.contains(counts) && local.stdout.contains(counts), "\(r.stdout)")
-            let fargate = try readRecords(r.run + "/results.jsonl").map(RecordFacts.init)
-            let reference = try readRecords(try runDirectory(job.dir + "/local-runs") + "/results.jsonl")
-                .map(RecordFacts.init)
-            #expect(fargate.count == 8)
-            #expect(fargate.sorted { $0.url < $1.url } == reference.sorted { $0.url < $1.url })
-
-            // Every task ended well: each crawler's log is the one it uploaded beside its results,
-            // and CloudWatch Logs was not read at all (issue 26).
-            for batch in ["0001", "0002", "0003"] {
-                let crawler = (try? String(contentsOfFile: r.run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
-                #expect(
-                    crawler.contains("as it uploaded it to s3://") && crawler.contains("crawler: done "), "\(crawler)")
-            }
-            #expect((try await job.rehearsal.calls())["logs:GetLogEvents"] ?? 0 == 0)
-            // Timings and the cost from the billed seconds.
-            let report = try readJSON(r.run + "/report.json")
-            #expect(report["backend"] == "fargate")
-            let tasks = report["tasks"]?["list"]?.arrayValue ?? []
-            #expect(tasks.count == 3)
-            for t in tasks {
-                #expect(t["task"]?.stringValue?.hasPrefix("arn:aws:ecs:") == true)
-                for key in ["pullStartedAt", "startedAt", "stoppedAt"] { #expect(t[key]?.stringValue != nil, "\(key)") }
-                #expect(t["billedSeconds"] == 60, "the one-minute minimum")
-                #expect(t["exitCodes"] == ["crawler": 0, "webdriver": 143])
-                #expect(t["stopCode"] == "EssentialContainerExited" && t["capacityProvider"] == "FARGATE")
-            }
-            let usd = report["cost"]?["usd"]?.doubleValue ?? 0
-            #expect(abs(usd - 3 * 60 * FargatePrice.perSecond(cpu: 1024, memory: 2048, architecture: "X86_64")) < 1e-6)
-            #expect(report["cost"]?["usdPer1000Pages"]?.doubleValue ?? 0 > 0)
-
-            let seen = try await job.rehearsal.tasks()
-            #expect(seen.count == 3 && Set(seen.compactMap { $0["clientToken"]?.stringValue }).count == 3)
-            #expect(
-                seen.allSatisfy {
-                    $0["lastStatus"] == "STOPPED" && $0["startedBy"]?.stringValue == Paths.baseName(r.run)
-                })
-            clean = true
-            #expect(await job.stop(), "no task process left")
-        }
-
         /// Issue 26: a failed task's sidecar and crawler logs reach the run directory from
         /// CloudWatch; a task that ended well costs one S3 GET and no GetLogEvents; its sidecar's
         /// stream is read on demand by `crawlrun logs`.
@@ -279,54 +209,5 @@ extension Chrome {
             #expect(await job.stop())
         }
 
-        /// Issue 19 item 8: a sidecar that never becomes healthy ends its task once its
-        /// startTimeout passes (capped to 2 s here), classified with its hint; the retry runs.
-        @Test func aSidecarThatNeverBecomesHealthyEndsItsTask() async throws {
-            let job = try await RehearsedJob.start(
-                urls: { [$0 + "/page/1", $0 + "/page/2"] }, batchSize: 2,
-                rehearsalArguments: ["--max-start-timeout", "2"])
-            var clean = false
-            defer { if !clean { Task { _ = await job.stop() } } }
-            try await job.rehearsal.fault("sidecarNeverHealthy")
-            let r = try await job.run()
-            #expect(r.code == 0, "the second attempt crawls the batch\n\(r.stderr)")
-            let first = try readJSON(r.run + "/report.json")["tasks"]?["list"]?.arrayValue?.first
-            #expect(first?["stopCode"] == "EssentialContainerExited", "\(first ?? [:])")
-            #expect(first?["exitCodes"]?["crawler"] == 143)
-            #expect(first?["hint"]?.stringValue?.contains("never became healthy") == true, "\(first ?? [:])")
-            clean = true
-            #expect(await job.stop())
-        }
-
-        @Test func ctrlCLeavesNoTaskRunningAndEveryURLRecorded() async throws {
-            let job = try await RehearsedJob.start(
-                urls: { base in (1...8).map { base + "/slow?ms=20000&n=\($0)" } }, batchSize: 2,
-                crawl: ["pageLoadTimeout": 60])
-            var clean = false
-            defer { if !clean { Task { _ = await job.stop() } } }
-            try await job.rehearsal.fault("stuckProvisioning", ["batch": "0004"])
-            let p = try CrawlrunProcess(
-                ["run", job.copy, "--backend", "fargate", "--runs-dir", job.dir + "/fargate-runs", "--max-tasks", "4"],
-                environment: job.env)
-            let rehearsal = job.rehearsal
-            let running = await eventually(timeout: .seconds(60)) {
-                let tasks = try await rehearsal.tasks()
-                return tasks.count == 4 && tasks.filter { $0["lastStatus"] == "RUNNING" }.count == 3
-            }
-            #expect(running, "three tasks crawling, one stuck in PROVISIONING")
-            p.process.signalGroup(SIGINT)
-            let status = await p.process.wait(timeout: .seconds(60))
-            await p.process.outputDrained()
-            #expect(status?.code == 130, "\(p.stderr.text)")
-            #expect(try await job.aws.ecs.listTasks(cluster: job.cluster, desiredStatus: .running).isEmpty)
-            let seen = try await rehearsal.tasks()
-            #expect(seen.allSatisfy { $0["lastStatus"] == "STOPPED" && $0["stopCode"] == "UserInitiated" }, "\(seen)")
-            let run = try runDirectory(job.dir + "/fargate-runs")
-            let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 8 && records.allSatisfy { $0.error?.kind == .incomplete })
-            #expect(try readJSON(run + "/state.json")["status"] == "interrupted")
-            clean = true
-            #expect(await job.stop())
-        }
     }
 }

@@ -8,8 +8,8 @@ import Testing
 
 extension Chrome {
     /// Runs that survive their coordinator (issue 13), on the local backend: SIGKILL leaves no
-    /// process, `resume` finishes the run without crawling a URL twice, `stop` works from another
-    /// shell, and one run per job at a time.
+    /// process, `resume` finishes the run without crawling a URL twice, and one run per job at a
+    /// time. (`stop` from another shell: BackendContractTests, on every backend.)
     @Suite struct RunLifecycleTests {
         func job(_ urls: [String], name: String = "life", batchSize: Int = 4) -> JSONValue {
             [
@@ -76,29 +76,6 @@ extension Chrome {
             #expect(state["status"] == "finished")
             let again = try await CrawlrunProcess.run(["resume", run])
             #expect(again.code == 0 && again.stdout.contains("already finished"))
-        }
-
-        @Test func stopFromAnotherShellThenResume() async throws {
-            let server = try FixtureServer()
-            defer { server.stop() }
-            let dir = tempDir("stop")
-            // A fast page first in each batch (its record says the run is under way), then slow
-            // ones, so the run is still going when `stop` comes, even on a loaded machine.
-            let urls = (1...12).map { n in
-                n % 4 == 1 ? server.baseURL + "/page/\(n)" : server.baseURL + "/slow?ms=3000&n=\(n)"
-            }
-            let jobPath = try writeJob(job(urls), in: dir)
-            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(await awaitRecords(in: dir + "/runs"))
-            let stop = try await CrawlrunProcess.run(["stop", dir + "/runs/latest"])
-            #expect(stop.code == 0 && stop.stdout.contains("stopped (interrupted)"), "\(stop.stdout)\(stop.stderr)")
-            #expect(await p.process.wait(timeout: .seconds(10)) == .exited(130))
-            let run = try runDirectory(dir + "/runs")
-            #expect(groups(run).allSatisfy { processesInGroup($0).isEmpty })
-            let resumed = try await CrawlrunProcess.run(["resume", dir + "/runs/latest"])
-            #expect(resumed.code == 0, "\(resumed.stdout)\n\(resumed.stderr)")
-            let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 12 && Set(records.map(\.url)) == Set(urls) && records.allSatisfy { $0.ok })
         }
 
         @Test func oneRunPerJobAndAStaleLockIsTakenOver() async throws {

@@ -12,7 +12,10 @@ struct CrawlrunProcess {
     let stdout = LineBox()
     let stderr = LineBox()
 
-    init(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:]) throws {
+    /// `directory`: where it runs (a job's folder, for relative paths); else the tests' own.
+    init(
+        _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment extra: [String: String] = [:]
+    ) throws {
         var environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         environment["CRAWLRUN_CRAWLER"] = binary("crawler")
         environment["NO_COLOR"] = "1"
@@ -24,6 +27,13 @@ struct CrawlrunProcess {
             let path = tempDir("stdin") + "/in.txt"
             try stdin.write(toFile: path, atomically: true, encoding: .utf8)
             args = ["-c", "exec \"$0\" \"$@\" < \(path)", binary("crawlrun")] + arguments
+            process = try ChildProcess(
+                "/bin/sh", arguments: args, environment: environment, stdout: .lines { out.append($0) },
+                stderr: .lines { err.append($0) })
+            return
+        }
+        if let directory {
+            args = ["-c", "cd \"$0\" && exec \"$@\"", directory, binary("crawlrun")] + arguments
             process = try ChildProcess(
                 "/bin/sh", arguments: args, environment: environment, stdout: .lines { out.append($0) },
                 stderr: .lines { err.append($0) })
@@ -93,7 +103,9 @@ func loggedPids(_ path: String) -> [pid_t] {
 
 extension Chrome {
     /// `crawlrun run` and `crawlrun crawl` end to end on the local backend: real chromedriver,
-    /// the real crawler binary, the loopback fixture site.
+    /// the real crawler binary, the loopback fixture site. What every backend promises (a
+    /// multi-batch run, a killed crawler, an unhealthy sidecar, Ctrl-C, `stop`) is asserted on
+    /// local by BackendContractTests.
     @Suite struct RunTests {
         func job(
             _ urls: [String], batchSize: Int, crawl: JSONValue = [:], extra: [String: JSONValue] = [:]
@@ -107,82 +119,6 @@ extension Chrome {
             ]
             for (k, v) in extra { doc[k] = v }
             return .object(doc)
-        }
-
-        @Test func multiBatchJobWritesTheRunDirectory() async throws {
-            let server = try FixtureServer()
-            defer { server.stop() }
-            let dir = tempDir("run")
-            let urls =
-                (1...10).map { server.baseURL + "/page/\($0)" } + [
-                    server.baseURL + "/page/3#again", server.baseURL + "/status/404",
-                ]
-            let jobPath = try writeJob(
-                job(urls, batchSize: 3, crawl: ["fields": ["h": "h1"]], extra: ["task": ["stopTimeout": 5]]), in: dir)
-            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(r.code == 1, "one URL failed: exit 1\n\(r.stderr)")
-            let run = try runDirectory(dir + "/runs")
-            let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 11, "one record per distinct URL")
-            #expect(Set(records.map(\.url)) == Set(urls.filter { !$0.hasSuffix("#again") }))
-            #expect(records.filter(\.ok).count == 10)
-            #expect(records.first { $0.url.hasSuffix("/page/7") }?.fields["h"] == "Page 7")
-            #expect(records.first { !$0.ok }?.error?.kind == .http)
-            for name in ["job.json", "plan.json", "state.json", "report.json", "report.html"] {
-                #expect(FileManager.default.fileExists(atPath: run + "/" + name), "\(name) written")
-            }
-            #expect(r.stdout.contains("  page:    \(run)/report.html"), "the summary names report.html\n\(r.stdout)")
-            let state = try readJSON(run + "/state.json")
-            #expect(state["status"] == "finished")
-            #expect(state["batches"]?.arrayValue?.count == 4)
-            let report = try readJSON(run + "/report.json")
-            #expect(report["counts"] == ["urls": 11, "ok": 10, "failed": 1, "incomplete": 0])
-            #expect(report["errors"]?["http"]?["count"] == 1)
-            #expect(report["tasks"]?["started"] == 4 && report["tasks"]?["retries"] == 0)
-            #expect((report["pagesPerSecond"]?.doubleValue ?? 0) > 0)
-            let plan = try readJSON(run + "/plan.json")
-            #expect(plan["taskDefinition"]?["containerDefinitions"]?.arrayValue?.count == 2)
-            for batch in ["0001", "0002", "0003", "0004"] {
-                let crawlerLog =
-                    (try? String(contentsOfFile: run + "/logs/\(batch)/crawler.log", encoding: .utf8)) ?? ""
-                #expect(crawlerLog.contains("crawler: done"), "logs/\(batch)/crawler.log holds the crawler's output")
-                #expect(FileManager.default.fileExists(atPath: run + "/logs/\(batch)/webdriver.log"))
-            }
-            #expect(r.stdout.contains("10 ok, 1 failed"))
-            #expect(r.stdout.contains("http ×1"))
-            #expect(r.stdout.contains(run + "/results.jsonl"))
-        }
-
-        @Test func killedCrawlerIsRetriedWithOnlyTheMissingURLs() async throws {
-            let server = try FixtureServer()
-            defer { server.stop() }
-            let dir = tempDir("kill")
-            let urls = (1...8).map { server.baseURL + "/slow?ms=400&n=\($0)" }
-            let jobPath = try writeJob(job(urls, batchSize: 8, extra: ["task": ["stopTimeout": 5]]), in: dir)
-            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs"])
-            #expect(
-                await eventually(timeout: .seconds(30)) {
-                    guard let r = try? runDirectory(dir + "/runs") else { return false }
-                    return lineCount(r + "/results/0001.jsonl") >= 2
-                })
-            let run = try runDirectory(dir + "/runs")
-            let crawler = try #require(loggedPids(run + "/logs/0001/crawler.log").first)
-            kill(crawler, SIGKILL)
-            let status = await p.process.wait(timeout: .seconds(90))
-            #expect(status == .exited(0), "every URL ended ok after the retry\n\(p.stderr.text)")
-            let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 8, "none lost, none twice")
-            #expect(Set(records.map(\.url)) == Set(urls))
-            #expect(records.allSatisfy { $0.ok })
-            let report = try readJSON(run + "/report.json")
-            #expect(report["tasks"]?["retries"] == 1)
-            let retried = report["tasks"]?["retriedURLs"]?.intValue ?? 0
-            #expect(retried >= 1 && retried <= 6)
-            #expect(report["tasks"]?["infrastructureFailures"] == 1)
-            let second = try readJSON(run + "/batches/0001.a2.json")
-            #expect(second["urls"]?.arrayValue?.count == retried, "the retry holds only the missing URLs")
-            #expect(p.stderr.contains("crawler was killed (SIGKILL)"))
-            #expect(p.stdout.contains("1 retry"))
         }
 
         /// A sidecar that exits at once (as chromedriver does when its port was taken between
@@ -209,58 +145,6 @@ extension Chrome {
             let log = (try? String(contentsOfFile: run + "/logs/0001/webdriver.log", encoding: .utf8)) ?? ""
             #expect(log.contains("exited at once (exit 1); starting it again on another port"), "\(log)")
             #expect(!r.stdout.contains("retry"), "\(r.stdout)")
-        }
-
-        @Test func sidecarThatNeverBecomesHealthy() async throws {
-            let dir = tempDir("unhealthy")
-            let urls = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
-            let jobPath = try writeJob(
-                job(
-                    urls, batchSize: 2,
-                    extra: [
-                        "local": ["seleniumCommand": ["sleep", "60"], "healthTimeout": 1],
-                        "task": ["retries": 1, "stopTimeout": 2],
-                    ]), in: dir)
-            let r = try await CrawlrunProcess.run(["run", jobPath, "--runs-dir", dir + "/runs"])
-            #expect(r.code == 2, "URLs without a result: the run could not finish\n\(r.stderr)")
-            let run = try runDirectory(dir + "/runs")
-            let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 2)
-            #expect(records.allSatisfy { $0.error?.kind == .incomplete && $0.attempts == 2 })
-            #expect(records.first?.error?.message.contains("did not become healthy within 1 s") == true)
-            #expect(r.stderr.contains("task failed to start"))
-            #expect(r.stdout.contains("2 without a result"))
-            let sidecars = loggedPids(run + "/logs/0001/webdriver.log")
-            #expect(sidecars.count == 2, "one sidecar per attempt")
-            #expect(sidecars.allSatisfy { processesInGroup($0).isEmpty }, "no sidecar left behind")
-            #expect(
-                !FileManager.default.fileExists(atPath: run + "/logs/0001/crawler.log"), "the crawler never started")
-        }
-
-        @Test func interruptStopsEveryTaskAndLeavesNoProcess() async throws {
-            let server = try FixtureServer()
-            defer { server.stop() }
-            let dir = tempDir("sigint")
-            let urls = (1...20).map { server.baseURL + "/slow?ms=500&n=\($0)" }
-            let jobPath = try writeJob(job(urls, batchSize: 5, extra: ["task": ["stopTimeout": 5]]), in: dir)
-            let p = try CrawlrunProcess(["run", jobPath, "--runs-dir", dir + "/runs", "--max-tasks", "2"])
-            #expect(await awaitRecords(in: dir + "/runs", batches: ["0001", "0002"]))
-            let run = try runDirectory(dir + "/runs")
-            let pids = ["0001", "0002"].flatMap {
-                loggedPids(run + "/logs/\($0)/webdriver.log") + loggedPids(run + "/logs/\($0)/crawler.log")
-            }
-            #expect(pids.count == 4)
-            kill(p.process.pid, SIGINT)
-            let status = await p.process.wait(timeout: .seconds(30))
-            #expect(status == .exited(130))
-            #expect(pids.allSatisfy { processesInGroup($0).isEmpty }, "no chromedriver, Chrome or crawler left")
-            let state = try readJSON(run + "/state.json")
-            #expect(state["status"] == "interrupted")
-            let records = try readRecords(run + "/results.jsonl")
-            #expect(records.count == 20 && Set(records.map(\.url)).count == 20, "still one record per URL")
-            #expect(records.filter(\.ok).count >= 2, "what finished is kept")
-            #expect(records.contains { $0.error?.message.contains("run interrupted (SIGINT)") == true })
-            #expect(p.stdout.contains("was interrupted after"))
         }
 
         @Test func jobWhereEveryURLFails() async throws {
