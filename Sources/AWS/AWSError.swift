@@ -10,6 +10,9 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var httpStatus: Int?
     public var cause: String?
+    /// The `source_profile` an error of a profile chain names already (nil: none): the profiles
+    /// above it in the chain pass it on as it is instead of naming themselves again.
+    public var sourceProfile: String?
 
     public init(_ kind: Kind, _ message: String, code: String? = nil, httpStatus: Int? = nil, cause: String? = nil) {
         self.kind = kind

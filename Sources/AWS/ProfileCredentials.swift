@@ -94,9 +94,11 @@ struct ProfileCredentials: Sendable {
                 source = keys
             } else {
                 guard !visited.contains(name) else {
-                    throw AWSError(
+                    var loop = AWSError(
                         .credentials,
                         "source_profile loop: \((visited + [p.name, name]).joined(separator: " → "))")
+                    loop.sourceProfile = name
+                    throw loop
                 }
                 let sourceProfile = config.profile(name)
                 guard sourceProfile.exists else {
@@ -107,16 +109,20 @@ struct ProfileCredentials: Sendable {
                 let resolved: AWSCredentials?
                 do {
                     resolved = try await resolve(sourceProfile, visited: visited + [p.name], topLevel: false)
-                } catch  where error.kind == .credentials && !error.message.hasPrefix("source_profile") {
-                    throw AWSError(
+                } catch  where error.kind == .credentials && error.sourceProfile == nil {
+                    var named = AWSError(
                         .credentials, "source_profile \(name) of profile \(p.name): \(error.message)", code: error.code,
                         httpStatus: error.httpStatus)
+                    named.sourceProfile = name
+                    throw named
                 }
                 guard let c = resolved else {
-                    throw AWSError(
+                    var none = AWSError(
                         .credentials,
                         "source_profile \(name) of profile \(p.name) gives no credentials: it has none of \(Self.credentialSettings)"
                     )
+                    none.sourceProfile = name
+                    throw none
                 }
                 source = c
             }

@@ -44,18 +44,19 @@ public enum AttemptOutcome: String, CaseIterable, Sendable {
     /// An ended attempt's outcome. A task that did its job counts as done even if a stop was
     /// asked for meanwhile; a stop asked for by the run (interrupt, failure) or from outside it
     /// (a `UserInitiated` stop the run did not ask for) is the user's; a deadline stop is not.
-    public init(_ a: BatchLedger.Attempt, ledger: BatchLedger) {
-        let runWide = [
-            ledger.interruptReason, ledger.failure?.message, ledger.failure.map { "the run failed: \($0.message)" },
-        ].compactMap { $0 }
-        let stoppedByRun = a.stopRequested.map(runWide.contains) ?? false
-        if a.infrastructureProblem == nil && (a.missing ?? 0) == 0 && a.stopCode != .taskFailedToStart {
-            self = (a.failed ?? 0) > 0 ? .failures : .ok
-        } else if stoppedByRun || (a.stopCode == .userInitiated && a.stopRequested == nil) {
+    public init(_ a: BatchLedger.Attempt) {
+        let stoppedByRun = if case .byRun = a.stopRequested { true } else { false }
+        guard let end = a.end else {
+            self = .ok
+            return
+        }
+        if end.infrastructureProblem == nil && end.missing == 0 && end.stopCode != .taskFailedToStart {
+            self = end.failed > 0 ? .failures : .ok
+        } else if stoppedByRun || (end.stopCode == .userInitiated && a.stopRequested == nil) {
+            // A relaunch waiting out its back-off when the run ended is stopped by it too.
             self = .stopped
-        } else if a.stopCode == .taskFailedToStart {
-            // A relaunch waiting out its back-off when the run was interrupted ends here too.
-            self = a.task == nil && a.reason.map(runWide.contains) == true ? .stopped : .failedToStart
+        } else if end.stopCode == .taskFailedToStart {
+            self = .failedToStart
         } else {
             self = .infrastructure
         }

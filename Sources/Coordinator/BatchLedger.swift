@@ -58,44 +58,6 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         case ended
     }
 
-    /// One task attempt of a batch: what state.json and report.json show per task.
-    public struct Attempt: Sendable, Codable, Equatable {
-        public var attempt: Int
-        public var token: String
-        public var urls: Int
-        public var phase: AttemptPhase
-        public var task: String?
-        public var launchTries = 0
-        public var launchedAt: Double?
-        public var runningAt: Double?
-        public var endedAt: Double?
-        public var stopRequested: String?
-        public var records: Int?
-        /// Of `records`, those with `ok: false` (crawl failures): report.html colours by them.
-        public var failed: Int?
-        public var missing: Int?
-        /// How ECS (or the local and docker backends, in its terms) said the task stopped.
-        public var stopCode: StopCode?
-        public var reason: String?
-        public var hint: String?
-        public var exitCodes: [String: Int32?]?
-        public var timing: Timing?
-        public var capacityProvider: String?
-        public var infrastructureProblem: String?
-
-        public struct Timing: Sendable, Codable, Equatable {
-            public var pullStartedAt: Double?
-            public var startedAt: Double?
-            public var stoppedAt: Double?
-        }
-
-        /// Seconds from the launch to the end (what the task cost us in wall time).
-        public var seconds: Double? {
-            guard let launchedAt, let endedAt else { return nil }
-            return max(0, endedAt - launchedAt)
-        }
-    }
-
     public struct Batch: Sendable, Codable, Equatable {
         public var id: String
         public var urls: Int
@@ -110,8 +72,12 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     public let run: String
     public let options: Options
     public private(set) var batches: [Batch]
-    public private(set) var interruptReason: String?
-    public private(set) var failure: RunFailure?
+    /// Going on, or ending (interrupted, failed): what launches no more and stops every task.
+    public private(set) var runPhase: RunPhase = .running
+    /// Why the run was interrupted (nil: it was not), as state.json says it.
+    public var interruptReason: String? { runPhase.interruptReason }
+    /// What made the run fail (nil: nothing did), as state.json says it.
+    public var failure: RunFailure? { runPhase.failure }
     private var index: [String: Int] = [:]
     /// Batch indexes whose next attempt waits for a slot, in order.
     private var queue: [Int] = []
@@ -147,14 +113,15 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     /// A launch was accepted: the task exists.
     public mutating func launched(batch: String, attempt: Int, task: String, now: Double) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
-        batches[b].attempts[a].task = task
         batches[b].attempts[a].phase = .starting
-        batches[b].attempts[a].launchedAt = batches[b].attempts[a].launchedAt ?? now
+        let launch = batches[b].attempts[a].launch
+        batches[b].attempts[a].launch = Attempt.Launch(
+            task: task, at: launch?.at ?? now, runningAt: launch?.runningAt)
         batches[b].status = .running
         counts.tasksStarted += 1
-        if let reason = interruptReason ?? failure?.message {
-            batches[b].attempts[a].stopRequested = reason
-            return [.stop(task: task, reason: reason)]
+        if let stop = runPhase.stop {
+            batches[b].attempts[a].stopRequested = .byRun(stop)
+            return [.stop(task: task, reason: stop.description)]
         }
         return []
     }
@@ -163,7 +130,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     public mutating func observed(batch: String, attempt: Int, running: Bool, now: Double) {
         guard let (b, a) = find(batch, attempt), running, batches[b].attempts[a].phase == .starting else { return }
         batches[b].attempts[a].phase = .running
-        batches[b].attempts[a].runningAt = now
+        batches[b].attempts[a].launch?.runningAt = now
     }
 
     /// The task stopped and its results are being read: no more stops for it.
@@ -182,9 +149,9 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         case .retryLater(let why):
             batches[b].attempts[a].launchTries += 1
             let tries = batches[b].attempts[a].launchTries
-            if tries < options.launchTries && interruptReason == nil && failure == nil {
+            if tries < options.launchTries && runPhase == .running {
                 batches[b].attempts[a].phase = .waiting
-                batches[b].attempts[a].reason = why
+                batches[b].attempts[a].waitReason = why
                 counts.relaunches += 1
                 return [.relaunchAfter(seconds: Self.backoff(tries), order(b, a))]
             }
@@ -193,17 +160,15 @@ public struct BatchLedger: Sendable, Codable, Equatable {
                 end: TaskEnd(
                     stopCode: .taskFailedToStart,
                     reason: "launch refused \(tries) time\(tries == 1 ? "" : "s"), last: \(why)"),
-                task: nil, now: now)
+                now: now)
         case .failedToStart(let why):
             return ended(
-                b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: why), task: nil,
-                now: now)
+                b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: why), now: now)
         case .fatal(let f):
-            batches[b].attempts[a].reason = f.description
             var actions = fail(f)
             actions += ended(
                 b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: f.description),
-                task: nil, now: now)
+                now: now)
             return actions
         }
     }
@@ -211,10 +176,12 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     /// A relaunch's back-off is over (`urls` as for `launchFailed`).
     public mutating func launchDue(batch: String, attempt: Int, urls: [String]?, now: Double) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt), batches[b].attempts[a].phase == .waiting else { return [] }
-        if let reason = interruptReason ?? failure?.message {
+        if let stop = runPhase.stop {
+            // The run ended it: its launch is not made again.
+            batches[b].attempts[a].stopRequested = .byRun(stop)
             return ended(
-                b, a, records: 0, missing: urls, end: TaskEnd(stopCode: .taskFailedToStart, reason: reason),
-                task: nil, now: now)
+                b, a, records: 0, missing: urls,
+                end: TaskEnd(stopCode: .taskFailedToStart, reason: stop.description), now: now)
         }
         batches[b].attempts[a].phase = .launching
         return [.launch(order(b, a))]
@@ -226,8 +193,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         batch: String, attempt: Int, records: Int, failed: Int = 0, missing: [String]?, end: TaskEnd, now: Double
     ) -> [LedgerAction] {
         guard let (b, a) = find(batch, attempt) else { return [] }
-        batches[b].attempts[a].failed = failed
-        return ended(b, a, records: records, missing: missing, end: end, task: batches[b].attempts[a].task, now: now)
+        return ended(b, a, records: records, failed: failed, missing: missing, end: end, now: now)
     }
 
     /// Deadlines: tasks past `maxRunSeconds`, and tasks still starting past `startTimeout`.
@@ -236,16 +202,17 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         for b in batches.indices where batches[b].status == .running {
             guard let a = batches[b].attempts.indices.last else { continue }
             let t = batches[b].attempts[a]
-            guard let task = t.task, t.stopRequested == nil, let launchedAt = t.launchedAt else { continue }
-            var reason: String?
-            if t.phase == .starting, now - launchedAt >= options.startTimeout {
-                reason = "still not running \(Int(options.startTimeout)) s after its launch"
-            } else if t.phase == .starting || t.phase == .running, now - launchedAt >= options.maxRunSeconds {
-                reason = "ran longer than task.maxRunSeconds (\(Self.show(options.maxRunSeconds)) s)"
+            guard let launch = t.launch, t.stopRequested == nil else { continue }
+            var passed: StopRequest.Deadline?
+            if t.phase == .starting, now - launch.at >= options.startTimeout {
+                passed = .start(seconds: options.startTimeout)
+            } else if t.phase == .starting || t.phase == .running, now - launch.at >= options.maxRunSeconds {
+                passed = .maxRun(seconds: options.maxRunSeconds)
             }
-            if let reason {
-                batches[b].attempts[a].stopRequested = reason
-                actions.append(.stop(task: task, reason: reason))
+            if let passed {
+                let stop = StopRequest.deadline(passed)
+                batches[b].attempts[a].stopRequested = stop
+                actions.append(.stop(task: launch.task, reason: stop.description))
             }
         }
         return actions
@@ -253,9 +220,12 @@ public struct BatchLedger: Sendable, Codable, Equatable {
 
     /// Ctrl-C, SIGTERM, a closed output: no more launches; every task is stopped.
     public mutating func interrupt(_ reason: String) -> [LedgerAction] {
-        guard interruptReason == nil else { return [] }
-        interruptReason = reason
-        return stopEverything(reason)
+        switch runPhase {
+        case .running: runPhase = .interrupted(reason: reason)
+        case .failed(let f, nil): runPhase = .failed(f, interrupted: reason)
+        case .interrupted, .failed: return []
+        }
+        return stopEverything(.interrupted(reason))
     }
 
     /// Goes on with a run read back from state.json after crawlrun stopped (interrupted, failed,
@@ -266,8 +236,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     /// running tasks the backend knows are adopted, stopped ones collected, and tasks it does not
     /// know collected as ended (their results, if any, are read; the rest is retried).
     public mutating func resume(known: [KnownTask], unrecorded: [String: [String]], now: Double) -> [LedgerAction] {
-        interruptReason = nil
-        failure = nil
+        runPhase = .running
         var byTask: [String: KnownTask] = [:]
         var byAttempt: [String: KnownTask] = [:]
         for k in known {
@@ -325,7 +294,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
                     batches[b].attempts[a].phase = .collecting
                     actions.append(
                         .collect(
-                            batch: batches[b].id, attempt: t.attempt, task: t.task ?? "-",
+                            batch: batches[b].id, attempt: t.attempt, task: t.launch?.task ?? "-",
                             end: TaskEnd(
                                 stopCode: .unknown,
                                 reason: "the task was not found when the run was resumed")))
@@ -337,8 +306,9 @@ public struct BatchLedger: Sendable, Codable, Equatable {
 
     /// A task the backend still knows, taken back: watched when it runs, collected when it stopped.
     private mutating func adopt(_ b: Int, _ a: Int, _ known: KnownTask, now: Double) -> [LedgerAction] {
-        batches[b].attempts[a].task = known.task
-        batches[b].attempts[a].launchedAt = batches[b].attempts[a].launchedAt ?? now
+        let launch = batches[b].attempts[a].launch
+        batches[b].attempts[a].launch = Attempt.Launch(
+            task: known.task, at: launch?.at ?? now, runningAt: launch?.runningAt)
         batches[b].status = .running
         switch known.phase {
         case .stopped(let end):
@@ -364,10 +334,10 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     public func nextDeadline() -> Double? {
         var next: Double?
         for b in batches where b.status == .running {
-            guard let t = b.attempts.last, t.stopRequested == nil, let launchedAt = t.launchedAt else { continue }
+            guard let t = b.attempts.last, t.stopRequested == nil, let launch = t.launch else { continue }
             var due: Double?
-            if t.phase == .starting { due = launchedAt + min(options.startTimeout, options.maxRunSeconds) }
-            if t.phase == .running { due = launchedAt + options.maxRunSeconds }
+            if t.phase == .starting { due = launch.at + min(options.startTimeout, options.maxRunSeconds) }
+            if t.phase == .running { due = launch.at + options.maxRunSeconds }
             if let due { next = min(next ?? due, due) }
         }
         return next
@@ -379,11 +349,16 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     /// Once idle: the batches that did not finish (interrupted or failed run), to be closed with
     /// records for their URLs without one; their status becomes final.
     public mutating func close() -> (status: RunStatus, unfinished: [String]) {
-        let status: RunStatus = failure != nil ? .failed : interruptReason != nil ? .interrupted : .finished
+        let status: RunStatus =
+            switch runPhase {
+            case .running: .finished
+            case .interrupted: .interrupted
+            case .failed: .failed
+            }
         var unfinished: [String] = []
         for b in batches.indices where !batches[b].status.isFinal {
             unfinished.append(batches[b].id)
-            batches[b].status = failure != nil ? .failed : .interrupted
+            batches[b].status = status == .failed ? .failed : .interrupted
         }
         return (status, unfinished)
     }
@@ -397,7 +372,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     /// Every task that holds a slot and has an id: what the driver watches.
     public var liveTasks: [(batch: String, attempt: Int, task: String)] {
         batches.compactMap { b in
-            guard let t = b.attempts.last, let task = t.task, t.phase == .starting || t.phase == .running
+            guard let t = b.attempts.last, let task = t.launch?.task, t.phase == .starting || t.phase == .running
             else { return nil }
             return (b.id, t.attempt, task)
         }
@@ -410,7 +385,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     // MARK: - Rules
 
     private mutating func ended(
-        _ b: Int, _ a: Int, records: Int, missing known: [String]?, end: TaskEnd, task: String?, now: Double
+        _ b: Int, _ a: Int, records: Int, failed: Int = 0, missing known: [String]?, end: TaskEnd, now: Double
     ) -> [LedgerAction] {
         // URLs not known (an unreadable batch file) are all missing: never a batch done that lost
         // its URLs; it stays unfinished, closed with the failed run, and `resume` retries it.
@@ -423,20 +398,15 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         let problem = interruptReason != nil ? nil : Self.infrastructureProblem(end, missing: missingCount)
         var t = batches[b].attempts[a]
         t.phase = .ended
-        t.task = task
-        t.endedAt = now
-        t.launchedAt = t.launchedAt ?? now
-        t.records = records
-        t.missing = missingCount
-        t.stopCode = end.stopCode
-        t.reason = end.reason
-        t.hint = end.hint
-        t.exitCodes = end.containers.isEmpty ? nil : Dictionary(end.containers.map { ($0.name, $0.exitCode) }) { $1 }
-        t.timing = end.timing.map {
-            Attempt.Timing(pullStartedAt: $0.pullStartedAt, startedAt: $0.startedAt, stoppedAt: $0.stoppedAt)
-        }
-        t.capacityProvider = end.capacityProvider
-        t.infrastructureProblem = problem
+        t.waitReason = nil
+        t.end = Attempt.End(
+            at: now, records: records, failed: failed, missing: missingCount, stopCode: end.stopCode,
+            reason: end.reason, hint: end.hint,
+            exitCodes: Dictionary(end.containers.map { ($0.name, $0.exitCode) }) { $1 },
+            timing: end.timing.map {
+                Attempt.Timing(pullStartedAt: $0.pullStartedAt, startedAt: $0.startedAt, stoppedAt: $0.stoppedAt)
+            },
+            capacityProvider: end.capacityProvider, infrastructureProblem: problem)
         batches[b].attempts[a] = t
         if wasHoldingSlot { slots -= 1 }
         if problem != nil { counts.infrastructureFailures += 1 }
@@ -446,7 +416,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         // whatever the backend: another attempt would fail the same way.
         let retryable =
             end.retryable && end.exitCode(of: TaskDefinition.crawlerName) != CrawlerExitCode.sessionNotCreated.rawValue
-        if !retryable, failure == nil {
+        if !retryable, runPhase.failure == nil {
             actions += fail(
                 RunFailure(
                     "batch \(batches[b].id) attempt \(t.attempt): \(problem ?? end.reason)",
@@ -455,7 +425,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         if missingCount == 0 {
             batches[b].status = .done
             counts.batchesDone += 1
-        } else if interruptReason != nil || failure != nil || known == nil {
+        } else if runPhase != .running || known == nil {
             // Closed with the run; no attempt is spent on a stop we asked for.
             batches[b].status = .retrying
         } else if t.attempt <= options.retries + batches[b].extraAttempts {
@@ -467,7 +437,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
             if let wait = end.retryAfter, wait > 0, let next = batches[b].attempts.indices.last {
                 // Waits holding its slot (fewer tasks at once is what a rate limit asks for).
                 batches[b].attempts[next].phase = .waiting
-                batches[b].attempts[next].reason = "waiting \(Self.show(wait)) s: \(end.hint ?? end.reason)"
+                batches[b].attempts[next].waitReason = "waiting \(Self.show(wait)) s: \(end.hint ?? end.reason)"
                 batches[b].status = .launching
                 slots += 1
                 actions.append(.relaunchAfter(seconds: wait, order(b, next)))
@@ -488,7 +458,7 @@ public struct BatchLedger: Sendable, Codable, Equatable {
 
     private mutating func fillSlots() -> [LedgerAction] {
         var actions: [LedgerAction] = []
-        while slots < options.maxTasks, queueHead < queue.count, interruptReason == nil, failure == nil {
+        while slots < options.maxTasks, queueHead < queue.count, runPhase == .running {
             if let hostSlots {
                 // A batch whose hosts are at their limit waits; the next one that may start goes first.
                 let all = batches
@@ -515,21 +485,24 @@ public struct BatchLedger: Sendable, Codable, Equatable {
     /// Something the run cannot go on without (a results file that cannot be written, a fatal
     /// launch error): every task is stopped, nothing more launches; the first failure is kept.
     public mutating func fail(_ f: RunFailure) -> [LedgerAction] {
-        guard failure == nil else { return [] }
-        failure = f
-        return stopEverything("the run failed: \(f.message)")
+        switch runPhase {
+        case .running: runPhase = .failed(f, interrupted: nil)
+        case .interrupted(let reason): runPhase = .failed(f, interrupted: reason)
+        case .failed: return []
+        }
+        return stopEverything(.failed(message: f.message))
     }
 
-    private mutating func stopEverything(_ reason: String) -> [LedgerAction] {
+    private mutating func stopEverything(_ stop: RunStop) -> [LedgerAction] {
         // Attempts still queued will not run.
         queueHead = queue.count
         var actions: [LedgerAction] = []
         for b in batches.indices {
             guard let a = batches[b].attempts.indices.last else { continue }
             let t = batches[b].attempts[a]
-            if let task = t.task, t.phase == .starting || t.phase == .running, t.stopRequested == nil {
-                batches[b].attempts[a].stopRequested = reason
-                actions.append(.stop(task: task, reason: reason))
+            if let task = t.launch?.task, t.phase == .starting || t.phase == .running, t.stopRequested == nil {
+                batches[b].attempts[a].stopRequested = .byRun(stop)
+                actions.append(.stop(task: task, reason: stop.description))
             }
         }
         return actions
@@ -596,8 +569,13 @@ public struct BatchLedger: Sendable, Codable, Equatable {
         run = try c.decode(String.self, forKey: .run)
         options = try c.decode(Options.self, forKey: .options)
         batches = try c.decode([Batch].self, forKey: .batches)
-        interruptReason = try c.decodeIfPresent(String.self, forKey: .interruptReason)
-        failure = try c.decodeIfPresent(RunFailure.self, forKey: .failure)
+        let interruptReason = try c.decodeIfPresent(String.self, forKey: .interruptReason)
+        runPhase =
+            if let failure = try c.decodeIfPresent(RunFailure.self, forKey: .failure) {
+                .failed(failure, interrupted: interruptReason)
+            } else {
+                interruptReason.map { .interrupted(reason: $0) } ?? .running
+            }
         counts = try c.decode(Counts.self, forKey: .counts)
         hostSlots = try c.decodeIfPresent(HostSlots.self, forKey: .hostSlots)
         for (i, b) in batches.enumerated() { index[b.id] = i }
@@ -664,10 +642,11 @@ extension RunFailure: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             try c.decode(String.self, forKey: .message), cause: try c.decodeIfPresent(String.self, forKey: .cause))
+        // The error itself is not kept: its words are.
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(message, forKey: .message)
-        try c.encodeIfPresent(cause, forKey: .cause)
+        try c.encodeIfPresent(cause?.description, forKey: .cause)
     }
 }

@@ -64,7 +64,7 @@ public struct RunReport: Sendable {
 
     /// Billed seconds of an attempt: from the image pull (else the launch) to the stop, at least 60.
     public static func billedSeconds(_ a: BatchLedger.Attempt) -> Double? {
-        if let t = a.timing, let stop = t.stoppedAt, let start = t.pullStartedAt ?? t.startedAt {
+        if let t = a.end?.timing, let stop = t.stoppedAt, let start = t.pullStartedAt ?? t.startedAt {
             return FargatePrice.billed(stop - start)
         }
         return a.task == nil ? nil : a.seconds.map(FargatePrice.billed)
@@ -77,7 +77,7 @@ public struct RunReport: Sendable {
         for (_, a) in attempts {
             guard let billed = Self.billedSeconds(a) else { continue }
             usd += billed * price
-            if a.capacityProvider == "FARGATE_SPOT" { spot = true }
+            if a.end?.capacityProvider == "FARGATE_SPOT" { spot = true }
         }
         return (usd, spot)
     }
@@ -125,7 +125,7 @@ public struct RunReport: Sendable {
                     [
                         "id": .string(b.id), "urls": .number(Double(b.urls)), "status": .string(b.status.rawValue),
                         "attempts": .number(Double(b.attempts.filter { $0.phase == .ended }.count)),
-                        "records": .number(Double(b.attempts.reduce(0) { $0 + ($1.records ?? 0) })),
+                        "records": .number(Double(b.attempts.reduce(0) { $0 + ($1.end?.records ?? 0) })),
                         "incomplete": .number(Double(b.givenUp)),
                         "seconds": .number(Self.round(b.attempts.reduce(0) { $0 + ($1.seconds ?? 0) }, 3)),
                     ]
@@ -149,22 +149,27 @@ public struct RunReport: Sendable {
 
     static func json(batch: String, _ a: BatchLedger.Attempt, price: Double) -> JSONValue {
         var exits: [String: JSONValue] = [:]
-        for (name, code) in a.exitCodes ?? [:] { exits[name] = code.map { .number(Double($0)) } ?? .null }
+        let end = a.end
+        for (name, code) in end?.exitCodes ?? [:] { exits[name] = code.map { .number(Double($0)) } ?? .null }
         func time(_ t: Double?) -> JSONValue { t.map { .string(Timestamp.format(epochSeconds: $0)) } ?? .null }
         let billed = billedSeconds(a)
         return [
             "task": .string(a.task ?? "-"), "batch": .string(batch), "attempt": .number(Double(a.attempt)),
-            "urls": .number(Double(a.urls)), "records": .number(Double(a.records ?? 0)),
-            "failed": .number(Double(a.failed ?? 0)),
-            "missing": .number(Double(a.missing ?? 0)), "stopCode": a.stopCode.map { .string($0.rawValue) } ?? .null,
-            "reason": a.reason.map { .string($0) } ?? .null, "hint": a.hint.map { .string($0) } ?? .null,
-            "exitCodes": .object(exits), "launchedAt": time(a.launchedAt), "endedAt": time(a.endedAt),
+            "urls": .number(Double(a.urls)), "records": .number(Double(end?.records ?? 0)),
+            "failed": .number(Double(end?.failed ?? 0)),
+            "missing": .number(Double(end?.missing ?? 0)),
+            "stopCode": end.map { .string($0.stopCode.rawValue) } ?? .null,
+            "reason": (end?.reason ?? a.waitReason).map { .string($0) } ?? .null,
+            "hint": end?.hint.map { .string($0) } ?? .null,
+            "exitCodes": .object(exits), "launchedAt": time(a.launch?.at ?? end?.at), "endedAt": time(end?.at),
             "seconds": .number(round(a.seconds ?? 0, 3)),
-            "pullStartedAt": time(a.timing?.pullStartedAt), "startedAt": time(a.timing?.startedAt ?? a.runningAt),
-            "stoppedAt": time(a.timing?.stoppedAt), "capacityProvider": a.capacityProvider.map { .string($0) } ?? .null,
+            "pullStartedAt": time(end?.timing?.pullStartedAt),
+            "startedAt": time(end?.timing?.startedAt ?? a.launch?.runningAt),
+            "stoppedAt": time(end?.timing?.stoppedAt),
+            "capacityProvider": end?.capacityProvider.map { .string($0) } ?? .null,
             "billedSeconds": billed.map { .number($0) } ?? .null,
             "costUSD": billed.map { .number(round($0 * price, 6)) } ?? .null,
-            "infrastructureProblem": a.infrastructureProblem.map { .string($0) } ?? .null,
+            "infrastructureProblem": end?.infrastructureProblem.map { .string($0) } ?? .null,
         ]
     }
 

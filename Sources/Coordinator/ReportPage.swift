@@ -78,11 +78,14 @@ public enum ReportPage {
         ]
         if let exitCode { facts.append("exit <b>\(exitCode)</b>: \(HTML.escape(exitMeaning(exitCode)))") }
         out += "<p class=\"facts\">\(facts.joined(separator: " · "))</p>"
-        if let f = r.ledger.failure {
+        switch r.ledger.runPhase {
+        case .failed(let f, _):
             out += "<p class=\"alert\"><b>The run failed:</b> \(HTML.escape(f.message))"
-            out += (f.cause.map { " — \(HTML.escape($0))" } ?? "") + "</p>"
-        } else if let why = r.ledger.interruptReason {
+            out += (f.cause.map { " — \(HTML.escape($0.description))" } ?? "") + "</p>"
+        case .interrupted(let why):
             out += "<p class=\"alert\"><b>Interrupted:</b> \(HTML.escape(why))</p>"
+        case .running:
+            break
         }
         return out + "</header>\n"
     }
@@ -125,11 +128,11 @@ public enum ReportPage {
         var groups: [String: (count: Int, examples: [String], hint: String?)] = [:]
         for bar in timeline.bars where bar.outcome == .infrastructure || bar.outcome == .failedToStart {
             let a = bar.attempt
-            let key = a.infrastructureProblem ?? a.reason ?? "unknown"
+            let key = a.end?.infrastructureProblem ?? a.end?.reason ?? "unknown"
             var g = groups[key] ?? (0, [], nil)
             g.count += 1
             if g.examples.count < 6 { g.examples.append("\(bar.batch) a\(a.attempt)") }
-            g.hint = g.hint ?? a.hint
+            g.hint = g.hint ?? a.end?.hint
             groups[key] = g
         }
         guard !groups.isEmpty || !r.problems.isEmpty else { return "" }

@@ -52,11 +52,11 @@ struct ReportTimeline {
         for b in report.ledger.batches {
             let ended = b.attempts.filter { $0.phase == .ended }
             for a in ended {
-                let start = a.launchedAt ?? a.endedAt ?? 0
+                let start = a.launch?.at ?? a.end?.at ?? 0
                 bars.append(
                     Bar(
-                        batch: b.id, attempt: a, of: ended.count, outcome: AttemptOutcome(a, ledger: report.ledger),
-                        start: start, end: max(start, a.endedAt ?? start)))
+                        batch: b.id, attempt: a, of: ended.count, outcome: AttemptOutcome(a), start: start,
+                        end: max(start, a.end?.at ?? start)))
             }
         }
         self.bars = bars
@@ -168,13 +168,14 @@ struct ReportTimeline {
         if let task = a.task {
             tip += "\ntask " + (task.hasPrefix("arn:") ? String(task.split(separator: "/").last ?? "") : task)
         }
-        tip += "\n\(HTML.fixed(bar.end - bar.start)) s · \(a.records ?? 0) records"
-        if let failed = a.failed, failed > 0 { tip += " (\(failed) failed)" }
-        if let missing = a.missing, missing > 0 { tip += ", \(missing) without a record" }
-        tip += "\n\(a.stopCode?.rawValue ?? "no stop code"): \(HTML.truncate(a.reason ?? "", 160))"
-        if bar.outcome != .ok && bar.outcome != .failures {
-            if let p = a.infrastructureProblem, p != a.reason { tip += "\n" + HTML.truncate(p, 160) }
-            if let hint = a.hint { tip += "\nhint: " + HTML.truncate(hint, 160) }
+        tip += "\n\(HTML.fixed(bar.end - bar.start)) s · \(a.end?.records ?? 0) records"
+        if let failed = a.end?.failed, failed > 0 { tip += " (\(failed) failed)" }
+        if let missing = a.end?.missing, missing > 0 { tip += ", \(missing) without a record" }
+        tip += "\n\(a.end?.stopCode.rawValue ?? "no stop code"): \(HTML.truncate(a.end?.reason ?? "", 160))"
+        if bar.outcome != .ok && bar.outcome != .failures, let end = a.end {
+            // The problem's words often repeat the reason: shown once.
+            if let p = end.infrastructureProblem, p != end.reason { tip += "\n" + HTML.truncate(p, 160) }
+            if let hint = end.hint { tip += "\nhint: " + HTML.truncate(hint, 160) }
         }
         out += HTML.escape(tip) + "</title></rect>"
         if byRows, a.attempt > 1, width >= 20 {

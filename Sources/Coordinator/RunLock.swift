@@ -49,7 +49,7 @@ public final class RunLock: @unchecked Sendable {
         // O_CLOEXEC: no child inherits the descriptor (it would keep the lock after we die).
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw .io(RunFailure("cannot open the lock \(path)", cause: String(cString: strerror(errno))))
+            throw .io(RunFailure("cannot open the lock \(path)", errno: errno))
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK, wait else {
@@ -66,7 +66,7 @@ public final class RunLock: @unchecked Sendable {
             }
             guard locked else {
                 close(fd)
-                throw .io(RunFailure("cannot lock \(path)", cause: String(cString: strerror(errno))))
+                throw .io(RunFailure("cannot lock \(path)", errno: errno))
             }
         }
         let lock = RunLock(fd: fd, path: path)

@@ -46,7 +46,7 @@ public final class RunStore: @unchecked Sendable {
         self.mirror = mirror
         resultsFD = open(layout.resultsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard resultsFD >= 0 else {
-            throw RunFailure("cannot write \(layout.resultsPath)", cause: String(cString: strerror(errno)))
+            throw RunFailure("cannot write \(layout.resultsPath)", errno: errno)
         }
         state = StateWriter(path: layout.statePath, minimumInterval: minimumInterval, mirror: mirror)
     }
@@ -112,14 +112,14 @@ public final class RunStore: @unchecked Sendable {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw RunFailure("cannot write \(temp)", cause: String(cString: strerror(errno)))
+            throw RunFailure("cannot write \(temp)", errno: errno)
         }
         let written = writeAll(fd, bytes)
-        let problem = written ? nil : String(cString: strerror(errno))
+        let problem = written ? nil : errno
         close(fd)
-        if let problem { throw RunFailure("cannot write \(temp)", cause: problem) }
+        if let problem { throw RunFailure("cannot write \(temp)", errno: problem) }
         guard rename(temp, path) == 0 else {
-            throw RunFailure("cannot replace \(path)", cause: String(cString: strerror(errno)))
+            throw RunFailure("cannot replace \(path)", errno: errno)
         }
     }
 
@@ -134,7 +134,7 @@ public final class RunStore: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard writeAll(resultsFD, bytes) else {
-            throw RunFailure("cannot append to \(resultsPath)", cause: String(cString: strerror(errno)))
+            throw RunFailure("cannot append to \(resultsPath)", errno: errno)
         }
         mirror?.resultsAppended()
     }
@@ -156,7 +156,7 @@ public final class RunStore: @unchecked Sendable {
         do {
             data = try JSONEncoder().encode(file)
         } catch {
-            throw RunFailure("cannot encode batch \(file.batch)", cause: "\(error)")
+            throw RunFailure("cannot encode batch \(file.batch)", error: error)
         }
         try writeAtomically(RunLayout.batchName(file.batch, attempt: attempt), [UInt8](data))
     }
@@ -206,7 +206,7 @@ public final class RunStore: @unchecked Sendable {
         do {
             return try JSONDecoder().decode(RunState.self, from: data)
         } catch {
-            throw RunFailure("cannot read \(layout.statePath)", cause: "\(error)")
+            throw RunFailure("cannot read \(layout.statePath)", error: error)
         }
     }
 }

@@ -187,7 +187,7 @@ public actor Scheduler {
                         + left.joined(separator: ", "))
             problems.append(message)
             onEvent(.note(message))
-            if ledger.failure == nil && ledger.interruptReason == nil { _ = ledger.interrupt(abandoned) }
+            if ledger.runPhase == .running { _ = ledger.interrupt(abandoned) }
         } else {
             // Bounded by the backend, and cut short by a second signal.
             _ = await firstOf([
@@ -201,9 +201,11 @@ public actor Scheduler {
         let closing = ledger.close()
         for id in closing.unfinished {
             let reason =
-                closing.status == .failed
-                ? "the run failed before this URL was crawled: \(ledger.failure?.description ?? "")"
-                : "run interrupted (\(ledger.interruptReason ?? "")) before this URL was crawled"
+                switch ledger.runPhase {
+                case .failed(let f, _): "the run failed before this URL was crawled: \(f)"
+                case .interrupted(let why): "run interrupted (\(why)) before this URL was crawled"
+                case .running: "run interrupted () before this URL was crawled"
+                }
             closeBatch(id, reason: reason)
         }
         status = closing.status
@@ -228,9 +230,9 @@ public actor Scheduler {
     /// Once the run has failed or was interrupted, it has `windDown` seconds to stop and collect
     /// its tasks; then it ends anyway (a task whose stop is never seen must not hold it for ever).
     private func windDownIfEnding(_ group: inout TaskGroup<Event?>) {
-        guard !windingDown, ledger.failure != nil || ledger.interruptReason != nil else { return }
+        guard !windingDown, let stop = ledger.runPhase.stop else { return }
         windingDown = true
-        endingSignal.set(ledger.interruptReason ?? ledger.failure?.message ?? "ending")
+        endingSignal.set(stop.description)
         let clock = self.clock
         let seconds = windDown
         group.addTask {

@@ -22,7 +22,7 @@ extension RunState {
             bytes.append(10)
             return bytes
         } catch {
-            throw RunFailure("cannot encode the state of run \(run)", cause: "\(error)")
+            throw RunFailure("cannot encode the state of run \(run)", error: error)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CrawlKit
+import Foundation
 import JSONKit
 
 /// What the scheduler asks of a backend. Local processes, Docker containers and Fargate tasks all
@@ -256,10 +257,51 @@ public struct KnownTask: Sendable, Equatable {
 /// Something that stops a run from going on, with its cause: reported, mapped to exit code 2.
 public struct RunFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
-    public var cause: String?
-    public init(_ message: String, cause: String? = nil) {
+    public var cause: Cause?
+
+    /// What lies under a failure. The error itself is kept, so code asks what it was (an AWS error
+    /// code, an errno) instead of reading its words; the words are what state.json keeps.
+    public enum Cause: Sendable, Equatable, CustomStringConvertible {
+        /// The error that made the run fail.
+        case error(any Error & Sendable)
+        /// A system call's `errno`.
+        case errno(Int32)
+        /// Words: what to do about it, or a cause read back from state.json.
+        case words(String)
+
+        public var description: String {
+            switch self {
+            case .error(let error): "\(error)"
+            case .errno(let code): String(cString: strerror(code))
+            case .words(let words): words
+            }
+        }
+
+        /// The error underneath, if one is kept.
+        public var error: (any Error & Sendable)? {
+            if case .error(let error) = self { error } else { nil }
+        }
+
+        /// An error has no equality of its own: two are the same when they are of one type and say
+        /// the same (as they would in state.json).
+        public static func == (a: Cause, b: Cause) -> Bool {
+            switch (a, b) {
+            case (.error(let x), .error(let y)): type(of: x) == type(of: y) && "\(x)" == "\(y)"
+            case (.errno(let x), .errno(let y)): x == y
+            case (.words(let x), .words(let y)): x == y
+            default: false
+            }
+        }
+    }
+
+    public init(_ message: String, cause: Cause?) {
         self.message = message
         self.cause = cause
     }
+    /// A cause in words (a fix to try, an explanation).
+    public init(_ message: String, cause: String? = nil) { self.init(message, cause: cause.map { Cause.words($0) }) }
+    public init(_ message: String, error: any Error & Sendable) { self.init(message, cause: .error(error)) }
+    public init(_ message: String, errno code: Int32) { self.init(message, cause: .errno(code)) }
+
     public var description: String { cause.map { "\(message): \($0)" } ?? message }
 }

@@ -85,7 +85,7 @@ final class RemoteRun: Sendable {
             buffer.baseAddress.flatMap { mkdtemp($0) }.map { String(cString: $0) }
         }
         guard let made else {
-            throw RunFailure("cannot create a working directory in \(base)", cause: String(cString: strerror(errno)))
+            throw RunFailure("cannot create a working directory in \(base)", errno: errno)
         }
         return made
     }

@@ -31,7 +31,7 @@ struct StopCommand: Command {
         let (layout, state) = try RunLayout.loadForCommand(directory)
         if let owner = state.owner, RunOwnerCheck.isAlive(owner) {
             guard kill(owner.pid, SIGTERM) == 0 else {
-                throw RunFailure("cannot signal crawlrun (pid \(owner.pid))", cause: String(cString: strerror(errno)))
+                throw RunFailure("cannot signal crawlrun (pid \(owner.pid))", errno: errno)
             }
             StandardError.write("crawlrun: asked crawlrun (pid \(owner.pid)) to stop run \(state.run); waiting…\n")
             while RunOwnerCheck.isAlive(owner) { try await Task.sleep(for: .milliseconds(100)) }

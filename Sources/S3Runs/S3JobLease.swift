@@ -60,7 +60,7 @@ public final class S3JobLease: Sendable {
         } catch let error as AWSError {
             throw .io(Self.failure(error, location))
         } catch {
-            throw .io(RunFailure("cannot encode the lease", cause: "\(error)"))
+            throw .io(RunFailure("cannot encode the lease", error: error))
         }
         while true {
             let found: (body: Data, eTag: String?)?
@@ -104,7 +104,7 @@ public final class S3JobLease: Sendable {
             } catch let error as AWSError {
                 throw .io(Self.failure(error, location))
             } catch {
-                throw .io(RunFailure("cannot encode the lease", cause: "\(error)"))
+                throw .io(RunFailure("cannot encode the lease", error: error))
             }
         }
     }
@@ -115,7 +115,7 @@ public final class S3JobLease: Sendable {
                 "the bucket \(location.bucket) does not exist (--runs-dir s3://\(location.bucket)/…); create it or name another"
             )
         }
-        return RunFailure("cannot take the job's lease \(location)", cause: error.description)
+        return RunFailure("cannot take the job's lease \(location)", error: error)
     }
 
     /// Points the lease at another run (a taken-over lease resumes the run it names; a new run
@@ -139,7 +139,7 @@ public final class S3JobLease: Sendable {
                 h.eTag = new
             }
         } catch {
-            throw RunFailure("the lease \(location) could not be renewed", cause: error.description)
+            throw RunFailure("the lease \(location) could not be renewed", error: error)
         }
     }
 
@@ -154,9 +154,8 @@ public final class S3JobLease: Sendable {
                     try await write(lease)
                 } catch {
                     let gone = lease.expiresAt < Timestamp.epochSeconds()
-                    if error.cause.map({ $0.contains("PreconditionFailed") || $0.contains("NoSuchKey") }) == true
-                        || gone
-                    {
+                    let code = (error.cause?.error as? AWSError)?.code
+                    if code == "PreconditionFailed" || code == "NoSuchKey" || gone {
                         lost("the job's lease \(location) is lost (\(error)); another coordinator may hold it now")
                         return
                     }

@@ -82,7 +82,7 @@ public final class S3RunMirror: RunMirror, Sendable {
         do {
             try await s3.putObject(location(name), body: data, contentType: Self.contentType(name))
         } catch {
-            throw RunFailure("cannot write \(location(name))", cause: error.description)
+            throw RunFailure("cannot write \(location(name))", error: error)
         }
         state.withLock { $0.bytes += data.count }
     }
@@ -195,7 +195,7 @@ public final class S3RunMirror: RunMirror, Sendable {
             }
             return data
         } catch {
-            throw RunFailure("cannot read \(layout.resultsPath)", cause: "\(error)")
+            throw RunFailure("cannot read \(layout.resultsPath)", error: error)
         }
     }
 
@@ -226,11 +226,11 @@ public final class S3RunMirror: RunMirror, Sendable {
                     throw error
                 }
             } catch let error as AWSError {
-                throw RunFailure("cannot write \(target)", cause: error.description)
+                throw RunFailure("cannot write \(target)", error: error)
             } catch let error as RunFailure {
                 throw error
             } catch {
-                throw RunFailure("cannot write \(target)", cause: "\(error)")
+                throw RunFailure("cannot write \(target)", error: error)
             }
         }
         let pieces = S3Location(
@@ -240,7 +240,7 @@ public final class S3RunMirror: RunMirror, Sendable {
                 try await s3.deleteObject(S3Location(bucket: bucket, key: object.key))
             }
         } catch {
-            throw RunFailure("cannot delete the pieces of results under \(pieces)", cause: error.description)
+            throw RunFailure("cannot delete the pieces of results under \(pieces)", error: error)
         }
         state.withLock { s in
             s.offset = size

@@ -27,7 +27,7 @@ public struct S3Runs: Sendable {
             return RunFailure(
                 "the bucket \(bucket) does not exist (--runs-dir \(description)); create it or name another")
         }
-        return RunFailure(what, cause: error.description)
+        return RunFailure(what, error: error)
     }
 
     /// The runs' ids (by their shape), newest first: one ListObjectsV2 with a delimiter per page
@@ -69,7 +69,7 @@ public struct S3Runs: Sendable {
         do {
             return try JSONDecoder().decode(RunState.self, from: found.body)
         } catch {
-            throw RunFailure("cannot read \(location(run: run, RunLayout.state))", cause: "\(error)")
+            throw RunFailure("cannot read \(location(run: run, RunLayout.state))", error: error)
         }
     }
 

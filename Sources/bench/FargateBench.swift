@@ -61,7 +61,7 @@ func fargateSection(batches: Int, maxTasks: Int) async throws {
     let wall = (ContinuousClock.now - t0).seconds
     let calls = try await rehearsal.calls()
     let polls = await scheduler.observeCalls
-    let lastStop = report.attempts.compactMap { $0.attempt.timing?.stoppedAt }.max() ?? end
+    let lastStop = report.attempts.compactMap { $0.attempt.end?.timing?.stoppedAt }.max() ?? end
     let lastSeen = await scheduler.lastStopSeenAt ?? end
     let describes = calls["ecs:DescribeTasks"] ?? 0
     print(

@@ -50,7 +50,7 @@ import Testing
                 && retry[0].token == BatchLedger.token(run: Self.run, batch: "0001", attempt: 2))
         #expect(l.counts.retriedTasks == 1 && l.counts.retriedURLs == 2)
         #expect(
-            l.attempt(batch: "0001", attempt: 1)?.infrastructureProblem == "crawler was killed (SIGKILL)",
+            l.attempt(batch: "0001", attempt: 1)?.end?.infrastructureProblem == "crawler was killed (SIGKILL)",
             "a killed crawler is an infrastructure failure")
         #expect(l.counts.infrastructureFailures == 1)
     }
@@ -176,7 +176,7 @@ import Testing
         )
         #expect(launches(actions).map(\.attempt) == [2])
         #expect(
-            l.attempt(batch: "0001", attempt: 1)?.infrastructureProblem
+            l.attempt(batch: "0001", attempt: 1)?.end?.infrastructureProblem
                 == "task failed to start: webdriver never became healthy")
     }
 
@@ -205,7 +205,7 @@ import Testing
             hint: "build and push the image (README, \"Images\")", retryable: false)
         let actions = l.taskEnded(batch: "0001", attempt: 1, records: 0, missing: ["u"], end: noImage, now: 1)
         #expect(launches(actions).isEmpty)
-        #expect(l.failure?.cause == "build and push the image (README, \"Images\")")
+        #expect(l.failure?.cause == .words("build and push the image (README, \"Images\")"))
     }
 
     @Test func theLedgerIsTheStateAndReadsBack() throws {

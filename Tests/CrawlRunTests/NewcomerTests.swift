@@ -164,7 +164,7 @@ import Testing
             containers: [ContainerExit(name: "crawler", exitCode: 75), ContainerExit(name: "webdriver", exitCode: 143)])
         for b in ["0001", "0002"] {
             _ = l.taskEnded(batch: b, attempt: 1, records: 1, missing: ["\(b)/2", "\(b)/3"], end: stopped, now: 2)
-            #expect(l.attempt(batch: b, attempt: 1)?.infrastructureProblem == nil)
+            #expect(l.attempt(batch: b, attempt: 1)?.end?.infrastructureProblem == nil)
         }
         #expect(l.counts.infrastructureFailures == 0 && l.counts.retriedTasks == 0)
         var merger = ResultMerger(urls: 6)

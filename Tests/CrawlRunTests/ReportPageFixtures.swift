@@ -161,7 +161,7 @@ enum ReportSample {
             }
             return p
         }
-        let end = ledger.batches.flatMap(\.attempts).compactMap(\.endedAt).max() ?? t0
+        let end = ledger.batches.flatMap(\.attempts).compactMap(\.end?.at).max() ?? t0
         return report(
             ledger, counts: RecordCounts(urls: batches * 50, ok: batches * 48, failed: batches * 2),
             seconds: end - t0 + 1)

@@ -115,8 +115,10 @@ import Testing
         #expect(report.status == .finished)
         try everyURLOnce(run)
         let first = report.ledger.attempt(batch: "0001", attempt: 1)
-        #expect(first?.reason == "ran longer than task.maxRunSeconds (600 s)")
-        #expect(first?.missing == 2 && report.tasks.retriedURLs == 2)
+        #expect(first?.end?.reason == "ran longer than task.maxRunSeconds (600 s)")
+        #expect(first?.stopRequested == .deadline(.maxRun(seconds: 600)))
+        #expect(first.map { AttemptOutcome($0) } == .infrastructure, "a deadline stop is no stop of the user's")
+        #expect(first?.end?.missing == 2 && report.tasks.retriedURLs == 2)
     }
 
     @Test func refusedLaunchesAreRetriedWithTheSameTokenAndLaunchOnce() async throws {

@@ -27,13 +27,16 @@ import Testing
           {"id": "0001", "urls": 2, "status": "done", "givenUp": 1, "extraAttempts": 1, "attempts": [
             {"attempt": 1, "token": "20261122-000000-0001-0001-a1", "urls": 2, "phase": "ended",
              "task": "arn:aws:ecs:us-east-1:1:task/c/1", "launchTries": 2, "launchedAt": 1800000000.125,
-             "runningAt": 1800000001, "endedAt": 1800000031.5, "stopRequested": "ran longer than task.maxRunSeconds",
+             "runningAt": 1800000001, "endedAt": 1800000031.5, "stopRequested": "ran longer than task.maxRunSeconds (600.5 s)",
              "records": 1, "failed": 1, "missing": 1, "stopCode": "UserInitiated", "reason": "a \"quoted\"\nreason",
              "hint": "a hint", "exitCodes": {"crawler": 137, "webdriver": null},
              "timing": {"pullStartedAt": 1800000000.5, "startedAt": 1800000001, "stoppedAt": 1800000030},
              "capacityProvider": "FARGATE_SPOT", "infrastructureProblem": "crawler was killed (SIGKILL)"}]},
           {"id": "0002", "urls": 1, "status": "pending", "givenUp": 0, "extraAttempts": 0, "attempts": [
-            {"attempt": 1, "token": "20261122-000000-0001-0002-a1", "urls": 1, "phase": "queued", "launchTries": 0}]}
+            {"attempt": 1, "token": "20261122-000000-0001-0002-a1", "urls": 1, "phase": "queued", "launchTries": 0}]},
+          {"id": "0003", "urls": 1, "status": "launching", "givenUp": 0, "extraAttempts": 0, "attempts": [
+            {"attempt": 1, "token": "20261122-000000-0001-0003-a1", "urls": 1, "phase": "waiting", "launchTries": 3,
+             "reason": "ThrottlingException: rate exceeded"}]}
          ]}
         """#
 
@@ -58,11 +61,21 @@ import Testing
 
     @Test func aStateWithEveryFieldSetReadsBackAsItself() throws {
         let state = try JSONDecoder().decode(RunState.self, from: Data(Self.everything.utf8))
-        // Every field is set, in the first batch's attempt (the second one is only there to be
-        // queued; a container without an exit code is a null in exitCodes); the derived ledger
-        // fields are not optional and need no check.
-        let left = Self.unset(state).filter { !$0.hasPrefix(".ledger.batches[1]") && !$0.contains(".exitCodes[") }
+        // Every field is set: outside the attempts, and in at least one attempt (the first batch's
+        // has every fact of a task that ended, the third's the reason its launch waits; the second
+        // is only there to be queued). A container without an exit code is a null in exitCodes;
+        // the derived ledger fields are not optional and need no check.
+        let attempts = state.ledger.batches.flatMap(\.attempts)
+        let unsetInEvery = attempts.dropFirst().reduce(Set(Self.unset(attempts[0]))) {
+            $0.intersection(Self.unset($1))
+        }
+        let outside = Self.unset(state).filter { !$0.contains(".attempts[") }
+        let left = (outside + unsetInEvery.sorted()).filter { !$0.contains(".exitCodes[") }
         #expect(left.isEmpty, "fields left unset: \(left)")
+        #expect(attempts[0].stopRequested == .deadline(.maxRun(seconds: 600.5)))
+        #expect(
+            state.ledger.runPhase == .failed(RunFailure("cannot append", cause: "no space left"), interrupted: "SIGINT")
+        )
         let bytes = try state.jsonBytes()
         let back = try JSONDecoder().decode(RunState.self, from: Data(bytes))
         #expect(back.ledger == state.ledger)
@@ -81,8 +94,18 @@ import Testing
         #expect(state.status == .interrupted && state.resumedAt == "2026-12-07T20:42:32.851Z")
         #expect(state.ledger.interruptReason == "SIGTERM")
         let attempts = state.ledger.batches[0].attempts
-        #expect(attempts.count == 2 && attempts[0].exitCodes == ["crawler": nil, "webdriver": 143])
-        #expect(attempts[0].timing?.pullStartedAt == 1_796_676_152.059 && attempts[0].capacityProvider == "FARGATE")
+        #expect(attempts.count == 2 && attempts[0].end?.exitCodes == ["crawler": nil, "webdriver": 143])
+        #expect(
+            attempts[0].end?.timing?.pullStartedAt == 1_796_676_152.059
+                && attempts[0].end?.capacityProvider == "FARGATE")
+        // The stops asked for by the run, read back from their words: the first session's failure
+        // and the second's interrupt, both the run's (whatever the ledger's phase is now).
+        #expect(
+            attempts.map(\.stopRequested) == [
+                .byRun(.failed(message: "the run's tasks could not be listed on crawlrun-rehearsal")),
+                .byRun(.interrupted("SIGTERM")),
+            ])
+        #expect(attempts.map { AttemptOutcome($0) } == [.stopped, .stopped])
         // Written again by today's code, it says the same.
         #expect(try parsed(state.jsonBytes()) == parsed([UInt8](data)))
         var ledger = state.ledger

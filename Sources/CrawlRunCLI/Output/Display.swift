@@ -33,10 +33,10 @@ final class Display: Sendable {
     }
 
     func taskEnded(batch: String, attempt t: BatchLedger.Attempt, retries: Int, interrupted: Bool) {
-        guard let problem = t.infrastructureProblem else { return }
+        guard let end = t.end, let problem = end.infrastructureProblem else { return }
         var text = "batch \(batch) attempt \(t.attempt): \(problem)"
-        let missing = t.missing ?? 0
-        if t.exitCodes?[TaskDefinition.crawlerName] == CrawlerExitCode.sessionNotCreated.rawValue {
+        let missing = end.missing
+        if end.exitCodes[TaskDefinition.crawlerName] == CrawlerExitCode.sessionNotCreated.rawValue {
             text += "; not retried: every attempt would fail the same way"
         } else if missing > 0 && !interrupted {
             text +=
@@ -44,7 +44,7 @@ final class Display: Sendable {
                 ? "; its \(missing) URL\(missing == 1 ? "" : "s") without a record go to attempt \(t.attempt + 1)"
                 : "; giving up on \(missing) URL\(missing == 1 ? "" : "s") (task.retries is \(retries))"
         }
-        if let hint = t.hint { text += "\n    hint: \(hint)" }
+        if let hint = end.hint { text += "\n    hint: \(hint)" }
         note(paint(text, "33"))
     }
 
