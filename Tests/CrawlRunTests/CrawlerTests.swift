@@ -247,10 +247,12 @@ extension Chrome {
             let crawler = try CrawlerProcess(env: [
                 "CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_RECOVERY_TIMEOUT": "30",
             ])
-            #expect(await eventually { lineCount(out) >= 2 })
+            #expect(await eventually(timeout: .seconds(30)) { lineCount(out) >= 2 })
             await driver.kill()
             driver = try await ChromeDriver.start(port: port)
             let status = await crawler.process.wait(timeout: .seconds(60))
+            // wait returns when the process is reaped; its last lines may still be in the pipe.
+            await crawler.process.outputDrained()
             await driver.stop()
             #expect(status == .exited(0), "\(crawler.output.text)")
             let records = try readRecords(out)
@@ -271,9 +273,11 @@ extension Chrome {
             let crawler = try CrawlerProcess(env: [
                 "CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_RECOVERY_TIMEOUT": "1",
             ])
-            #expect(await eventually { lineCount(out) >= 1 })
+            #expect(await eventually(timeout: .seconds(30)) { lineCount(out) >= 1 })
             await driver.kill()
             let status = await crawler.process.wait(timeout: .seconds(60))
+            // wait returns when the process is reaped; its last lines may still be in the pipe.
+            await crawler.process.outputDrained()
             #expect(status == .exited(0))
             let records = try readRecords(out)
             #expect(records.count == 6 && Set(records.map(\.url)).count == 6)
@@ -294,6 +298,8 @@ extension Chrome {
             #expect(await eventually { crawler.output.contains("waiting for WebDriver") })
             let driver = try ChromeDriver.launch(port: port)
             let status = await crawler.process.wait(timeout: .seconds(60))
+            // wait returns when the process is reaped; its last lines may still be in the pipe.
+            await crawler.process.outputDrained()
             await driver.stop()
             #expect(status == .exited(0))
             #expect(try readRecords(dir + "/out.jsonl").first?.ok == true)
@@ -312,9 +318,11 @@ extension Chrome {
             let batch = try writeBatch(BatchFile(batch: "t1", urls: urls, crawl: options { $0.sessions = 2 }), in: dir)
             let out = dir + "/out.jsonl"
             let crawler = try CrawlerProcess(env: ["CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url])
-            #expect(await eventually { lineCount(out) >= 2 })
+            #expect(await eventually(timeout: .seconds(30)) { lineCount(out) >= 2 })
             crawler.process.signalGroup(SIGTERM)
             let status = await crawler.process.wait(timeout: .seconds(20))
+            // wait returns when the process is reaped; its last lines may still be in the pipe.
+            await crawler.process.outputDrained()
             #expect(status == .exited(75), "75: interrupted, batch incomplete")
             let records = try readRecords(out)
             #expect(records.count < 20 && records.count >= 2)
@@ -342,10 +350,14 @@ extension Chrome {
             let crawler = try CrawlerProcess(env: [
                 "CRAWL_BATCH": batch, "CRAWL_OUT": out, "WEBDRIVER_URL": driver.url, "CRAWL_STOP_GRACE": "2",
             ])
-            #expect(await eventually { lineCount(out) >= 1 }, "the quick page is recorded; a slow one loads")
+            #expect(
+                await eventually(timeout: .seconds(30)) { lineCount(out) >= 1 },
+                "the quick page is recorded; a slow one loads")
             let signalled = ContinuousClock.now
             crawler.process.signalGroup(SIGTERM)
             let status = await crawler.process.wait(timeout: .seconds(30))
+            // wait returns when the process is reaped; its last lines may still be in the pipe.
+            await crawler.process.outputDrained()
             let took = ContinuousClock.now - signalled
             #expect(status == .exited(75), "75: interrupted, batch incomplete")
             #expect(took < .seconds(3), "grace 2 s + 1 s at most: \(took)\n\(crawler.output.text)")
