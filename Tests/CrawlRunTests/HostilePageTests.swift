@@ -468,8 +468,11 @@ extension Chrome.HostilePageTests {
         let driver = try await ChromeDriver.start()
         defer { server.stop() }
         let client = WebDriverClient(baseURL: driver.url, http: CurlHTTPClient())
+        // chromedriver's own page-load timeout past the command's 3 s deadline: on a loaded machine
+        // a 1 s one ended the navigation with chromedriver's "timed out receiving message from
+        // renderer" before `/hang` had loaded and begun its loop (nothing hung, the DELETE worked).
         let session = try await client.newSession(
-            alwaysMatch: PageVisitor.capabilities(options { $0.pageLoadTimeout = 1 }, tabs: false))
+            alwaysMatch: PageVisitor.capabilities(options { $0.pageLoadTimeout = 30 }, tabs: false))
         let hung = await #expect(throws: WebDriverError.self) {
             try await session.navigate(to: server.baseURL + "/hang", timeout: .seconds(3))
         }
