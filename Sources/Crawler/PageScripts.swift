@@ -156,7 +156,7 @@ public enum PageScripts {
             // tab's next navigation needs no `leave` of its own.
             const x = read();
             let m = false;
-            if (x && typeof x === 'object' && x.old !== true) {
+            if (token != null && x && typeof x === 'object' && x.old !== true) {
               try {
                 window.\(markName)By = token;
         \(mark)

@@ -26,6 +26,12 @@ final class TabLoad {
     /// three checks were held: an extraction longer than the script timeout would never answer.
     private var readsInCheck: Bool { heldChecks < 3 }
 
+    /// Whether the check that reads the page also marks its document (with `token`): only when a
+    /// mark may stand in for the next start's `leave` (`TabDriver.markFresh`). A document marked
+    /// by a check whose answer never came (a read past the script timeout, still run by the page)
+    /// would read as "old" to the extraction's own command, which carries no token.
+    private var markInRead: Bool { TabDriver.markFresh > .zero }
+
     init(visitor: PageVisitor, url: String, window: String, token: String) {
         self.visitor = visitor
         self.url = url
@@ -84,7 +90,8 @@ final class TabLoad {
         checks += 1
         let args: [JSONValue] = [
             .string(url), .string(options.pageLoadStrategy), options.waitFor.map { .string($0) } ?? .null,
-            .number(TabPolling.loadWaitMilliseconds), readsInCheck ? visitor.fieldSpec : .null, .string(token),
+            .number(TabPolling.loadWaitMilliseconds), readsInCheck ? visitor.fieldSpec : .null,
+            markInRead ? .string(token) : .null,
         ]
         let answer: JSONValue
         do {

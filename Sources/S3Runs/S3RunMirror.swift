@@ -62,6 +62,11 @@ public final class S3RunMirror: RunMirror, Sendable {
         guard name == RunLayout.state else { return try await uploadFile(name) }
         await passing.lock()
         defer { passing.unlock() }
+        // The queued files first (job.json, plan.json, batch files): results on S3 always come with
+        // what a resume needs (a coordinator killed before its first pass left only results and
+        // state.json, which no one could resume).
+        let queued = takeQueued()
+        await uploadFiles(queued.filter { $0 != RunLayout.state })
         do throws(RunFailure) {
             try await uploadNewResults(always: true)
         } catch {
@@ -69,6 +74,41 @@ public final class S3RunMirror: RunMirror, Sendable {
             throw error
         }
         try await uploadFile(name)
+    }
+
+    private func takeQueued() -> [String] {
+        state.withLock { s in
+            defer {
+                s.queued = []
+                s.problem = nil
+            }
+            return s.queued
+        }
+    }
+
+    /// Uploads `names` (16 at a time); a failure is queued again for the next pass.
+    private func uploadFiles(_ names: [String]) async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for name in names {
+                if running == 16 {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask {
+                    // A file gone meanwhile (renamed into place under another name) has nothing
+                    // to upload; any other failure is tried again in the next pass.
+                    guard FileManager.default.fileExists(atPath: self.layout.path(name)) else { return }
+                    do throws(RunFailure) {
+                        try await self.uploadFile(name)
+                    } catch {
+                        self.note(error)
+                        self.enqueue(name)
+                    }
+                }
+                running += 1
+            }
+        }
     }
 
     func uploadFile(_ name: String) async throws(RunFailure) {
@@ -119,44 +159,29 @@ public final class S3RunMirror: RunMirror, Sendable {
         if let problem = state.withLock({ $0.problem }) { throw problem }
     }
 
-    /// Uploads the new results as a piece, then the queued files (16 at a time): results before
-    /// the state.json that counts them.
+    /// Uploads the queued files (16 at a time), then the new results as a piece, then a queued
+    /// state.json: results before the state.json that counts them.
     func pass() async {
         await passing.lock()
         defer { passing.unlock() }
+        // The files first (job.json, plan.json, the batch files): a run whose results are on S3
+        // can then be resumed from S3 by whoever takes its lease, even if this process is killed
+        // right after (results first left a killed run's first pieces without its job.json).
+        let queued = takeQueued()
+        await uploadFiles(queued.filter { $0 != RunLayout.state })
         do throws(RunFailure) {
             try await uploadNewResults()
         } catch {
             note(error)
             resultsAppended()
         }
-        let names = state.withLock { s in
-            defer {
-                s.queued = []
-                s.problem = nil
-            }
-            return s.queued
-        }
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for name in names {
-                if running == 16 {
-                    await group.next()
-                    running -= 1
-                }
-                group.addTask {
-                    // A file gone meanwhile (renamed into place under another name) has nothing
-                    // to upload; any other failure is tried again in the next pass.
-                    guard FileManager.default.fileExists(atPath: self.layout.path(name)) else { return }
-                    do throws(RunFailure) {
-                        try await self.uploadFile(name)
-                    } catch {
-                        self.note(error)
-                        self.enqueue(name)
-                    }
-                }
-                running += 1
-            }
+        // A state.json queued (the run's last one, from `flush`) goes after the results it counts.
+        guard queued.contains(RunLayout.state) else { return }
+        do throws(RunFailure) {
+            try await uploadFile(RunLayout.state)
+        } catch {
+            note(error)
+            enqueue(RunLayout.state)
         }
     }
 
