@@ -174,32 +174,3 @@ struct ChunkedOutput {
         bytes.removeAll(keepingCapacity: true)
     }
 }
-
-extension RunStore {
-    /// Writes `name` from a stream of chunks (a temporary file, then rename(2)), for files too
-    /// large to hold whole (plan.json of a million URLs); the mirror takes it once it is whole.
-    public func writeStreaming<T>(_ name: String, _ body: (_ write: ([UInt8]) throws -> Void) throws -> T) throws -> T {
-        let path = layout.path(name)
-        let temp = path + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunFailure("cannot write \(temp)", cause: String(cString: strerror(errno))) }
-        let result: T
-        do {
-            result = try body { chunk in
-                guard writeAll(fd, chunk) else {
-                    throw RunFailure("cannot write \(temp)", cause: String(cString: strerror(errno)))
-                }
-            }
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        close(fd)
-        guard rename(temp, path) == 0 else {
-            throw RunFailure("cannot replace \(path)", cause: String(cString: strerror(errno)))
-        }
-        added(name)
-        return result
-    }
-}

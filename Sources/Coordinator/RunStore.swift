@@ -109,18 +109,42 @@ public final class RunStore: @unchecked Sendable {
 
     /// A temporary file in the same directory, then rename(2): readers see the old or the new file.
     public static func writeAtomically(path: String, _ bytes: [UInt8]) throws(RunFailure) {
+        do {
+            try replace(path: path) { write in try write(bytes) }
+        } catch let failure as RunFailure {
+            throw failure
+        } catch {
+            throw RunFailure("cannot write \(path)", error: error)
+        }
+    }
+
+    /// Writes `name` from a stream of chunks (a temporary file, then rename(2)), for files too
+    /// large to hold whole (plan.json of a million URLs); the mirror takes it once it is whole.
+    public func writeStreaming<T>(_ name: String, _ body: (_ write: ([UInt8]) throws -> Void) throws -> T) throws -> T {
+        let result = try Self.replace(path: layout.path(name), body)
+        added(name)
+        return result
+    }
+
+    /// `body` writes the temporary file beside `path` in chunks, then rename(2) puts it in place;
+    /// a failure removes the temporary file.
+    private static func replace<T>(path: String, _ body: (_ write: ([UInt8]) throws -> Void) throws -> T) throws -> T {
         let temp = path + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw RunFailure("cannot write \(temp)", errno: errno)
+        guard fd >= 0 else { throw RunFailure("cannot write \(temp)", errno: errno) }
+        let result: T
+        do {
+            result = try body { chunk in
+                guard writeAll(fd, chunk) else { throw RunFailure("cannot write \(temp)", errno: errno) }
+            }
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
         }
-        let written = writeAll(fd, bytes)
-        let problem = written ? nil : errno
         close(fd)
-        if let problem { throw RunFailure("cannot write \(temp)", errno: problem) }
-        guard rename(temp, path) == 0 else {
-            throw RunFailure("cannot replace \(path)", errno: errno)
-        }
+        guard rename(temp, path) == 0 else { throw RunFailure("cannot replace \(path)", errno: errno) }
+        return result
     }
 
     public func writeJSON(_ name: String, _ value: JSONValue) throws(RunFailure) {
